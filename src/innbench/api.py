@@ -1,0 +1,145 @@
+"""The Python API: train, sample, reference, evaluate. The CLI is a thin front over these functions."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .metrics import err_post, err_resim, mmd, support_violation
+from .models import Model, build_model, load_model
+from .problems import get_problem
+from .reference import reference_posterior, test_observations
+from .training import Budget, fit, get_budget
+
+__all__ = ["train", "load", "sample", "reference", "evaluate", "noise_floor", "resolve_device"]
+
+
+def resolve_device(device: str | None) -> str:
+    """``cpu``, ``cuda``, ``cuda:N`` or ``auto``; a clear error where CUDA is asked for but absent."""
+    device = device or "cpu"
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device: {device!r} requested but no CUDA device is available (use --device cpu)")
+    if not (device == "cpu" or device.startswith("cuda")):
+        raise ValueError(f"device: expected 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}")
+    return device
+
+
+def train(problem, model: str, seed: int = 0, preset: str | Budget = "default", out=None, device: str = "cpu",
+          progress: bool = True, budget_overrides: dict | None = None, **model_config) -> Model:
+    """Build ``model`` for ``problem``, train it within the preset's budget and optionally save it to ``out``.
+
+    Model options come from the preset's ``model`` entry, overridden by ``model_config``.
+    """
+    problem = get_problem(problem)
+    budget = get_budget(preset, **(budget_overrides or {}))
+    config = {**budget.model, **model_config, "seed": seed}
+    m = build_model(model, problem, **config).to(resolve_device(device))
+    fit(m, budget, seed=seed, progress=progress)
+    m.train_info["preset"] = preset if isinstance(preset, str) else "custom"
+    if out is not None:
+        m.save(out)
+    return m
+
+
+def load(path, device: str = "cpu") -> Model:
+    """Load a saved model directory."""
+    return load_model(path, resolve_device(device))
+
+
+def sample(model, observations, n: int = 4000, seed: int = 0) -> np.ndarray:
+    """Posterior samples ``(m, n, x_dim)`` from a model or a model directory."""
+    if not isinstance(model, Model):
+        model = load(model)
+    return model.sample(observations, n, seed=seed)
+
+
+def reference(problem, observations, n: int = 4000, method: str = "exact", **options):
+    """Reference posterior samples ``(m, n, x_dim)`` and their provenance (cached on disk)."""
+    return reference_posterior(problem, observations, n, method=method, **options)
+
+
+def noise_floor(problem, observations, n: int = 4000, method: str = "exact") -> np.ndarray:
+    """Err_post between two independent reference draws per observation: the metric's noise floor."""
+    a, _ = reference_posterior(problem, observations, n, method=method)
+    b, _ = reference_posterior(problem, observations, n, method=method, seed=98765)
+    return np.array([mmd(a[i], b[i]) for i in range(len(a))])
+
+
+def evaluate(model, observations=None, num_observations: int = 200, n_samples: int = 4000,
+             reference_method: str = "exact", seed: int = 0, timing_observations: int = 20,
+             noise_floor_observations: int = 50, progress: bool = False) -> dict:
+    """Score a model against reference posteriors on test observations.
+
+    Without ``observations`` the first ``num_observations`` of the problem's fixed test set are used.
+    Returns a dict with per-observation arrays (``per_observation``) and a ``summary``: Err_post
+    (mean, median), Err_resim as mean distance (primary) and mean squared distance, the fraction of
+    samples whose forward process is invalid or that leave the prior's support, inference time in ms
+    (one call drawing ``n_samples`` for one observation, averaged over ``timing_observations``), and
+    the noise floor of Err_post (two independent reference draws, on ``noise_floor_observations``).
+    """
+    if not isinstance(model, Model):
+        model = load(model)
+    problem = model.problem
+    if observations is None:
+        _, y = test_observations(problem, num_observations)
+    else:
+        y = problem.validate_observations(observations)
+    method = reference_method if problem.has_exact_posterior or reference_method == "abc" else "abc"
+    ref, prov = reference_posterior(problem, y, n_samples, method=method)
+    t0 = time.perf_counter()
+    samples = model.sample(y, n_samples, seed=seed)
+    sampling_s = time.perf_counter() - t0
+
+    # timing: one call per observation, after a warm-up call
+    k = min(timing_observations, len(y))
+    model.sample(y[:1], n_samples, seed=seed)
+    times = []
+    for i in range(k):
+        t = time.perf_counter()
+        model.sample(y[i : i + 1], n_samples, seed=seed + i)
+        times.append(time.perf_counter() - t)
+
+    ep = err_post(samples, ref)
+    dist, sq, invalid = err_resim(problem, samples, y)
+    outside = support_violation(problem, samples)
+    nf_k = min(noise_floor_observations, len(y))
+    nf = noise_floor(problem, y[:nf_k], n_samples, method) if nf_k else np.array([])
+    summary = {
+        "problem": problem.name,
+        "model": model.name,
+        "n_observations": len(y),
+        "n_samples": n_samples,
+        "err_post_mean": float(np.nanmean(ep)),
+        "err_post_median": float(np.nanmedian(ep)),
+        "err_resim_mean": float(np.nanmean(dist)),
+        "err_resim_median": float(np.nanmedian(dist)),
+        "err_resim_sq_mean": float(np.nanmean(sq)),
+        "invalid_fraction": float(np.mean(invalid)),
+        "outside_support_fraction": float(np.mean(outside)),
+        "inference_ms": 1000 * float(np.mean(times)) if times else None,
+        "sampling_seconds_all": sampling_s,
+        "noise_floor_mean": float(np.mean(nf)) if len(nf) else None,
+        "noise_floor_observations": int(nf_k),
+        "reference_method": prov["method"],
+        "reference_min_ess": float(np.min(prov["ess"])) if "ess" in prov else None,
+        "n_parameters": model.n_parameters(),
+        "dim_z": model.dim_z(),
+        "train_seconds": model.train_info.get("train_seconds"),
+        "device": str(model.device),
+    }
+    return {
+        "summary": summary,
+        "per_observation": {
+            "y": y.tolist(),
+            "err_post": ep.tolist(),
+            "err_resim": dist.tolist(),
+            "err_resim_sq": sq.tolist(),
+            "invalid_fraction": invalid.tolist(),
+            "outside_support_fraction": outside.tolist(),
+        },
+    }

@@ -1,0 +1,209 @@
+"""Command-line interface: ``innbench <command>``. Every command is a thin front over :mod:`innbench.api`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["main"]
+
+
+def _print_json(obj):
+    print(json.dumps(obj, indent=2, default=float))
+
+
+def cmd_problems(args):
+    from .problems import get_problem, list_problems
+
+    for name in list_problems():
+        p = get_problem(name)
+        print(f"{name:22s} x_dim={p.x_dim} y_dim={p.y_dim}  x: {', '.join(p.x_names)}  |  y: {', '.join(p.y_names)}"
+              f"{'  (exact reference)' if p.has_exact_posterior else '  (ABC reference)'}")
+
+
+def cmd_models(args):
+    from .models import get_model_class, list_models
+
+    for name in list_models():
+        cls = get_model_class(name)
+        f = cls.facts
+        doc = (cls.__doc__ or "").strip().splitlines()[0]
+        print(f"{name:10s} {f.equation:7s} ML={'yes' if f.ml_loss else 'no':3s} y-supervised={'yes' if f.y_supervised else 'no':3s} "
+              f"exact-inverse={'yes' if f.exact_inverse else 'no':3s}  {doc}")
+
+
+def _model_overrides(items):
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ValueError(f"--set: expected KEY=VALUE, got {item!r}")
+        k, v = item.split("=", 1)
+        try:
+            out[k] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k] = v
+    return out
+
+
+def cmd_train(args):
+    from .api import train
+
+    budget = {}
+    if args.batches is not None:
+        budget["n_batches"] = args.batches
+    if args.n_train is not None:
+        budget["n_train"] = args.n_train
+    if args.lr is not None:
+        budget["lr"] = args.lr
+    out = Path(args.out or f"runs/{args.problem}-{args.model}-seed{args.seed}")
+    m = train(args.problem, args.model, seed=args.seed, preset=args.preset, out=out, device=args.device,
+              progress=not args.quiet, budget_overrides=budget, **_model_overrides(args.set))
+    info = m.train_info
+    print(f"trained {m.name} on {m.problem.name}: {m.n_parameters()} parameters, {info['train_seconds']:.1f} s, "
+          f"final loss {info['final_loss']:.4f}, saved to {out}")
+
+
+def cmd_sample(args):
+    from .api import load
+    from .io import read_observations, save_array
+
+    model = load(args.model_path, args.device)
+    y = read_observations(args.observations, model.problem)
+    samples = model.sample(y, args.n, seed=args.seed)
+    save_array(args.out, samples)
+    print(f"wrote samples of shape {samples.shape} to {args.out}")
+
+
+def cmd_reference(args):
+    from .api import reference
+    from .io import read_observations, save_array
+    from .problems import get_problem
+
+    problem = get_problem(args.problem)
+    y = read_observations(args.observations, problem)
+    opts = {"pool_size": args.pool_size} if args.method == "abc" and args.pool_size else {}
+    samples, prov = reference(problem, y, args.n, method=args.method, seed=args.seed, **opts)
+    save_array(args.out, samples)
+    Path(str(args.out) + ".json").write_text(json.dumps(prov, indent=2))
+    extra = f", min ESS {min(prov['ess']):.0f}" if "ess" in prov else f", max tolerance {max(prov['tolerance']):.4g}"
+    print(f"wrote reference samples of shape {samples.shape} ({prov['method']}{extra}) to {args.out}")
+
+
+def cmd_evaluate(args):
+    from .api import evaluate, load
+    from .io import read_observations
+
+    model = load(args.model_path, args.device)
+    y = read_observations(args.observations, model.problem) if args.observations else None
+    res = evaluate(model, y, num_observations=args.num_observations, n_samples=args.n,
+                   reference_method=args.reference_method, timing_observations=args.timing_observations)
+    s = res["summary"]
+    print(f"{s['model']} on {s['problem']} ({s['n_observations']} observations, {s['n_samples']} samples each)")
+    print(f"  Err_post   mean {s['err_post_mean']:.4f}   median {s['err_post_median']:.4f}   "
+          f"(noise floor {s['noise_floor_mean']:.4f})")
+    print(f"  Err_resim  mean {s['err_resim_mean']:.4f}   median {s['err_resim_median']:.4f}   "
+          f"squared {s['err_resim_sq_mean']:.5f}")
+    print(f"  inference  {s['inference_ms']:.1f} ms per 4000-sample call    invalid {s['invalid_fraction']:.4f}   "
+          f"outside support {s['outside_support_fraction']:.4f}")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(res, indent=1, default=float))
+        print(f"wrote {args.json}")
+
+
+def cmd_demo(args):
+    from .demo import run_demo
+
+    run_demo(args.out, preset=args.preset, num_observations=args.num_observations, device=args.device)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    p = argparse.ArgumentParser(prog="innbench", description="Ambiguous inverse problems with invertible neural networks.")
+    p.add_argument("--version", action="version", version=f"innbench {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("problems", help="list registered problems").set_defaults(func=cmd_problems)
+    sub.add_parser("models", help="list registered models").set_defaults(func=cmd_models)
+
+    t = sub.add_parser("train", help="train a model and write a model directory")
+    t.add_argument("--problem", required=True)
+    t.add_argument("--model", required=True)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--preset", default="default", help="budget preset: tiny, quick, default")
+    t.add_argument("--out", help="model directory (default runs/PROBLEM-MODEL-seedS)")
+    t.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    t.add_argument("--batches", type=int, help="override the preset's number of batches")
+    t.add_argument("--n-train", type=int, help="override the preset's number of training pairs")
+    t.add_argument("--lr", type=float, help="override the preset's peak learning rate")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE", help="model option, e.g. --set hidden=256")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("sample", help="draw posterior samples from a trained model")
+    s.add_argument("--model-path", required=True)
+    s.add_argument("--observations", required=True, help="OBS.npy, OBS.csv or inline '1.5,0;1.2,0.3'")
+    s.add_argument("--n", type=int, default=4000)
+    s.add_argument("--out", required=True, help="SAMPLES.npy, shape (m, n, x_dim)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--device", default="cpu")
+    s.set_defaults(func=cmd_sample)
+
+    r = sub.add_parser("reference", help="draw reference posterior samples")
+    r.add_argument("--problem", required=True)
+    r.add_argument("--observations", required=True)
+    r.add_argument("--n", type=int, default=4000)
+    r.add_argument("--out", required=True)
+    r.add_argument("--method", choices=["exact", "abc"], default="exact")
+    r.add_argument("--seed", type=int, default=1234)
+    r.add_argument("--pool-size", type=int, help="quantile ABC pool size (default 2e6)")
+    r.set_defaults(func=cmd_reference)
+
+    e = sub.add_parser("evaluate", help="score a model against reference posteriors")
+    e.add_argument("--model-path", required=True)
+    e.add_argument("--observations", help="observations to score on (default: the problem's test set)")
+    e.add_argument("--num-observations", type=int, default=200, help="how many test observations (default 200)")
+    e.add_argument("--n", type=int, default=4000, help="samples per observation")
+    e.add_argument("--reference-method", choices=["exact", "abc"], default="exact")
+    e.add_argument("--timing-observations", type=int, default=20)
+    e.add_argument("--json", help="write the results as JSON")
+    e.add_argument("--device", default="cpu")
+    e.set_defaults(func=cmd_evaluate)
+
+    d = sub.add_parser("demo", help="train a cINN on inverse kinematics, evaluate it, draw its posterior")
+    d.add_argument("--out", default="runs/demo")
+    d.add_argument("--preset", default="quick")
+    d.add_argument("--num-observations", type=int, default=100)
+    d.add_argument("--device", default="cpu")
+    d.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv=None) -> int:
+    from .models import ModelLoadError
+    from .problems import ObservationError
+    from .training import TrainingDivergedError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "n", 1) is not None and getattr(args, "n", 1) < 1:
+        parser.error(f"--n: expected a positive number of samples, got {args.n}")
+    try:
+        args.func(args)
+    except (ObservationError, ModelLoadError, TrainingDivergedError, ValueError, KeyError, FileNotFoundError) as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        print(f"innbench: error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("innbench: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

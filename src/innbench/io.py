@@ -1,0 +1,60 @@
+"""Reading and writing observation and sample files (``.npy``, ``.csv``/``.txt`` or inline values)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .problems import ObservationError
+
+__all__ = ["read_observations", "save_array"]
+
+
+def read_observations(spec, problem, name: str = "--observations") -> np.ndarray:
+    """Observations from a ``.npy`` file, a CSV/whitespace text file, or inline ``"1.5,0;1.2,-0.3"``.
+
+    Returns a validated array of shape ``(m, y_dim)``.
+    """
+    if isinstance(spec, np.ndarray):
+        arr = spec
+    else:
+        spec = str(spec)
+        path = Path(spec)
+        if path.suffix.lower() == ".npy" or path.exists():
+            if not path.exists():
+                raise ObservationError(f"{name}: file {spec!r} does not exist")
+            try:
+                if path.suffix.lower() == ".npy":
+                    arr = np.load(path, allow_pickle=False)
+                else:
+                    text = path.read_text()
+                    delim = "," if "," in text else None
+                    arr = np.loadtxt(path, delimiter=delim, ndmin=2, comments="#")
+            except Exception as exc:
+                raise ObservationError(f"{name}: could not read {spec!r} as an array ({type(exc).__name__}: {exc})") from None
+        else:
+            try:
+                rows = [[float(v) for v in row.replace(",", " ").split()] for row in spec.split(";") if row.strip()]
+                arr = np.array(rows, dtype=float)
+            except ValueError:
+                raise ObservationError(
+                    f"{name}: {spec!r} is neither an existing file nor inline numbers like '1.5,0;1.2,-0.3'"
+                ) from None
+    return problem.validate_observations(arr, name)
+
+
+def save_array(path, arr: np.ndarray) -> Path:
+    """Save ``arr`` atomically as ``.npy`` (or ``.csv`` for 2-D arrays when the suffix says so)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    if path.suffix.lower() == ".csv":
+        if arr.ndim != 2:
+            raise ValueError(f"out: CSV output needs a 2-D array, got shape {arr.shape}; use .npy")
+        np.savetxt(tmp, arr, delimiter=",")
+    else:
+        with open(tmp, "wb") as f:
+            np.save(f, arr)
+    tmp.replace(path)
+    return path

@@ -1,0 +1,194 @@
+"""The one contract every model follows: build for a problem, loss on a batch, sample, save and load."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import __version__
+from ..problems import Problem, get_problem
+
+__all__ = ["Model", "ModelFacts", "ModelLoadError"]
+
+
+class ModelLoadError(RuntimeError):
+    """A model directory is missing, incomplete or corrupt."""
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What the paper's tables list about a model (the report fills its columns from these)."""
+
+    ml_loss: bool
+    y_supervised: bool
+    exact_inverse: bool
+    density: bool
+    equation: str
+
+
+class Model(nn.Module):
+    """Base class of all innbench models.
+
+    A model works internally on standardised ``x`` and ``y`` (training-set mean and standard deviation,
+    stored as buffers). Discrete parameters (``problem.discrete``) are dequantised with uniform noise in
+    ``[-0.5, 0.5)`` during training and rounded when sampling.
+
+    Subclasses set ``name``, ``facts``, ``defaults`` and implement :meth:`build`, :meth:`loss`,
+    :meth:`sample_standardized` and :meth:`dim_z`.
+    """
+
+    name: ClassVar[str] = "model"
+    facts: ClassVar[ModelFacts]
+    defaults: ClassVar[dict] = {}
+
+    def __init__(self, problem: Problem | str, **config):
+        super().__init__()
+        self.problem = get_problem(problem)
+        unknown = set(config) - set(self.defaults)
+        if unknown:
+            raise ValueError(f"config: unknown options {sorted(unknown)} for model {self.name!r}; "
+                             f"known: {sorted(self.defaults)}")
+        self.config = {**self.defaults, **config}
+        p = self.problem
+        self.register_buffer("x_mean", torch.zeros(p.x_dim))
+        self.register_buffer("x_std", torch.ones(p.x_dim))
+        self.register_buffer("y_mean", torch.zeros(p.y_dim))
+        self.register_buffer("y_std", torch.ones(p.y_dim))
+        self.train_info: dict = {}
+        self.build()
+
+    # -- to implement -------------------------------------------------------------------------
+    def build(self) -> None:
+        raise NotImplementedError
+
+    def dim_z(self) -> int:
+        raise NotImplementedError
+
+    def loss(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        """Training loss on a standardised batch; returns ``(loss, {part: value})``."""
+        raise NotImplementedError
+
+    def sample_standardized(self, y: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
+        """``n`` standardised posterior draws per standardised observation: ``(m, n, x_dim)``."""
+        raise NotImplementedError
+
+    # -- shared -------------------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return self.x_mean.device
+
+    def n_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+    def set_normalization(self, x: np.ndarray, y: np.ndarray) -> None:
+        x = self.dequantize_numpy(x)
+        self.x_mean.copy_(torch.as_tensor(x.mean(0)))
+        self.x_std.copy_(torch.as_tensor(x.std(0) + 1e-8))
+        self.y_mean.copy_(torch.as_tensor(y.mean(0)))
+        self.y_std.copy_(torch.as_tensor(y.std(0) + 1e-8))
+
+    def dequantize_numpy(self, x: np.ndarray) -> np.ndarray:
+        return x  # normalisation statistics of the integer values are close enough
+
+    def dequantize(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        if not self.problem.discrete:
+            return x
+        x = x.clone()
+        idx = list(self.problem.discrete)
+        u = torch.rand(x.shape[0], len(idx), generator=generator, device=x.device, dtype=x.dtype)
+        x[:, idx] = x[:, idx] + u - 0.5
+        return x
+
+    def standardize_x(self, x):
+        return (x - self.x_mean) / self.x_std
+
+    def standardize_y(self, y):
+        return (y - self.y_mean) / self.y_std
+
+    def unstandardize_x(self, x):
+        return x * self.x_std + self.x_mean
+
+    @torch.inference_mode()
+    def sample(self, y, n: int, seed: int | None = 0, batch_size: int = 400_000) -> np.ndarray:
+        """Posterior samples for each observation: an array of shape ``(len(y), n, x_dim)``.
+
+        ``y`` has shape ``(m, y_dim)`` (validated against the problem: shape, finiteness, reachability).
+        The same ``seed`` gives the same samples. Observations are batched so at most ``batch_size``
+        samples are in flight at once.
+        """
+        y = self.problem.validate_observations(y, "y")
+        if not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"n: expected a positive integer number of samples, got {n!r}")
+        was_training = self.training
+        self.eval()
+        g = torch.Generator(device=self.device)
+        g.manual_seed(0 if seed is None else int(seed))
+        yt = self.standardize_y(torch.as_tensor(y, dtype=torch.float32, device=self.device))
+        per = max(1, batch_size // n)
+        outs = []
+        for start in range(0, len(yt), per):
+            xs = self.unstandardize_x(self.sample_standardized(yt[start : start + per], int(n), g))
+            outs.append(xs.cpu())
+        self.train(was_training)
+        out = torch.cat(outs).numpy().astype(np.float64)
+        if self.problem.discrete:
+            idx = list(self.problem.discrete)
+            out[..., idx] = np.round(out[..., idx])
+        return out
+
+    # -- persistence --------------------------------------------------------------------------
+    def state(self) -> dict:
+        return {
+            "model": self.name,
+            "problem": self.problem.name,
+            "problem_version": self.problem.version,
+            "config": self.config,
+            "innbench_version": __version__,
+            "n_parameters": self.n_parameters(),
+            "facts": asdict(self.facts),
+            "dim_z": self.dim_z(),
+            "train_info": self.train_info,
+        }
+
+    def save(self, path) -> Path:
+        """Write ``config.json`` and ``weights.pt`` into directory ``path``."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        tmp = path / "weights.pt.tmp"
+        torch.save({k: v.detach().cpu() for k, v in self.state_dict().items()}, tmp)
+        tmp.replace(path / "weights.pt")
+        (path / "config.json").write_text(json.dumps(self.state(), indent=2, default=float))
+        return path
+
+
+def load_model(path, device: str = "cpu") -> Model:
+    """Load a model directory written by :meth:`Model.save` (weights with ``weights_only=True``)."""
+    from . import get_model_class
+
+    path = Path(path)
+    cfg_file, w_file = path / "config.json", path / "weights.pt"
+    if not path.is_dir():
+        raise ModelLoadError(f"model_path: {str(path)!r} is not a directory (expected one written by 'innbench train')")
+    for f in (cfg_file, w_file):
+        if not f.exists():
+            raise ModelLoadError(f"model_path: {str(path)!r} has no {f.name} (expected config.json and weights.pt)")
+    try:
+        cfg = json.loads(cfg_file.read_text())
+        name, problem_name, config = cfg["model"], cfg["problem"], cfg["config"]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ModelLoadError(f"model_path: {cfg_file} is corrupt ({exc})") from None
+    cls = get_model_class(name)
+    model = cls(get_problem(problem_name), **config)
+    try:
+        state = torch.load(w_file, map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+    except Exception as exc:  # truncated, not a torch file, wrong architecture
+        raise ModelLoadError(f"model_path: {w_file} could not be loaded ({type(exc).__name__}: {exc})") from None
+    model.train_info = cfg.get("train_info", {})
+    return model.to(device).eval()

@@ -1,0 +1,118 @@
+"""Invertible building blocks shared by the INN-type models: coupling, permutation, soft clamp.
+
+Every block maps ``(x, c) -> (y, log|det J|)`` forward and ``(y, c) -> (x, -log|det J|)`` with
+``rev=True``, in the manner of FrEIA, without global state or in-place tricks.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+__all__ = ["soft_clamp", "subnet", "AffineCouplingBlock", "PermuteRandom", "InvertibleSequence"]
+
+
+def soft_clamp(s: torch.Tensor, clamp: float) -> torch.Tensor:
+    """``clamp * 0.636 * atan(s / clamp)``: smooth, odd, bounded by ~``clamp`` (the ICLR 2019 INN's clamp)."""
+    return clamp * 0.636 * torch.atan(s / clamp)
+
+
+def subnet(n_in: int, n_out: int, hidden: int, layers: int = 3, activation=nn.SiLU) -> nn.Sequential:
+    """An MLP with ``layers`` linear layers whose last layer starts at zero (so blocks start as identity)."""
+    mods: list[nn.Module] = []
+    width = n_in
+    for _ in range(layers - 1):
+        mods += [nn.Linear(width, hidden), activation()]
+        width = hidden
+    last = nn.Linear(width, n_out)
+    nn.init.zeros_(last.weight)
+    nn.init.zeros_(last.bias)
+    return nn.Sequential(*mods, last)
+
+
+class AffineCouplingBlock(nn.Module):
+    r"""GLOW-style double affine coupling: both halves are transformed, each conditioned on the other.
+
+    With ``x = [u1, u2]`` and an optional condition ``c`` fed to every subnetwork:
+
+    .. math:: v_2 = u_2 \odot e^{s_2(u_1, c)} + t_2(u_1, c), \qquad
+              v_1 = u_1 \odot e^{s_1(v_2, c)} + t_1(v_2, c)
+
+    where the scales pass through :func:`soft_clamp`. ``log|det J| = sum(s_1) + sum(s_2)``.
+
+    Arguments:
+        dim: number of features (>= 2).
+        cond_dim: size of the condition (0 for none).
+        hidden, layers: width and depth of the subnetworks.
+        clamp: soft clamp of the log-scales.
+    """
+
+    def __init__(self, dim: int, cond_dim: int = 0, hidden: int = 128, layers: int = 3, clamp: float = 2.0):
+        super().__init__()
+        if dim < 2:
+            raise ValueError(f"dim: a coupling block needs at least 2 features, got {dim}")
+        self.d1 = dim // 2
+        self.d2 = dim - self.d1
+        self.clamp = clamp
+        self.net2 = subnet(self.d1 + cond_dim, 2 * self.d2, hidden, layers)
+        self.net1 = subnet(self.d2 + cond_dim, 2 * self.d1, hidden, layers)
+
+    def _st(self, net, u, c):
+        h = net(u if c is None else torch.cat([u, c], -1))
+        s, t = h.chunk(2, -1)
+        return soft_clamp(s, self.clamp), t
+
+    def forward(self, x, c=None, rev: bool = False):
+        u1, u2 = x[..., : self.d1], x[..., self.d1 :]
+        if not rev:
+            s2, t2 = self._st(self.net2, u1, c)
+            v2 = u2 * torch.exp(s2) + t2
+            s1, t1 = self._st(self.net1, v2, c)
+            v1 = u1 * torch.exp(s1) + t1
+            return torch.cat([v1, v2], -1), s1.sum(-1) + s2.sum(-1)
+        v1, v2 = u1, u2
+        s1, t1 = self._st(self.net1, v2, c)
+        x1 = (v1 - t1) * torch.exp(-s1)
+        s2, t2 = self._st(self.net2, x1, c)
+        x2 = (v2 - t2) * torch.exp(-s2)
+        return torch.cat([x1, x2], -1), -(s1.sum(-1) + s2.sum(-1))
+
+
+class PermuteRandom(nn.Module):
+    """A fixed random permutation of the features (drawn from ``seed``); log-determinant 0."""
+
+    def __init__(self, dim: int, seed: int):
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        perm = torch.randperm(dim, generator=g)
+        self.register_buffer("perm", perm)
+        self.register_buffer("inv", torch.argsort(perm))
+
+    def forward(self, x, c=None, rev: bool = False):
+        return x[..., self.inv if rev else self.perm], x.new_zeros(x.shape[:-1])
+
+
+class InvertibleSequence(nn.Module):
+    """``blocks`` coupling blocks, each followed by a fixed random permutation."""
+
+    def __init__(self, dim: int, cond_dim: int = 0, blocks: int = 6, hidden: int = 128, layers: int = 3,
+                 clamp: float = 2.0, seed: int = 0):
+        super().__init__()
+        mods = []
+        for i in range(blocks):
+            mods.append(AffineCouplingBlock(dim, cond_dim, hidden, layers, clamp))
+            mods.append(PermuteRandom(dim, seed + i))
+        self.blocks = nn.ModuleList(mods)
+
+    def forward(self, x, c=None, rev: bool = False):
+        logdet = x.new_zeros(x.shape[:-1])
+        for block in (reversed(self.blocks) if rev else self.blocks):
+            x, ld = block(x, c, rev=rev)
+            logdet = logdet + ld
+        return x, logdet
+
+
+def gaussian_nll_const(dim: int) -> float:
+    return 0.5 * dim * math.log(2 * math.pi)

@@ -1,0 +1,66 @@
+"""INN with y-supervision trained by maximum likelihood (Kruse et al. 2019, Eq. 4)."""
+
+from __future__ import annotations
+
+import torch
+
+from .base import Model, ModelFacts
+from .blocks import InvertibleSequence
+
+__all__ = ["INN"]
+
+
+class INN(Model):
+    r"""Invertible network ``[y, z] = f(x)`` that predicts the observation and encodes the rest in ``z``.
+
+    Latent size ``dim(z) = dim(x) - dim(y)`` (or ``dim(x)`` where ``dim(y) >= dim(x)``, as for the
+    8-mode mixture); the network's width is ``D = max(dim(x), dim(y) + dim(z))``. Where ``D > dim(x)``
+    the input is padded with Gaussian noise of standard deviation ``pad_noise``, and any outputs beyond
+    ``[y, z]`` are supervised towards zero like ``y``. Coupling blocks as in :class:`ConditionalINN`,
+    without a condition.
+
+    Loss (Eq. 4), divided by ``D``:
+    ``L = 1/2 (||y_hat - y||^2 / sigma^2 + ||z||^2) - log|det J_{x -> [y, z]}|``
+    with ``sigma = y_sigma`` in standardised units of ``y`` (the supervised outputs are treated as
+    Gaussian around the truth with that small standard deviation).
+
+    Posterior sampling: ``x = f^{-1}([y*, z])``, ``z ~ N(0, I)``, padding outputs set to 0.
+    """
+
+    name = "inn"
+    facts = ModelFacts(ml_loss=True, y_supervised=True, exact_inverse=True, density=False, equation="Eq. 4")
+    defaults = {"blocks": 8, "hidden": 128, "layers": 3, "clamp": 2.0, "y_sigma": 0.01, "pad_noise": 0.01,
+                "z_dim": None, "seed": 0}
+
+    def build(self):
+        p, c = self.problem, self.config
+        self._dim_z = c["z_dim"] or (p.x_dim - p.y_dim if p.x_dim > p.y_dim else p.x_dim)
+        self.width = max(p.x_dim, p.y_dim + self._dim_z, 2)
+        self.net = InvertibleSequence(self.width, 0, c["blocks"], c["hidden"], c["layers"], c["clamp"], seed=c["seed"])
+
+    def dim_z(self):
+        return self._dim_z
+
+    def _pad_x(self, x, generator=None):
+        extra = self.width - x.shape[-1]
+        if extra == 0:
+            return x
+        noise = torch.randn(*x.shape[:-1], extra, device=x.device, generator=generator)
+        return torch.cat([x, self.config["pad_noise"] * noise], -1)
+
+    def loss(self, x, y):
+        out, logdet = self.net(self._pad_x(x))
+        yd, zd = self.problem.y_dim, self._dim_z
+        y_hat, z, pad = out[:, :yd], out[:, yd : yd + zd], out[:, yd + zd :]
+        sig2 = self.config["y_sigma"] ** 2
+        fit = ((y_hat - y) ** 2).sum(-1) + (pad**2).sum(-1)
+        nll = (0.5 * (fit / sig2 + (z**2).sum(-1)) - logdet).mean() / self.width
+        return nll, {"nll": float(nll.detach()), "y_mse": float(((y_hat.detach() - y) ** 2).mean())}
+
+    def sample_standardized(self, y, n, generator):
+        m = len(y)
+        yd, zd = self.problem.y_dim, self._dim_z
+        z = torch.randn(m * n, zd, generator=generator, device=y.device)
+        pad = torch.zeros(m * n, self.width - yd - zd, device=y.device)
+        x, _ = self.net(torch.cat([y.repeat_interleave(n, 0), z, pad], -1), rev=True)
+        return x[:, : self.problem.x_dim].reshape(m, n, -1)

@@ -1,0 +1,112 @@
+"""Registered inverse problems and the API for users' own simulators."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from .ballistics import Ballistics
+from .base import ObservationError, Problem
+from .kinematics import Kinematics
+from .toys import GaussianModes, Linear
+
+__all__ = [
+    "Problem",
+    "ObservationError",
+    "Kinematics",
+    "Ballistics",
+    "GaussianModes",
+    "Linear",
+    "SimulatorProblem",
+    "register_problem",
+    "get_problem",
+    "list_problems",
+]
+
+_REGISTRY: dict[str, Callable[[], Problem]] = {
+    "kinematics": Kinematics,
+    "ballistics": Ballistics,
+    "gaussian_modes": lambda: GaussianModes("all"),
+    "gaussian_modes_some": lambda: GaussianModes("some"),
+    "gaussian_modes_none": lambda: GaussianModes("none"),
+    "linear": Linear,
+}
+
+
+class SimulatorProblem(Problem):
+    """A user's problem from two functions: ``prior(n, rng) -> x`` and ``simulator(x, rng) -> y``.
+
+    Example:
+        >>> import numpy as np, innbench
+        >>> sq = innbench.SimulatorProblem(
+        ...     "square", x_names=["a", "b"], y_names=["s"],
+        ...     prior=lambda n, rng: rng.normal(size=(n, 2)),
+        ...     simulator=lambda x, rng: (x ** 2).sum(1, keepdims=True) + 0.1 * rng.normal(size=(len(x), 1)),
+        ...     stochastic=True)
+        >>> innbench.register_problem(sq)
+        >>> sq.simulate(3, np.random.default_rng(0))[1].shape
+        (3, 1)
+
+    Reference posteriors for such problems come from quantile ABC (``method='abc'``).
+    ``valid(y) -> bool array`` optionally marks observations the simulator can produce.
+    """
+
+    def __init__(self, name, *, x_names, y_names, prior, simulator, stochastic=False,
+                 discrete=(), bounds=None, valid=None, version="1"):
+        self.name = name
+        self.x_names = tuple(x_names)
+        self.y_names = tuple(y_names)
+        self._prior = prior
+        self._simulator = simulator
+        self.stochastic = stochastic
+        self.discrete = tuple(discrete)
+        self.bounds = None if bounds is None else tuple(tuple(b) for b in bounds)
+        self._valid = valid
+        self.version = version
+
+    def sample_prior(self, n, rng):
+        x = np.asarray(self._prior(n, rng), dtype=float)
+        if x.shape != (n, self.x_dim):
+            raise ValueError(f"prior of problem {self.name!r}: expected shape ({n}, {self.x_dim}), got {x.shape}")
+        return x
+
+    def forward(self, x, rng=None):
+        if self.stochastic and rng is None:
+            raise ValueError(f"problem {self.name!r} is stochastic: pass a numpy Generator as rng")
+        y = np.asarray(self._simulator(np.asarray(x, dtype=float), rng), dtype=float)
+        if y.ndim == 1 and self.y_dim == 1:
+            y = y[:, None]
+        if y.shape != (len(x), self.y_dim):
+            raise ValueError(f"simulator of problem {self.name!r}: expected shape ({len(x)}, {self.y_dim}), got {y.shape}")
+        return y
+
+    def check_observations(self, y):
+        if self._valid is not None:
+            ok = np.asarray(self._valid(y), dtype=bool)
+            if not ok.all():
+                rows = np.flatnonzero(~ok)[:5].tolist()
+                raise ObservationError(f"observations: rows {rows} cannot be produced by problem {self.name!r}")
+
+
+def register_problem(problem: Problem | Callable[[], Problem], name: str | None = None, overwrite: bool = False):
+    """Register a problem (an instance or a zero-argument factory) under its name."""
+    factory = problem if callable(problem) and not isinstance(problem, Problem) else (lambda p=problem: p)
+    key = name or (problem.name if isinstance(problem, Problem) else factory().name)
+    if key in _REGISTRY and not overwrite:
+        raise ValueError(f"problem {key!r} is already registered (pass overwrite=True to replace it)")
+    _REGISTRY[key] = factory
+    return problem
+
+
+def get_problem(name: str | Problem) -> Problem:
+    """The registered problem ``name`` (a :class:`Problem` passes through)."""
+    if isinstance(name, Problem):
+        return name
+    if name not in _REGISTRY:
+        raise KeyError(f"problem: unknown name {name!r}; registered problems are {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]()
+
+
+def list_problems() -> list[str]:
+    return sorted(_REGISTRY)

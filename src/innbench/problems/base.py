@@ -1,0 +1,154 @@
+"""The :class:`Problem` contract: a prior, a forward process, and what counts as a valid observation."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["Problem", "ObservationError"]
+
+
+class ObservationError(ValueError):
+    """An observation is malformed or cannot be produced by the problem's forward process."""
+
+
+class Problem:
+    """An inverse problem: a prior ``p(x)`` and a forward process ``y = f(x)`` (or ``f(x; noise)``).
+
+    Subclasses set the class attributes and implement :meth:`sample_prior` and :meth:`forward`.
+    Everything else in innbench (training, references, metrics, the CLI) only uses this contract.
+
+    Attributes:
+        name: registry name.
+        x_names, y_names: parameter and observation names; their lengths fix ``x_dim`` and ``y_dim``.
+        discrete: indices of integer-valued parameters (models dequantize them in training and
+            round them when sampling).
+        bounds: one ``(low, high)`` pair per parameter (``-inf``/``inf`` where unbounded); used to
+            report how much posterior mass a model puts outside the support.
+        stochastic: whether :meth:`forward` draws noise from the generator it is given.
+        version: bumped whenever the prior or forward process changes; part of every cache key.
+    """
+
+    name: str = "problem"
+    x_names: tuple[str, ...] = ()
+    y_names: tuple[str, ...] = ()
+    discrete: tuple[int, ...] = ()
+    bounds: tuple[tuple[float, float], ...] | None = None
+    stochastic: bool = False
+    version: str = "1"
+
+    @property
+    def x_dim(self) -> int:
+        return len(self.x_names)
+
+    @property
+    def y_dim(self) -> int:
+        return len(self.y_names)
+
+    def support_bounds(self) -> np.ndarray:
+        """Bounds as an array of shape ``(x_dim, 2)``."""
+        if self.bounds is None:
+            return np.tile(np.array([-np.inf, np.inf]), (self.x_dim, 1))
+        return np.asarray(self.bounds, dtype=float)
+
+    # -- the part a problem implements -------------------------------------------------------
+    def sample_prior(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Draw ``n`` parameter vectors from the prior, shape ``(n, x_dim)``."""
+        raise NotImplementedError
+
+    def forward(self, x: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+        """Vectorised forward process, ``(n, x_dim) -> (n, y_dim)``.
+
+        Rows whose parameters produce no observation (a projectile that never lands) are NaN:
+        the explicit invalid marker. Stochastic problems draw their noise from ``rng``.
+        """
+        raise NotImplementedError
+
+    def forward_torch(self, x):
+        """Differentiable forward process on torch tensors, where the problem provides one."""
+        raise NotImplementedError(f"problem {self.name!r} has no torch forward process")
+
+    def check_observations(self, y: np.ndarray) -> None:
+        """Raise :class:`ObservationError` for observations the forward process cannot produce.
+
+        ``y`` already has shape ``(m, y_dim)`` and finite values.
+        """
+
+    def exact_posterior(self, y: np.ndarray, n: int, rng: np.random.Generator, **kwargs):
+        """Exact posterior draws for each row of ``y``: ``(samples (m, n, x_dim), info dict)``.
+
+        Problems without an exact sampler leave this unimplemented; quantile ABC serves them.
+        """
+        raise NotImplementedError(f"problem {self.name!r} has no exact posterior sampler; use method='abc'")
+
+    @property
+    def has_exact_posterior(self) -> bool:
+        return type(self).exact_posterior is not Problem.exact_posterior
+
+    # -- shared helpers -----------------------------------------------------------------------
+    def simulate(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Simulated training pairs: ``n`` prior draws and their observations (all valid)."""
+        x = self.sample_prior(n, rng)
+        y = self.forward(x, rng)
+        ok = np.isfinite(y).all(axis=1)
+        if not ok.all():  # prior draws that produce no observation are redrawn, never dropped silently
+            x2, y2 = self.simulate(int((~ok).sum()), rng)
+            x[~ok], y[~ok] = x2, y2
+        return x, y
+
+    def validate_observations(self, y, name: str = "observations") -> np.ndarray:
+        """Return ``y`` as a float array of shape ``(m, y_dim)`` or raise a clear error."""
+        try:
+            arr = np.asarray(y, dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise ObservationError(f"{name}: expected numbers, got {type(y).__name__} ({exc})") from None
+        if arr.ndim == 1 and self.y_dim == 1 and arr.size > 0:
+            arr = arr[:, None]
+        elif arr.ndim == 1 and arr.size == self.y_dim:
+            arr = arr[None, :]
+        if arr.ndim != 2 or arr.shape[1] != self.y_dim or arr.shape[0] == 0:
+            raise ObservationError(
+                f"{name}: expected shape (m, {self.y_dim}) for problem {self.name!r} "
+                f"(observation {', '.join(self.y_names)}), got shape {arr.shape}"
+            )
+        bad = ~np.isfinite(arr).all(axis=1)
+        if bad.any():
+            rows = np.flatnonzero(bad)[:5].tolist()
+            raise ObservationError(f"{name}: NaN or infinite values in rows {rows} (of {len(arr)})")
+        self.check_observations(arr)
+        return arr
+
+    def in_support(self, x: np.ndarray) -> np.ndarray:
+        """Boolean mask over the last axis: which parameter vectors lie inside the prior's support."""
+        b = self.support_bounds()
+        ok = ((x >= b[:, 0]) & (x <= b[:, 1])).all(axis=-1)
+        for i in self.discrete:
+            ok &= np.abs(x[..., i] - np.round(x[..., i])) < 1e-6
+        return ok
+
+    def describe(self) -> dict:
+        return {
+            "name": self.name,
+            "x_dim": self.x_dim,
+            "y_dim": self.y_dim,
+            "x_names": list(self.x_names),
+            "y_names": list(self.y_names),
+            "discrete": list(self.discrete),
+            "bounds": self.support_bounds().tolist(),
+            "stochastic": self.stochastic,
+            "exact_posterior": self.has_exact_posterior,
+            "version": self.version,
+        }
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, x_dim={self.x_dim}, y_dim={self.y_dim})"
+
+
+def importance_resample(samples: np.ndarray, logw: np.ndarray, n: int, rng: np.random.Generator):
+    """Systematic resampling of ``n`` draws from weighted samples; returns (draws, ESS)."""
+    w = np.exp(logw - logw.max())
+    w /= w.sum()
+    ess = 1.0 / np.sum(w**2)
+    positions = (rng.random() + np.arange(n)) / n
+    idx = np.searchsorted(np.cumsum(w), positions, side="right")
+    idx = np.minimum(idx, len(w) - 1)
+    return samples[rng.permutation(idx)], float(ess)

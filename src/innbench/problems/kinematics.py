@@ -1,0 +1,132 @@
+"""Inverse kinematics of a 4-DOF arm on a vertical rail (Kruse et al. 2019, Sec. 3.1; PROTOCOL.md)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import ObservationError, Problem, importance_resample
+
+__all__ = ["Kinematics"]
+
+PRIOR_STD = np.array([0.25, 0.5, 0.5, 0.5])
+LENGTHS = (0.5, 0.5, 1.0)
+REACH = sum(LENGTHS)
+
+
+def _norm_logpdf(v, std):
+    return -0.5 * (v / std) ** 2 - np.log(std * np.sqrt(2 * np.pi))
+
+
+class Kinematics(Problem):
+    r"""Arm with base at ``(0, x1)`` and segments of length 0.5, 0.5, 1.0.
+
+    Joint angles are **cumulative** (the authors' code, not the paper's printed formula): the segments
+    point at absolute angles ``x2``, ``x2 + x3``, ``x2 + x3 + x4``. The observation is the end point
+    ``y = (horizontal, vertical)``. Prior: independent ``N(0, sigma^2)`` with
+    ``sigma = (0.25, 0.5, 0.5, 0.5)``. Observations are reachable when ``|horizontal| <= 2``.
+    """
+
+    name = "kinematics"
+    x_names = ("x1 (rail height)", "x2 (angle 1)", "x3 (angle 2)", "x4 (angle 3)")
+    y_names = ("horizontal", "vertical")
+    lengths = LENGTHS
+
+    def sample_prior(self, n, rng):
+        return rng.standard_normal((n, 4)) * PRIOR_STD
+
+    def log_prior(self, x):
+        return _norm_logpdf(x, PRIOR_STD).sum(axis=-1)
+
+    def joints(self, x):
+        """Positions of base, the three joints and the end point, shape ``(n, 4, 2)`` -> ``(..., 4, 2)``."""
+        x = np.asarray(x, dtype=float)
+        a1 = x[..., 1]
+        a2 = a1 + x[..., 2]
+        a3 = a2 + x[..., 3]
+        pts = [np.stack([np.zeros_like(a1), x[..., 0]], -1)]
+        for length, a in zip(LENGTHS, (a1, a2, a3)):
+            prev = pts[-1]
+            pts.append(prev + length * np.stack([np.cos(a), np.sin(a)], -1))
+        return np.stack(pts, -2)
+
+    def forward(self, x, rng=None):
+        x = np.asarray(x, dtype=float)
+        a1 = x[..., 1]
+        a2 = a1 + x[..., 2]
+        a3 = a2 + x[..., 3]
+        l1, l2, l3 = LENGTHS
+        h = l1 * np.cos(a1) + l2 * np.cos(a2) + l3 * np.cos(a3)
+        v = x[..., 0] + l1 * np.sin(a1) + l2 * np.sin(a2) + l3 * np.sin(a3)
+        return np.stack([h, v], -1)
+
+    def forward_torch(self, x):
+        import torch
+
+        a1 = x[..., 1]
+        a2 = a1 + x[..., 2]
+        a3 = a2 + x[..., 3]
+        l1, l2, l3 = LENGTHS
+        h = l1 * torch.cos(a1) + l2 * torch.cos(a2) + l3 * torch.cos(a3)
+        v = x[..., 0] + l1 * torch.sin(a1) + l2 * torch.sin(a2) + l3 * torch.sin(a3)
+        return torch.stack([h, v], -1)
+
+    def check_observations(self, y):
+        far = np.abs(y[:, 0]) > REACH
+        if far.any():
+            rows = np.flatnonzero(far)[:5].tolist()
+            raise ObservationError(
+                f"observations: horizontal coordinate must lie in [-{REACH}, {REACH}] (the arm's reach); "
+                f"rows {rows} are out of reach (e.g. {y[rows[0], 0]:.4g})"
+            )
+
+    def exact_posterior(self, y, n, rng, min_ess=10_000, batch=200_000, max_proposals=20_000_000):
+        r"""Importance resampling along the solution set.
+
+        Proposal: ``(x2, x3)`` from the prior. The last segment's absolute angle solves the horizontal
+        equation, ``theta3 = +-arccos(r) + 2 pi k`` (k in {-1, 0, 1}), then ``x4 = theta3 - x2 - x3`` and
+        ``x1`` follows from the vertical one. The weight is ``p(x1) p(x4) / |det d y / d(x1, x4)|
+        = p(x1) p(x4) / (l3 |sin theta3|)``. Proposals are added until the effective sample size
+        reaches ``min_ess`` (or ``max_proposals`` is spent; the ESS reached is reported either way).
+        """
+        y = np.asarray(y, dtype=float)
+        out = np.empty((len(y), n, 4))
+        ess = np.empty(len(y))
+        used = np.empty(len(y), dtype=np.int64)
+        l1, l2, l3 = LENGTHS
+        for i, (h, v) in enumerate(y):
+            xs, lws = [], []
+            total, cur_ess = 0, 0.0
+            while total < max_proposals:
+                p = rng.standard_normal((batch, 2)) * PRIOR_STD[1:3]
+                total += batch
+                a1, a2 = p[:, 0], p[:, 0] + p[:, 1]
+                r = (h - l1 * np.cos(a1) - l2 * np.cos(a2)) / l3
+                ok = np.abs(r) < 1.0
+                if ok.any():
+                    p, a1, a2, r = p[ok], a1[ok], a2[ok], r[ok]
+                    base = np.arccos(r)
+                    for sign in (1.0, -1.0):
+                        for k in (-1, 0, 1):
+                            a3 = sign * base + 2 * np.pi * k
+                            x4 = a3 - a2
+                            x1 = v - (l1 * np.sin(a1) + l2 * np.sin(a2) + l3 * np.sin(a3))
+                            lw = (
+                                _norm_logpdf(x1, PRIOR_STD[0])
+                                + _norm_logpdf(x4, PRIOR_STD[3])
+                                - np.log(l3 * np.abs(np.sin(a3)))
+                            )
+                            keep = lw > -60  # negligible weights (e.g. the k = +-1 branches)
+                            if keep.any():
+                                xs.append(np.stack([x1[keep], p[keep, 0], p[keep, 1], x4[keep]], -1))
+                                lws.append(lw[keep])
+                if lws:
+                    lw_all = np.concatenate(lws)
+                    w = np.exp(lw_all - lw_all.max())
+                    cur_ess = w.sum() ** 2 / np.sum(w**2)
+                    if cur_ess >= min_ess:
+                        break
+            if not lws:
+                raise ObservationError(f"observations: row {i} ({h:.4g}, {v:.4g}) has no solution in the prior's support")
+            out[i], ess[i] = importance_resample(np.concatenate(xs), np.concatenate(lws), n, rng)
+            used[i] = total
+        return out, {"method": "exact-importance", "ess": ess, "proposals": used, "min_ess": min_ess}

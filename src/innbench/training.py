@@ -1,0 +1,164 @@
+"""Training under a fixed budget: the same loop, data and schedule for every model."""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+import torch
+
+from .models.base import Model
+
+__all__ = ["Budget", "PRESETS", "get_budget", "simulate_training_data", "fit", "TrainingDivergedError"]
+
+
+class TrainingDivergedError(RuntimeError):
+    """Training produced NaN or infinite losses and could not recover."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Everything that bounds a training run; identical for every model of a comparison.
+
+    Attributes:
+        n_train: simulated training pairs (one set per problem and seed, shared by all models).
+        n_batches: optimiser steps.
+        batch_size: samples per step.
+        lr: peak learning rate (Adam, betas (0.9, 0.95)).
+        lr_final_fraction: the cosine schedule decays from ``lr`` to ``lr * lr_final_fraction``.
+        warmup: fraction of the steps with a linear learning-rate warm-up.
+        weight_decay: Adam weight decay.
+        grad_clip: gradient-norm clip.
+    """
+
+    n_train: int = 1_000_000
+    n_batches: int = 6000
+    batch_size: int = 1024
+    lr: float = 2e-3
+    lr_final_fraction: float = 0.01
+    warmup: float = 0.02
+    weight_decay: float = 1e-5
+    grad_clip: float = 5.0
+    model: dict = field(default_factory=dict)
+
+    def lr_at(self, step: int) -> float:
+        w = max(1, int(self.warmup * self.n_batches))
+        if step < w:
+            return self.lr * (step + 1) / w
+        p = (step - w) / max(1, self.n_batches - w)
+        lo = self.lr * self.lr_final_fraction
+        return lo + 0.5 * (self.lr - lo) * (1 + math.cos(math.pi * p))
+
+
+#: Named budgets. ``tiny`` is for tests, ``quick`` for the demo, ``default`` for the benchmark.
+PRESETS: dict[str, Budget] = {
+    "tiny": Budget(n_train=20_000, n_batches=200, batch_size=256, model={"blocks": 4, "hidden": 32}),
+    "quick": Budget(n_train=200_000, n_batches=1500, batch_size=512, model={"blocks": 6, "hidden": 96}),
+    "default": Budget(),
+}
+
+
+def get_budget(preset: str | Budget = "default", **overrides) -> Budget:
+    if isinstance(preset, Budget):
+        return replace(preset, **overrides)
+    if preset not in PRESETS:
+        raise KeyError(f"preset: unknown name {preset!r}; known presets are {', '.join(PRESETS)}")
+    return replace(PRESETS[preset], **overrides)
+
+
+def simulate_training_data(problem, n: int, seed: int):
+    """The training set of a problem and seed: ``n`` prior draws and their observations."""
+    rng = np.random.default_rng([seed, 7919])
+    return problem.simulate(n, rng)
+
+
+def fit(model: Model, budget: Budget, seed: int = 0, data=None, progress: bool = True,
+        max_recoveries: int = 5, checkpoint_every: int = 250) -> dict:
+    """Train ``model`` within ``budget`` and return a summary (losses, time, recoveries).
+
+    Deterministic for a given seed, model config and device. A NaN or infinite loss (or gradient)
+    rolls the model and optimiser back to the last good checkpoint and halves the learning rate;
+    after ``max_recoveries`` such events :class:`TrainingDivergedError` is raised with the step number.
+    """
+    problem = model.problem
+    torch.manual_seed(seed)
+    if data is None:
+        data = simulate_training_data(problem, budget.n_train, seed)
+    x_np, y_np = data
+    if len(x_np) != len(y_np) or len(x_np) == 0:
+        raise ValueError(f"data: expected equally long non-empty x and y, got {len(x_np)} and {len(y_np)}")
+    model.set_normalization(x_np, y_np)
+    dev = model.device
+    x_all = torch.as_tensor(x_np, dtype=torch.float32, device=dev)
+    y_all = model.standardize_y(torch.as_tensor(y_np, dtype=torch.float32, device=dev))
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=budget.lr, betas=(0.9, 0.95), weight_decay=budget.weight_decay)
+    model.train()
+    lr_scale, recoveries = 1.0, 0
+    good = (copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict()))
+    history, ema = [], None
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=budget.n_batches, desc=f"train {model.name} on {problem.name}", unit="batch",
+                   dynamic_ncols=True, leave=False)
+    t0 = time.perf_counter()
+    step = 0
+    while step < budget.n_batches:
+        idx = torch.randint(0, len(x_all), (budget.batch_size,), generator=gen).to(dev)
+        xb = model.standardize_x(model.dequantize(x_all[idx]))
+        yb = y_all[idx]
+        for g in opt.param_groups:
+            g["lr"] = budget.lr_at(step) * lr_scale
+        loss, parts = model.loss(xb, yb)
+        opt.zero_grad(set_to_none=True)
+        ok = torch.isfinite(loss)
+        if ok:
+            loss.backward()
+            gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), budget.grad_clip)
+            ok = torch.isfinite(gnorm)
+        if not ok:
+            recoveries += 1
+            if recoveries > max_recoveries:
+                if bar is not None:
+                    bar.close()
+                raise TrainingDivergedError(
+                    f"training {model.name} on {problem.name} diverged: non-finite loss at step {step} after "
+                    f"{max_recoveries} roll-backs (learning rate now {budget.lr_at(step) * lr_scale:.2e}); "
+                    "try a lower --lr or a smaller clamp")
+            model.load_state_dict(good[0])
+            opt.load_state_dict(good[1])
+            lr_scale *= 0.5
+            continue
+        opt.step()
+        lv = float(loss.detach())
+        ema = lv if ema is None else 0.98 * ema + 0.02 * lv
+        if step % 50 == 0 or step == budget.n_batches - 1:
+            history.append((step, ema))
+            if bar is not None:
+                bar.set_postfix(loss=f"{ema:.4f}", refresh=False)
+        if (step + 1) % checkpoint_every == 0:
+            good = (copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict()))
+        if bar is not None:
+            bar.update(1)
+        step += 1
+    if bar is not None:
+        bar.close()
+    seconds = time.perf_counter() - t0
+    model.eval()
+    info = {
+        "seed": seed,
+        "budget": asdict(budget),
+        "train_seconds": seconds,
+        "final_loss": ema,
+        "loss_history": history,
+        "recoveries": recoveries,
+        "n_parameters": model.n_parameters(),
+        "device": str(dev),
+    }
+    model.train_info = info
+    return info

@@ -1,0 +1,20 @@
+import os
+
+import numpy as np
+import pytest
+import torch
+
+# every test run uses a private cache so results never depend on earlier runs
+os.environ.setdefault("INNBENCH_CACHE", os.path.join(os.path.dirname(__file__), "..", ".cache", "innbench-tests"))
+torch.set_num_threads(2)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
+
+
+@pytest.fixture
+def tmp_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("INNBENCH_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"

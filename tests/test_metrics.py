@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+
+from innbench.metrics import KERNELS, err_resim, mmd, support_violation
+from innbench.problems import get_problem
+
+
+def brute_mmd(a, b):
+    def k(p, q):
+        d2 = ((p[:, None] - q[None]) ** 2).sum(-1)
+        return sum((al * c / (c + d2)) ** al for c, al in KERNELS).mean()
+
+    return k(a, a) + k(b, b) - 2 * k(a, b)
+
+
+def test_mmd_matches_brute_force(rng):
+    a = rng.normal(size=(300, 4))
+    b = rng.normal(size=(250, 4)) * 1.3 + 0.2
+    assert mmd(a, b) == pytest.approx(brute_mmd(a, b), rel=1e-5)
+    # chunking does not change the value
+    assert mmd(a, b, chunk=7) == pytest.approx(mmd(a, b, chunk=4096), rel=1e-6)
+
+
+def test_mmd_of_identical_sets_is_zero_and_kernel_at_zero_distance(rng):
+    a = rng.normal(size=(200, 2))
+    assert abs(mmd(a, a)) < 1e-6
+    # two single points: 2 k(0) - 2 k(d^2), k(0) = 0.1^0.1 + 0.5^0.5 + 2^2 for the authors' (C, a) pairs;
+    # the a = 0.1 kernel's heavy tail keeps k(d^2) = 0.1 even at d^2 = 2e8
+    far = mmd(np.zeros((1, 2)), np.full((1, 2), 1e4))
+    k_far = sum((al * c / (c + 2e8)) ** al for c, al in KERNELS)
+    assert k_far == pytest.approx(0.1, rel=1e-3)
+    assert far == pytest.approx(2 * (0.1**0.1 + 0.5**0.5 + 4.0) - 2 * k_far, rel=1e-4)
+
+
+def test_mmd_4000_by_4000_runs(rng):
+    a = rng.normal(size=(4000, 4))
+    b = rng.normal(size=(4000, 4))
+    v = mmd(a, b)
+    assert 0 <= v < 5e-3
+
+
+def test_err_resim_distance_and_squared():
+    p = get_problem("linear")
+    y = np.array([[1.0]])
+    samples = np.array([[[0.5, 0.5], [1.0, 0.5], [0.0, -1.0]]])  # f = 1, 1.5, -1
+    dist, sq, invalid = err_resim(p, samples, y)
+    assert dist[0] == pytest.approx((0 + 0.5 + 2.0) / 3)
+    assert sq[0] == pytest.approx((0 + 0.25 + 4.0) / 3)
+    assert invalid[0] == 0
+
+
+def test_err_resim_counts_invalid_samples():
+    b = get_problem("ballistics")
+    x = np.array([[[0.0, 1.0, 0.5, 12.0], [0.0, -1.0, 0.3, 2.0]]])  # the second never lands
+    y = b.forward(x[0, :1])
+    dist, sq, invalid = err_resim(b, x, y)
+    assert dist[0] == pytest.approx(0.0, abs=1e-12) and invalid[0] == 0.5
+
+
+def test_support_violation():
+    b = get_problem("ballistics")
+    x = np.array([[[0.0, 1.0, 0.5, 12.0], [0.0, -0.1, 0.5, 12.0], [0.0, 1.0, 0.5, 12.4], [0, 1, 1.5, 12]]])
+    assert support_violation(b, x)[0] == pytest.approx(0.75)

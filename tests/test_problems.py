@@ -1,0 +1,126 @@
+import numpy as np
+import pytest
+import torch
+from scipy.optimize import brentq
+
+import innbench
+from innbench.problems import ObservationError, get_problem
+from innbench.problems.ballistics import impact_time, trajectory
+from innbench.problems.toys import MODE_CENTRES
+
+
+def test_registry_lists_builtin_problems():
+    names = innbench.list_problems()
+    for n in ["kinematics", "ballistics", "gaussian_modes", "gaussian_modes_some", "gaussian_modes_none", "linear"]:
+        assert n in names
+    with pytest.raises(KeyError, match="unknown name 'nope'.*kinematics"):
+        get_problem("nope")
+
+
+@pytest.mark.parametrize(
+    "x, y",
+    [
+        ((0, 0, 0, 0), (2.0, 0.0)),  # arm straight out to the right
+        ((0.1, np.pi / 2, 0, 0), (0.0, 2.1)),  # straight up from height 0.1
+        ((0, 0, np.pi / 2, -np.pi / 2), (1.5, 0.5)),  # cumulative angles: 0, pi/2, 0
+        ((-0.2, 0, 0, np.pi), (0.0, -0.2)),  # last segment folded back to the rail
+    ],
+)
+def test_kinematics_forward_hand_cases(x, y):
+    k = get_problem("kinematics")
+    np.testing.assert_allclose(k.forward(np.array([x], float))[0], y, atol=1e-12)
+    np.testing.assert_allclose(k.forward_torch(torch.tensor([x], dtype=torch.float64))[0].numpy(), y, atol=1e-12)
+
+
+def test_kinematics_rejects_out_of_reach():
+    k = get_problem("kinematics")
+    with pytest.raises(ObservationError, match=r"horizontal coordinate must lie in \[-2.0, 2.0\]"):
+        k.validate_observations([[2.3, 0.0]])
+
+
+def test_ballistics_root_matches_fine_numerical_solve(rng):
+    b = get_problem("ballistics")
+    x = b.sample_prior(40, rng)
+    for xi in x:
+        height = lambda t: trajectory(xi, t)[1]  # noqa: E731
+        grid = np.linspace(0, 30, 30001)
+        h = height(grid)
+        j = np.flatnonzero(np.sign(h[:-1]) != np.sign(h[1:]))[-1]  # the last (descending) crossing
+        t_star = brentq(height, grid[j], grid[j + 1], xtol=1e-14)
+        assert impact_time(xi[None])[0] == pytest.approx(t_star, abs=1e-9)
+        assert b.forward(xi[None])[0, 0] == pytest.approx(trajectory(xi, t_star)[0], abs=1e-9)
+
+
+def test_ballistics_hand_case_and_linearity_in_x1():
+    b = get_problem("ballistics")
+    # thrown from the ground at 45 degrees, speed 10: closed-form drag solution solved by hand with brentq
+    x = np.array([[0.0, 0.0, np.pi / 4, 10.0]])
+    t = brentq(lambda s: trajectory(x[0], s)[1], 0.1, 10)
+    assert b.forward(x)[0, 0] == pytest.approx(trajectory(x[0], t)[0], rel=1e-10)
+    assert 0 < b.forward(x)[0, 0] < 100 / 9.81  # drag shortens the vacuum range v^2/g
+    x2 = x.copy()
+    x2[0, 0] = 1.7
+    assert b.forward(x2)[0, 0] - b.forward(x)[0, 0] == pytest.approx(1.7)
+
+
+def test_ballistics_never_landing_is_marked_invalid():
+    b = get_problem("ballistics")
+    x = np.array([[0.0, -1.0, 0.3, 2.0], [0.0, -0.5, -0.5, 3.0], [0.0, 1.0, 0.5, 12.0]])
+    y = b.forward(x)
+    assert np.isnan(y[0, 0]) and np.isnan(y[1, 0])  # starts below ground and never rises above it
+    assert np.isfinite(y[2, 0])
+    assert y.shape == (3, 1)  # no row is dropped
+
+
+def test_ballistics_prior_support(rng):
+    b = get_problem("ballistics")
+    x = b.sample_prior(100_000, rng)
+    assert (x[:, 1] >= 0).all() and (x[:, 1] == 0).mean() == pytest.approx(0.00135, abs=0.0005)
+    assert x[:, 2].min() >= np.deg2rad(9) and x[:, 2].max() <= np.deg2rad(81)
+    assert np.array_equal(x[:, 3], np.round(x[:, 3])) and x[:, 3].mean() == pytest.approx(15, abs=0.05)
+    assert b.in_support(x).all()
+    assert b.discrete == (3,)
+
+
+def test_gaussian_modes_labels():
+    p = get_problem("gaussian_modes")
+    np.testing.assert_array_equal(p.forward(MODE_CENTRES), np.eye(8))
+    some = get_problem("gaussian_modes_some")
+    assert some.y_dim == 4
+    np.testing.assert_array_equal(some.forward(MODE_CENTRES).argmax(1), [0, 0, 0, 0, 1, 1, 2, 3])
+    none = get_problem("gaussian_modes_none")
+    assert none.y_dim == 1 and (none.forward(MODE_CENTRES) == 1).all()
+    with pytest.raises(ObservationError, match="one-hot labels over 4 classes"):
+        some.validate_observations([[0, 0, 0, 0.5]])
+    with pytest.raises(ObservationError, match=r"expected shape \(m, 4\)"):
+        some.validate_observations(np.eye(8)[:2])
+
+
+def test_validation_messages_name_the_problem():
+    k = get_problem("kinematics")
+    with pytest.raises(ObservationError, match=r"expected shape \(m, 2\).*got shape \(3, 3\)"):
+        k.validate_observations(np.zeros((3, 3)))
+    with pytest.raises(ObservationError, match=r"NaN or infinite values in rows \[1\]"):
+        k.validate_observations([[0.1, 0.2], [np.nan, 0.0]])
+    assert k.validate_observations([1.5, 0.0]).shape == (1, 2)
+
+
+def test_user_problem_in_a_few_lines(rng):
+    sq = innbench.SimulatorProblem(
+        "user-square",
+        x_names=["a", "b"],
+        y_names=["s"],
+        prior=lambda n, g: g.normal(size=(n, 2)),
+        simulator=lambda x, g: (x**2).sum(1, keepdims=True) + 0.05 * g.normal(size=(len(x), 1)),
+        stochastic=True,
+        valid=lambda y: y[:, 0] > -0.5,
+    )
+    innbench.register_problem(sq, overwrite=True)
+    p = get_problem("user-square")
+    x, y = p.simulate(1000, rng)
+    assert x.shape == (1000, 2) and y.shape == (1000, 1)
+    # stochastic: the same x gives different y for different noise draws
+    assert not np.allclose(p.forward(x[:5], np.random.default_rng(1)), p.forward(x[:5], np.random.default_rng(2)))
+    with pytest.raises(ObservationError, match="cannot be produced"):
+        p.validate_observations([[-3.0]])
+    assert not p.has_exact_posterior
