@@ -93,7 +93,7 @@ def fit(model: Model, budget: Budget, seed: int = 0, data=None, progress: bool =
     model.set_normalization(x_np, y_np)
     dev = model.device
     x_all = torch.as_tensor(x_np, dtype=torch.float32, device=dev)
-    y_all = model.standardize_y(torch.as_tensor(y_np, dtype=torch.float32, device=dev))
+    y_all = model.condition(torch.as_tensor(y_np, dtype=torch.float32, device=dev))
     gen = torch.Generator(device="cpu").manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=budget.lr, betas=(0.9, 0.95), weight_decay=budget.weight_decay)
     model.train()

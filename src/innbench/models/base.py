@@ -45,6 +45,8 @@ class Model(nn.Module):
 
     name: ClassVar[str] = "model"
     facts: ClassVar[ModelFacts]
+    #: whether the model conditions on y (and so takes the problem's extra condition features)
+    conditional: ClassVar[bool] = False
     defaults: ClassVar[dict] = {}
 
     def __init__(self, problem: Problem | str, **config):
@@ -60,8 +62,13 @@ class Model(nn.Module):
         self.register_buffer("x_std", torch.ones(p.x_dim))
         self.register_buffer("y_mean", torch.zeros(p.y_dim))
         self.register_buffer("y_std", torch.ones(p.y_dim))
+        self.cond_dim = p.y_dim + (p.n_condition_features if self.conditional else 0)
+        self.register_buffer("c_mean", torch.zeros(self.cond_dim))
+        self.register_buffer("c_std", torch.ones(self.cond_dim))
         self.train_info: dict = {}
-        self.build()
+        with torch.random.fork_rng(devices=[]):  # weights depend on the config's seed only
+            torch.manual_seed(int(self.config.get("seed") or 0))
+            self.build()
 
     # -- to implement -------------------------------------------------------------------------
     def build(self) -> None:
@@ -75,7 +82,7 @@ class Model(nn.Module):
         raise NotImplementedError
 
     def sample_standardized(self, y: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
-        """``n`` standardised posterior draws per standardised observation: ``(m, n, x_dim)``."""
+        """``n`` standardised posterior draws per observation (as given by :meth:`condition`): ``(m, n, x_dim)``."""
         raise NotImplementedError
 
     # -- shared -------------------------------------------------------------------------------
@@ -92,6 +99,9 @@ class Model(nn.Module):
         self.x_std.copy_(torch.as_tensor(x.std(0) + 1e-8))
         self.y_mean.copy_(torch.as_tensor(y.mean(0)))
         self.y_std.copy_(torch.as_tensor(y.std(0) + 1e-8))
+        c = self._raw_condition(torch.as_tensor(y, dtype=torch.float64))
+        self.c_mean.copy_(c.mean(0))
+        self.c_std.copy_(c.std(0) + 1e-8)
 
     def dequantize_numpy(self, x: np.ndarray) -> np.ndarray:
         return x  # normalisation statistics of the integer values are close enough
@@ -111,6 +121,16 @@ class Model(nn.Module):
     def standardize_y(self, y):
         return (y - self.y_mean) / self.y_std
 
+    def _raw_condition(self, y):
+        if self.conditional and self.problem.n_condition_features:
+            return torch.cat([y, self.problem.condition_features(y)], -1)
+        return y
+
+    def condition(self, y):
+        """What the model is given for an observation: standardised ``y`` (plus the problem's condition
+        features for conditional models)."""
+        return (self._raw_condition(y) - self.c_mean) / self.c_std
+
     def unstandardize_x(self, x):
         return x * self.x_std + self.x_mean
 
@@ -129,7 +149,7 @@ class Model(nn.Module):
         self.eval()
         g = torch.Generator(device=self.device)
         g.manual_seed(0 if seed is None else int(seed))
-        yt = self.standardize_y(torch.as_tensor(y, dtype=torch.float32, device=self.device))
+        yt = self.condition(torch.as_tensor(y, dtype=torch.float32, device=self.device))
         per = max(1, batch_size // n)
         outs = []
         for start in range(0, len(yt), per):

@@ -28,12 +28,13 @@ class ConditionalINN(Model):
 
     name = "cinn"
     facts = ModelFacts(ml_loss=True, y_supervised=False, exact_inverse=True, density=True, equation="Eq. 5")
-    defaults = {"blocks": 8, "hidden": 128, "layers": 3, "clamp": 2.0, "y_noise": 0.0, "seed": 0}
+    conditional = True
+    defaults = {"blocks": 6, "hidden": 128, "layers": 3, "clamp": 2.0, "y_noise": 0.01, "seed": 0}
 
     def build(self):
         c = self.config
         self.dim = max(2, self.problem.x_dim)
-        self.net = InvertibleSequence(self.dim, self.problem.y_dim, c["blocks"], c["hidden"], c["layers"],
+        self.net = InvertibleSequence(self.dim, self.cond_dim, c["blocks"], c["hidden"], c["layers"],
                                       c["clamp"], seed=c["seed"])
 
     def dim_z(self):

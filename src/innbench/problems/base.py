@@ -67,6 +67,17 @@ class Problem:
         """Differentiable forward process on torch tensors, where the problem provides one."""
         raise NotImplementedError(f"problem {self.name!r} has no torch forward process")
 
+    #: number of extra conditioning features :meth:`condition_features` appends (0: none)
+    n_condition_features: int = 0
+
+    def condition_features(self, y):
+        """Extra summary features of ``y`` (torch tensor ``(m, y_dim)`` -> ``(m, k)``) for conditional models.
+
+        A place for domain knowledge that a network finds hard to learn from raw ``y``; the default adds
+        none. Conditional models (cINN) append these to the standardised observation they condition on.
+        """
+        return y[:, :0]
+
     def check_observations(self, y: np.ndarray) -> None:
         """Raise :class:`ObservationError` for observations the forward process cannot produce.
 

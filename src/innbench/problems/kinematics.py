@@ -70,6 +70,18 @@ class Kinematics(Problem):
         v = x[..., 0] + l1 * torch.sin(a1) + l2 * torch.sin(a2) + l3 * torch.sin(a3)
         return torch.stack([h, v], -1)
 
+    n_condition_features = 1
+
+    def condition_features(self, y):
+        """``log(2 - |horizontal| + 1e-3)``: the distance to the edge of the arm's reach, on a log scale.
+
+        Near the edge the posterior's width shrinks like ``sqrt(2 - |horizontal|)``; a log feature makes
+        that singular dependence linear for the conditioning networks.
+        """
+        import torch
+
+        return torch.log(REACH - y[:, :1].abs() + 1e-3)
+
     def check_observations(self, y):
         far = np.abs(y[:, 0]) > REACH
         if far.any():

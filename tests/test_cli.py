@@ -1,0 +1,122 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from innbench.cli import main
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli") / "kin-cinn"
+    assert main(["train", "--problem", "kinematics", "--model", "cinn", "--preset", "tiny", "--out", str(d), "--quiet"]) == 0
+    return d
+
+
+def test_lists(capsys):
+    assert main(["problems"]) == 0
+    out = capsys.readouterr().out
+    assert "kinematics" in out and "ballistics" in out and "x_dim=4 y_dim=2" in out
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "cinn" in out and "Eq. 5" in out and "inn" in out
+
+
+def test_train_sample_evaluate(model_dir, tmp_path, capsys):
+    assert (model_dir / "config.json").exists() and (model_dir / "weights.pt").exists()
+    obs = tmp_path / "obs.npy"
+    np.save(obs, np.array([[1.5, 0.0], [1.0, 0.5], [0.5, -0.5]]))
+    out = tmp_path / "s.npy"
+    assert main(["sample", "--model-path", str(model_dir), "--observations", str(obs), "--n", "64", "--out", str(out)]) == 0
+    s = np.load(out)
+    assert s.shape == (3, 64, 4)
+    # the same observations as CSV and inline give the same samples for the same seed
+    csv = tmp_path / "obs.csv"
+    csv.write_text("# horizontal, vertical\n1.5,0\n1.0,0.5\n0.5,-0.5\n")
+    for spec in (str(csv), "1.5,0;1.0,0.5;0.5,-0.5"):
+        out2 = tmp_path / "s2.npy"
+        assert main(["sample", "--model-path", str(model_dir), "--observations", spec, "--n", "64", "--out", str(out2)]) == 0
+        np.testing.assert_array_equal(np.load(out2), s)
+    js = tmp_path / "eval.json"
+    capsys.readouterr()
+    assert main(["evaluate", "--model-path", str(model_dir), "--num-observations", "3", "--n", "300",
+                 "--timing-observations", "2", "--json", str(js)]) == 0
+    printed = capsys.readouterr().out
+    assert "Err_post" in printed and "Err_resim" in printed and "ms" in printed
+    res = json.loads(js.read_text())
+    summ = res["summary"]
+    assert summ["n_observations"] == 3 and len(res["per_observation"]["err_post"]) == 3
+    for key in ("err_post_mean", "err_resim_mean", "err_resim_sq_mean", "inference_ms", "noise_floor_mean"):
+        assert np.isfinite(summ[key]) and summ[key] >= 0
+    assert summ["err_post_mean"] > summ["noise_floor_mean"]  # a 200-batch model is worse than the floor
+
+
+def test_reference_command(tmp_path):
+    out = tmp_path / "ref.npy"
+    assert main(["reference", "--problem", "linear", "--observations", "1.0;2.0", "--n", "500", "--out", str(out)]) == 0
+    r = np.load(out)
+    assert r.shape == (2, 500, 2)
+    np.testing.assert_allclose(r.sum(-1), [[1.0], [2.0]] * np.ones((2, 500)))
+    prov = json.loads((tmp_path / "ref.npy.json").read_text())
+    assert prov["method"] == "exact-closed-form" and prov["n_samples"] == 500
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--problem", "kinematicz", "--model", "cinn"], "unknown name 'kinematicz'"),
+        (["train", "--problem", "kinematics", "--model", "gan"], "unknown name 'gan'"),
+        (["train", "--problem", "kinematics", "--model", "cinn", "--preset", "huge"], "unknown name 'huge'"),
+        (["reference", "--problem", "kinematics", "--observations", "2.5,0", "--out", "x.npy"], "out of reach"),
+        (["reference", "--problem", "kinematics", "--observations", "nan,0", "--out", "x.npy"], "NaN or infinite"),
+        (["reference", "--problem", "kinematics", "--observations", "1,2,3", "--out", "x.npy"], r"expected shape (m, 2)"),
+        (["reference", "--problem", "gaussian_modes", "--observations", "0,0,0,0,0,0,0,0,1,0", "--out", "x.npy"],
+         "expected shape (m, 8)"),
+        (["reference", "--problem", "gaussian_modes", "--observations", "0,0,0,0,0,0,0,0", "--out", "x.npy"],
+         "one-hot labels over 8 classes"),
+        (["reference", "--problem", "linear", "--observations", "missing.npy", "--out", "x.npy"], "does not exist"),
+        (["sample", "--model-path", "no/such/dir", "--observations", "1,0", "--out", "x.npy"], "is not a directory"),
+    ],
+)
+def test_bad_input_gives_clear_error_and_exit_code(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("innbench: error:") and message in err
+    assert not (tmp_path / "x.npy").exists()  # nothing half-written
+
+
+def test_bad_observations_for_a_model_keep_existing_output(model_dir, tmp_path, capsys):
+    out = tmp_path / "s.npy"
+    np.save(out, np.ones(3))
+    assert main(["sample", "--model-path", str(model_dir), "--observations", "9,0", "--out", str(out)]) == 2
+    assert "out of reach" in capsys.readouterr().err
+    np.testing.assert_array_equal(np.load(out), np.ones(3))  # the earlier file is untouched
+
+
+def test_corrupt_model_file(model_dir, tmp_path, capsys):
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(model_dir, bad)
+    (bad / "weights.pt").write_bytes(b"\x00" * 10)
+    assert main(["sample", "--model-path", str(bad), "--observations", "1,0", "--out", str(tmp_path / "s.npy")]) == 2
+    assert "weights.pt could not be loaded" in capsys.readouterr().err
+
+
+def test_console_script_exit_code(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "innbench", "evaluate", "--model-path", str(tmp_path / "nothing")],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "innbench: error: model_path:" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "innbench", "--version"], capture_output=True, text=True)
+    assert r.returncode == 0 and "innbench" in r.stdout
+
+
+def test_cuda_request_without_gpu_is_a_clear_error(capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main(["train", "--problem", "linear", "--model", "cinn", "--preset", "tiny", "--device", "cuda"]) == 2
+    assert "no CUDA device is available" in capsys.readouterr().err

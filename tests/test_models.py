@@ -1,0 +1,156 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from innbench.models import ModelLoadError, build_model, list_models, load_model
+from innbench.problems import ObservationError, get_problem
+from innbench.training import TrainingDivergedError, fit, get_budget
+
+TINY = get_budget("tiny")
+Y_KIN = np.array([[1.5, 0.0], [0.8, -0.4]])
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A tiny cINN and INN per paper problem, trained once for the module."""
+    out = {}
+    for problem in ("kinematics", "ballistics"):
+        for name in ("cinn", "inn"):
+            m = build_model(name, problem, **TINY.model)
+            info = fit(m, TINY, seed=0, progress=False)
+            out[problem, name] = (m, info)
+    return out
+
+
+def test_registry():
+    assert {"cinn", "inn"} <= set(list_models())
+    with pytest.raises(KeyError, match="unknown name 'gan'"):
+        build_model("gan", "kinematics")
+    with pytest.raises(ValueError, match="unknown options \\['widht'\\]"):
+        build_model("cinn", "kinematics", widht=3)
+
+
+@pytest.mark.parametrize("problem", ["kinematics", "ballistics"])
+@pytest.mark.parametrize("name", ["cinn", "inn"])
+def test_short_training_lowers_the_loss(trained, problem, name):
+    _, info = trained[problem, name]
+    history = info["loss_history"]
+    assert history[-1][1] < history[0][1] - 0.5
+    assert info["recoveries"] == 0 and info["n_parameters"] > 0
+
+
+@pytest.mark.parametrize("problem", ["kinematics", "ballistics"])
+@pytest.mark.parametrize("name", ["cinn", "inn"])
+def test_sample_shape_determinism_and_discreteness(trained, problem, name):
+    m, _ = trained[problem, name]
+    p = m.problem
+    _, y = p.simulate(3, np.random.default_rng(0))
+    s = m.sample(y, 50, seed=1)
+    assert s.shape == (3, 50, 4) and np.isfinite(s).all()
+    np.testing.assert_array_equal(s, m.sample(y, 50, seed=1))
+    assert not np.array_equal(s, m.sample(y, 50, seed=2))
+    if problem == "ballistics":
+        np.testing.assert_array_equal(s[..., 3], np.round(s[..., 3]))  # speed is integer-valued
+
+
+def test_cinn_training_is_deterministic_for_a_seed():
+    runs = []
+    for _ in range(2):
+        m = build_model("cinn", "linear", blocks=2, hidden=16)
+        fit(m, get_budget("tiny", n_batches=30, n_train=2000), seed=3, progress=False)
+        runs.append(m.sample([[0.5]], 20, seed=0))
+    np.testing.assert_array_equal(runs[0], runs[1])
+
+
+@pytest.mark.parametrize("name", ["cinn", "inn"])
+def test_save_load_gives_identical_samples(trained, tmp_path, name):
+    m, _ = trained["kinematics", name]
+    m.save(tmp_path / name)
+    cfg = json.loads((tmp_path / name / "config.json").read_text())
+    assert cfg["model"] == name and cfg["problem"] == "kinematics" and cfg["innbench_version"]
+    assert cfg["n_parameters"] == m.n_parameters() and cfg["train_info"]["train_seconds"] > 0
+    loaded = load_model(tmp_path / name)
+    np.testing.assert_array_equal(m.sample(Y_KIN, 100, seed=5), loaded.sample(Y_KIN, 100, seed=5))
+
+
+def test_load_errors_are_clear(trained, tmp_path):
+    with pytest.raises(ModelLoadError, match="is not a directory"):
+        load_model(tmp_path / "missing")
+    m, _ = trained["kinematics", "cinn"]
+    d = m.save(tmp_path / "m")
+    (d / "weights.pt").write_bytes(b"not a torch file")
+    with pytest.raises(ModelLoadError, match="weights.pt could not be loaded"):
+        load_model(d)
+    (d / "weights.pt").unlink()
+    with pytest.raises(ModelLoadError, match="has no weights.pt"):
+        load_model(d)
+    m.save(d)
+    (d / "config.json").write_text("{not json")
+    with pytest.raises(ModelLoadError, match="config.json is corrupt"):
+        load_model(d)
+
+
+def test_sample_rejects_bad_observations(trained):
+    m, _ = trained["kinematics", "cinn"]
+    with pytest.raises(ObservationError, match=r"out of reach"):
+        m.sample([[3.0, 0.0]], 10)
+    with pytest.raises(ObservationError, match=r"NaN or infinite"):
+        m.sample([[np.inf, 0.0]], 10)
+    with pytest.raises(ObservationError, match=r"expected shape \(m, 2\)"):
+        m.sample(np.zeros((2, 3)), 10)
+    with pytest.raises(ValueError, match="n: expected a positive integer"):
+        m.sample(Y_KIN, 0)
+
+
+def test_inn_pads_when_y_is_larger_than_x():
+    m = build_model("inn", "gaussian_modes", blocks=2, hidden=16)
+    assert m.dim_z() == 2 and m.width == 10
+    fit(m, get_budget("tiny", n_batches=20, n_train=2000), progress=False)
+    assert m.sample(np.eye(8)[:2], 7).shape == (2, 7, 2)
+
+
+def test_cinn_pads_single_parameter_problems():
+    import innbench
+
+    p = innbench.SimulatorProblem("user-1d", x_names=["a"], y_names=["b"], prior=lambda n, g: g.normal(size=(n, 1)),
+                                  simulator=lambda x, g: 2 * x)
+    m = build_model("cinn", p, blocks=2, hidden=8)
+    fit(m, get_budget("tiny", n_batches=20, n_train=1000), progress=False)
+    assert m.sample([[1.0]], 5).shape == (1, 5, 1)
+
+
+
+
+def test_nan_loss_rolls_back_and_recovers():
+    m = build_model("cinn", "linear", blocks=2, hidden=8)
+    real_loss = m.loss
+    calls = {"n": 0}
+
+    def flaky(x, y):
+        calls["n"] += 1
+        loss, parts = real_loss(x, y)
+        return (loss * float("nan"), parts) if calls["n"] == 5 else (loss, parts)
+
+    m.loss = flaky
+    info = fit(m, get_budget("tiny", n_batches=30, n_train=1000), progress=False, checkpoint_every=3)
+    assert info["recoveries"] == 1 and np.isfinite(info["final_loss"])
+
+
+def test_persistent_nan_loss_stops_with_a_clear_message():
+    m = build_model("cinn", "linear", blocks=2, hidden=8)
+    m.loss = lambda x, y: (torch.tensor(float("inf"), requires_grad=True), {})
+    with pytest.raises(TrainingDivergedError, match="non-finite loss at step 0 after 5 roll-backs"):
+        fit(m, get_budget("tiny", n_batches=30, n_train=1000), progress=False)
+
+
+def test_trained_cinn_inverts_its_own_samples(trained):
+    m, _ = trained["kinematics", "cinn"]
+    y = m.condition(torch.tensor(Y_KIN, dtype=torch.float32))
+    with torch.no_grad():
+        z = torch.randn(2000, 4, generator=torch.Generator().manual_seed(0))
+        c = y.repeat_interleave(1000, 0)
+        x, _ = m.net(z, c, rev=True)
+        z_back, _ = m.net(x, c)
+    assert (z_back - z).abs().max() <= 1e-5
