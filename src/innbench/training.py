@@ -36,7 +36,7 @@ class Budget:
 
     n_train: int = 1_000_000
     n_batches: int = 6000
-    batch_size: int = 1024
+    batch_size: int = 512
     lr: float = 2e-3
     lr_final_fraction: float = 0.01
     warmup: float = 0.02

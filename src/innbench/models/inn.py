@@ -21,7 +21,7 @@ class INN(Model):
 
     Loss (Eq. 4), divided by ``D``:
     ``L = 1/2 (||y_hat - y||^2 / sigma^2 + ||z||^2) - log|det J_{x -> [y, z]}|``
-    with ``sigma = y_sigma`` in standardised units of ``y`` (the supervised outputs are treated as
+    with ``sigma = y_sigma`` (default 0.05) in standardised units of ``y`` (the supervised outputs are treated as
     Gaussian around the truth with that small standard deviation).
 
     Posterior sampling: ``x = f^{-1}([y*, z])``, ``z ~ N(0, I)``, padding outputs set to 0.
@@ -29,7 +29,7 @@ class INN(Model):
 
     name = "inn"
     facts = ModelFacts(ml_loss=True, y_supervised=True, exact_inverse=True, density=False, equation="Eq. 4")
-    defaults = {"blocks": 8, "hidden": 128, "layers": 3, "clamp": 2.0, "y_sigma": 0.01, "pad_noise": 0.01,
+    defaults = {"blocks": 6, "hidden": 128, "layers": 3, "clamp": 2.0, "y_sigma": 0.05, "pad_noise": 0.01,
                 "z_dim": None, "seed": 0}
 
     def build(self):
