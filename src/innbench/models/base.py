@@ -62,7 +62,8 @@ class Model(nn.Module):
         self.register_buffer("x_std", torch.ones(p.x_dim))
         self.register_buffer("y_mean", torch.zeros(p.y_dim))
         self.register_buffer("y_std", torch.ones(p.y_dim))
-        self.cond_dim = p.y_dim + (p.n_condition_features if self.conditional else 0)
+        self.uses_features = self.conditional and bool(self.config.get("condition_features", True))
+        self.cond_dim = p.y_dim + (p.n_condition_features if self.uses_features else 0)
         self.register_buffer("c_mean", torch.zeros(self.cond_dim))
         self.register_buffer("c_std", torch.ones(self.cond_dim))
         self.train_info: dict = {}
@@ -122,8 +123,10 @@ class Model(nn.Module):
         return (y - self.y_mean) / self.y_std
 
     def _raw_condition(self, y):
-        if self.conditional and self.problem.n_condition_features:
+        if self.uses_features and self.problem.n_condition_features:
             return torch.cat([y, self.problem.condition_features(y)], -1)
+        if self.config.get("transform_observations"):
+            return self.problem.transform_observations(y)
         return y
 
     def condition(self, y):

@@ -20,7 +20,10 @@ class ConditionalINN(Model):
 
     Loss (Eq. 5), per sample and divided by ``dim(x)``:
     ``L = 1/2 ||z||^2 - log|det J_{x -> z}|``. During training the condition gets Gaussian noise of
-    standard deviation ``y_noise`` (in standardised units) to smooth the conditional density.
+    standard deviation ``y_noise`` (in standardised units) to smooth the conditional density: the
+    posterior of a deterministic forward process is concentrated on a lower-dimensional set, where the
+    likelihood has no finite optimum. With ``condition_features`` the condition also holds the
+    problem's :meth:`~innbench.problems.Problem.condition_features` (kinematics: distance to the reach).
 
     Latent size: ``dim(z) = dim(x)``. Posterior sampling: ``x = f^{-1}(z; y*)``, ``z ~ N(0, I)``.
     Exact inverse, exact density.
@@ -29,7 +32,8 @@ class ConditionalINN(Model):
     name = "cinn"
     facts = ModelFacts(ml_loss=True, y_supervised=False, exact_inverse=True, density=True, equation="Eq. 5")
     conditional = True
-    defaults = {"blocks": 6, "hidden": 128, "layers": 3, "clamp": 2.0, "y_noise": 0.01, "seed": 0}
+    defaults = {"blocks": 6, "hidden": 128, "layers": 3, "clamp": 2.0, "y_noise": 0.01,
+                "condition_features": True, "seed": 0}
 
     def build(self):
         c = self.config

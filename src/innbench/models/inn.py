@@ -30,7 +30,8 @@ class INN(Model):
     name = "inn"
     facts = ModelFacts(ml_loss=True, y_supervised=True, exact_inverse=True, density=False, equation="Eq. 4")
     defaults = {"blocks": 6, "hidden": 128, "layers": 3, "clamp": 2.0, "y_sigma": 0.05, "pad_noise": 0.01,
-                "z_dim": None, "seed": 0}
+                "z_dim": None,
+                "transform_observations": False, "seed": 0}
 
     def build(self):
         p, c = self.problem, self.config

@@ -78,6 +78,14 @@ class Problem:
         """
         return y[:, :0]
 
+    def transform_observations(self, y):
+        """A bijective, elementwise re-coordinatisation of ``y`` (torch tensor) for models that predict ``y``.
+
+        The INN (Eq. 4) outputs ``y``; where the posterior depends very non-linearly on one coordinate
+        (kinematics near the edge of the reach) a stretched coordinate is easier to learn. Default: identity.
+        """
+        return y
+
     def check_observations(self, y: np.ndarray) -> None:
         """Raise :class:`ObservationError` for observations the forward process cannot produce.
 

@@ -49,26 +49,24 @@ class Kinematics(Problem):
             pts.append(prev + length * np.stack([np.cos(a), np.sin(a)], -1))
         return np.stack(pts, -2)
 
-    def forward(self, x, rng=None):
-        x = np.asarray(x, dtype=float)
+    @staticmethod
+    def _end_point(x, xp):
+        """End point for arrays of module ``xp`` (numpy or torch), so both forward processes share one formula."""
         a1 = x[..., 1]
         a2 = a1 + x[..., 2]
         a3 = a2 + x[..., 3]
         l1, l2, l3 = LENGTHS
-        h = l1 * np.cos(a1) + l2 * np.cos(a2) + l3 * np.cos(a3)
-        v = x[..., 0] + l1 * np.sin(a1) + l2 * np.sin(a2) + l3 * np.sin(a3)
-        return np.stack([h, v], -1)
+        h = l1 * xp.cos(a1) + l2 * xp.cos(a2) + l3 * xp.cos(a3)
+        v = x[..., 0] + l1 * xp.sin(a1) + l2 * xp.sin(a2) + l3 * xp.sin(a3)
+        return xp.stack([h, v], -1)
+
+    def forward(self, x, rng=None):
+        return self._end_point(np.asarray(x, dtype=float), np)
 
     def forward_torch(self, x):
         import torch
 
-        a1 = x[..., 1]
-        a2 = a1 + x[..., 2]
-        a3 = a2 + x[..., 3]
-        l1, l2, l3 = LENGTHS
-        h = l1 * torch.cos(a1) + l2 * torch.cos(a2) + l3 * torch.cos(a3)
-        v = x[..., 0] + l1 * torch.sin(a1) + l2 * torch.sin(a2) + l3 * torch.sin(a3)
-        return torch.stack([h, v], -1)
+        return self._end_point(x, torch)
 
     n_condition_features = 1
 
@@ -81,6 +79,12 @@ class Kinematics(Problem):
         import torch
 
         return torch.log(REACH - y[:, :1].abs() + 1e-3)
+
+    def transform_observations(self, y):
+        """``(atanh(horizontal / 2.001), vertical)``: stretches the edges of the reach (for the INN)."""
+        import torch
+
+        return torch.cat([torch.atanh(y[:, :1] / (REACH + 1e-3)), y[:, 1:]], -1)
 
     def check_observations(self, y):
         far = np.abs(y[:, 0]) > REACH
