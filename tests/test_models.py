@@ -53,6 +53,9 @@ def test_sample_shape_determinism_and_discreteness(trained, problem, name):
     assert not np.array_equal(s, m.sample(y, 50, seed=2))
     if problem == "ballistics":
         np.testing.assert_array_equal(s[..., 3], np.round(s[..., 3]))  # speed is integer-valued
+        raw = m.sample(y, 50, seed=1, round_discrete=False)
+        assert not np.array_equal(raw[..., 3], np.round(raw[..., 3]))
+        np.testing.assert_array_equal(np.round(raw[..., 3]), s[..., 3])  # same draws, only rounding differs
 
 
 def test_cinn_training_is_deterministic_for_a_seed():

@@ -51,11 +51,11 @@ def load(path, device: str = "cpu") -> Model:
     return load_model(path, resolve_device(device))
 
 
-def sample(model, observations, n: int = 4000, seed: int = 0) -> np.ndarray:
+def sample(model, observations, n: int = 4000, seed: int = 0, round_discrete: bool = True) -> np.ndarray:
     """Posterior samples ``(m, n, x_dim)`` from a model or a model directory."""
     if not isinstance(model, Model):
         model = load(model)
-    return model.sample(observations, n, seed=seed)
+    return model.sample(observations, n, seed=seed, round_discrete=round_discrete)
 
 
 def reference(problem, observations, n: int = 4000, method: str = "exact", **options):
@@ -72,7 +72,7 @@ def noise_floor(problem, observations, n: int = 4000, method: str = "exact") -> 
 
 def evaluate(model, observations=None, num_observations: int = 200, n_samples: int = 4000,
              reference_method: str = "exact", seed: int = 0, timing_observations: int = 20,
-             noise_floor_observations: int = 50, progress: bool = False) -> dict:
+             noise_floor_observations: int = 50, round_discrete: bool = True) -> dict:
     """Score a model against reference posteriors on test observations.
 
     Without ``observations`` the first ``num_observations`` of the problem's fixed test set are used.
@@ -92,7 +92,7 @@ def evaluate(model, observations=None, num_observations: int = 200, n_samples: i
     method = reference_method if problem.has_exact_posterior or reference_method == "abc" else "abc"
     ref, prov = reference_posterior(problem, y, n_samples, method=method)
     t0 = time.perf_counter()
-    samples = model.sample(y, n_samples, seed=seed)
+    samples = model.sample(y, n_samples, seed=seed, round_discrete=round_discrete)
     sampling_s = time.perf_counter() - t0
 
     # timing: one call per observation, after a warm-up call
@@ -131,6 +131,7 @@ def evaluate(model, observations=None, num_observations: int = 200, n_samples: i
         "dim_z": model.dim_z(),
         "train_seconds": model.train_info.get("train_seconds"),
         "device": str(model.device),
+        "round_discrete": round_discrete,
     }
     return {
         "summary": summary,

@@ -73,7 +73,7 @@ def cmd_sample(args):
 
     model = load(args.model_path, args.device)
     y = read_observations(args.observations, model.problem)
-    samples = model.sample(y, args.n, seed=args.seed)
+    samples = model.sample(y, args.n, seed=args.seed, round_discrete=not args.no_round)
     save_array(args.out, samples)
     print(f"wrote samples of shape {samples.shape} to {args.out}")
 
@@ -100,7 +100,8 @@ def cmd_evaluate(args):
     model = load(args.model_path, args.device)
     y = read_observations(args.observations, model.problem) if args.observations else None
     res = evaluate(model, y, num_observations=args.num_observations, n_samples=args.n,
-                   reference_method=args.reference_method, timing_observations=args.timing_observations)
+                   reference_method=args.reference_method, timing_observations=args.timing_observations,
+                   round_discrete=not args.no_round)
     s = res["summary"]
     print(f"{s['model']} on {s['problem']} ({s['n_observations']} observations, {s['n_samples']} samples each)")
     print(f"  Err_post   mean {s['err_post_mean']:.4f}   median {s['err_post_median']:.4f}   "
@@ -152,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="SAMPLES.npy, shape (m, n, x_dim)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", default="cpu")
+    s.add_argument("--no-round", action="store_true", help="leave discrete parameters (ballistics speed) unrounded")
     s.set_defaults(func=cmd_sample)
 
     r = sub.add_parser("reference", help="draw reference posterior samples")
@@ -173,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--timing-observations", type=int, default=20)
     e.add_argument("--json", help="write the results as JSON")
     e.add_argument("--device", default="cpu")
+    e.add_argument("--no-round", action="store_true", help="leave discrete parameters (ballistics speed) unrounded")
     e.set_defaults(func=cmd_evaluate)
 
     d = sub.add_parser("demo", help="train a cINN on inverse kinematics, evaluate it, draw its posterior")

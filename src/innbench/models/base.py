@@ -138,8 +138,13 @@ class Model(nn.Module):
         return x * self.x_std + self.x_mean
 
     @torch.inference_mode()
-    def sample(self, y, n: int, seed: int | None = 0, batch_size: int = 400_000) -> np.ndarray:
+    def sample(self, y, n: int, seed: int | None = 0, batch_size: int = 400_000,
+               round_discrete: bool = True) -> np.ndarray:
         """Posterior samples for each observation: an array of shape ``(len(y), n, x_dim)``.
+
+        Discrete parameters are rounded to integers unless ``round_discrete=False`` (rounding puts the
+        samples in the prior's support and matches integer-valued references, but moves them off the
+        continuous solution set the model learned, which raises Err_resim).
 
         ``y`` has shape ``(m, y_dim)`` (validated against the problem: shape, finiteness, reachability).
         The same ``seed`` gives the same samples. Observations are batched so at most ``batch_size``
@@ -160,7 +165,7 @@ class Model(nn.Module):
             outs.append(xs.cpu())
         self.train(was_training)
         out = torch.cat(outs).numpy().astype(np.float64)
-        if self.problem.discrete:
+        if self.problem.discrete and round_discrete:
             idx = list(self.problem.discrete)
             out[..., idx] = np.round(out[..., idx])
         return out
