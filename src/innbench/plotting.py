@@ -42,10 +42,16 @@ def _trajectories(ax, problem, x, y_star, color, n_lines=100):
         t1, t2 = trajectory(xi, t)
         ax.plot(t1, t2, "-", color=color, alpha=0.1, lw=1)
     ax.axvline(y_star[0], color="0.3", lw=1.5)
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_ylim(bottom=-0.5)
     impacts = problem.forward(x)[:, 0]
     impacts = impacts[np.isfinite(impacts)]
-    ax.hist(impacts, bins=60, density=True, color="tab:green", alpha=0.6, bottom=0, histtype="stepfilled")
-    ax.axhline(0, color="k", lw=0.8)
+    # impact density on its own axis, so an exact (delta-like) posterior does not squash the trajectories
+    dens = ax.twinx()
+    dens.hist(impacts, bins=np.linspace(y_star[0] - 1.0, y_star[0] + 1.0, 81), density=True, color="tab:green",
+              alpha=0.6, histtype="stepfilled")
+    dens.set_yticks([])
+    dens.set_ylim(bottom=0)
 
 
 def plot_posterior(problem, samples: np.ndarray, y_star, path, reference: np.ndarray | None = None,

@@ -56,7 +56,7 @@ class Budget:
 #: Named budgets. ``tiny`` is for tests, ``quick`` for the demo, ``default`` for the benchmark.
 PRESETS: dict[str, Budget] = {
     "tiny": Budget(n_train=20_000, n_batches=200, batch_size=256, model={"blocks": 4, "hidden": 32}),
-    "quick": Budget(n_train=200_000, n_batches=1500, batch_size=512, model={"blocks": 6, "hidden": 96}),
+    "quick": Budget(n_train=500_000, n_batches=2500, batch_size=512),
     "default": Budget(),
 }
 
@@ -104,8 +104,10 @@ def fit(model: Model, budget: Budget, seed: int = 0, data=None, progress: bool =
     if progress:
         from tqdm.auto import tqdm
 
+        import sys
+
         bar = tqdm(total=budget.n_batches, desc=f"train {model.name} on {problem.name}", unit="batch",
-                   dynamic_ncols=True, leave=False)
+                   dynamic_ncols=True, leave=False, mininterval=0.5 if sys.stderr.isatty() else 10.0)
     t0 = time.perf_counter()
     step = 0
     while step < budget.n_batches:
