@@ -53,6 +53,19 @@ def test_train_sample_evaluate(model_dir, tmp_path, capsys):
     assert summ["err_post_mean"] > summ["noise_floor_mean"]  # a 200-batch model is worse than the floor
 
 
+def test_observations_command_round_trips_through_reference(tmp_path):
+    obs, xs = tmp_path / "obs.npy", tmp_path / "x.npy"
+    assert main(["observations", "--problem", "ballistics", "--n", "5", "--out", str(obs), "--x-out", str(xs)]) == 0
+    y, x = np.load(obs), np.load(xs)
+    assert y.shape == (5, 1) and x.shape == (5, 4)
+    from innbench.problems import get_problem
+
+    np.testing.assert_allclose(get_problem("ballistics").forward(x), y)
+    ref = tmp_path / "ref.npy"
+    assert main(["reference", "--problem", "ballistics", "--observations", str(obs), "--n", "100", "--out", str(ref)]) == 0
+    assert np.load(ref).shape == (5, 100, 4)
+
+
 def test_reference_command(tmp_path):
     out = tmp_path / "ref.npy"
     assert main(["reference", "--problem", "linear", "--observations", "1.0;2.0", "--n", "500", "--out", str(out)]) == 0
@@ -78,6 +91,7 @@ def test_reference_command(tmp_path):
          "one-hot labels over 8 classes"),
         (["reference", "--problem", "linear", "--observations", "missing.npy", "--out", "x.npy"], "does not exist"),
         (["sample", "--model-path", "no/such/dir", "--observations", "1,0", "--out", "x.npy"], "is not a directory"),
+        (["observations", "--problem", "linear", "--n", "0", "--out", "x.npy"], "--n: expected a positive number"),
     ],
 )
 def test_bad_input_gives_clear_error_and_exit_code(argv, message, capsys, tmp_path, monkeypatch):

@@ -86,6 +86,8 @@ def evaluate(model, observations=None, num_observations: int = 200, n_samples: i
         model = load(model)
     problem = model.problem
     if observations is None:
+        if num_observations < 1:
+            raise ValueError(f"num_observations: expected a positive number, got {num_observations}")
         _, y = test_observations(problem, num_observations)
     else:
         y = problem.validate_observations(observations)

@@ -116,6 +116,23 @@ def cmd_evaluate(args):
         print(f"wrote {args.json}")
 
 
+def cmd_observations(args):
+    from .io import save_array
+    from .problems import get_problem
+    from .reference import test_observations
+
+    problem = get_problem(args.problem)
+    if args.n < 1:
+        raise ValueError(f"--n: expected a positive number of observations, got {args.n}")
+    x, y = test_observations(problem, args.n, seed=args.seed)
+    save_array(args.out, y)
+    msg = f"wrote {len(y)} test observations of shape {y.shape} to {args.out}"
+    if args.x_out:
+        save_array(args.x_out, x)
+        msg += f" and their true parameters to {args.x_out}"
+    print(msg)
+
+
 def cmd_demo(args):
     from .demo import run_demo
 
@@ -177,6 +194,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--device", default="cpu")
     e.add_argument("--no-round", action="store_true", help="leave discrete parameters (ballistics speed) unrounded")
     e.set_defaults(func=cmd_evaluate)
+
+    o = sub.add_parser("observations", help="write the problem's fixed test observations (and their true x)")
+    o.add_argument("--problem", required=True)
+    o.add_argument("--n", type=int, default=1000)
+    o.add_argument("--out", required=True, help="OBS.npy (or .csv), shape (n, y_dim)")
+    o.add_argument("--x-out", help="also write the true parameters, shape (n, x_dim)")
+    o.add_argument("--seed", type=int, default=20190601, help="test-set seed (default: the benchmark's)")
+    o.set_defaults(func=cmd_observations)
 
     d = sub.add_parser("demo", help="train a cINN on inverse kinematics, evaluate it, draw its posterior")
     d.add_argument("--out", default="runs/demo")
