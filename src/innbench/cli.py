@@ -122,8 +122,6 @@ def cmd_observations(args):
     from .reference import test_observations
 
     problem = get_problem(args.problem)
-    if args.n < 1:
-        raise ValueError(f"--n: expected a positive number of observations, got {args.n}")
     x, y = test_observations(problem, args.n, seed=args.seed)
     save_array(args.out, y)
     msg = f"wrote {len(y)} test observations of shape {y.shape} to {args.out}"
@@ -219,9 +217,9 @@ def main(argv=None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "n", 1) is not None and getattr(args, "n", 1) < 1:
-        parser.error(f"--n: expected a positive number of samples, got {args.n}")
     try:
+        if getattr(args, "n", 1) < 1:
+            raise ValueError(f"--n: expected a positive number, got {args.n}")
         args.func(args)
     except (ObservationError, ModelLoadError, TrainingDivergedError, ValueError, KeyError, FileNotFoundError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
