@@ -134,3 +134,15 @@ def test_cuda_request_without_gpu_is_a_clear_error(capsys, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert main(["train", "--problem", "linear", "--model", "cinn", "--preset", "tiny", "--device", "cuda"]) == 2
     assert "no CUDA device is available" in capsys.readouterr().err
+
+
+def test_demo_end_to_end(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--preset", "tiny", "--num-observations", "3", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "Err_post" in printed and "Err_resim" in printed
+    res = json.loads((out / "metrics.json").read_text())
+    assert res["summary"]["model"] == "cinn" and res["summary"]["n_observations"] == 3
+    png = (out / "posterior_kinematics.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    assert (out / "model" / "weights.pt").exists()
