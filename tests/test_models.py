@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from innbench.models import ModelLoadError, build_model, list_models, load_model
-from innbench.problems import ObservationError, get_problem
+from innbench.problems import ObservationError
 from innbench.training import TrainingDivergedError, fit, get_budget
 
 TINY = get_budget("tiny")

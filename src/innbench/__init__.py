@@ -2,7 +2,7 @@
 
 __version__ = "0.1.0"
 
-from .problems import (  # noqa: E402
+from .problems import (
     ObservationError,
     Problem,
     SimulatorProblem,
@@ -12,10 +12,10 @@ from .problems import (  # noqa: E402
 )
 
 __all__ = [
-    "__version__",
+    "ObservationError",
     "Problem",
     "SimulatorProblem",
-    "ObservationError",
+    "__version__",
     "get_problem",
     "list_problems",
     "register_problem",

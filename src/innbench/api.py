@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -14,7 +13,7 @@ from .problems import get_problem
 from .reference import reference_posterior, test_observations
 from .training import Budget, fit, get_budget
 
-__all__ = ["train", "load", "sample", "reference", "evaluate", "noise_floor", "resolve_device"]
+__all__ = ["evaluate", "load", "noise_floor", "reference", "resolve_device", "sample", "train"]
 
 
 def resolve_device(device: str | None) -> str:

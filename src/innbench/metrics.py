@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["KERNELS", "mmd", "kernel_self_term", "err_post", "err_resim", "support_violation"]
+__all__ = ["KERNELS", "err_post", "err_resim", "kernel_self_term", "mmd", "support_violation"]
 
 #: (C, a) pairs of the multi-scale inverse-multiquadric kernel ``k(d^2) = sum (a C / (C + d^2))^a``.
 KERNELS = ((0.2, 0.1), (0.2, 0.5), (0.2, 2.0))

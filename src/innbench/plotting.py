@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["plot_posterior", "most_likely_index"]
+__all__ = ["most_likely_index", "plot_posterior"]
 
 
 def most_likely_index(samples: np.ndarray, bandwidth: float = 0.1, max_points: int = 2000) -> int:

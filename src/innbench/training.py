@@ -12,7 +12,7 @@ import torch
 
 from .models.base import Model
 
-__all__ = ["Budget", "PRESETS", "get_budget", "simulate_training_data", "fit", "TrainingDivergedError"]
+__all__ = ["PRESETS", "Budget", "TrainingDivergedError", "fit", "get_budget", "simulate_training_data"]
 
 
 class TrainingDivergedError(RuntimeError):
@@ -102,9 +102,9 @@ def fit(model: Model, budget: Budget, seed: int = 0, data=None, progress: bool =
     history, ema = [], None
     bar = None
     if progress:
-        from tqdm.auto import tqdm
-
         import sys
+
+        from tqdm.auto import tqdm
 
         bar = tqdm(total=budget.n_batches, desc=f"train {model.name} on {problem.name}", unit="batch",
                    dynamic_ncols=True, leave=False, mininterval=0.5 if sys.stderr.isatty() else 10.0)

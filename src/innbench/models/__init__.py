@@ -6,8 +6,18 @@ from .base import Model, ModelFacts, ModelLoadError, load_model
 from .cinn import ConditionalINN
 from .inn import INN
 
-__all__ = ["Model", "ModelFacts", "ModelLoadError", "ConditionalINN", "INN", "get_model_class",
-           "list_models", "register_model", "load_model", "build_model"]
+__all__ = [
+    "INN",
+    "ConditionalINN",
+    "Model",
+    "ModelFacts",
+    "ModelLoadError",
+    "build_model",
+    "get_model_class",
+    "list_models",
+    "load_model",
+    "register_model",
+]
 
 _REGISTRY: dict[str, type[Model]] = {"cinn": ConditionalINN, "inn": INN}
 

@@ -11,7 +11,7 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["soft_clamp", "subnet", "AffineCouplingBlock", "PermuteRandom", "InvertibleSequence"]
+__all__ = ["AffineCouplingBlock", "InvertibleSequence", "PermuteRandom", "soft_clamp", "subnet"]
 
 
 def soft_clamp(s: torch.Tensor, clamp: float) -> torch.Tensor:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -12,16 +12,16 @@ from .kinematics import Kinematics
 from .toys import GaussianModes, Linear
 
 __all__ = [
-    "Problem",
-    "ObservationError",
-    "Kinematics",
     "Ballistics",
     "GaussianModes",
+    "Kinematics",
     "Linear",
+    "ObservationError",
+    "Problem",
     "SimulatorProblem",
-    "register_problem",
     "get_problem",
     "list_problems",
+    "register_problem",
 ]
 
 _REGISTRY: dict[str, Callable[[], Problem]] = {

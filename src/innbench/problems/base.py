@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Problem", "ObservationError"]
+__all__ = ["ObservationError", "Problem"]
 
 
 class ObservationError(ValueError):

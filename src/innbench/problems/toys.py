@@ -6,7 +6,7 @@ import numpy as np
 
 from .base import ObservationError, Problem
 
-__all__ = ["GaussianModes", "Linear", "MODE_CENTRES", "LABEL_MAPS"]
+__all__ = ["LABEL_MAPS", "MODE_CENTRES", "GaussianModes", "Linear"]
 
 _S = 1 + np.sqrt(2.0)  # 2.4142...
 #: The octagon's vertices, clockwise from (-2.4142, 1).

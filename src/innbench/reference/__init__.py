@@ -13,7 +13,7 @@ from .. import __version__
 from ..problems import get_problem
 from .abc import quantile_abc
 
-__all__ = ["quantile_abc", "reference_posterior", "test_observations", "cache_dir", "TEST_SEED"]
+__all__ = ["TEST_SEED", "cache_dir", "quantile_abc", "reference_posterior", "test_observations"]
 
 #: Seed of the 1000 test observations of every problem.
 TEST_SEED = 20190601
