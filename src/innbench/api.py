@@ -71,7 +71,7 @@ def noise_floor(problem, observations, n: int = 4000, method: str = "exact") -> 
 
 def evaluate(model, observations=None, num_observations: int = 200, n_samples: int = 4000,
              reference_method: str = "exact", seed: int = 0, timing_observations: int = 20,
-             noise_floor_observations: int = 50, round_discrete: bool = True) -> dict:
+             noise_floor_observations: int = 50, round_discrete: bool = True, progress: bool = False) -> dict:
     """Score a model against reference posteriors on test observations.
 
     Without ``observations`` the first ``num_observations`` of the problem's fixed test set are used.
@@ -105,7 +105,7 @@ def evaluate(model, observations=None, num_observations: int = 200, n_samples: i
         model.sample(y[i : i + 1], n_samples, seed=seed + i)
         times.append(time.perf_counter() - t)
 
-    ep = err_post(samples, ref)
+    ep = err_post(samples, ref, progress=progress)
     dist, sq, invalid = err_resim(problem, samples, y)
     outside = support_violation(problem, samples)
     nf_k = min(noise_floor_observations, len(y))

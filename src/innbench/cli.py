@@ -99,7 +99,7 @@ def cmd_evaluate(args):
     y = read_observations(args.observations, model.problem) if args.observations else None
     res = evaluate(model, y, num_observations=args.num_observations, n_samples=args.n,
                    reference_method=args.reference_method, timing_observations=args.timing_observations,
-                   round_discrete=not args.no_round)
+                   round_discrete=not args.no_round, progress=True)
     s = res["summary"]
     print(f"{s['model']} on {s['problem']} ({s['n_observations']} observations, {s['n_samples']} samples each)")
     print(f"  Err_post   mean {s['err_post_mean']:.4f}   median {s['err_post_median']:.4f}   "

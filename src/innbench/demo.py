@@ -22,7 +22,7 @@ def run_demo(out="runs/demo", preset: str = "quick", num_observations: int = 100
     model = train("kinematics", "cinn", seed=0, preset=preset, out=out / "model", device=device)
     print(f"      {model.n_parameters()} parameters, {model.train_info['train_seconds']:.1f} s")
     print(f"[2/3] evaluating on {num_observations} test observations against exact reference posteriors")
-    res = evaluate(model, num_observations=num_observations)
+    res = evaluate(model, num_observations=num_observations, progress=True)
     s = res["summary"]
     (out / "metrics.json").write_text(json.dumps(res, indent=1, default=float))
     print(f"      Err_post  mean {s['err_post_mean']:.4f}  median {s['err_post_median']:.4f}  "

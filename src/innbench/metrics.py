@@ -81,14 +81,19 @@ def kernel_self_term(y, kernels=KERNELS, chunk: int = 1024) -> float:
     return _kernel_sum(yt, None, kernels, chunk) / (len(yt) ** 2)
 
 
-def err_post(samples, reference, kernels=KERNELS, reference_self=None) -> np.ndarray:
+def err_post(samples, reference, kernels=KERNELS, reference_self=None, progress: bool = False) -> np.ndarray:
     """Posterior mismatch per observation: MMD between model samples and reference samples.
 
     ``samples (m, n, x_dim)`` and ``reference (m, n_ref, x_dim)``; returns an array of length m.
     Samples with non-finite coordinates are dropped (and should be counted by the caller).
     """
     out = np.empty(len(samples))
-    for i in range(len(samples)):
+    rows = range(len(samples))
+    if progress:
+        from tqdm.auto import tqdm
+
+        rows = tqdm(rows, desc="Err_post", unit="obs", leave=False)
+    for i in rows:
         s = samples[i]
         s = s[np.isfinite(s).all(1)]
         if len(s) == 0:
