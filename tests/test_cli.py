@@ -110,6 +110,17 @@ def test_bad_observations_for_a_model_keep_existing_output(model_dir, tmp_path, 
     np.testing.assert_array_equal(np.load(out), np.ones(3))  # the earlier file is untouched
 
 
+def test_unwritable_outputs_fail_before_any_work(model_dir, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    argv = ["train", "--problem", "linear", "--model", "cinn", "--preset", "tiny", "--out", str(blocker / "m")]
+    assert main(argv) == 2
+    assert "cannot create directory" in capsys.readouterr().err
+    argv = ["evaluate", "--model-path", str(model_dir), "--json", str(blocker / "sub" / "e.json")]
+    assert main(argv) == 2
+    assert "--json: cannot create directory" in capsys.readouterr().err
+
+
 def test_corrupt_model_file(model_dir, tmp_path, capsys):
     import shutil
 

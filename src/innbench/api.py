@@ -36,6 +36,8 @@ def train(problem, model: str, seed: int = 0, preset: str | Budget = "default", 
     """
     problem = get_problem(problem)
     budget = get_budget(preset, **(budget_overrides or {}))
+    if out is not None:  # fail before training, not after, if the model cannot be written
+        _check_writable_dir(out, "out")
     config = {**budget.model, **model_config, "seed": seed}
     m = build_model(model, problem, **config).to(resolve_device(device))
     fit(m, budget, seed=seed, progress=progress)
@@ -43,6 +45,21 @@ def train(problem, model: str, seed: int = 0, preset: str | Budget = "default", 
     if out is not None:
         m.save(out)
     return m
+
+
+def _check_writable_dir(path, name: str) -> None:
+    import os
+    from pathlib import Path
+
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise ValueError(f"{name}: {str(p)!r} exists and is not a directory")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"{name}: cannot create directory {str(p)!r} ({exc.strerror})") from None
+    if not os.access(p, os.W_OK):
+        raise ValueError(f"{name}: directory {str(p)!r} is not writable")
 
 
 def load(path, device: str = "cpu") -> Model:
