@@ -22,8 +22,12 @@ from innbench.api import evaluate, train
 PAPER = {  # Kruse et al. 2019, Tables 1 and 2: Err_post, Err_resim, inference ms
     ("kinematics", "inn"): (0.025, 0.015, 10),
     ("kinematics", "cinn"): (0.015, 0.008, 11),
+    ("kinematics", "cvae"): (0.042, 0.019, 0),
+    ("kinematics", "mdn"): (0.007, 0.012, 601),
     ("ballistics", "inn"): (0.047, 0.019, 21),
     ("ballistics", "cinn"): (0.047, 0.437, 22),
+    ("ballistics", "cvae"): (4.359, 0.812, 0),
+    ("ballistics", "mdn"): (0.048, 0.184, 175),
 }
 
 

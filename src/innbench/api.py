@@ -38,7 +38,10 @@ def train(problem, model: str, seed: int = 0, preset: str | Budget = "default", 
     budget = get_budget(preset, **(budget_overrides or {}))
     if out is not None:  # fail before training, not after, if the model cannot be written
         _check_writable_dir(out, "out")
-    config = {**budget.model, **model_config, "seed": seed}
+    from .models import get_model_class
+
+    known = get_model_class(model).defaults  # a preset's size options apply to the models that have them
+    config = {**{k: v for k, v in budget.model.items() if k in known}, **model_config, "seed": seed}
     m = build_model(model, problem, **config).to(resolve_device(device))
     fit(m, budget, seed=seed, progress=progress)
     m.train_info["preset"] = preset if isinstance(preset, str) else "custom"

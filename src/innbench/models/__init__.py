@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from .base import Model, ModelFacts, ModelLoadError, load_model
 from .cinn import ConditionalINN
+from .cvae import ConditionalVAE
 from .inn import INN
+from .mdn import MDN
 
 __all__ = [
+    "MDN",
+    "ConditionalVAE",
     "INN",
     "ConditionalINN",
     "Model",
@@ -19,7 +23,7 @@ __all__ = [
     "register_model",
 ]
 
-_REGISTRY: dict[str, type[Model]] = {"cinn": ConditionalINN, "inn": INN}
+_REGISTRY: dict[str, type[Model]] = {"cinn": ConditionalINN, "inn": INN, "mdn": MDN, "cvae": ConditionalVAE}
 
 
 def register_model(cls: type[Model], overwrite: bool = False) -> type[Model]:
