@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .autoencoder import Autoencoder
 from .base import Model, ModelFacts, ModelLoadError, load_model
 from .cinn import ConditionalINN
 from .cvae import ConditionalVAE
@@ -9,6 +10,7 @@ from .inn import INN
 from .mdn import MDN
 
 __all__ = [
+    "Autoencoder",
     "MDN",
     "ConditionalVAE",
     "INN",
@@ -23,7 +25,8 @@ __all__ = [
     "register_model",
 ]
 
-_REGISTRY: dict[str, type[Model]] = {"cinn": ConditionalINN, "inn": INN, "mdn": MDN, "cvae": ConditionalVAE}
+_REGISTRY: dict[str, type[Model]] = {"cinn": ConditionalINN, "inn": INN, "mdn": MDN, "cvae": ConditionalVAE,
+                                    "autoencoder": Autoencoder}
 
 
 def register_model(cls: type[Model], overwrite: bool = False) -> type[Model]:

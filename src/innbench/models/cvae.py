@@ -16,7 +16,8 @@ class ConditionalVAE(Model):
     Loss (Eq. 8), per sample: ``||x - x_hat||^2 + alpha * KL(q(z|x,y) || N(0, I))`` with
     ``KL = -1/2 sum(1 + log sigma_z^2 - mu_z^2 - sigma_z^2)`` and ``alpha = kl_weight`` (default 0.05,
     i.e. a Gaussian decoder of variance ``alpha / 2`` in standardised units). Latent size
-    ``dim(z) = max(dim(x) - dim(y), 1)`` (the paper's 2 for kinematics, 3 for ballistics). Sampling:
+    ``dim(z) = dim(x) - dim(y)`` (the paper's 2 for kinematics, 3 for ballistics; ``dim(x)`` where
+    ``dim(y) >= dim(x)``). Sampling:
     ``z ~ N(0, I)``, ``x = g(z, y*)`` (the decoder mean; no decoder noise is added). Not invertible,
     no tractable density.
     """
@@ -29,7 +30,7 @@ class ConditionalVAE(Model):
 
     def build(self):
         p, c = self.problem, self.config
-        self._dim_z = c["z_dim"] or max(p.x_dim - p.y_dim, 1)
+        self._dim_z = c["z_dim"] or (p.x_dim - p.y_dim if p.x_dim > p.y_dim else p.x_dim)
         self.encoder = subnet(p.x_dim + self.cond_dim, 2 * self._dim_z, c["hidden"], c["layers"])
         self.decoder = subnet(self._dim_z + self.cond_dim, p.x_dim, c["hidden"], c["layers"])
         torch.nn.init.normal_(self.decoder[-1].weight, std=0.01)

@@ -1,4 +1,4 @@
-"""MDN (Eq. 9) and conditional VAE (Eq. 8): training, sampling, save/load, and the MDN's mixture maths."""
+"""MDN (Eq. 9), conditional VAE (Eq. 8), autoencoder (Eq. 7): training, sampling, save/load, MDN maths."""
 
 import math
 
@@ -15,14 +15,14 @@ SMALL = {"hidden": 32, "layers": 3}
 @pytest.fixture(scope="module")
 def trained():
     out = {}
-    for name in ("mdn", "cvae"):
+    for name in ("mdn", "cvae", "autoencoder"):
         for problem in ("kinematics", "ballistics"):
             m = build_model(name, problem, **SMALL)
             out[name, problem] = (m, fit(m, get_budget("tiny"), seed=0, progress=False))
     return out
 
 
-@pytest.mark.parametrize("name", ["mdn", "cvae"])
+@pytest.mark.parametrize("name", ["mdn", "cvae", "autoencoder"])
 @pytest.mark.parametrize("problem", ["kinematics", "ballistics"])
 def test_training_lowers_loss_and_sampling_works(trained, name, problem, tmp_path):
     m, info = trained[name, problem]
@@ -72,3 +72,18 @@ def test_presets_only_pass_options_a_model_has(tmp_path):
 
     m = train("linear", "cvae", preset="tiny", progress=False)  # the tiny preset sets coupling "blocks"
     assert m.config["kl_weight"] == 0.05 and "blocks" not in m.config
+
+
+@pytest.mark.parametrize("name", ["cvae", "autoencoder"])
+def test_latent_size_keeps_all_information(name):
+    assert build_model(name, "kinematics", **SMALL).dim_z() == 2  # the paper's dim(z) for kinematics
+    assert build_model(name, "ballistics", **SMALL).dim_z() == 3
+    assert build_model(name, "gaussian_modes", **SMALL).dim_z() == 2  # y (8-D one-hot) is wider than x
+
+
+def test_training_mmd_loss_is_zero_for_equal_batches_and_grows_with_a_shift():
+    from innbench.models.losses import mmd_loss
+
+    a = torch.randn(256, 3, generator=torch.Generator().manual_seed(0))
+    assert mmd_loss(a, a).item() == pytest.approx(0.0, abs=1e-6)
+    assert mmd_loss(a, a + 1.0).item() > 10 * mmd_loss(a, torch.randn(256, 3)).item()

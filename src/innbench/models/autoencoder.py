@@ -1,0 +1,55 @@
+"""Autoencoder without a bottleneck, trained with Eq. 7 (Kruse et al. 2019)."""
+
+from __future__ import annotations
+
+import torch
+
+from .base import Model, ModelFacts
+from .blocks import subnet
+from .losses import FORWARD_MMD_KERNELS, mmd_loss
+
+__all__ = ["Autoencoder"]
+
+
+class Autoencoder(Model):
+    r"""Encoder ``x -> [y_hat, z]`` and decoder ``[y, z] -> x``, the encoding as wide as ``x``.
+
+    Loss (Eq. 7) on a batch, with standardised ``x`` and ``y``:
+    ``L = ||y_hat - y||^2 + alpha * MMD([z, y], [z', y]) + beta * ||x - dec([y_hat, z])||^2``,
+    ``z' ~ N(0, I)``, ``alpha = mmd_weight`` (default 50), ``beta = reconstruction_weight`` (default 1); the
+    MMD uses the lab's forward kernels (C, a) in {(0.2, 2), (1.5, 2), (3.0, 2)} on ``[z, y]`` so that ``z``
+    becomes standard normal *and* independent of ``y``. Latent size ``dim(z) = dim(x) - dim(y)``
+    (``dim(x)`` where ``dim(y) >= dim(x)``: then the encoding is wider than ``x``).
+    Sampling: ``x = dec([y*, z])``, ``z ~ N(0, I)``. Only asymptotically invertible; no density.
+    """
+
+    name = "autoencoder"
+    facts = ModelFacts(ml_loss=False, y_supervised=True, exact_inverse=False, density=False, equation="Eq. 7")
+    defaults = {"hidden": 256, "layers": 4, "mmd_weight": 50.0, "reconstruction_weight": 1.0, "seed": 0}
+
+    def build(self):
+        p, c = self.problem, self.config
+        self._dim_z = p.x_dim - p.y_dim if p.x_dim > p.y_dim else p.x_dim
+        self.encoder = subnet(p.x_dim, p.y_dim + self._dim_z, c["hidden"], c["layers"])
+        self.decoder = subnet(p.y_dim + self._dim_z, p.x_dim, c["hidden"], c["layers"])
+        torch.nn.init.normal_(self.encoder[-1].weight, std=0.01)
+        torch.nn.init.normal_(self.decoder[-1].weight, std=0.01)
+
+    def dim_z(self):
+        return self._dim_z
+
+    def loss(self, x, y):
+        yd = self.problem.y_dim
+        enc = self.encoder(x)
+        y_hat, z = enc[:, :yd], enc[:, yd:]
+        fit = ((y_hat - y) ** 2).sum(-1).mean()
+        mmd = mmd_loss(torch.cat([z, y], -1), torch.cat([torch.randn_like(z), y], -1), FORWARD_MMD_KERNELS)
+        rec = ((self.decoder(enc) - x) ** 2).sum(-1).mean()
+        c = self.config
+        loss = fit + c["mmd_weight"] * mmd + c["reconstruction_weight"] * rec
+        return loss, {"fit": float(fit.detach()), "mmd": float(mmd.detach()), "reconstruction": float(rec.detach())}
+
+    def sample_standardized(self, y, n, generator):
+        m = len(y)
+        z = torch.randn(m * n, self._dim_z, generator=generator, device=y.device)
+        return self.decoder(torch.cat([y.repeat_interleave(n, 0), z], -1)).reshape(m, n, -1)
