@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -37,7 +39,7 @@ def train(problem, model: str, seed: int = 0, preset: str | Budget = "default", 
     problem = get_problem(problem)
     budget = get_budget(preset, **(budget_overrides or {}))
     if out is not None:  # fail before training, not after, if the model cannot be written
-        _check_writable_dir(out, "out")
+        ensure_writable_dir(out, "out")
     from .models import get_model_class
 
     known = get_model_class(model).defaults  # a preset's size options apply to the models that have them
@@ -50,10 +52,8 @@ def train(problem, model: str, seed: int = 0, preset: str | Budget = "default", 
     return m
 
 
-def _check_writable_dir(path, name: str) -> None:
-    import os
-    from pathlib import Path
-
+def ensure_writable_dir(path, name: str) -> None:
+    """Create directory ``path`` if needed, or raise a ``ValueError`` naming argument ``name``."""
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise ValueError(f"{name}: {str(p)!r} exists and is not a directory")

@@ -98,9 +98,9 @@ def cmd_evaluate(args):
     model = load(args.model_path, args.device)
     y = read_observations(args.observations, model.problem) if args.observations else None
     if args.json:  # fail before the evaluation, not after, if the results cannot be written
-        from .api import _check_writable_dir
+        from .api import ensure_writable_dir
 
-        _check_writable_dir(Path(args.json).resolve().parent, "--json")
+        ensure_writable_dir(Path(args.json).resolve().parent, "--json")
     res = evaluate(model, y, num_observations=args.num_observations, n_samples=args.n,
                    reference_method=args.reference_method, timing_observations=args.timing_observations,
                    round_discrete=not args.no_round, progress=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["KERNELS", "err_post", "err_resim", "kernel_self_term", "mmd", "support_violation"]
+__all__ = ["KERNELS", "err_post", "err_resim", "mmd", "support_violation"]
 
 #: (C, a) pairs of the multi-scale inverse-multiquadric kernel ``k(d^2) = sum (a C / (C + d^2))^a``.
 KERNELS = ((0.2, 0.1), (0.2, 0.5), (0.2, 2.0))
@@ -58,30 +58,22 @@ def _as_f32(x) -> torch.Tensor:
     return torch.as_tensor(np.ascontiguousarray(x, dtype=np.float32))
 
 
-def mmd(x, y, kernels=KERNELS, chunk: int = 1024, yy: float | None = None) -> float:
+def mmd(x, y, kernels=KERNELS, chunk: int = 1024) -> float:
     r"""Biased (V-statistic) squared MMD between sample sets ``x (n, d)`` and ``y (m, d)``.
 
     ``MMD^2 = mean k(x, x') + mean k(y, y') - 2 mean k(x, y)``, diagonals included (the authors'
     estimator), with the multi-scale inverse-multiquadric kernel on raw, unnormalised coordinates.
-    ``yy`` may pass a precomputed ``mean k(y, y')`` (the reference's self term, reused across models).
     Memory is O(chunk * m), so 4000 x 4000 runs in a few tens of MB.
     """
     xt, yt = _as_f32(x), _as_f32(y)
     n, m = len(xt), len(yt)
     xx = _kernel_sum(xt, None, kernels, chunk) / (n * n)
-    if yy is None:
-        yy = _kernel_sum(yt, None, kernels, chunk) / (m * m)
+    yy = _kernel_sum(yt, None, kernels, chunk) / (m * m)
     xy = _kernel_sum(xt, yt, kernels, chunk) / (n * m)
     return xx + yy - 2.0 * xy
 
 
-def kernel_self_term(y, kernels=KERNELS, chunk: int = 1024) -> float:
-    """``mean k(y, y')`` over all pairs, diagonal included (cache it per reference set)."""
-    yt = _as_f32(y)
-    return _kernel_sum(yt, None, kernels, chunk) / (len(yt) ** 2)
-
-
-def err_post(samples, reference, kernels=KERNELS, reference_self=None, progress: bool = False) -> np.ndarray:
+def err_post(samples, reference, kernels=KERNELS, progress: bool = False) -> np.ndarray:
     """Posterior mismatch per observation: MMD between model samples and reference samples.
 
     ``samples (m, n, x_dim)`` and ``reference (m, n_ref, x_dim)``; returns an array of length m.
@@ -99,7 +91,7 @@ def err_post(samples, reference, kernels=KERNELS, reference_self=None, progress:
         if len(s) == 0:
             out[i] = np.nan
             continue
-        out[i] = mmd(s, reference[i], kernels, yy=None if reference_self is None else reference_self[i])
+        out[i] = mmd(s, reference[i], kernels)
     return out
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 
@@ -102,8 +103,6 @@ def fit(model: Model, budget: Budget, seed: int = 0, data=None, progress: bool =
     history, ema = [], None
     bar = None
     if progress:
-        import sys
-
         from tqdm.auto import tqdm
 
         bar = tqdm(total=budget.n_batches, desc=f"train {model.name} on {problem.name}", unit="batch",

@@ -60,8 +60,6 @@ class Model(nn.Module):
         p = self.problem
         self.register_buffer("x_mean", torch.zeros(p.x_dim))
         self.register_buffer("x_std", torch.ones(p.x_dim))
-        self.register_buffer("y_mean", torch.zeros(p.y_dim))
-        self.register_buffer("y_std", torch.ones(p.y_dim))
         self.uses_features = self.conditional and bool(self.config.get("condition_features", True))
         self.cond_dim = p.y_dim + (p.n_condition_features if self.uses_features else 0)
         self.register_buffer("c_mean", torch.zeros(self.cond_dim))
@@ -95,17 +93,11 @@ class Model(nn.Module):
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
     def set_normalization(self, x: np.ndarray, y: np.ndarray) -> None:
-        x = self.dequantize_numpy(x)
         self.x_mean.copy_(torch.as_tensor(x.mean(0)))
         self.x_std.copy_(torch.as_tensor(x.std(0) + 1e-8))
-        self.y_mean.copy_(torch.as_tensor(y.mean(0)))
-        self.y_std.copy_(torch.as_tensor(y.std(0) + 1e-8))
         c = self._raw_condition(torch.as_tensor(y, dtype=torch.float64))
         self.c_mean.copy_(c.mean(0))
         self.c_std.copy_(c.std(0) + 1e-8)
-
-    def dequantize_numpy(self, x: np.ndarray) -> np.ndarray:
-        return x  # normalisation statistics of the integer values are close enough
 
     def dequantize(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         if not self.problem.discrete:
@@ -118,9 +110,6 @@ class Model(nn.Module):
 
     def standardize_x(self, x):
         return (x - self.x_mean) / self.x_std
-
-    def standardize_y(self, y):
-        return (y - self.y_mean) / self.y_std
 
     def _raw_condition(self, y):
         if self.uses_features and self.problem.n_condition_features:

@@ -6,8 +6,6 @@ Every block maps ``(x, c) -> (y, log|det J|)`` forward and ``(y, c) -> (x, -log|
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
@@ -113,6 +111,3 @@ class InvertibleSequence(nn.Module):
             logdet = logdet + ld
         return x, logdet
 
-
-def gaussian_nll_const(dim: int) -> float:
-    return 0.5 * dim * math.log(2 * math.pi)
