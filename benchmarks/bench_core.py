@@ -1,4 +1,4 @@
-"""Core benchmark: train the cINN and the INN on both paper problems with the default budget, evaluate.
+"""Core benchmark: train models on both paper problems with the default budget, evaluate.
 
 Usage: python benchmarks/bench_core.py [--observations 200] [--preset default] [--out results/bench_core.json]
 
@@ -9,6 +9,7 @@ seconds and parameter counts per (problem, model), plus the paper's published va
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import time
@@ -19,13 +20,25 @@ import torch
 import innbench
 from innbench.api import evaluate, train
 
-PAPER = {  # Kruse et al. 2019, Tables 1 and 2: Err_post, Err_resim, inference ms
+PAPER = {  # Kruse et al. 2019, Tables 1 and 2: Err_post, Err_resim, inference ms (GTX 1080 Ti)
     ("kinematics", "inn"): (0.025, 0.015, 10),
+    ("kinematics", "inn_mmd"): (0.017, 0.086, 9),
     ("kinematics", "cinn"): (0.015, 0.008, 11),
+    ("kinematics", "iaf"): (0.419, 0.222, 0),
+    ("kinematics", "maf"): (0.074, 0.034, 0),
+    ("kinematics", "iresnet"): (0.713, 0.311, 763),
+    ("kinematics", "invauto"): (0.062, 0.022, 1),
+    ("kinematics", "autoencoder"): (0.037, 0.016, 0),
     ("kinematics", "cvae"): (0.042, 0.019, 0),
     ("kinematics", "mdn"): (0.007, 0.012, 601),
     ("ballistics", "inn"): (0.047, 0.019, 21),
+    ("ballistics", "inn_mmd"): (0.060, 3.668, 21),
     ("ballistics", "cinn"): (0.047, 0.437, 22),
+    ("ballistics", "iaf"): (0.323, 3.457, 0),
+    ("ballistics", "maf"): (0.213, 1.010, 0),
+    ("ballistics", "iresnet"): (0.084, 0.091, 307),
+    ("ballistics", "invauto"): (0.156, 0.315, 1),
+    ("ballistics", "autoencoder"): (0.049, 0.052, 1),
     ("ballistics", "cvae"): (4.359, 0.812, 0),
     ("ballistics", "mdn"): (0.048, 0.184, 175),
 }
@@ -41,7 +54,10 @@ def main():
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", default="results/bench_core.json")
     ap.add_argument("--save-models", default=None, help="directory to keep the trained models in")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -68,6 +84,8 @@ def main():
             paper = PAPER.get((problem, model))
             s["paper"] = {"err_post": paper[0], "err_resim": paper[1], "inference_ms": paper[2]} if paper else None
             s["final_loss"] = m.train_info["final_loss"]
+            s["dim_z"] = m.dim_z()
+            s["facts"] = dataclasses.asdict(m.facts)
             results["runs"][key] = {"summary": s, "per_observation": res["per_observation"]}
             print(f"   Err_post {s['err_post_mean']:.4f} (median {s['err_post_median']:.4f}, floor {s['noise_floor_mean']:.4f})"
                   f"  Err_resim {s['err_resim_mean']:.4f} (sq {s['err_resim_sq_mean']:.5f})"

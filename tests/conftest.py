@@ -6,7 +6,7 @@ import torch
 
 # every test run uses a private cache so results never depend on earlier runs
 os.environ.setdefault("INNBENCH_CACHE", os.path.join(os.path.dirname(__file__), "..", ".cache", "innbench-tests"))
-torch.set_num_threads(2)
+torch.set_num_threads(int(os.environ.get("INNBENCH_TEST_THREADS", "2")))
 
 
 @pytest.fixture

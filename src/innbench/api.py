@@ -15,7 +15,7 @@ from .problems import get_problem
 from .reference import reference_posterior, test_observations
 from .training import Budget, fit, get_budget
 
-__all__ = ["evaluate", "load", "noise_floor", "reference", "resolve_device", "sample", "train"]
+__all__ = ["evaluate", "load", "noise_floor", "reference", "resolve_device", "sample", "train", "width_for_params"]
 
 
 def resolve_device(device: str | None) -> str:
@@ -42,14 +42,38 @@ def train(problem, model: str, seed: int = 0, preset: str | Budget = "default", 
         ensure_writable_dir(out, "out")
     from .models import get_model_class
 
-    known = get_model_class(model).defaults  # a preset's size options apply to the models that have them
+    cls = get_model_class(model)
+    known = cls.defaults  # a preset's size options apply to the models that have them
     config = {**{k: v for k, v in budget.model.items() if k in known}, **model_config, "seed": seed}
+    if budget.params is not None and cls.width_option and cls.width_option not in model_config:
+        config[cls.width_option] = width_for_params(cls, problem, budget.params, **config)
     m = build_model(model, problem, **config).to(resolve_device(device))
     fit(m, budget, seed=seed, progress=progress)
     m.train_info["preset"] = preset if isinstance(preset, str) else "custom"
     if out is not None:
         m.save(out)
     return m
+
+
+def width_for_params(cls, problem, target: int, **config) -> int:
+    """The value of ``cls.width_option`` whose model has the parameter count nearest ``target``.
+
+    Parameter counts grow monotonically with the width, so a bisection over integer widths finds it.
+    """
+    if not isinstance(target, (int, np.integer)) or target < 1:
+        raise ValueError(f"params: expected a positive target parameter count, got {target!r}")
+    key = cls.width_option
+
+    def count(w):
+        return cls(problem, **{**config, key: w}).n_parameters()
+
+    lo, hi = 2, 8
+    while count(hi) < target and hi < 1 << 16:
+        lo, hi = hi, hi * 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if count(mid) < target else (lo, mid)
+    return min((lo, hi), key=lambda w: abs(count(w) - target))
 
 
 def ensure_writable_dir(path, name: str) -> None:

@@ -57,12 +57,14 @@ def cmd_train(args):
         budget["n_train"] = args.n_train
     if args.lr is not None:
         budget["lr"] = args.lr
+    if args.params is not None:
+        budget["params"] = args.params
     out = Path(args.out or f"runs/{args.problem}-{args.model}-seed{args.seed}")
     m = train(args.problem, args.model, seed=args.seed, preset=args.preset, out=out, device=args.device,
               progress=not args.quiet, budget_overrides=budget, **_model_overrides(args.set))
     info = m.train_info
     print(f"trained {m.name} on {m.problem.name}: {m.n_parameters()} parameters, {info['train_seconds']:.1f} s, "
-          f"final loss {info['final_loss']:.4f}, saved to {out}")
+          (f"final loss {info['final_loss']:.4f}, " if info["final_loss"] is not None else "") + f"saved to {out}")
 
 
 def cmd_sample(args):
@@ -159,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batches", type=int, help="override the preset's number of batches")
     t.add_argument("--n-train", type=int, help="override the preset's number of training pairs")
     t.add_argument("--lr", type=float, help="override the preset's peak learning rate")
+    t.add_argument("--params", type=int,
+                   help="target parameter count: the model's width is scaled to the nearest count")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="model option, e.g. --set hidden=256")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)

@@ -33,6 +33,9 @@ class Budget:
         warmup: fraction of the steps with a linear learning-rate warm-up.
         weight_decay: Adam weight decay.
         grad_clip: gradient-norm clip.
+        params: target number of trainable parameters; the model's width option is scaled to the
+            width whose count is nearest (``None``: the model's own default width).
+        model: model options every model of the comparison gets where it has them (e.g. ``blocks``).
     """
 
     n_train: int = 1_000_000
@@ -43,6 +46,7 @@ class Budget:
     warmup: float = 0.02
     weight_decay: float = 1e-5
     grad_clip: float = 5.0
+    params: int | None = None
     model: dict = field(default_factory=dict)
 
     def lr_at(self, step: int) -> float:
@@ -93,6 +97,11 @@ def fit(model: Model, budget: Budget, seed: int = 0, data=None, progress: bool =
         raise ValueError(f"data: expected equally long non-empty x and y, got {len(x_np)} and {len(y_np)}")
     model.set_normalization(x_np, y_np)
     dev = model.device
+    if not any(p.requires_grad for p in model.parameters()):  # e.g. the rejection-ABC baseline
+        model.eval()
+        model.train_info = {"seed": seed, "budget": asdict(budget), "train_seconds": 0.0, "final_loss": None,
+                            "loss_history": [], "recoveries": 0, "n_parameters": 0, "device": str(dev)}
+        return model.train_info
     x_all = torch.as_tensor(x_np, dtype=torch.float32, device=dev)
     y_all = model.condition(torch.as_tensor(y_np, dtype=torch.float32, device=dev))
     gen = torch.Generator(device="cpu").manual_seed(seed)
@@ -115,6 +124,7 @@ def fit(model: Model, budget: Budget, seed: int = 0, data=None, progress: bool =
         yb = y_all[idx]
         for g in opt.param_groups:
             g["lr"] = budget.lr_at(step) * lr_scale
+        model.progress = step / budget.n_batches
         loss, parts = model.loss(xb, yb)
         opt.zero_grad(set_to_none=True)
         ok = torch.isfinite(loss)
@@ -150,6 +160,7 @@ def fit(model: Model, budget: Budget, seed: int = 0, data=None, progress: bool =
     if bar is not None:
         bar.close()
     seconds = time.perf_counter() - t0
+    model.progress = 1.0
     model.eval()
     info = {
         "seed": seed,

@@ -48,6 +48,8 @@ class Model(nn.Module):
     #: whether the model conditions on y (and so takes the problem's extra condition features)
     conditional: ClassVar[bool] = False
     defaults: ClassVar[dict] = {}
+    #: the config option that sets the network width (scaled by ``Budget.params``); None: no width
+    width_option: ClassVar[str | None] = "hidden"
 
     def __init__(self, problem: Problem | str, **config):
         super().__init__()
@@ -65,6 +67,8 @@ class Model(nn.Module):
         self.register_buffer("c_mean", torch.zeros(self.cond_dim))
         self.register_buffer("c_std", torch.ones(self.cond_dim))
         self.train_info: dict = {}
+        #: fraction of the training budget done (set by :func:`~innbench.training.fit`; ramps read it)
+        self.progress = 1.0
         with torch.random.fork_rng(devices=[]):  # weights depend on the config's seed only
             torch.manual_seed(int(self.config.get("seed") or 0))
             self.build()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["FORWARD_MMD_KERNELS", "mmd_loss"]
+__all__ = ["BACKWARD_MMD_KERNELS", "FORWARD_MMD_KERNELS", "mmd_loss"]
 
 #: Kernels of the forward MMD on (z, y) in the lab's INN code: (C, a) pairs of ``(a C / (C + d^2))^a``.
 FORWARD_MMD_KERNELS = ((0.2, 2.0), (1.5, 2.0), (3.0, 2.0))
+#: Kernels of the backward MMD on x: the same family as Err_post.
+BACKWARD_MMD_KERNELS = ((0.2, 0.1), (0.2, 0.5), (0.2, 2.0))
 
 
 def mmd_loss(a: torch.Tensor, b: torch.Tensor, kernels=FORWARD_MMD_KERNELS) -> torch.Tensor:

@@ -1,0 +1,64 @@
+"""INN trained with supervised L2 and MMD losses (Kruse et al. 2019, Eq. 3; Ardizzone et al., ICLR 2019)."""
+
+from __future__ import annotations
+
+import torch
+
+from .base import ModelFacts
+from .inn import INN
+from .losses import BACKWARD_MMD_KERNELS, FORWARD_MMD_KERNELS, mmd_loss
+
+__all__ = ["INNMMD"]
+
+
+class INNMMD(INN):
+    r"""The bidirectionally trained INN of the ICLR 2019 paper: ``[y, z] = f(x)``, no likelihood.
+
+    Same invertible network, latent size (``dim(z) = dim(x) - dim(y)``) and zero-padding convention as
+    :class:`~innbench.models.inn.INN`; input padding with Gaussian noise of standard deviation
+    ``pad_noise`` (0.01). All terms on standardised ``x`` and ``y``, averaged over the batch:
+
+    - ``fit_weight * ||y_hat - y||^2`` (1): supervised forward fit, plus the same weight on the padding
+      outputs towards 0 (Eq. 3's L2 term);
+    - ``mmd_forward_weight * MMD([z, y], [z', y])`` (50), ``z' ~ N(0, I)``, lab's forward kernels
+      (C, a) in {(0.2, 2), (1.5, 2), (3, 2)}; the model's ``y_hat`` is detached in the first argument so
+      that the term shapes ``z`` only (Eq. 3's MMD term);
+    - ``mmd_backward_weight * ramp * MMD(x, f^{-1}([y + eps, z', 0]))`` (500), ``eps ~ N(0, y_noise^2)``
+      with ``y_noise`` 0.05, Err_post's kernels; ``ramp`` rises as ``min(1, 2 * 0.002^(1 - p))`` over
+      the training fraction ``p`` (the ICLR code's warm-up);
+    - ``reconstruction_weight * ||x - f^{-1}([y_hat + eps, z + eps_z, 0])||^2`` (1), with
+      ``eps_z ~ N(0, y_noise^2)``: the inverse must be stable against small perturbations.
+
+    Posterior sampling as for the ML-trained INN: ``x = f^{-1}([y*, z, 0])``, ``z ~ N(0, I)``.
+    Exact inverse; no density (the loss does not train one).
+    """
+
+    name = "inn_mmd"
+    facts = ModelFacts(ml_loss=False, y_supervised=True, exact_inverse=True, density=False, equation="Eq. 3")
+    defaults = {"blocks": 6, "hidden": 128, "layers": 3, "clamp": 2.0, "pad_noise": 0.01, "y_noise": 0.05,
+                "fit_weight": 1.0, "mmd_forward_weight": 50.0, "mmd_backward_weight": 500.0,
+                "reconstruction_weight": 1.0, "z_dim": None, "transform_observations": False, "seed": 0}
+
+    def backward_ramp(self) -> float:
+        return min(1.0, 2.0 * 0.002 ** (1.0 - self.progress))
+
+    def loss(self, x, y):
+        c = self.config
+        yd, zd = self.problem.y_dim, self._dim_z
+        xp = self._pad_x(x)
+        out, _ = self.net(xp)
+        y_hat, z, pad = out[:, :yd], out[:, yd : yd + zd], out[:, yd + zd :]
+        fit = ((y_hat - y) ** 2).sum(-1).mean() + (pad**2).sum(-1).mean()
+        fwd = mmd_loss(torch.cat([z, y_hat.detach()], -1), torch.cat([torch.randn_like(z), y], -1),
+                       FORWARD_MMD_KERNELS)
+        eps = c["y_noise"]
+        zero_pad = torch.zeros_like(pad)
+        x_rand, _ = self.net(torch.cat([y + eps * torch.randn_like(y), torch.randn_like(z), zero_pad], -1), rev=True)
+        bwd = mmd_loss(x, x_rand[:, : self.problem.x_dim], BACKWARD_MMD_KERNELS)
+        x_rec, _ = self.net(torch.cat([y_hat + eps * torch.randn_like(y_hat), z + eps * torch.randn_like(z),
+                                       zero_pad], -1), rev=True)
+        rec = ((x_rec[:, : self.problem.x_dim] - x) ** 2).sum(-1).mean()
+        loss = (c["fit_weight"] * fit + c["mmd_forward_weight"] * fwd
+                + c["mmd_backward_weight"] * self.backward_ramp() * bwd + c["reconstruction_weight"] * rec)
+        parts = {"fit": fit, "mmd_forward": fwd, "mmd_backward": bwd, "reconstruction": rec}
+        return loss, {k: float(v.detach()) for k, v in parts.items()}

@@ -1,0 +1,85 @@
+"""Invertible autoencoder (Teng, Choromanska and Bojarski 2018), trained with Eq. 7 (Kruse et al. 2019)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .base import Model, ModelFacts
+from .losses import FORWARD_MMD_KERNELS, mmd_loss
+
+__all__ = ["InvertibleAutoencoder"]
+
+
+class InvertibleAutoencoder(Model):
+    r"""Encoder ``h_{l+1} = act(W_l h_l + b_l)``, decoder ``h_l = W_l^T (act^{-1}(h_{l+1}) - b_l)``.
+
+    The decoder reuses the encoder's weights transposed: it is the exact inverse once the square
+    matrices ``W_l`` are orthogonal, which the cycle (reconstruction) loss drives them towards from a
+    random initialisation. ``act`` is a leaky ReLU with slope ``slope`` (0.5; invertible).
+    Architecture: ``x`` is zero-padded to ``hidden`` features (128); ``blocks`` (8) layers of size
+    ``hidden x hidden``; the first ``dim(y)`` outputs are ``y_hat``, the next ``dim(z)`` are ``z``, the
+    rest are supervised towards 0.
+
+    Loss (Eq. 7), standardised units, averaged over the batch:
+    ``||y_hat - y||^2 + ||rest||^2 + mmd_weight * MMD([z, y], [z', y]) + reconstruction_weight *
+    ||x - dec(enc(x))||^2``, ``z' ~ N(0, I)``, weights 50 and 1, the lab's forward kernels. Latent size
+    ``dim(z) = dim(x) - dim(y)``. Sampling: ``x = dec([y*, z, 0])``. Only asymptotically invertible; no
+    density.
+    """
+
+    name = "invauto"
+    facts = ModelFacts(ml_loss=False, y_supervised=True, exact_inverse=False, density=False, equation="Eq. 7")
+    defaults = {"blocks": 8, "hidden": 128, "slope": 0.5, "mmd_weight": 50.0, "reconstruction_weight": 1.0,
+                "seed": 0}
+
+    def build(self):
+        p, c = self.problem, self.config
+        self._dim_z = p.x_dim - p.y_dim if p.x_dim > p.y_dim else p.x_dim
+        self.width = max(c["hidden"], p.x_dim, p.y_dim + self._dim_z)
+        if not 0 < c["slope"] <= 1:
+            raise ValueError(f"slope: expected a leaky-ReLU slope in (0, 1], got {c['slope']!r}")
+        # orthogonal-ish start: scaled Gaussian, as a random initialisation the cycle loss corrects
+        self.weights = nn.ParameterList(nn.Parameter(torch.randn(self.width, self.width) / self.width**0.5)
+                                        for _ in range(c["blocks"]))
+        self.biases = nn.ParameterList(nn.Parameter(torch.zeros(self.width)) for _ in range(c["blocks"]))
+
+    def dim_z(self):
+        return self._dim_z
+
+    def _act(self, h, last):
+        return h if last else F.leaky_relu(h, self.config["slope"])
+
+    def _act_inv(self, h, last):
+        return h if last else torch.where(h >= 0, h, h / self.config["slope"])
+
+    def encode(self, x):
+        h = F.pad(x, (0, self.width - x.shape[-1]))
+        n = len(self.weights)
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            h = self._act(h @ w.T + b, i == n - 1)
+        return h
+
+    def decode(self, h):
+        n = len(self.weights)
+        for i in reversed(range(n)):
+            h = (self._act_inv(h, i == n - 1) - self.biases[i]) @ self.weights[i]
+        return h[:, : self.problem.x_dim]
+
+    def loss(self, x, y):
+        yd, zd = self.problem.y_dim, self._dim_z
+        enc = self.encode(x)
+        y_hat, z, rest = enc[:, :yd], enc[:, yd : yd + zd], enc[:, yd + zd :]
+        fit = ((y_hat - y) ** 2).sum(-1).mean() + (rest**2).sum(-1).mean()
+        mmd = mmd_loss(torch.cat([z, y], -1), torch.cat([torch.randn_like(z), y], -1), FORWARD_MMD_KERNELS)
+        rec = ((self.decode(enc) - x) ** 2).sum(-1).mean()
+        c = self.config
+        loss = fit + c["mmd_weight"] * mmd + c["reconstruction_weight"] * rec
+        return loss, {"fit": float(fit.detach()), "mmd": float(mmd.detach()), "reconstruction": float(rec.detach())}
+
+    def sample_standardized(self, y, n, generator):
+        m = len(y)
+        z = torch.randn(m * n, self._dim_z, generator=generator, device=y.device)
+        rest = torch.zeros(m * n, self.width - self.problem.y_dim - self._dim_z, device=y.device)
+        return self.decode(torch.cat([y.repeat_interleave(n, 0), z, rest], -1)).reshape(m, n, -1)
