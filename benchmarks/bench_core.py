@@ -54,6 +54,8 @@ def main():
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", default="results/bench_core.json")
     ap.add_argument("--save-models", default=None, help="directory to keep the trained models in")
+    ap.add_argument("--params", type=int, default=200_000,
+                    help="target parameter count for every model (0: each model's default width)")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     args = ap.parse_args()
     if args.threads:
@@ -71,6 +73,7 @@ def main():
         "date": time.strftime("%Y-%m-%d"),
         "preset": args.preset,
         "observations": args.observations,
+        "params_target": args.params,
     }
     results.setdefault("runs", {})
     for problem in args.problems:
@@ -78,7 +81,9 @@ def main():
             key = f"{problem}/{model}"
             print(f"== {key}", flush=True)
             save = Path(args.save_models) / f"{problem}-{model}" if args.save_models else None
-            m = train(problem, model, seed=args.seed, preset=args.preset, out=save, device=args.device, progress=False)
+            overrides = {"params": args.params} if args.params else {}
+            m = train(problem, model, seed=args.seed, preset=args.preset, out=save, device=args.device, progress=False,
+                      budget_overrides=overrides)
             res = evaluate(m, num_observations=args.observations)
             s = res["summary"]
             paper = PAPER.get((problem, model))

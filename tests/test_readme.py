@@ -23,3 +23,21 @@ def test_readme_python_example_runs(index, tmp_path, monkeypatch):
     code = code.replace('preset="quick"', 'preset="tiny", progress=False').replace("num_observations=100", "num_observations=3")
     code = code.replace('innbench.register_problem(problem)', 'innbench.register_problem(problem, overwrite=True)')
     exec(compile(code, f"README.md example {index}", "exec"), {})
+
+
+def test_readme_models_table_matches_every_registered_model():
+    from innbench.models import get_model_class, list_models
+
+    rows = {}
+    for line in README.read_text().splitlines():
+        m = re.match(r"\| `(\w+)` \| (.+?) \| .* \| (\S+) / (\S+) \| (yes|no) \| (yes|no) \| (yes|no)[^|]* \| (yes|no) \|$", line)
+        if m:
+            rows[m.group(1)] = m.groups()[1:]
+    assert set(rows) >= set(list_models()) - {"rejection_abc"}
+    yes = {"yes": True, "no": False}
+    for name, (title, dk, db, ml, ysup, inv, dens) in rows.items():
+        cls = get_model_class(name)
+        assert title == cls.title, name
+        assert (int(dk), int(db)) == (cls("kinematics").dim_z(), cls("ballistics").dim_z()), name
+        f = cls.facts
+        assert (f.ml_loss, f.y_supervised, f.exact_inverse, f.density) == (yes[ml], yes[ysup], yes[inv], yes[dens]), name

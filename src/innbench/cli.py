@@ -26,12 +26,26 @@ def cmd_problems(args):
 def cmd_models(args):
     from .models import get_model_class, list_models
 
+    def yn(v):
+        return "yes" if v else "no"
+
+    if args.problem:
+        from .problems import get_problem
+
+        get_problem(args.problem)  # unknown names fail before any output
+    extra = f" {'dim(z)':6s} {'params':>8s}" if args.problem else ""
+    print(f"{'name':14s} {'model':26s} {'loss':6s} {'ML':3s} {'y-sup':5s} {'inverse':7s} {'density':7s}{extra}")
     for name in list_models():
         cls = get_model_class(name)
         f = cls.facts
-        doc = (cls.__doc__ or "").strip().splitlines()[0]
-        print(f"{name:10s} {f.equation:7s} ML={'yes' if f.ml_loss else 'no':3s} y-supervised={'yes' if f.y_supervised else 'no':3s} "
-              f"exact-inverse={'yes' if f.exact_inverse else 'no':3s}  {doc}")
+        if args.problem:
+            m = cls(args.problem)
+            extra = f" {m.dim_z():<6d} {m.n_parameters():8d}"
+        print(f"{name:14s} {cls.title:26s} {f.equation:6s} {yn(f.ml_loss):3s} {yn(f.y_supervised):5s} "
+              f"{yn(f.exact_inverse):7s} {yn(f.density):7s}{extra}")
+    if not args.problem:
+        print("(--problem NAME adds dim(z) and the default parameter count; every loss term, weight and noise "
+              "amplitude is in the README's models table and each model's docstring)")
 
 
 def _model_overrides(items):
@@ -64,7 +78,7 @@ def cmd_train(args):
               progress=not args.quiet, budget_overrides=budget, **_model_overrides(args.set))
     info = m.train_info
     print(f"trained {m.name} on {m.problem.name}: {m.n_parameters()} parameters, {info['train_seconds']:.1f} s, "
-          (f"final loss {info['final_loss']:.4f}, " if info["final_loss"] is not None else "") + f"saved to {out}")
+          + (f"final loss {info['final_loss']:.4f}, " if info["final_loss"] is not None else "") + f"saved to {out}")
 
 
 def cmd_sample(args):
@@ -149,7 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     sub.add_parser("problems", help="list registered problems").set_defaults(func=cmd_problems)
-    sub.add_parser("models", help="list registered models").set_defaults(func=cmd_models)
+    mp = sub.add_parser("models", help="list registered models and the facts of the paper's tables")
+    mp.add_argument("--problem", help="also show dim(z) and the default parameter count for this problem")
+    mp.set_defaults(func=cmd_models)
 
     t = sub.add_parser("train", help="train a model and write a model directory")
     t.add_argument("--problem", required=True)

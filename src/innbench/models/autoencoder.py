@@ -24,6 +24,7 @@ class Autoencoder(Model):
     """
 
     name = "autoencoder"
+    title = "autoencoder"
     facts = ModelFacts(ml_loss=False, y_supervised=True, exact_inverse=False, density=False, equation="Eq. 7")
     defaults = {"hidden": 256, "layers": 4, "mmd_weight": 50.0, "reconstruction_weight": 1.0, "seed": 0}
 

@@ -44,6 +44,8 @@ class Model(nn.Module):
     """
 
     name: ClassVar[str] = "model"
+    #: human-readable name, as in the paper's tables
+    title: ClassVar[str] = "model"
     facts: ClassVar[ModelFacts]
     #: whether the model conditions on y (and so takes the problem's extra condition features)
     conditional: ClassVar[bool] = False

@@ -30,6 +30,7 @@ class ConditionalINN(Model):
     """
 
     name = "cinn"
+    title = "conditional INN"
     facts = ModelFacts(ml_loss=True, y_supervised=False, exact_inverse=True, density=True, equation="Eq. 5")
     conditional = True
     defaults = {"blocks": 6, "hidden": 128, "layers": 3, "clamp": 2.0, "y_noise": 0.01,

@@ -23,6 +23,7 @@ class ConditionalVAE(Model):
     """
 
     name = "cvae"
+    title = "conditional VAE"
     conditional = True
     facts = ModelFacts(ml_loss=False, y_supervised=False, exact_inverse=False, density=False, equation="Eq. 8")
     defaults = {"hidden": 256, "layers": 4, "kl_weight": 0.05, "z_dim": None, "y_noise": 0.01,

@@ -28,6 +28,7 @@ class FlowMatching(Model):
     """
 
     name = "flow_matching"
+    title = "conditional flow matching"
     facts = ModelFacts(ml_loss=False, y_supervised=False, exact_inverse=False, density=False, equation="CFM")
     conditional = True
     defaults = {"hidden": 256, "layers": 4, "time_features": 8, "steps": 16, "sigma_min": 1e-4, "y_noise": 0.01,

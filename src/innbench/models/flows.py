@@ -66,6 +66,7 @@ class NeuralSplineFlow(_ConditionalFlow):
     """
 
     name = "nsf"
+    title = "neural spline flow"
     facts = ModelFacts(ml_loss=True, y_supervised=False, exact_inverse=True, density=True, equation="Eq. 5")
     defaults = {"transforms": 4, "hidden": 128, "layers": 3, "bins": 8, "y_noise": 0.01,
                 "condition_features": True, "seed": 0}
@@ -101,6 +102,7 @@ class MAFDecoder(_ConditionalFlow):
     """
 
     name = "maf"
+    title = "MAF + decoder"
     facts = ModelFacts(ml_loss=True, y_supervised=False, exact_inverse=False, density=True, equation="Eq. 6")
     defaults = {"transforms": 5, "hidden": 128, "layers": 3, "decoder_layers": 4, "cycle_weight": 1.0,
                 "y_noise": 0.01, "sampler": "decoder", "condition_features": True, "seed": 0}
@@ -145,6 +147,7 @@ class IAFDecoder(_ConditionalFlow):
     """
 
     name = "iaf"
+    title = "IAF + decoder"
     facts = ModelFacts(ml_loss=True, y_supervised=False, exact_inverse=False, density=True, equation="Eq. 6")
     defaults = {"transforms": 5, "hidden": 128, "layers": 3, "encoder_layers": 4, "cycle_weight": 1.0,
                 "y_noise": 0.01, "condition_features": True, "seed": 0}

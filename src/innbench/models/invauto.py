@@ -30,6 +30,7 @@ class InvertibleAutoencoder(Model):
     """
 
     name = "invauto"
+    title = "invertible autoencoder"
     facts = ModelFacts(ml_loss=False, y_supervised=True, exact_inverse=False, density=False, equation="Eq. 7")
     defaults = {"blocks": 8, "hidden": 128, "slope": 0.5, "mmd_weight": 50.0, "reconstruction_weight": 1.0,
                 "seed": 0}

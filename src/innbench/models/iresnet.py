@@ -92,6 +92,7 @@ class InvertibleResNet(INN):
     """
 
     name = "iresnet"
+    title = "invertible ResNet"
     facts = ModelFacts(ml_loss=False, y_supervised=True, exact_inverse=False, density=False, equation="Eq. 3")
     defaults = {"blocks": 10, "hidden": 128, "layers": 3, "coeff": 0.97, "pad_noise": 0.01, "loss": "mmd",
                 "fit_weight": 1.0, "mmd_weight": 50.0, "y_sigma": 0.05, "logdet_terms": 5,

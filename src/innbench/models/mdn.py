@@ -29,6 +29,7 @@ class MDN(Model):
     """
 
     name = "mdn"
+    title = "mixture density network"
     conditional = True
     facts = ModelFacts(ml_loss=True, y_supervised=False, exact_inverse=False, density=True, equation="Eq. 9")
     defaults = {"components": 8, "hidden": 256, "layers": 4, "y_noise": 0.01, "condition_features": True, "seed": 0}

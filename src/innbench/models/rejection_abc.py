@@ -29,6 +29,7 @@ class RejectionABC(Model):
     """
 
     name = "rejection_abc"
+    title = "rejection ABC (baseline)"
     facts = ModelFacts(ml_loss=False, y_supervised=False, exact_inverse=False, density=False, equation="ABC")
     width_option = None
     defaults = {"simulations": 1_000_000, "chunk": 100_000, "time_budget": None, "seed": 0}
