@@ -22,6 +22,9 @@ def test_lists(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     assert "cinn" in out and "Eq. 5" in out and "inn" in out
+    assert main(["models", "--problem", "ballistics"]) == 0
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[1:]}
+    assert len(rows) == 13 and rows["inn"][-2] == "3" and rows["cinn"][-2] == "4" and rows["rejection_abc"][-1] == "0"
 
 
 def test_train_sample_evaluate(model_dir, tmp_path, capsys):
@@ -82,6 +85,11 @@ def test_reference_command(tmp_path):
         (["train", "--problem", "kinematicz", "--model", "cinn"], "unknown name 'kinematicz'"),
         (["train", "--problem", "kinematics", "--model", "gan"], "unknown name 'gan'"),
         (["train", "--problem", "kinematics", "--model", "cinn", "--preset", "huge"], "unknown name 'huge'"),
+        (["train", "--problem", "linear", "--model", "mdn", "--preset", "tiny", "--params", "0"],
+         "params: expected a positive target"),
+        (["train", "--problem", "linear", "--model", "iresnet", "--preset", "tiny", "--set", "loss=kl"],
+         "loss: expected 'mmd'"),
+        (["models", "--problem", "nope"], "unknown name 'nope'"),
         (["reference", "--problem", "kinematics", "--observations", "2.5,0", "--out", "x.npy"], "out of reach"),
         (["reference", "--problem", "kinematics", "--observations", "nan,0", "--out", "x.npy"], "NaN or infinite"),
         (["reference", "--problem", "kinematics", "--observations", "1,2,3", "--out", "x.npy"], r"expected shape (m, 2)"),
