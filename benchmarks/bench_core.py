@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 import innbench
-from innbench.api import evaluate, train
+from innbench.api import evaluate, load, train
 
 PAPER = {  # Kruse et al. 2019, Tables 1 and 2: Err_post, Err_resim, inference ms (GTX 1080 Ti)
     ("kinematics", "inn"): (0.025, 0.015, 10),
@@ -56,6 +56,8 @@ def main():
     ap.add_argument("--save-models", default=None, help="directory to keep the trained models in")
     ap.add_argument("--params", type=int, default=200_000,
                     help="target parameter count for every model (0: each model's default width)")
+    ap.add_argument("--from-saved", action="store_true",
+                    help="evaluate the models saved under --save-models instead of training them again")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     args = ap.parse_args()
     if args.threads:
@@ -82,8 +84,13 @@ def main():
             print(f"== {key}", flush=True)
             save = Path(args.save_models) / f"{problem}-{model}" if args.save_models else None
             overrides = {"params": args.params} if args.params else {}
-            m = train(problem, model, seed=args.seed, preset=args.preset, out=save, device=args.device, progress=False,
-                      budget_overrides=overrides)
+            if args.from_saved:
+                if save is None:
+                    ap.error("--from-saved needs --save-models DIR")
+                m = load(save, device=args.device)
+            else:
+                m = train(problem, model, seed=args.seed, preset=args.preset, out=save, device=args.device,
+                          progress=False, budget_overrides=overrides)
             res = evaluate(m, num_observations=args.observations)
             s = res["summary"]
             paper = PAPER.get((problem, model))
