@@ -6,7 +6,7 @@ import torch
 
 from .base import Model, ModelFacts
 from .blocks import subnet
-from .losses import FORWARD_MMD_KERNELS, mmd_loss
+from .losses import autoencoder_loss
 
 __all__ = ["Autoencoder"]
 
@@ -40,15 +40,9 @@ class Autoencoder(Model):
         return self._dim_z
 
     def loss(self, x, y):
-        yd = self.problem.y_dim
         enc = self.encoder(x)
-        y_hat, z = enc[:, :yd], enc[:, yd:]
-        fit = ((y_hat - y) ** 2).sum(-1).mean()
-        mmd = mmd_loss(torch.cat([z, y], -1), torch.cat([torch.randn_like(z), y], -1), FORWARD_MMD_KERNELS)
-        rec = ((self.decoder(enc) - x) ** 2).sum(-1).mean()
         c = self.config
-        loss = fit + c["mmd_weight"] * mmd + c["reconstruction_weight"] * rec
-        return loss, {"fit": float(fit.detach()), "mmd": float(mmd.detach()), "reconstruction": float(rec.detach())}
+        return autoencoder_loss(x, y, enc, self.decoder(enc), self._dim_z, c["mmd_weight"], c["reconstruction_weight"])
 
     def sample_standardized(self, y, n, generator):
         m = len(y)

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import Model, ModelFacts
-from .losses import FORWARD_MMD_KERNELS, mmd_loss
+from .losses import autoencoder_loss
 
 __all__ = ["InvertibleAutoencoder"]
 
@@ -69,15 +69,9 @@ class InvertibleAutoencoder(Model):
         return h[:, : self.problem.x_dim]
 
     def loss(self, x, y):
-        yd, zd = self.problem.y_dim, self._dim_z
         enc = self.encode(x)
-        y_hat, z, rest = enc[:, :yd], enc[:, yd : yd + zd], enc[:, yd + zd :]
-        fit = ((y_hat - y) ** 2).sum(-1).mean() + (rest**2).sum(-1).mean()
-        mmd = mmd_loss(torch.cat([z, y], -1), torch.cat([torch.randn_like(z), y], -1), FORWARD_MMD_KERNELS)
-        rec = ((self.decode(enc) - x) ** 2).sum(-1).mean()
         c = self.config
-        loss = fit + c["mmd_weight"] * mmd + c["reconstruction_weight"] * rec
-        return loss, {"fit": float(fit.detach()), "mmd": float(mmd.detach()), "reconstruction": float(rec.detach())}
+        return autoencoder_loss(x, y, enc, self.decode(enc), self._dim_z, c["mmd_weight"], c["reconstruction_weight"])
 
     def sample_standardized(self, y, n, generator):
         m = len(y)

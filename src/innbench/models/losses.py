@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["BACKWARD_MMD_KERNELS", "FORWARD_MMD_KERNELS", "mmd_loss"]
+__all__ = ["BACKWARD_MMD_KERNELS", "FORWARD_MMD_KERNELS", "autoencoder_loss", "mmd_loss"]
 
 #: Kernels of the forward MMD on (z, y) in the lab's INN code: (C, a) pairs of ``(a C / (C + d^2))^a``.
 FORWARD_MMD_KERNELS = ((0.2, 2.0), (1.5, 2.0), (3.0, 2.0))
@@ -21,3 +21,16 @@ def mmd_loss(a: torch.Tensor, b: torch.Tensor, kernels=FORWARD_MMD_KERNELS) -> t
         return sum(((alpha * c) / (c + d2)).pow(alpha) for c, alpha in kernels)
 
     return k(a, a).mean() + k(b, b).mean() - 2 * k(a, b).mean()
+
+
+def autoencoder_loss(x, y, enc, x_rec, z_dim: int, mmd_weight: float, reconstruction_weight: float):
+    """Eq. 7 on an encoding ``enc = [y_hat, z, rest]`` and a reconstruction ``x_rec`` of ``x``:
+    ``||y_hat - y||^2 + ||rest||^2 + mmd_weight * MMD([z, y], [z', y]) + reconstruction_weight * ||x - x_rec||^2``
+    (batch means, forward kernels, ``z' ~ N(0, I)``). Returns ``(loss, {part: value})``."""
+    yd = y.shape[-1]
+    y_hat, z, rest = enc[:, :yd], enc[:, yd : yd + z_dim], enc[:, yd + z_dim :]
+    fit = ((y_hat - y) ** 2).sum(-1).mean() + (rest**2).sum(-1).mean()
+    mmd = mmd_loss(torch.cat([z, y], -1), torch.cat([torch.randn_like(z), y], -1), FORWARD_MMD_KERNELS)
+    rec = ((x_rec - x) ** 2).sum(-1).mean()
+    loss = fit + mmd_weight * mmd + reconstruction_weight * rec
+    return loss, {"fit": float(fit.detach()), "mmd": float(mmd.detach()), "reconstruction": float(rec.detach())}
