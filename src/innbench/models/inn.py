@@ -34,10 +34,15 @@ class INN(Model):
                 "z_dim": None,
                 "transform_observations": False, "seed": 0}
 
-    def build(self):
-        p, c = self.problem, self.config
-        self._dim_z = c["z_dim"] or (p.x_dim - p.y_dim if p.x_dim > p.y_dim else p.x_dim)
+    def _set_layout(self):
+        """``dim(z)`` and the network width ``D = max(dim(x), dim(y) + dim(z))`` (shared by the [y, z] models)."""
+        p = self.problem
+        self._dim_z = self.config["z_dim"] or (p.x_dim - p.y_dim if p.x_dim > p.y_dim else p.x_dim)
         self.width = max(p.x_dim, p.y_dim + self._dim_z, 2)
+
+    def build(self):
+        c = self.config
+        self._set_layout()
         self.net = InvertibleSequence(self.width, 0, c["blocks"], c["hidden"], c["layers"], c["clamp"], seed=c["seed"])
 
     def dim_z(self):
@@ -64,5 +69,9 @@ class INN(Model):
         yd, zd = self.problem.y_dim, self._dim_z
         z = torch.randn(m * n, zd, generator=generator, device=y.device)
         pad = torch.zeros(m * n, self.width - yd - zd, device=y.device)
-        x, _ = self.net(torch.cat([y.repeat_interleave(n, 0), z, pad], -1), rev=True)
+        x = self.inverse_net(torch.cat([y.repeat_interleave(n, 0), z, pad], -1))
         return x[:, : self.problem.x_dim].reshape(m, n, -1)
+
+    def inverse_net(self, out):
+        """``f^{-1}`` of a full network output ``[y, z, pad]``."""
+        return self.net(out, rev=True)[0]

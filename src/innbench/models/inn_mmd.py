@@ -54,10 +54,10 @@ class INNMMD(INN):
                        FORWARD_MMD_KERNELS)
         eps = c["y_noise"]
         zero_pad = torch.zeros_like(pad)
-        x_rand, _ = self.net(torch.cat([y + eps * torch.randn_like(y), torch.randn_like(z), zero_pad], -1), rev=True)
+        x_rand = self.inverse_net(torch.cat([y + eps * torch.randn_like(y), torch.randn_like(z), zero_pad], -1))
         bwd = mmd_loss(x, x_rand[:, : self.problem.x_dim], BACKWARD_MMD_KERNELS)
-        x_rec, _ = self.net(torch.cat([y_hat + eps * torch.randn_like(y_hat), z + eps * torch.randn_like(z),
-                                       zero_pad], -1), rev=True)
+        x_rec = self.inverse_net(torch.cat([y_hat + eps * torch.randn_like(y_hat), z + eps * torch.randn_like(z),
+                                            zero_pad], -1))
         rec = ((x_rec[:, : self.problem.x_dim] - x) ** 2).sum(-1).mean()
         loss = (c["fit_weight"] * fit + c["mmd_forward_weight"] * fwd
                 + c["mmd_backward_weight"] * self.backward_ramp() * bwd + c["reconstruction_weight"] * rec)

@@ -100,13 +100,12 @@ class InvertibleResNet(INN):
                 "seed": 0}
 
     def build(self):
-        p, c = self.problem, self.config
+        c = self.config
         if c["loss"] not in ("mmd", "ml"):
             raise ValueError(f"loss: expected 'mmd' (Eq. 3) or 'ml' (Eq. 4), got {c['loss']!r}")
         if not 0 < c["coeff"] < 1:
             raise ValueError(f"coeff: expected a Lipschitz coefficient in (0, 1), got {c['coeff']!r}")
-        self._dim_z = c["z_dim"] or (p.x_dim - p.y_dim if p.x_dim > p.y_dim else p.x_dim)
-        self.width = max(p.x_dim, p.y_dim + self._dim_z, 2)
+        self._set_layout()
         self.blocks_ = nn.ModuleList(ResidualBlock(self.width, c["hidden"], c["layers"], c["coeff"])
                                      for _ in range(c["blocks"]))
 
@@ -142,11 +141,3 @@ class InvertibleResNet(INN):
                        FORWARD_MMD_KERNELS)
         loss = c["fit_weight"] * fit + c["mmd_weight"] * mmd
         return loss, {"fit": float(fit.detach()), "mmd": float(mmd.detach())}
-
-    def sample_standardized(self, y, n, generator):
-        m = len(y)
-        yd, zd = self.problem.y_dim, self._dim_z
-        z = torch.randn(m * n, zd, generator=generator, device=y.device)
-        pad = torch.zeros(m * n, self.width - yd - zd, device=y.device)
-        x = self.inverse_net(torch.cat([y.repeat_interleave(n, 0), z, pad], -1))
-        return x[:, : self.problem.x_dim].reshape(m, n, -1)
