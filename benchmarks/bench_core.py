@@ -19,29 +19,7 @@ import torch
 
 import innbench
 from innbench.api import evaluate, load, train
-
-PAPER = {  # Kruse et al. 2019, Tables 1 and 2: Err_post, Err_resim, inference ms (GTX 1080 Ti)
-    ("kinematics", "inn"): (0.025, 0.015, 10),
-    ("kinematics", "inn_mmd"): (0.017, 0.086, 9),
-    ("kinematics", "cinn"): (0.015, 0.008, 11),
-    ("kinematics", "iaf"): (0.419, 0.222, 0),
-    ("kinematics", "maf"): (0.074, 0.034, 0),
-    ("kinematics", "iresnet"): (0.713, 0.311, 763),
-    ("kinematics", "invauto"): (0.062, 0.022, 1),
-    ("kinematics", "autoencoder"): (0.037, 0.016, 0),
-    ("kinematics", "cvae"): (0.042, 0.019, 0),
-    ("kinematics", "mdn"): (0.007, 0.012, 601),
-    ("ballistics", "inn"): (0.047, 0.019, 21),
-    ("ballistics", "inn_mmd"): (0.060, 3.668, 21),
-    ("ballistics", "cinn"): (0.047, 0.437, 22),
-    ("ballistics", "iaf"): (0.323, 3.457, 0),
-    ("ballistics", "maf"): (0.213, 1.010, 0),
-    ("ballistics", "iresnet"): (0.084, 0.091, 307),
-    ("ballistics", "invauto"): (0.156, 0.315, 1),
-    ("ballistics", "autoencoder"): (0.049, 0.052, 1),
-    ("ballistics", "cvae"): (4.359, 0.812, 0),
-    ("ballistics", "mdn"): (0.048, 0.184, 175),
-}
+from innbench.benchmark.paper import PAPER
 
 
 def main():

@@ -132,7 +132,7 @@ def test_invertible_autoencoder_training_drives_the_cycle_error_down(trained):
     fresh = build_model("invauto", "kinematics", **SMALL["invauto"])
     x = torch.randn(500, 4)
     with torch.no_grad():
-        err = lambda mod: float(((mod.decode(mod.encode(x)) - x) ** 2).sum(-1).mean())  # noqa: E731
+        err = lambda mod: float(((mod.decode(mod.encode(x)) - x) ** 2).sum(-1).mean())
         assert err(m) < 0.3 * err(fresh)
 
 

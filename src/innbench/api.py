@@ -115,7 +115,8 @@ def noise_floor(problem, observations, n: int = 4000, method: str = "exact") -> 
 
 def evaluate(model, observations=None, num_observations: int = 200, n_samples: int = 4000,
              reference_method: str = "exact", seed: int = 0, timing_observations: int = 20,
-             noise_floor_observations: int = 50, round_discrete: bool = True, progress: bool = False) -> dict:
+             noise_floor_observations: int = 50, round_discrete: bool = True, progress: bool = False,
+             keep_samples: bool = False) -> dict:
     """Score a model against reference posteriors on test observations.
 
     Without ``observations`` the first ``num_observations`` of the problem's fixed test set are used.
@@ -124,6 +125,7 @@ def evaluate(model, observations=None, num_observations: int = 200, n_samples: i
     samples whose forward process is invalid or that leave the prior's support, inference time in ms
     (one call drawing ``n_samples`` for one observation, averaged over ``timing_observations``), and
     the noise floor of Err_post (two independent reference draws, on ``noise_floor_observations``).
+    With ``keep_samples`` the dict also holds the model's ``samples`` and the ``reference`` samples.
     """
     if not isinstance(model, Model):
         model = load(model)
@@ -178,7 +180,7 @@ def evaluate(model, observations=None, num_observations: int = 200, n_samples: i
         "device": str(model.device),
         "round_discrete": round_discrete,
     }
-    return {
+    out = {
         "summary": summary,
         "per_observation": {
             "y": y.tolist(),
@@ -189,3 +191,6 @@ def evaluate(model, observations=None, num_observations: int = 200, n_samples: i
             "outside_support_fraction": outside.tolist(),
         },
     }
+    if keep_samples:
+        out["samples"], out["reference"] = samples, ref
+    return out

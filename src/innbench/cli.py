@@ -156,6 +156,68 @@ def cmd_demo(args):
     run_demo(args.out, preset=args.preset, num_observations=args.num_observations, device=args.device)
 
 
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def cmd_bench(args):
+    import signal
+
+    from .benchmark import get_grid, load_grid, run_grid
+
+    overrides = {}
+    if args.observations is not None:
+        overrides["observations"] = args.observations
+    if args.seeds is not None:
+        overrides["seeds"] = args.seeds
+    if args.threads is not None:
+        overrides["threads"] = args.threads
+    if args.config:
+        if args.preset:
+            raise ValueError("--config, --preset: give one of them (a config file may say base = \"quick\")")
+        grid = load_grid(args.config)
+        for k, v in overrides.items():
+            setattr(grid, k, v)
+        grid.__post_init__()
+    else:
+        grid = get_grid(args.preset or "quick", **overrides)
+    if args.problems:
+        grid.problems = args.problems
+        grid.extra = [(p, s) for p, s in grid.extra if p in args.problems]
+    if args.models:
+        grid.models = [m for m in grid.models if m.label in args.models or m.model in args.models]
+        grid.extra = [(p, s) for p, s in grid.extra if s.label in args.models or s.model in args.models]
+        known = {m.label for m in grid.models} | {m.model for m in grid.models} | {s.model for _, s in grid.extra}
+        missing = [m for m in args.models if m not in known]
+        if missing:
+            raise ValueError(f"--models: {missing} are not in grid {grid.name!r}")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    # a kill (SIGTERM) is handled like Ctrl-C: finished cells stay, the running one is released
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    if args.list:
+        for cell in grid.cells():
+            print(cell.describe())
+        return
+    counts = run_grid(grid, args.db, executor=args.executor, address=args.address, progress=not args.quiet,
+                      save_dir=args.save_models, device=args.device)
+    print(f"grid {grid.name!r}: {counts['done']} cells run, {counts['done_before']} already stored, "
+          f"{counts['busy']} left to other processes, {counts['failed']} failed; results in {args.db}")
+    if counts["failed"]:
+        raise ValueError(f"{counts['failed']} cells failed (their errors are in the runs table of {args.db}); "
+                         "run the same command again to retry them")
+
+
+def cmd_report(args):
+    from .benchmark.report import build_report
+
+    res = build_report(args.db, args.out, grid=args.grid)
+    print(f"report of grid {res['grid']!r}: {res['html']} ({len(res['tables'])} table files, "
+          f"{len(res['figures'])} figures in {Path(args.out) / 'figures'})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -224,6 +286,30 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--seed", type=int, default=20190601, help="test-set seed (default: the benchmark's)")
     o.set_defaults(func=cmd_observations)
 
+    b = sub.add_parser("bench", help="run a benchmark grid (problems x models x seeds) into a results database")
+    b.add_argument("--preset", help="grid preset: quick (minutes), default, paper (default: quick)")
+    b.add_argument("--config", help="grid from a TOML file instead of a preset")
+    b.add_argument("--db", default="results/innbench.db", help="SQLite results database (default results/innbench.db)")
+    b.add_argument("--problems", nargs="+", help="only these problems of the grid")
+    b.add_argument("--models", nargs="+", help="only these models (names or labels) of the grid")
+    b.add_argument("--seeds", nargs="+", type=int, help="training seeds (overrides the grid's)")
+    b.add_argument("--observations", type=int, help="test observations per cell (overrides the grid's)")
+    b.add_argument("--threads", type=int, help="torch CPU threads per cell")
+    b.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="local (default) or ray: cells as Ray tasks")
+    b.add_argument("--address", help="Ray cluster address (default: start a local Ray instance)")
+    b.add_argument("--save-models", help="also keep each trained model in this directory")
+    b.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    b.add_argument("--list", action="store_true", help="print the grid's cells and exit")
+    b.add_argument("--quiet", action="store_true", help="no progress bars")
+    b.set_defaults(func=cmd_bench)
+
+    rp = sub.add_parser("report", help="tables, figures and an HTML page from a results database")
+    rp.add_argument("--db", default="results/innbench.db")
+    rp.add_argument("--out", default="results/report", help="output directory (default results/report)")
+    rp.add_argument("--grid", help="which grid of the database (default: the most recently finished)")
+    rp.set_defaults(func=cmd_report)
+
     d = sub.add_parser("demo", help="train a cINN on inverse kinematics, evaluate it, draw its posterior")
     d.add_argument("--out", default="runs/demo")
     d.add_argument("--preset", default="quick")
@@ -248,8 +334,8 @@ def main(argv=None) -> int:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         print(f"innbench: error: {msg}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("innbench: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(f"innbench: {exc.args[0] if exc.args else 'interrupted'}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

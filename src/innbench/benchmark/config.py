@@ -1,0 +1,264 @@
+"""Benchmark grids: which problems, models and seeds to run, with what budget and evaluation.
+
+A grid comes from a named preset (:data:`GRID_PRESETS`) or a TOML file (:func:`load_grid`). It expands
+into :class:`Cell` objects; a cell is one (problem, model variant, seed) and is identified by a key
+that hashes everything its numbers depend on, so a results database never mixes budgets.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..training import PRESETS, Budget, get_budget
+
+__all__ = ["GRID_PRESETS", "Cell", "GridConfig", "ModelSpec", "get_grid", "load_grid"]
+
+#: Observations whose posterior the report draws (the paper's Figures 2 and 3; every label of the mixture).
+SHOWCASE = {
+    "kinematics": [[1.5, 0.0]],
+    "ballistics": [[5.0]],
+}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model of the grid: a registered ``model`` name, a ``label`` (its row) and its ``options``."""
+
+    model: str
+    label: str
+    options: dict = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, entry, where: str) -> ModelSpec:
+        if isinstance(entry, str):
+            return cls(entry, entry, {})
+        if isinstance(entry, dict) and isinstance(entry.get("model"), str):
+            unknown = set(entry) - {"model", "label", "options"}
+            if unknown:
+                raise ValueError(f"{where}: unknown keys {sorted(unknown)}; expected model, label, options")
+            options = entry.get("options", {})
+            if not isinstance(options, dict):
+                raise ValueError(f"{where}: options must be a table, got {options!r}")
+            return cls(entry["model"], str(entry.get("label", entry["model"])), dict(options))
+        raise ValueError(f"{where}: expected a model name or a table with 'model' (and 'label', 'options'), "
+                         f"got {entry!r}")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One unit of work: train ``spec`` on ``problem`` with ``seed`` and evaluate it."""
+
+    grid: str
+    problem: str
+    spec: ModelSpec
+    seed: int
+    settings: dict  # budget, params and evaluation settings shared by the grid
+
+    @property
+    def key(self) -> str:
+        payload = {"problem": self.problem, "model": self.spec.model, "label": self.spec.label,
+                   "options": self.spec.options, "seed": self.seed, "settings": self.settings}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+    def describe(self) -> str:
+        return f"{self.problem}/{self.spec.label}/seed{self.seed}"
+
+
+@dataclass
+class GridConfig:
+    """A benchmark grid.
+
+    Attributes:
+        name: stored with every run; the report shows one grid at a time.
+        problems: problem names.
+        models: model names or :class:`ModelSpec` (a variant with its own label and options).
+        seeds: training seeds (the test observations and references are fixed).
+        preset: training-budget preset (``tiny``, ``quick``, ``default``) and ``budget`` overrides of it.
+        params: target parameter count for every model with a width (``None``: own default widths).
+        observations: test observations per cell (the first ``k`` of the fixed set of 1000).
+        samples: posterior samples per observation (model and reference).
+        timing_observations: observations timed one call at a time for the inference time.
+        c2st_observations: observations (the first ones) with a classifier two-sample test.
+        noise_floor_observations: observations for the noise floor of Err_post.
+        extra: explicit extra cells ``{problem, model, label, options}`` (e.g. only some models on a toy).
+        imports: modules imported first (where users register their own models and problems); also
+            imported in every Ray worker.
+        threads: torch CPU threads per cell (``None``: torch's default).
+    """
+
+    name: str = "custom"
+    problems: list = field(default_factory=lambda: ["kinematics", "ballistics"])
+    models: list = field(default_factory=lambda: ["cinn"])
+    seeds: list = field(default_factory=lambda: [0])
+    preset: str = "default"
+    budget: dict = field(default_factory=dict)
+    params: int | None = None
+    observations: int = 100
+    samples: int = 4000
+    timing_observations: int = 10
+    c2st_observations: int = 5
+    noise_floor_observations: int = 50
+    extra: list = field(default_factory=list)
+    imports: list = field(default_factory=list)
+    threads: int | None = None
+
+    def __post_init__(self):
+        self.models = [m if isinstance(m, ModelSpec) else ModelSpec.parse(m, f"models[{i}]")
+                       for i, m in enumerate(self.models)]
+        extra = []
+        for i, e in enumerate(self.extra):
+            if isinstance(e, tuple):
+                extra.append(e)
+                continue
+            if not isinstance(e, dict) or "problem" not in e:
+                raise ValueError(f"extra[{i}]: expected a table with 'problem' and 'model', got {e!r}")
+            extra.append((str(e["problem"]), ModelSpec.parse({k: v for k, v in e.items() if k != "problem"},
+                                                             f"extra[{i}]")))
+        self.extra = extra
+        for name, value in (("observations", self.observations), ("samples", self.samples)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+        if not self.seeds or not all(isinstance(s, int) and s >= 0 for s in self.seeds):
+            raise ValueError(f"seeds: expected a non-empty list of non-negative integers, got {self.seeds!r}")
+        if self.params is not None and (not isinstance(self.params, int) or self.params < 1):
+            raise ValueError(f"params: expected a positive integer or none, got {self.params!r}")
+        if self.preset not in PRESETS:
+            raise ValueError(f"preset: unknown training preset {self.preset!r}; known: {', '.join(PRESETS)}")
+        known = {f.name for f in dataclasses.fields(Budget)} - {"params"}
+        unknown = set(self.budget) - known
+        if unknown:
+            raise ValueError(f"budget: unknown keys {sorted(unknown)}; known: {sorted(known)}")
+
+    # ------------------------------------------------------------------------------------------
+    def training_budget(self) -> Budget:
+        return get_budget(self.preset, **self.budget, params=self.params)
+
+    def settings(self) -> dict:
+        """Everything besides the cell's own identity that its numbers depend on."""
+        return {
+            "budget": dataclasses.asdict(self.training_budget()),
+            "observations": self.observations,
+            "samples": self.samples,
+            "c2st_observations": self.c2st_observations,
+        }
+
+    def check_names(self) -> None:
+        """Import ``imports`` and check every problem and model name, before any work starts."""
+        from ..models import get_model_class
+        from ..problems import get_problem
+
+        for module in self.imports:
+            try:
+                importlib.import_module(module)
+            except ImportError as exc:
+                raise ValueError(f"imports: cannot import {module!r} ({exc})") from None
+        for p in self.problems + [p for p, _ in self.extra]:
+            try:
+                get_problem(p)
+            except KeyError as exc:
+                raise ValueError(f"problems: {exc.args[0]}") from None
+        for spec in self.models + [s for _, s in self.extra]:
+            try:
+                cls = get_model_class(spec.model)
+            except KeyError as exc:
+                raise ValueError(f"models: {exc.args[0]}") from None
+            unknown = set(spec.options) - set(cls.defaults)
+            if unknown:
+                raise ValueError(f"models: unknown options {sorted(unknown)} for {spec.label!r}; "
+                                 f"known: {sorted(cls.defaults)}")
+        labels = {}
+        for spec in self.models + [s for _, s in self.extra]:
+            if labels.setdefault(spec.label, spec) != spec:
+                raise ValueError(f"models: label {spec.label!r} is used for two different model settings")
+
+    def cells(self) -> list[Cell]:
+        settings = self.settings()
+        pairs = [(p, s) for p in self.problems for s in self.models] + list(self.extra)
+        seen, out = set(), []
+        for seed in self.seeds:
+            for problem, spec in pairs:
+                cell = Cell(self.name, problem, spec, seed, settings)
+                if cell.key not in seen:
+                    seen.add(cell.key)
+                    out.append(cell)
+        return out
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["models"] = [dataclasses.asdict(m) for m in self.models]
+        d["extra"] = [{"problem": p, **dataclasses.asdict(s)} for p, s in self.extra]
+        return d
+
+
+PAPER_MODELS = ["inn", "inn_mmd", "cinn", "iaf", "maf", "iresnet", "invauto", "autoencoder", "cvae", "mdn"]
+BEYOND = ["nsf", "flow_matching"]
+ABC_BUDGETS = [
+    {"model": "rejection_abc", "label": "rejection_abc@1e4", "options": {"simulations": 10_000}},
+    {"model": "rejection_abc", "label": "rejection_abc@1e5", "options": {"simulations": 100_000}},
+    {"model": "rejection_abc", "label": "rejection_abc@1e6", "options": {"simulations": 1_000_000}},
+]
+TOY_MODELS = ["inn", "cinn", "mdn"]
+
+
+def _toy_cells(models):
+    return [{"problem": "gaussian_modes", "model": m} for m in models]
+
+
+#: Named grids. ``quick`` runs in minutes on a laptop CPU (smaller budget and networks than the
+#: benchmark: its numbers show the pipeline, not the models' best); ``default`` is the benchmark of
+#: the README; ``paper`` is the paper's scale (1000 observations, about 3M parameters per model).
+GRID_PRESETS: dict[str, dict] = {
+    "quick": dict(
+        name="quick", problems=["kinematics", "ballistics"], models=PAPER_MODELS + ABC_BUDGETS[:2],
+        preset="quick", budget={"n_train": 100_000, "n_batches": 400, "batch_size": 256}, params=30_000,
+        observations=50, timing_observations=5, c2st_observations=3, noise_floor_observations=20,
+        extra=_toy_cells(TOY_MODELS),
+    ),
+    "default": dict(
+        name="default", problems=["kinematics", "ballistics"], models=PAPER_MODELS + BEYOND + ABC_BUDGETS,
+        preset="default", params=200_000, observations=500, timing_observations=20, c2st_observations=20,
+        extra=_toy_cells(TOY_MODELS),
+    ),
+    "paper": dict(
+        name="paper", problems=["kinematics", "ballistics"], models=PAPER_MODELS + BEYOND + ABC_BUDGETS,
+        preset="default", params=3_000_000, observations=1000, timing_observations=50, c2st_observations=50,
+        extra=_toy_cells(TOY_MODELS),
+    ),
+}
+
+
+def get_grid(preset: str, **overrides) -> GridConfig:
+    if preset not in GRID_PRESETS:
+        raise ValueError(f"preset: unknown grid {preset!r}; known grids are {', '.join(GRID_PRESETS)}")
+    return GridConfig(**{**GRID_PRESETS[preset], **overrides})
+
+
+def load_grid(path) -> GridConfig:
+    """Read a grid from a TOML file (keys as in :class:`GridConfig`; ``base = "quick"`` starts from a preset)."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"config: file {str(path)!r} does not exist") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"config: {str(path)!r} is not valid TOML ({exc})") from None
+    base = data.pop("base", None)
+    known = {f.name for f in dataclasses.fields(GridConfig)}
+    unknown = set(data) - known
+    if unknown:
+        raise ValueError(f"config: unknown keys {sorted(unknown)} in {str(path)!r}; known: {sorted(known)}")
+    data.setdefault("name", path.stem)
+    if base is not None:
+        if base not in GRID_PRESETS:
+            raise ValueError(f"config: base {base!r} is not a grid preset ({', '.join(GRID_PRESETS)})")
+        data = {**GRID_PRESETS[base], **data}
+    try:
+        return GridConfig(**data)
+    except TypeError as exc:
+        raise ValueError(f"config: {exc}") from None

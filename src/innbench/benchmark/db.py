@@ -1,0 +1,273 @@
+"""The SQLite results database: one row per run, one tidy row per run and test observation.
+
+Tables:
+
+``runs``
+    One row per cell (problem x model variant x seed of a grid): status (``running``, ``done``,
+    ``failed``), the full grid config, package versions, parameter count, dim(z), the model's facts,
+    training and inference time, the noise floor, hardware, who ran it and when.
+``results``
+    One tidy row per run and test observation: problem, model, label, seed, observation index, the
+    observation, Err_post, Err_resim (distance and squared), the fraction of invalid and
+    out-of-support samples, SBC ranks (JSON list, one per parameter) and the C2ST accuracy (where
+    computed).
+``samples``
+    Posterior samples of the showcase observations (the report's posterior figures), per run;
+    ``references`` holds the reference samples of the same observations, per problem.
+
+Safety: the database runs in WAL mode with a busy timeout, and a cell's rows are written in one
+transaction together with its ``done`` status, so a killed run leaves either a finished cell or none.
+A process claims a cell before working on it; other processes skip cells claimed by a live process,
+and a claim whose process has died (same host) is taken over on the next run.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import sqlite3
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["ResultsDB", "array_from_blob", "blob_from_array"]
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    cell_key TEXT UNIQUE NOT NULL,
+    grid TEXT NOT NULL,
+    problem TEXT NOT NULL,
+    model TEXT NOT NULL,
+    label TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed')),
+    host TEXT, pid INTEGER,
+    started_at REAL, finished_at REAL,
+    config TEXT,
+    innbench_version TEXT, torch_version TEXT,
+    n_parameters INTEGER, dim_z INTEGER, facts TEXT, title TEXT,
+    train_seconds REAL, inference_ms REAL, sampling_seconds REAL,
+    noise_floor REAL, final_loss REAL,
+    hardware TEXT, error TEXT
+);
+CREATE TABLE IF NOT EXISTS results (
+    run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+    problem TEXT NOT NULL, model TEXT NOT NULL, label TEXT NOT NULL, seed INTEGER NOT NULL,
+    obs_index INTEGER NOT NULL,
+    y TEXT NOT NULL,
+    err_post REAL, err_resim REAL, err_resim_sq REAL,
+    invalid_fraction REAL, outside_support_fraction REAL,
+    sbc_ranks TEXT, sbc_draws INTEGER, c2st REAL,
+    PRIMARY KEY (run_id, obs_index)
+);
+CREATE TABLE IF NOT EXISTS samples (
+    run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+    name TEXT NOT NULL, y TEXT NOT NULL, data BLOB NOT NULL,
+    PRIMARY KEY (run_id, name)
+);
+CREATE TABLE IF NOT EXISTS references_ (
+    problem TEXT NOT NULL, name TEXT NOT NULL, y TEXT NOT NULL, data BLOB NOT NULL,
+    PRIMARY KEY (problem, name)
+);
+CREATE INDEX IF NOT EXISTS results_by_label ON results (problem, label);
+"""
+
+
+def blob_from_array(a: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(a, dtype=np.float32), allow_pickle=False)
+    return buf.getvalue()
+
+
+def array_from_blob(b: bytes) -> np.ndarray:
+    return np.load(io.BytesIO(b), allow_pickle=False)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class ResultsDB:
+    """A results database at ``path`` (created if missing). Safe for several processes at once."""
+
+    def __init__(self, path, create: bool = True):
+        self.path = Path(path)
+        if not create and not self.path.is_file():
+            raise ValueError(f"db: no results database at {str(self.path)!r} (run `innbench bench` first)")
+        if self.path.exists() and self.path.is_dir():
+            raise ValueError(f"db: {str(self.path)!r} is a directory, expected a database file")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.host = socket.gethostname()
+        self.pid = os.getpid()
+        try:
+            self.conn = sqlite3.connect(self.path, timeout=120, isolation_level=None)
+            self.conn.execute("PRAGMA busy_timeout = 120000")
+            self.conn.execute("PRAGMA journal_mode = WAL")
+            self.conn.execute("PRAGMA synchronous = FULL")
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            with self.transaction():
+                for stmt in SCHEMA.strip().split(";"):
+                    if stmt.strip():
+                        self.conn.execute(stmt)
+                row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+                if row is None:
+                    self.conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                elif int(row[0]) != SCHEMA_VERSION:
+                    raise ValueError(f"db: {str(self.path)!r} has schema version {row[0]}, this innbench "
+                                     f"reads version {SCHEMA_VERSION}")
+        except sqlite3.DatabaseError as exc:
+            raise ValueError(f"db: {str(self.path)!r} is not a readable innbench results database ({exc})") from None
+
+    def close(self):
+        self.conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @contextmanager
+    def transaction(self):
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``: one writer at a time, all or nothing."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    # -- claims -------------------------------------------------------------------------------
+    def claim(self, cell, config: dict) -> str:
+        """Claim ``cell`` for this process. Returns ``claimed``, ``done`` or ``busy`` (a live process has it)."""
+        with self.transaction() as c:
+            row = c.execute("SELECT status, host, pid FROM runs WHERE cell_key = ?", (cell.key,)).fetchone()
+            if row is not None:
+                status, host, pid = row
+                if status == "done":
+                    return "done"
+                mine = host == self.host and pid == self.pid
+                if status == "running" and not mine and not (host == self.host and not _pid_alive(pid)):
+                    return "busy"
+                c.execute("DELETE FROM runs WHERE cell_key = ?", (cell.key,))  # failed or stale: start over
+            c.execute(
+                "INSERT INTO runs (cell_key, grid, problem, model, label, seed, status, host, pid, started_at, config)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
+                (cell.key, cell.grid, cell.problem, cell.spec.model, cell.spec.label, cell.seed, self.host,
+                 self.pid, time.time(), json.dumps(config, default=str)),
+            )
+            return "claimed"
+
+    def release(self, cell) -> None:
+        """Drop this process's claim of an unfinished cell (after an interruption)."""
+        with self.transaction() as c:
+            c.execute("DELETE FROM runs WHERE cell_key = ? AND status = 'running' AND host = ? AND pid = ?",
+                      (cell.key, self.host, self.pid))
+
+    def fail(self, cell, error: str) -> None:
+        with self.transaction() as c:
+            c.execute("UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE cell_key = ?",
+                      (error, time.time(), cell.key))
+
+    def store(self, cell, result: dict) -> int:
+        """Write a finished cell (its run, per-observation rows and samples) in one transaction."""
+        r = result["run"]
+        with self.transaction() as c:
+            row = c.execute("SELECT run_id, status FROM runs WHERE cell_key = ?", (cell.key,)).fetchone()
+            if row is not None and row[1] == "done":
+                return row[0]  # another process finished it first; keep theirs
+            if row is None:
+                c.execute("INSERT INTO runs (cell_key, grid, problem, model, label, seed, status, host, pid, "
+                          "started_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)",
+                          (cell.key, cell.grid, cell.problem, cell.spec.model, cell.spec.label, cell.seed,
+                           self.host, self.pid, time.time()))
+                row = c.execute("SELECT run_id FROM runs WHERE cell_key = ?", (cell.key,)).fetchone()
+            run_id = row[0]
+            c.execute("DELETE FROM results WHERE run_id = ?", (run_id,))
+            c.execute("DELETE FROM samples WHERE run_id = ?", (run_id,))
+            c.execute(
+                "UPDATE runs SET status = 'done', finished_at = ?, config = ?, innbench_version = ?, torch_version = ?,"
+                " n_parameters = ?, dim_z = ?, facts = ?, title = ?, train_seconds = ?, inference_ms = ?,"
+                " sampling_seconds = ?, noise_floor = ?, final_loss = ?, hardware = ?, error = NULL"
+                " WHERE run_id = ?",
+                (time.time(), json.dumps(r["config"], default=str), r["innbench_version"], r["torch_version"],
+                 r["n_parameters"], r["dim_z"], json.dumps(r["facts"]), r["title"], r["train_seconds"],
+                 r["inference_ms"], r["sampling_seconds"], r["noise_floor"], r["final_loss"],
+                 json.dumps(r["hardware"]), run_id),
+            )
+            c.executemany(
+                "INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(run_id, cell.problem, cell.spec.model, cell.spec.label, cell.seed, o["obs_index"],
+                  json.dumps(o["y"]), o["err_post"], o["err_resim"], o["err_resim_sq"], o["invalid_fraction"],
+                  o["outside_support_fraction"], json.dumps(o["sbc_ranks"]), o["sbc_draws"], o["c2st"])
+                 for o in result["observations"]],
+            )
+            c.executemany("INSERT INTO samples VALUES (?, ?, ?, ?)",
+                          [(run_id, s["name"], json.dumps(s["y"]), blob_from_array(s["samples"]))
+                           for s in result["samples"]])
+            c.executemany("INSERT OR IGNORE INTO references_ VALUES (?, ?, ?, ?)",
+                          [(cell.problem, s["name"], json.dumps(s["y"]), blob_from_array(s["samples"]))
+                           for s in result["references"]])
+            return run_id
+
+    # -- queries ------------------------------------------------------------------------------
+    def status(self, keys) -> dict[str, str]:
+        keys = list(keys)
+        out = {}
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            q = f"SELECT cell_key, status FROM runs WHERE cell_key IN ({','.join('?' * len(chunk))})"
+            out.update(dict(self.conn.execute(q, chunk).fetchall()))
+        return out
+
+    def grids(self) -> list[str]:
+        """Grid names with finished runs, most recently finished last."""
+        rows = self.conn.execute("SELECT grid, MAX(finished_at) FROM runs WHERE status = 'done' GROUP BY grid "
+                                 "ORDER BY MAX(finished_at)").fetchall()
+        return [r[0] for r in rows]
+
+    def runs(self, grid: str | None = None, status: str = "done") -> list[dict]:
+        q = "SELECT * FROM runs WHERE status = ?" + (" AND grid = ?" if grid else "") + " ORDER BY run_id"
+        cur = self.conn.execute(q, (status, grid) if grid else (status,))
+        cols = [d[0] for d in cur.description]
+        out = []
+        for row in cur.fetchall():
+            d = dict(zip(cols, row))
+            for k in ("config", "facts", "hardware"):
+                d[k] = json.loads(d[k]) if d[k] else None
+            out.append(d)
+        return out
+
+    def results(self, run_ids) -> list[dict]:
+        run_ids = list(run_ids)
+        if not run_ids:
+            return []
+        cur = self.conn.execute(
+            f"SELECT * FROM results WHERE run_id IN ({','.join('?' * len(run_ids))}) ORDER BY run_id, obs_index",
+            run_ids)
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, row)) for row in cur.fetchall()]
+
+    def samples(self, run_id: int) -> dict[str, tuple[list, np.ndarray]]:
+        rows = self.conn.execute("SELECT name, y, data FROM samples WHERE run_id = ?", (run_id,)).fetchall()
+        return {n: (json.loads(y), array_from_blob(b)) for n, y, b in rows}
+
+    def references(self, problem: str) -> dict[str, tuple[list, np.ndarray]]:
+        rows = self.conn.execute("SELECT name, y, data FROM references_ WHERE problem = ?", (problem,)).fetchall()
+        return {n: (json.loads(y), array_from_blob(b)) for n, y, b in rows}

@@ -1,0 +1,393 @@
+"""The report: the paper's tables and figures, calibration and amortization, from the results database alone.
+
+``build_report(db, out)`` writes into ``out``:
+
+- ``table_<problem>.md``, ``.tex``, ``.csv``: the paper's Tables 1 and 2 layout (Err_post, Err_resim,
+  inference ms, dim(z), ML loss, y-supervision) with mean, median and a clamped mean, and the
+  published values alongside; ``calibration_<problem>.*``: C2ST accuracy, SBC uniformity, coverage;
+- ``figures/*.png``: priors (Figure 1), posteriors (Figures 2 and 3, the Gaussian mixture per colour),
+  box plots of both errors (Figures 4 and 5), what amortization buys, SBC rank histograms, coverage;
+- ``report.html``: one self-contained page with all of the above (images embedded);
+- ``summary.json``: the numbers of the tables.
+
+Clamped mean: every per-observation error is capped at :data:`CLAMP` (1.0) before averaging. The
+paper's ballistics means were computed "with clamped values" but its cap is not published; ours keeps
+a few failed observations from dominating a mean while leaving every error below 1 untouched.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import json
+import math
+import time
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from .db import ResultsDB
+from .paper import paper_row
+
+__all__ = ["CLAMP", "build_report", "collect"]
+
+#: cap of the clamped means (per-observation errors above it count as CLAMP)
+CLAMP = 1.0
+COVERAGE_LEVELS = np.linspace(0, 1, 21)
+
+
+def _yn(v) -> str:
+    return "yes" if v else "no"
+
+
+def collect(db: ResultsDB, grid: str | None = None) -> dict:
+    """Gather the finished runs of ``grid`` (default: the most recently finished grid) by problem and label."""
+    grids = db.grids()
+    if not grids:
+        raise ValueError(f"db: {str(db.path)!r} holds no finished runs (run `innbench bench` first)")
+    if grid is None:
+        grid = grids[-1]
+    elif grid not in grids:
+        raise ValueError(f"grid: no finished runs of grid {grid!r} in {str(db.path)!r}; it holds {', '.join(grids)}")
+    runs = db.runs(grid)
+    rows = db.results([r["run_id"] for r in runs])
+    by_run: dict[int, list] = {}
+    for row in rows:
+        by_run.setdefault(row["run_id"], []).append(row)
+    problems: dict[str, OrderedDict] = OrderedDict()
+    for r in runs:
+        entry = problems.setdefault(r["problem"], OrderedDict()).setdefault(r["label"], {
+            "label": r["label"], "model": r["model"], "title": r["title"], "facts": r["facts"], "runs": [],
+            "dim_z": r["dim_z"], "n_parameters": r["n_parameters"]})
+        entry["runs"].append(r)
+    out = {"grid": grid, "problems": problems, "runs": runs}
+    for problem, labels in problems.items():
+        for label, e in labels.items():
+            obs = [row for run in e["runs"] for row in by_run.get(run["run_id"], [])]
+            e["err_post"] = np.array([np.nan if o["err_post"] is None else o["err_post"] for o in obs], dtype=float)
+            e["err_resim"] = np.array([np.nan if o["err_resim"] is None else o["err_resim"] for o in obs],
+                                      dtype=float)
+            e["err_resim_sq"] = np.array([np.nan if o["err_resim_sq"] is None else o["err_resim_sq"] for o in obs],
+                                         dtype=float)
+            e["c2st"] = np.array([o["c2st"] for o in obs if o["c2st"] is not None], dtype=float)
+            e["ranks"] = np.array([json.loads(o["sbc_ranks"]) for o in obs if o["sbc_ranks"]], dtype=float)
+            e["sbc_draws"] = int(obs[0]["sbc_draws"]) if obs and obs[0]["sbc_draws"] else 0
+            e["n_observations"] = len({o["obs_index"] for o in obs})
+            e["seeds"] = sorted({run["seed"] for run in e["runs"]})
+            for key in ("train_seconds", "inference_ms", "noise_floor", "sampling_seconds"):
+                vals = [run[key] for run in e["runs"] if run[key] is not None]
+                e[key] = float(np.mean(vals)) if vals else None
+            e["paper"] = paper_row(problem, e["model"]) if label == e["model"] else None
+    return out
+
+
+def _stats(a: np.ndarray) -> dict:
+    a = a[np.isfinite(a)]
+    if not len(a):
+        return {"mean": None, "median": None, "clamped_mean": None}
+    return {"mean": float(a.mean()), "median": float(np.median(a)), "clamped_mean": float(np.minimum(a, CLAMP).mean())}
+
+
+def _title(e) -> str:
+    if e["label"] == e["model"]:
+        return e["title"]
+    return f"{e['title']} [{e['label']}]"
+
+
+def table_rows(labels: OrderedDict) -> list[dict]:
+    rows = []
+    for e in labels.values():
+        ep, er = _stats(e["err_post"]), _stats(e["err_resim"])
+        f = e["facts"] or {}
+        p = e["paper"] or {}
+        rows.append({
+            "label": e["label"], "model": _title(e),
+            "err_post_mean": ep["mean"], "err_post_median": ep["median"], "err_post_clamped": ep["clamped_mean"],
+            "err_resim_mean": er["mean"], "err_resim_median": er["median"], "err_resim_clamped": er["clamped_mean"],
+            "inference_ms": e["inference_ms"], "dim_z": e["dim_z"], "ml_loss": f.get("ml_loss"),
+            "y_supervised": f.get("y_supervised"), "n_parameters": e["n_parameters"],
+            "train_seconds": e["train_seconds"], "n_observations": e["n_observations"], "seeds": len(e["seeds"]),
+            "paper_err_post": p.get("err_post"), "paper_err_resim": p.get("err_resim"),
+            "paper_inference_ms": p.get("inference_ms"),
+        })
+    return rows
+
+
+def calibration_rows(labels: OrderedDict) -> list[dict]:
+    from ..calibration import rank_histogram_pvalue
+
+    rows = []
+    for e in labels.values():
+        row = {"label": e["label"], "model": _title(e), "c2st_mean": None, "c2st_observations": len(e["c2st"]),
+               "sbc_min_pvalue": None, "coverage_50": None, "coverage_90": None}
+        if len(e["c2st"]) and np.isfinite(e["c2st"]).any():
+            row["c2st_mean"] = float(np.nanmean(e["c2st"]))
+        if len(e["ranks"]) and e["sbc_draws"]:
+            row["sbc_min_pvalue"] = float(np.min(rank_histogram_pvalue(e["ranks"], e["sbc_draws"])))
+            cov = _coverage(e)
+            row["coverage_50"] = float(np.interp(0.5, *cov))
+            row["coverage_90"] = float(np.interp(0.9, *cov))
+        rows.append(row)
+    return rows
+
+
+def _coverage(e):
+    from ..calibration import expected_coverage
+
+    res = expected_coverage(e["ranks"], e["sbc_draws"], COVERAGE_LEVELS)
+    return np.asarray(res[0], dtype=float), np.asarray(res[1], dtype=float)
+
+
+# -- formatting -----------------------------------------------------------------------------------
+def _fmt(v, digits=4) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "–"
+    if isinstance(v, bool):
+        return _yn(v)
+    if isinstance(v, (int, np.integer)):
+        return f"{v:,}"
+    if abs(v) >= 100:
+        return f"{v:.0f}"
+    if abs(v) >= 10:
+        return f"{v:.1f}"
+    return f"{v:.{digits}f}"
+
+
+MAIN_COLUMNS = [
+    ("model", "Model"), ("err_post_mean", "Err_post mean"), ("err_post_median", "median"),
+    ("err_post_clamped", "clamped"), ("err_resim_mean", "Err_resim mean"), ("err_resim_median", "median"),
+    ("err_resim_clamped", "clamped"), ("inference_ms", "ms / query"), ("dim_z", "dim(z)"), ("ml_loss", "ML loss"),
+    ("y_supervised", "y-supervised"), ("n_parameters", "params"), ("train_seconds", "train s"),
+    ("paper_err_post", "paper Err_post"), ("paper_err_resim", "paper Err_resim"), ("paper_inference_ms", "paper ms"),
+]
+CAL_COLUMNS = [("model", "Model"), ("c2st_mean", "C2ST accuracy"), ("c2st_observations", "C2ST obs."),
+               ("sbc_min_pvalue", "SBC min p-value"), ("coverage_50", "coverage @50%"),
+               ("coverage_90", "coverage @90%")]
+
+
+def _cell(row, key):
+    v = row[key]
+    if key in ("train_seconds", "inference_ms", "paper_inference_ms") and v is not None:
+        return f"{v:.1f}" if v < 100 else f"{v:.0f}"
+    if key == "dim_z" and v is not None:
+        return str(v)
+    if key == "paper_err_post" or key == "paper_err_resim":
+        return "–" if v is None else f"{v:g}"
+    if key == "sbc_min_pvalue" and v is not None:
+        return f"{v:.2g}"
+    return _fmt(v) if key != "model" else str(v)
+
+
+def markdown_table(rows, columns) -> str:
+    head = "| " + " | ".join(h for _, h in columns) + " |"
+    sep = "|" + "|".join("---" for _ in columns) + "|"
+    body = ["| " + " | ".join(_cell(r, k) for k, _ in columns) + " |" for r in rows]
+    return "\n".join([head, sep, *body]) + "\n"
+
+
+def _tex_escape(s: str) -> str:
+    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"),
+                 ("–", "--"), ("@", "@")):
+        s = s.replace(a, b)
+    return s
+
+
+def latex_table(rows, columns, caption: str) -> str:
+    lines = [r"\begin{table}[t]", r"\centering", r"\small", f"\\caption{{{_tex_escape(caption)}}}",
+             r"\begin{tabular}{l" + "r" * (len(columns) - 1) + "}", r"\toprule",
+             " & ".join(_tex_escape(h) for _, h in columns) + r" \\", r"\midrule"]
+    for r in rows:
+        lines.append(" & ".join(_tex_escape(_cell(r, k)) for k, _ in columns) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def write_csv(path: Path, rows) -> None:
+    with path.open("w", newline="") as f:
+        if not rows:
+            return
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+
+def html_table(rows, columns) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for _, h in columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(r, k))}</td>" for k, _ in columns) + "</tr>"
+                   for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+# -- figures --------------------------------------------------------------------------------------
+def _figures(data: dict, db: ResultsDB, fig_dir: Path) -> list[tuple[str, str, Path]]:
+    """Build every figure; returns (section, caption, path)."""
+    from .. import figures as F
+    from ..problems import get_problem
+
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    out = []
+
+    def save(fig, name, section, caption):
+        path = fig_dir / f"{name}.png"
+        fig.savefig(path, dpi=100, bbox_inches="tight")
+        out.append((section, caption, path))
+
+    rng = np.random.default_rng(0)
+    priors = {}
+    for name in data["problems"]:
+        try:
+            priors[name] = get_problem(name).sample_prior(1000, rng)
+        except KeyError:
+            continue
+    if priors:
+        save(F.priors_figure(priors), "priors", "Problems",
+             "Figure 1: prior samples of each problem (arm configurations, throw trajectories).")
+
+    for problem, labels in data["problems"].items():
+        refs = db.references(problem)
+        shows = {label: db.samples(e["runs"][0]["run_id"]) for label, e in labels.items()}
+        prob = None
+        try:
+            prob = get_problem(problem)
+        except KeyError:
+            pass
+        if problem in ("kinematics", "ballistics") and "y0" in refs:
+            y_star = np.asarray(refs["y0"][0], dtype=float)
+            panels = [("reference (exact)", refs["y0"][1])]
+            panels += [(_title(e), shows[label]["y0"][1]) for label, e in labels.items()
+                       if "y0" in shows[label] and not label.startswith("rejection_abc@")]
+            if problem == "kinematics":
+                fig = F.kinematics_posterior_figure(panels, y_star, problem=prob)
+                cap = (f"Figure 2: posteriors for y* = {y_star.tolist()}: arm configurations, the most likely arm "
+                       "(mean shift) in bold, the 97 % contour of the end-point density.")
+            else:
+                fig = F.ballistics_posterior_figure(panels, y_star, problem=prob)
+                cap = f"Figure 3: posteriors for y* = {y_star.tolist()}: trajectories and the impact density."
+            save(fig, f"posterior_{problem}", f"Posteriors: {problem}", cap)
+        elif problem.startswith("gaussian_modes") and refs:
+            def by_label(d):
+                return {int(np.argmax(y)): s for y, s in d.values()}
+
+            panels = [("reference (exact)", by_label(refs))]
+            panels += [(_title(e), by_label(shows[label])) for label, e in labels.items() if shows[label]]
+            save(F.gaussian_modes_figure(panels), f"posterior_{problem}", f"Posteriors: {problem}",
+                 "The 8-mode Gaussian mixture: posterior samples for each label (colour).")
+
+        names = [_title(e) for e in labels.values()]
+        paper_post = {_title(e): e["paper"]["err_post"] for e in labels.values() if e["paper"]}
+        paper_resim = {_title(e): e["paper"]["err_resim"] for e in labels.values() if e["paper"]}
+        save(F.error_boxplots({n: e["err_post"] for n, e in zip(names, labels.values())}, "Err_post (MMD)",
+                              f"{problem}: posterior mismatch", paper=paper_post or None),
+             f"box_err_post_{problem}", f"Errors: {problem}",
+             "Figure 4: Err_post per test observation (box 25–75 %, whiskers 5–95 %, log scale; "
+             "markers: the paper's means).")
+        save(F.error_boxplots({n: e["err_resim"] for n, e in zip(names, labels.values())}, "Err_resim (distance)",
+                              f"{problem}: re-simulation error", paper=paper_resim or None),
+             f"box_err_resim_{problem}", f"Errors: {problem}",
+             "Figure 5: Err_resim per test observation (log scale; markers: the paper's means).")
+
+        points = []
+        for e in labels.values():
+            if e["inference_ms"] is None:
+                continue
+            st = _stats(e["err_post"])
+            points.append({"label": _title(e) if e["model"] != "rejection_abc" else e["label"].replace("rejection_abc@", "ABC "),
+                           "query_ms": e["inference_ms"], "err_post": st["mean"], "err_post_median": st["median"],
+                           "train_seconds": e["train_seconds"],
+                           "kind": "abc" if e["model"] == "rejection_abc" else "amortized"})
+        if points:
+            save(F.amortization_figure(points), f"amortization_{problem}", f"Amortization: {problem}",
+                 "What amortization buys: Err_post against query time per observation for rejection ABC at several "
+                 "simulation budgets and for the trained models (left); training time, paid once (right).")
+
+        with_ranks = [(e, _title(e)) for e in labels.values() if len(e["ranks"]) and e["sbc_draws"]]
+        if with_ranks:
+            dim_names = list(prob.x_names) if prob is not None else [f"x{i}" for i in range(with_ranks[0][0]["ranks"].shape[1])]
+            save(F.sbc_figure({t: e["ranks"] for e, t in with_ranks}, with_ranks[0][0]["sbc_draws"], dim_names),
+                 f"sbc_{problem}", f"Calibration: {problem}",
+                 "Simulation-based calibration: rank of the true parameter among the posterior samples "
+                 "(uniform if calibrated; the band is the 99 % range of a uniform histogram).")
+            save(F.coverage_figure({t: _coverage(e) for e, t in with_ranks}), f"coverage_{problem}",
+                 f"Calibration: {problem}",
+                 "Expected coverage of central credible intervals (marginal, per parameter) against the credibility "
+                 "level; below the diagonal = overconfident.")
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    return out
+
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
+color:#222;line-height:1.45}
+h1{font-size:1.7em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}
+table{border-collapse:collapse;font-size:.85em;margin:1em 0;display:block;overflow-x:auto}
+th,td{border:1px solid #ddd;padding:.3em .5em;text-align:right;white-space:nowrap}
+th:first-child,td:first-child{text-align:left}thead th{background:#f4f4f4}
+tbody tr:nth-child(even){background:#fafafa}
+figure{margin:1.2em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
+figcaption{font-size:.9em;color:#555}.meta{color:#666;font-size:.9em}code{background:#f4f4f4;padding:0 .2em}
+"""
+
+
+def _img(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(path.stem)}">'
+
+
+def build_report(db_path, out, grid: str | None = None) -> dict:
+    """Write tables, figures, ``report.html`` and ``summary.json`` for ``grid`` into directory ``out``."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"out: {str(out)!r} exists and is not a directory")
+    out.mkdir(parents=True, exist_ok=True)
+    with ResultsDB(db_path, create=False) as db:
+        data = collect(db, grid)
+        figs = _figures(data, db, out / "figures")
+    summary = {"grid": data["grid"], "generated": time.strftime("%Y-%m-%d %H:%M:%S"), "innbench_version": __version__,
+               "clamp": CLAMP, "problems": {}}
+    sections = []
+    written = []
+    hw = data["runs"][0]["hardware"] or {}
+    for problem, labels in data["problems"].items():
+        rows = table_rows(labels)
+        cal = calibration_rows(labels)
+        summary["problems"][problem] = {"table": rows, "calibration": cal}
+        n_obs = max(r["n_observations"] for r in rows)
+        caption = (f"{problem}: {n_obs} test observations, exact reference posteriors; Err_resim as mean distance; "
+                   f"clamped = errors capped at {CLAMP:g}. Paper: Kruse et al. 2019 (GTX 1080 Ti).")
+        for stem, rs, cols, cap in ((f"table_{problem}", rows, MAIN_COLUMNS, caption),
+                                    (f"calibration_{problem}", cal, CAL_COLUMNS, f"{problem}: calibration")):
+            (out / f"{stem}.md").write_text(markdown_table(rs, cols))
+            (out / f"{stem}.tex").write_text(latex_table(rs, cols, cap))
+            write_csv(out / f"{stem}.csv", rs)
+            written += [out / f"{stem}.{ext}" for ext in ("md", "tex", "csv")]
+        sections.append((f"Results: {problem}", f"<p>{html.escape(caption)}</p>" + html_table(rows, MAIN_COLUMNS)))
+        sections.append((f"Calibration: {problem}",
+                         "<p>C2ST: accuracy of a classifier telling model samples from reference samples (0.5 = "
+                         "indistinguishable). SBC: smallest chi-square p-value of the rank histograms over the "
+                         "parameters. Coverage: fraction of true parameters inside the central 50 % / 90 % "
+                         "marginal credible intervals.</p>" + html_table(cal, CAL_COLUMNS)))
+    by_section: OrderedDict = OrderedDict()
+    for section, caption, path in figs:
+        by_section.setdefault(section, []).append(
+            f"<figure>{_img(path)}<figcaption>{html.escape(caption)}</figcaption></figure>")
+    body = []
+    for title, content in sections:
+        body.append(f"<h2>{html.escape(title)}</h2>{content}")
+    for title, items in by_section.items():
+        body.append(f"<h2>{html.escape(title)}</h2>" + "".join(items))
+    meta = (f"grid <code>{html.escape(data['grid'])}</code> · {len(data['runs'])} runs · innbench {__version__} · "
+            f"{html.escape(str(hw.get('processor', '')))} ({hw.get('cpu_count', '?')} cores, "
+            f"{hw.get('torch_threads', '?')} torch threads) · generated {summary['generated']}")
+    page = (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>innbench report: "
+            f"{html.escape(data['grid'])}</title><style>{CSS}</style></head><body>"
+            f"<h1>innbench report: {html.escape(data['grid'])}</h1><p class=\"meta\">{meta}</p>"
+            + "".join(body) + "</body></html>")
+    (out / "report.html").write_text(page)
+    (out / "summary.json").write_text(json.dumps(summary, indent=1, default=float))
+    return {"html": out / "report.html", "tables": written, "figures": [p for _, _, p in figs],
+            "summary": out / "summary.json", "grid": data["grid"]}

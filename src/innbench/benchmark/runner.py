@@ -1,0 +1,233 @@
+"""Run a benchmark grid: train and evaluate every cell, store each finished cell in the results database."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import os
+import platform
+import sys
+import traceback
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import __version__
+from .config import SHOWCASE, Cell, GridConfig
+from .db import ResultsDB
+
+__all__ = ["GridInterrupted", "hardware", "run_cell", "run_grid", "showcase_observations"]
+
+
+class GridInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a grid; finished cells are stored, the unfinished ones are released."""
+
+
+def hardware() -> dict:
+    info = {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "host": platform.node(),
+        "pid": os.getpid(),
+    }
+    if torch.cuda.is_available():
+        info["cuda_device"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def showcase_observations(problem) -> tuple[list[str], np.ndarray]:
+    """The observations whose posteriors the report draws: the paper's Figure 2/3 targets, every label
+    of the Gaussian mixture, else the first test observation."""
+    from ..reference import test_observations
+
+    if problem.name in SHOWCASE:
+        y = np.array(SHOWCASE[problem.name], dtype=float)
+    elif problem.name.startswith("gaussian_modes"):
+        y = np.eye(problem.y_dim)
+    else:
+        y = test_observations(problem, 1)[1]
+    return [f"y{i}" for i in range(len(y))], y
+
+
+def run_cell(cell: Cell, config: dict, progress: bool = False, save_dir=None, device: str = "cpu") -> dict:
+    """Train and evaluate one cell; returns the rows for :meth:`ResultsDB.store` (no database access).
+
+    Runs in the calling process or in a Ray worker, so it imports the grid's ``imports`` itself.
+    """
+    from ..api import evaluate, train
+    from ..calibration import c2st, sbc_ranks
+    from ..problems import get_problem
+    from ..reference import reference_posterior, test_observations
+    from ..training import Budget
+
+    for module in config.get("imports", []):
+        importlib.import_module(module)
+    if config.get("threads"):
+        torch.set_num_threads(int(config["threads"]))
+    s = cell.settings
+    budget = Budget(**s["budget"])
+    problem = get_problem(cell.problem)
+    out = None
+    if save_dir is not None:
+        out = Path(save_dir) / f"{cell.problem}-{cell.spec.label}-seed{cell.seed}"
+    model = train(problem, cell.spec.model, seed=cell.seed, preset=budget, out=out, device=device,
+                  progress=progress, **cell.spec.options)
+    x_true, y = test_observations(problem, s["observations"])
+    res = evaluate(model, observations=y, n_samples=s["samples"], seed=cell.seed,
+                   timing_observations=config.get("timing_observations", 10),
+                   noise_floor_observations=config.get("noise_floor_observations", 50), keep_samples=True)
+    samples, ref = res["samples"], res["reference"]
+    ranks = sbc_ranks(samples, x_true, rng=np.random.default_rng([cell.seed, 4711]))
+    k = min(s["c2st_observations"], len(y))
+    c2 = [c2st(samples[i], ref[i], seed=0, folds=2) if np.isfinite(samples[i]).any() else float("nan") for i in range(k)]
+    per = res["per_observation"]
+    observations = [
+        {"obs_index": i, "y": per["y"][i], "err_post": per["err_post"][i], "err_resim": per["err_resim"][i],
+         "err_resim_sq": per["err_resim_sq"][i], "invalid_fraction": per["invalid_fraction"][i],
+         "outside_support_fraction": per["outside_support_fraction"][i], "sbc_ranks": ranks[i].tolist(),
+         "sbc_draws": int(samples.shape[1]), "c2st": c2[i] if i < k else None}
+        for i in range(len(y))
+    ]
+    names, ys = showcase_observations(problem)
+    show = model.sample(ys, s["samples"], seed=cell.seed)
+    show_ref, _ = reference_posterior(problem, ys, s["samples"],
+                                      method="exact" if problem.has_exact_posterior else "abc")
+    summ = res["summary"]
+    run = {
+        "config": {**config, "cell": {"problem": cell.problem, **dataclasses.asdict(cell.spec), "seed": cell.seed},
+                   "settings": s},
+        "innbench_version": __version__,
+        "torch_version": torch.__version__,
+        "n_parameters": model.n_parameters(),
+        "dim_z": model.dim_z(),
+        "facts": dataclasses.asdict(model.facts),
+        "title": model.title,
+        "train_seconds": model.train_info.get("train_seconds"),
+        "inference_ms": summ["inference_ms"],
+        "sampling_seconds": summ["sampling_seconds_all"],
+        "noise_floor": summ["noise_floor_mean"],
+        "final_loss": model.train_info.get("final_loss"),
+        "hardware": {**hardware(), "device": str(model.device)},
+    }
+    return {
+        "run": run,
+        "observations": observations,
+        "samples": [{"name": n, "y": yy.tolist(), "samples": show[i]} for i, (n, yy) in enumerate(zip(names, ys))],
+        "references": [{"name": n, "y": yy.tolist(), "samples": show_ref[i]} for i, (n, yy) in enumerate(zip(names, ys))],
+    }
+
+
+def _run_local(cell, config, progress, save_dir, device):
+    try:
+        return run_cell(cell, config, progress=progress, save_dir=save_dir, device=device), None
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # a failing cell is recorded, the grid goes on
+        return None, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=-4)}"
+
+
+def _ray(cells, config, save_dir, device, address, cpus_per_cell):
+    try:
+        import ray
+    except ImportError:
+        raise ValueError("executor: 'ray' needs the ray package (pip install 'innbench[ray]')") from None
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    remote = ray.remote(num_cpus=cpus_per_cell, max_retries=0)(run_cell)
+    pending = {remote.remote(cell, config, False, save_dir, device): cell for cell in cells}
+    try:
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            cell = pending.pop(ready[0])
+            try:
+                yield cell, ray.get(ready[0]), None
+            except Exception as exc:
+                yield cell, None, f"{type(exc).__name__}: {exc}"
+    finally:
+        for ref in pending:
+            ray.cancel(ref, force=True)
+
+
+def run_grid(grid: GridConfig, db_path, executor: str = "local", address: str | None = None,
+             progress: bool = True, save_dir=None, device: str = "cpu", log=print) -> dict:
+    """Run every cell of ``grid`` that the database at ``db_path`` does not hold yet.
+
+    Finished cells are skipped (a re-run resumes an interrupted one), cells that another live process
+    is working on are left to it, failed cells are tried again. Returns counts per outcome.
+    """
+    if executor not in ("local", "ray"):
+        raise ValueError(f"executor: expected 'local' or 'ray', got {executor!r}")
+    grid.check_names()
+    cells = grid.cells()
+    config = grid.to_dict()
+    counts = {"cells": len(cells), "done_before": 0, "busy": 0, "done": 0, "failed": 0}
+    with ResultsDB(db_path) as db:
+        status = db.status(c.key for c in cells)
+        todo = []
+        for cell in cells:
+            st = status.get(cell.key)
+            if st == "done":
+                counts["done_before"] += 1
+                continue
+            todo.append(cell)
+        log(f"grid {grid.name!r}: {len(cells)} cells, {counts['done_before']} already in {db_path}, "
+            f"{len(todo)} to run ({executor})")
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(cells), initial=counts["done_before"], desc=f"grid {grid.name}", unit="cell",
+                       dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 10.0)
+        unfinished: dict[str, Cell] = {}
+
+        def claim(cell) -> bool:
+            outcome = db.claim(cell, config)
+            if outcome == "claimed":
+                unfinished[cell.key] = cell
+                return True
+            counts["done_before" if outcome == "done" else "busy"] += 1
+            if bar is not None and outcome == "done":
+                bar.update(1)
+            return False
+
+        def record(cell, result, error):
+            if error is None:
+                db.store(cell, result)
+                counts["done"] += 1
+                r = result["run"]
+                errs = [o["err_post"] for o in result["observations"]]
+                log(f"  {cell.describe()}: Err_post {np.nanmean(errs):.4f} (median {np.nanmedian(errs):.4f}), "
+                    f"{r['n_parameters']} params, train {r['train_seconds']:.0f} s, "
+                    f"{r['inference_ms']:.1f} ms per query")
+            else:
+                db.fail(cell, error)
+                counts["failed"] += 1
+                log(f"  {cell.describe()}: FAILED {error.splitlines()[0]}")
+            unfinished.pop(cell.key, None)
+            if bar is not None:
+                bar.update(1)
+
+        try:
+            if executor == "local":
+                for cell in todo:  # claim right before running, so a second process shares the work
+                    if claim(cell):
+                        record(cell, *_run_local(cell, config, progress, save_dir, device))
+            else:
+                claimed = [cell for cell in todo if claim(cell)]
+                for cell, result, error in _ray(claimed, config, save_dir, device, address, grid.threads or 1):
+                    record(cell, result, error)
+        except KeyboardInterrupt:
+            for cell in unfinished.values():
+                db.release(cell)
+            if bar is not None:
+                bar.close()
+            raise GridInterrupted(
+                f"interrupted: {counts['done_before'] + counts['done']} of {len(cells)} cells are stored in "
+                f"{db_path}; run the same command again to resume") from None
+        if bar is not None:
+            bar.close()
+    return counts

@@ -1,0 +1,645 @@
+"""Figure builders for the benchmark report: the paper's Figures 1-5, amortization and calibration plots.
+
+Every builder takes plain numpy arrays / dicts (never a database or a model) and returns a
+:class:`matplotlib.figure.Figure` made without pyplot (no global state, no display needed); the caller
+saves it with ``fig.savefig(path)``. Empty or all-NaN inputs give a panel that says "no data".
+
+Conventions follow PROTOCOL.md and the authors' figures: kinematics panels span x in (-0.35, 2.25) and
+y in (-1.3, 1.3); the most likely configuration is the mean-shift mode of the samples with the highest
+Gaussian KDE density (bandwidth 0.1); the kinematics contour encloses 97 % of the end-point density.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+
+__all__ = [
+    "amortization_figure",
+    "ballistics_posterior_figure",
+    "coverage_figure",
+    "density_level",
+    "error_boxplots",
+    "gaussian_modes_figure",
+    "kinematics_posterior_figure",
+    "mean_shift_mode",
+    "priors_figure",
+    "sbc_figure",
+]
+
+MAX_WIDTH = 10.0
+KIN_XLIM = (-0.35, 2.25)
+KIN_YLIM = (-1.3, 1.3)
+CONTOUR_MASS = 0.97
+TARGET_COLOR = "0.45"
+DENSITY_COLOR = "tab:green"
+_PALETTE = ("tab:blue", "tab:orange", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:olive",
+            "tab:cyan", "tab:green", "tab:gray")
+
+
+# -- numerical helpers ------------------------------------------------------------------------------
+
+def density_level(density_grid: np.ndarray, mass: float, total: float | None = None) -> float:
+    """Density value whose super-level set ``{density >= level}`` holds ``mass`` of the grid's mass.
+
+    The grid values are sorted in decreasing order and accumulated until the fraction ``mass`` of
+    ``total`` (default: the grid's own sum, i.e. a grid covering all the mass) is reached. NaN and
+    negative cells count as zero. Returns NaN for a grid without mass; if the grid holds less than
+    ``mass * total``, the smallest positive value (the contour then encloses the whole grid's mass).
+    """
+    if not 0.0 < mass <= 1.0:
+        raise ValueError(f"mass: expected a fraction in (0, 1], got {mass}")
+    d = np.asarray(density_grid, dtype=float).ravel()
+    d = np.where(np.isfinite(d) & (d > 0), d, 0.0)
+    tot = d.sum() if total is None else float(total)
+    if not np.isfinite(tot) or tot <= 0 or not d.any():
+        return float("nan")
+    s = np.sort(d)[::-1]
+    s = s[s > 0]
+    cum = np.cumsum(s) / tot
+    i = int(np.searchsorted(cum, mass * (1 - 1e-12)))
+    return float(s[min(i, len(s) - 1)])
+
+
+def _finite_rows(samples, dim: int) -> np.ndarray:
+    """Rows of ``samples`` without NaN/inf as a float array ``(n, dim)`` (empty if none or malformed)."""
+    a = np.asarray([] if samples is None else samples, dtype=float)
+    if a.ndim == 1 and a.size:
+        a = a[:, None] if dim == 1 else a[None, :]
+    if a.ndim != 2 or a.shape[1] != dim or a.size == 0:
+        return np.empty((0, dim))
+    return a[np.isfinite(a).all(axis=1)]
+
+
+def _log_kde(points: np.ndarray, data: np.ndarray, bandwidth: float) -> np.ndarray:
+    """Log of the (unnormalised) Gaussian KDE of ``data`` at ``points``, via log-sum-exp."""
+    d2 = ((points[:, None, :] - data[None, :, :]) ** 2).sum(-1)
+    e = -0.5 * d2 / bandwidth**2
+    m = e.max(axis=1, keepdims=True)
+    return (m + np.log(np.exp(e - m).sum(axis=1, keepdims=True)))[:, 0]
+
+
+def mean_shift_mode(samples: np.ndarray, bandwidth: float = 0.1, n_starts: int = 32, max_iter: int = 300,
+                    tol: float = 1e-6, max_points: int = 2000, scale: np.ndarray | None = None,
+                    seed: int = 0) -> np.ndarray:
+    """The highest-density mode of ``samples (n, d)`` found by Gaussian mean shift.
+
+    Mean shift (Gaussian kernel of std ``bandwidth``) runs from ``n_starts`` samples drawn without
+    replacement (fixed ``seed``) on at most ``max_points`` samples; of the converged points the one with
+    the highest KDE density wins. ``scale`` (per coordinate) divides the coordinates first, so the
+    bandwidth is in scaled units; the mode is returned in the original units. NaN rows are ignored;
+    no finite rows give a NaN vector.
+    """
+    a = np.asarray(samples, dtype=float)
+    d = a.shape[1] if a.ndim == 2 else 1
+    x = _finite_rows(a, d)
+    if len(x) == 0:
+        return np.full(d, np.nan)
+    sc = np.ones(d) if scale is None else np.broadcast_to(np.asarray(scale, dtype=float), (d,))
+    sc = np.where(np.isfinite(sc) & (sc > 0), sc, 1.0)
+    rng = np.random.default_rng(seed)
+    if len(x) > max_points:
+        x = x[rng.choice(len(x), max_points, replace=False)]
+    x = x / sc
+    m = x[rng.choice(len(x), min(n_starts, len(x)), replace=False)].copy()
+    for _ in range(max_iter):
+        d2 = ((m[:, None, :] - x[None, :, :]) ** 2).sum(-1)
+        e = -0.5 * d2 / bandwidth**2
+        w = np.exp(e - e.max(axis=1, keepdims=True))
+        new = (w @ x) / w.sum(axis=1, keepdims=True)
+        shift = np.abs(new - m).max()
+        m = new
+        if shift < tol * bandwidth:
+            break
+    best = int(np.argmax(_log_kde(m, x, bandwidth)))
+    return m[best] * sc
+
+
+def _scott_bandwidths(points: np.ndarray, floor: float) -> np.ndarray:
+    """Per-coordinate Scott bandwidths ``n^(-1/(d+4)) * std``, at least ``floor``."""
+    n, d = points.shape
+    std = points.std(axis=0) if n > 1 else np.zeros(d)
+    return np.maximum(std * max(n, 1) ** (-1.0 / (d + 4)), floor)
+
+
+def _kde_grid_2d(points: np.ndarray, xlim, ylim, res: int = 160, floor: float = 0.03, max_points: int = 4000,
+                 bandwidth: float | None = None):
+    """Gaussian KDE (product kernel, Scott bandwidths) of 2-D ``points`` on a grid.
+
+    The grid spans ``xlim``/``ylim`` extended to the points' 0.5-99.5 % range (plus three bandwidths),
+    so the level computed by :func:`density_level` refers to (nearly) all the mass. A given ``bandwidth``
+    replaces the Scott bandwidths. Returns
+    ``(gx, gy, density (res, res), cell_area)``; the density integrates to one over the plane.
+    """
+    p = points[:max_points]
+    h = _scott_bandwidths(p, floor) if bandwidth is None else np.full(2, float(bandwidth))
+    lo = np.minimum([xlim[0], ylim[0]], np.percentile(p, 0.5, axis=0) - 3 * h)
+    hi = np.maximum([xlim[1], ylim[1]], np.percentile(p, 99.5, axis=0) + 3 * h)
+    gx = np.linspace(lo[0], hi[0], res)
+    gy = np.linspace(lo[1], hi[1], res)
+    kx = np.exp(-0.5 * ((gx[None, :] - p[:, :1]) / h[0]) ** 2) / (np.sqrt(2 * np.pi) * h[0])
+    ky = np.exp(-0.5 * ((gy[None, :] - p[:, 1:2]) / h[1]) ** 2) / (np.sqrt(2 * np.pi) * h[1])
+    dens = ky.T @ kx / len(p)
+    return gx, gy, dens, (gx[1] - gx[0]) * (gy[1] - gy[0])
+
+
+def _mass_contour(ax, points: np.ndarray, xlim, ylim, color, mass: float = CONTOUR_MASS, label: str | None = None,
+                  fill: bool = True, bandwidth: float | None = None, label_at=None):
+    """Draw the contour of the KDE of ``points`` that encloses ``mass`` of it (filled lightly if ``fill``)."""
+    if len(points) < 2:
+        return None
+    gx, gy, dens, cell = _kde_grid_2d(points, xlim, ylim, bandwidth=bandwidth)
+    level = density_level(dens * cell, mass, total=1.0) / cell
+    if not np.isfinite(level) or level <= 0 or level >= dens.max():
+        return None
+    if fill:
+        ax.contourf(gx, gy, dens, levels=[level, dens.max() * 1.01], colors=[color], alpha=0.18, zorder=2)
+    cs = ax.contour(gx, gy, dens, levels=[level], colors=[color], linewidths=1.5, zorder=3)
+    if label:
+        for text in ax.clabel(cs, fmt={level: label}, fontsize=12, inline=True, manual=label_at):
+            text.set_rotation(0)
+    return cs
+
+
+def _no_data(ax, text: str = "no data", y: float = 0.5) -> None:
+    ax.text(0.5, y, text, transform=ax.transAxes, ha="center", va="center", color="0.4", fontsize=11)
+
+
+def _grid(n: int, max_cols: int) -> tuple[int, int]:
+    ncols = max(1, min(n, max_cols))
+    return ncols, max(1, -(-n // ncols))
+
+
+# -- kinematics ---------------------------------------------------------------------------------------
+
+def _kinematics_problem(problem):
+    from .problems import get_problem
+
+    return get_problem("kinematics" if problem is None else problem)
+
+
+def _draw_arms(ax, problem, x: np.ndarray, color, y_star=None, n_lines: int = 150, alpha: float = 0.12,
+               mode: bool = True, contour: bool = True, contour_label: str | None = None) -> None:
+    """Faint arms of the first ``n_lines`` samples, the mean-shift arm in bold, the 97 % end-point contour."""
+    ax.axvline(0.0, color="0.55", lw=5, alpha=0.35, zorder=0)  # the rail
+    if len(x):
+        segs = problem.joints(x[:n_lines])
+        ax.add_collection(LineCollection(segs, colors=color, alpha=alpha, linewidths=1.0, zorder=1), autolim=False)
+        if contour:
+            ends = np.asarray(problem.forward(x), dtype=float)
+            ends = ends[np.isfinite(ends).all(axis=1)]
+            _mass_contour(ax, ends, ax.get_xlim(), ax.get_ylim(), "0.25" if contour_label else color,
+                          label=contour_label)
+        if mode:
+            best = problem.joints(mean_shift_mode(x, 0.1)[None])[0]
+            ax.plot(best[:, 0], best[:, 1], "-o", color=color, lw=3, ms=4, mec="k", mew=0.5, zorder=4)
+    else:
+        _no_data(ax, y=0.8)
+    if y_star is not None:
+        ax.plot(y_star[0], y_star[1], "x", color=TARGET_COLOR, ms=12, mew=3, zorder=5)
+
+
+def kinematics_posterior_figure(panels: Sequence[tuple[str, np.ndarray]], y_star, problem=None,
+                                n_lines: int = 150) -> Figure:
+    """Figure 2: one panel per ``(title, samples (n, 4))`` of the inverse kinematics posterior.
+
+    Faint lines are ``n_lines`` sampled arm configurations; the bold arm is the mean-shift mode
+    (:func:`mean_shift_mode`, bandwidth 0.1 in x units); the grey cross is the target ``y_star``; the
+    contour encloses 97 % of the KDE of the forward-simulated end points. The first panel is usually the
+    reference posterior.
+    """
+    problem = _kinematics_problem(problem)
+    y_star = np.asarray(y_star, dtype=float).ravel()
+    panels = list(panels) or [("no panels", np.empty((0, 4)))]
+    ncols, nrows = _grid(len(panels), 4)
+    w = min(MAX_WIDTH, 2.6 * ncols)
+    fig = Figure(figsize=(w, (w / ncols) * 1.05 * nrows + 0.4), layout="constrained")
+    gs = fig.add_gridspec(nrows, ncols)
+    for k, (title, s) in enumerate(panels):
+        ax = fig.add_subplot(gs[k // ncols, k % ncols])
+        ax.set_xlim(*KIN_XLIM)
+        ax.set_ylim(*KIN_YLIM)
+        _draw_arms(ax, problem, _finite_rows(s, 4), _PALETTE[k % len(_PALETTE)], y_star, n_lines=n_lines)
+        ax.set_aspect("equal")
+        ax.set_title(title, fontsize=9)
+        ax.tick_params(labelsize=7)
+    fig.suptitle(f"Inverse kinematics: posterior arms for y* = {np.round(y_star, 3).tolist()}", fontsize=10)
+    return fig
+
+
+# -- ballistics ---------------------------------------------------------------------------------------
+
+def _throws(x: np.ndarray, n_points: int = 60):
+    """Trajectory polylines ``(m, n_points, 2)`` of the throws that land, and the count that never land."""
+    from .problems.ballistics import impact_time, trajectory
+
+    if len(x) == 0:
+        return np.empty((0, n_points, 2)), 0
+    t_end = impact_time(x)
+    ok = np.isfinite(t_end)
+    t = t_end[ok, None] * np.linspace(0.0, 1.0, n_points)[None, :]
+    t1, t2 = trajectory(x[ok, None, :], t)
+    return np.stack([t1, t2], -1), int((~ok).sum())
+
+
+def _ballistics_mode(x: np.ndarray) -> np.ndarray:
+    """Mean-shift mode of ballistics samples: coordinates standardised, Scott bandwidth n^(-1/8)."""
+    std = x.std(axis=0) if len(x) > 1 else np.ones(x.shape[1])
+    std = np.where(std > 1e-3, std, 1e-3)
+    return mean_shift_mode(x, bandwidth=min(len(x), 2000) ** (-1.0 / 8), scale=std)
+
+
+def _draw_throws(ax, strip, x: np.ndarray, color, y_star=None, n_lines: int = 100, alpha: float = 0.15,
+                 mode: bool = True, xlim=None, impacts: np.ndarray | None = None) -> None:
+    """Faint trajectories, the mode in bold, the ground, the target line and the impact density strip."""
+    ax.axhline(0.0, color="k", lw=0.8, zorder=0)
+    if len(x):
+        lines, _ = _throws(x[:n_lines])
+        ax.add_collection(LineCollection(lines, colors=color, alpha=alpha, linewidths=1.0, zorder=1), autolim=False)
+        if mode:
+            best, _ = _throws(_ballistics_mode(x)[None])
+            if len(best):
+                ax.plot(best[0, :, 0], best[0, :, 1], "-", color=color, lw=3, zorder=4)
+                ax.plot(best[0, 0, 0], best[0, 0, 1], "o", color=color, mec="k", mew=0.5, ms=5, zorder=4)
+    else:
+        _no_data(ax)
+    if y_star is not None:
+        for a in (ax, strip):
+            a.axvline(y_star, color=TARGET_COLOR, lw=1.5, zorder=5)
+    imp = np.empty(0) if impacts is None else impacts[np.isfinite(impacts)]
+    if len(imp) and xlim is not None:
+        bins = np.linspace(xlim[0], xlim[1], 121)
+        h, _ = np.histogram(imp, bins=bins)
+        h = h / (len(imp) * (bins[1] - bins[0]))
+        strip.fill_between(bins[:-1], h, step="post", color=DENSITY_COLOR, alpha=0.5, lw=0)
+        strip.stairs(h, bins, color=DENSITY_COLOR, lw=1.2)
+        strip.set_ylim(0, max(h.max(), 1e-12) * 1.1)
+    strip.set_yticks([])
+    strip.set_ylabel("impacts", fontsize=7, color=DENSITY_COLOR)
+
+
+def _ballistics_limits(xs: list[np.ndarray], y_star=None, n_lines: int = 100):
+    """Common axis limits of several panels: 1-99 % of starts and impacts, 99 % of the apex heights."""
+    from .problems.ballistics import impact_time, trajectory
+
+    lefts, rights, tops = [0.0], [], []
+    if y_star is not None:
+        lefts.append(y_star)
+        rights.append(y_star)
+    for x in xs:
+        if len(x) == 0:
+            continue
+        lefts.append(np.percentile(x[:, 0], 1))
+        lines, _ = _throws(x[:n_lines])
+        if len(lines):
+            tops.append(np.percentile(lines[:, :, 1].max(axis=1), 99))
+        t = impact_time(x)
+        fin = np.isfinite(t)
+        if fin.any():
+            rights.append(np.percentile(trajectory(x[fin], t[fin])[0], 99))
+    lo, hi = min(lefts), max(rights) if rights else 10.0
+    pad = 0.05 * max(hi - lo, 1.0)
+    top = max(tops) if tops else 3.0
+    return (lo - pad, hi + pad), (-0.05 * top - 0.05, 1.08 * top + 0.1)
+
+
+def ballistics_posterior_figure(panels: Sequence[tuple[str, np.ndarray]], y_star, problem=None,
+                                n_lines: int = 100) -> Figure:
+    """Figure 3: one panel per ``(title, samples (n, 4))`` of the inverse ballistics posterior.
+
+    Faint lines are the trajectories of ``n_lines`` samples (throws that never land are counted in the
+    title), bold is the mean-shift mode (coordinates standardised, Scott bandwidth), the vertical grey
+    line is the target impact ``y_star``, and the green strip under each panel is the density of the
+    actual impacts ``problem.forward(samples)[:, 0]`` (finite values) of all samples.
+    """
+    from .problems import get_problem
+
+    problem = get_problem("ballistics" if problem is None else problem)
+    ys = float(np.asarray(y_star, dtype=float).ravel()[0])
+    panels = list(panels) or [("no panels", np.empty((0, 4)))]
+    xs = [_finite_rows(s, 4) for _, s in panels]
+    xlim, ylim = _ballistics_limits(xs, ys, n_lines)
+    ncols, nrows = _grid(len(panels), 3)
+    w = min(MAX_WIDTH, 3.4 * ncols)
+    fig = Figure(figsize=(w, 2.9 * nrows + 0.4), layout="constrained")
+    gs = fig.add_gridspec(2 * nrows, ncols, height_ratios=[3.2, 1.0] * nrows)
+    for k, ((title, _), x) in enumerate(zip(panels, xs)):
+        r, c = divmod(k, ncols)
+        ax = fig.add_subplot(gs[2 * r, c])
+        strip = fig.add_subplot(gs[2 * r + 1, c], sharex=ax)
+        impacts = np.asarray(problem.forward(x), dtype=float)[:, 0] if len(x) else np.empty(0)
+        _draw_throws(ax, strip, x, _PALETTE[k % len(_PALETTE)], ys, n_lines=n_lines, xlim=xlim, impacts=impacts)
+        ax.set_xlim(*xlim)
+        ax.set_ylim(*ylim)
+        ax.tick_params(labelbottom=False, labelsize=7)
+        strip.tick_params(labelsize=7)
+        bad = int((~np.isfinite(impacts)).sum())
+        ax.set_title(title + (f"  ({bad}/{len(x)} never land)" if bad else ""), fontsize=9)
+        if c == 0:
+            ax.set_ylabel("height", fontsize=8)
+        strip.set_xlabel("horizontal position", fontsize=8)
+    fig.suptitle(f"Inverse ballistics: posterior trajectories for y* = {ys:.3g}", fontsize=10)
+    return fig
+
+
+# -- Figure 1 -----------------------------------------------------------------------------------------
+
+def priors_figure(samples: Mapping[str, np.ndarray]) -> Figure:
+    """Figure 1: the priors. Kinematics: arm configurations on the rail with end points and the contour
+    holding 97 % of them (labelled y). Ballistics: trajectories and, in green, the density of the impact
+    locations. Any other problem: a scatter of the first two coordinates (a histogram if 1-D).
+    """
+    from .problems import get_problem
+
+    items = list(samples.items()) or [("no data", np.empty((0, 2)))]
+    fig = Figure(figsize=(min(MAX_WIDTH, 4.8 * len(items)), 4.4), layout="constrained")
+    gs = fig.add_gridspec(2, len(items), height_ratios=[3.2, 1.0])
+    for j, (name, s) in enumerate(items):
+        color = _PALETTE[j % len(_PALETTE)]
+        if name == "kinematics":
+            x = _finite_rows(s, 4)
+            ax = fig.add_subplot(gs[:, j])
+            ax.set_xlim(-0.6, 2.35)
+            ax.set_ylim(-2.25, 2.25)
+            problem = get_problem("kinematics")
+            _draw_arms(ax, problem, x, color, n_lines=200, alpha=0.08, mode=False, contour=False)
+            if len(x):
+                ends = problem.forward(x)
+                ax.scatter(ends[:2000, 0], ends[:2000, 1], s=1.5, color="k", alpha=0.25, lw=0, zorder=2)
+                _mass_contour(ax, ends, ax.get_xlim(), ax.get_ylim(), "0.2", label="y", fill=False,
+                              bandwidth=0.1, label_at=[(1.3, 0.3)])
+            ax.set_aspect("equal")
+            ax.set_title("Inverse kinematics: prior arms", fontsize=10)
+            ax.set_xlabel("horizontal", fontsize=8)
+            ax.set_ylabel("vertical", fontsize=8)
+        elif name == "ballistics":
+            x = _finite_rows(s, 4)
+            ax = fig.add_subplot(gs[0, j])
+            strip = fig.add_subplot(gs[1, j], sharex=ax)
+            xlim, ylim = _ballistics_limits([x], None, 150)
+            impacts = get_problem("ballistics").forward(x)[:, 0] if len(x) else np.empty(0)
+            _draw_throws(ax, strip, x, color, None, n_lines=150, alpha=0.12, mode=False, xlim=xlim, impacts=impacts)
+            ax.set_xlim(*xlim)
+            ax.set_ylim(*ylim)
+            ax.tick_params(labelbottom=False)
+            ax.set_title("Inverse ballistics: prior throws", fontsize=10)
+            ax.set_ylabel("height", fontsize=8)
+            strip.set_xlabel("horizontal position (impact y)", fontsize=8)
+        else:
+            a = np.asarray(s, dtype=float)
+            ax = fig.add_subplot(gs[:, j])
+            x = _finite_rows(a, a.shape[1] if a.ndim == 2 and a.shape[1] else 1)
+            if len(x) == 0:
+                _no_data(ax)
+            elif x.shape[1] == 1:
+                ax.hist(x[:, 0], bins=60, color=color, alpha=0.7)
+                ax.set_xlabel("x1", fontsize=8)
+            else:
+                ax.scatter(x[:3000, 0], x[:3000, 1], s=2, color=color, alpha=0.3, lw=0)
+                ax.set_xlabel("x1", fontsize=8)
+                ax.set_ylabel("x2", fontsize=8)
+            ax.set_title(f"{name}: prior", fontsize=10)
+    return fig
+
+
+# -- Gaussian mixture ---------------------------------------------------------------------------------
+
+def gaussian_modes_figure(panels: Sequence[tuple[str, Mapping[int, np.ndarray]]], max_points: int = 600) -> Figure:
+    """The 8-mode Gaussian mixture: one panel per model, posterior samples ``(n, 2)`` for each label in
+    that label's tab10 colour (at most ``max_points`` per label), the eight mode centres as black plus signs.
+    """
+    from matplotlib import colormaps
+
+    from .problems.toys import MODE_CENTRES
+
+    cmap = colormaps["tab10"]
+    panels = list(panels) or [("no panels", {})]
+    ncols, nrows = _grid(len(panels), 4)
+    w = min(MAX_WIDTH, 2.6 * ncols)
+    fig = Figure(figsize=(w, (w / ncols) * nrows + 0.4), layout="constrained")
+    gs = fig.add_gridspec(nrows, ncols)
+    for k, (title, by_label) in enumerate(panels):
+        ax = fig.add_subplot(gs[k // ncols, k % ncols])
+        drawn = 0
+        for label, s in sorted(by_label.items()):
+            x = _finite_rows(s, 2)[:max_points]
+            if len(x):
+                ax.scatter(x[:, 0], x[:, 1], s=2, color=cmap(int(label) % 10), alpha=0.35, lw=0, rasterized=True)
+                drawn += len(x)
+        ax.scatter(MODE_CENTRES[:, 0], MODE_CENTRES[:, 1], marker="+", s=60, color="k", lw=1.2, zorder=3)
+        if not drawn:
+            _no_data(ax)
+        ax.set_xlim(-3.7, 3.7)
+        ax.set_ylim(-3.7, 3.7)
+        ax.set_aspect("equal")
+        ax.set_title(title, fontsize=9)
+        ax.tick_params(labelsize=7)
+    fig.suptitle("8-mode Gaussian mixture: posterior samples per label (colour = label)", fontsize=10)
+    return fig
+
+
+# -- Figures 4 and 5 ----------------------------------------------------------------------------------
+
+def error_boxplots(errors: Mapping[str, np.ndarray], ylabel: str, title: str = "",
+                   paper: Mapping[str, float] | None = None, color: str = "tab:blue") -> Figure:
+    """Figures 4/5: one box per model (keys in order) of per-observation errors, log-scale y.
+
+    Boxes span the quartiles with a white median line, whiskers reach the 5 and 95 % quantiles, values
+    beyond them are small dots; a black triangle marks our mean and an open red diamond the paper's mean
+    (``paper[model]``, when given). NaN values are ignored; values <= 0 (impossible on a log axis) are
+    shown at the smallest positive value of the plot; a model without data is labelled "no data".
+    """
+    names = list(errors)
+    vals = [np.asarray(errors[n], dtype=float).ravel() for n in names]
+    vals = [v[np.isfinite(v)] for v in vals]
+    pos_all = np.concatenate([v[v > 0] for v in vals] + [np.empty(0)])
+    floor = pos_all.min() if len(pos_all) else 1e-6
+    vals = [np.maximum(v, floor) for v in vals]
+    n = max(len(names), 1)
+    fig = Figure(figsize=(min(MAX_WIDTH, 2.0 + 0.62 * n), 4.6), layout="constrained")
+    ax = fig.add_subplot()
+    ax.set_yscale("log")
+    have = [i for i, v in enumerate(vals) if len(v)]
+    if have:
+        ax.boxplot([vals[i] for i in have], positions=[i + 1 for i in have], whis=(5, 95), widths=0.6,
+                   patch_artist=True, showfliers=True,
+                   boxprops={"facecolor": color, "edgecolor": color, "alpha": 0.85},
+                   medianprops={"color": "white", "lw": 2},
+                   whiskerprops={"color": color, "ls": ":", "lw": 1.3}, capprops={"color": color},
+                   flierprops={"marker": ".", "ms": 2, "alpha": 0.35, "mfc": color, "mec": "none"})
+        ax.plot([i + 1 for i in have], [vals[i].mean() for i in have], "^", color="k", ms=5, ls="none",
+                label="mean (ours)", zorder=4)
+    if paper:
+        pts = [(i + 1, paper[nm]) for i, nm in enumerate(names) if nm in paper and np.isfinite(paper[nm])
+               and paper[nm] > 0]
+        if pts:
+            px, py = zip(*pts)
+            ax.plot(px, py, "D", mfc="none", mec="crimson", mew=1.5, ms=7, ls="none", label="mean (paper)", zorder=5)
+    for i, v in enumerate(vals):
+        if not len(v):
+            ax.text(i + 1, 0.5, "no data", transform=ax.get_xaxis_transform(), rotation=90, ha="center",
+                    va="center", color="0.4", fontsize=8)
+    if not names:
+        _no_data(ax)
+    ax.set_xticks(range(1, len(names) + 1))
+    ax.set_xticklabels(names, rotation=35, ha="right", rotation_mode="anchor", fontsize=8)
+    ax.set_xlim(0.4, len(names) + 0.6)
+    ax.set_ylabel(ylabel)
+    ax.grid(axis="y", which="major", alpha=0.3)
+    if title:
+        ax.set_title(title, fontsize=10)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="best")
+    return fig
+
+
+# -- amortization -------------------------------------------------------------------------------------
+
+def amortization_figure(points: Sequence[Mapping]) -> Figure:
+    """What amortization buys. Left: Err_post (mean; median as an open circle joined to it) against the
+    inference time per observation, both log scale; ABC budgets form a line, trained models are labelled
+    points. Right: each model's training time, paid once, as horizontal bars.
+    """
+    fig = Figure(figsize=(MAX_WIDTH, 4.4), layout="constrained")
+    gs = fig.add_gridspec(1, 2, width_ratios=[1.6, 1.0])
+    ax, bx = fig.add_subplot(gs[0]), fig.add_subplot(gs[1])
+
+    def ok(p, key):
+        v = p.get(key)
+        return v is not None and np.isfinite(float(v)) and float(v) > 0
+
+    usable = [p for p in points if ok(p, "query_ms") and ok(p, "err_post")]
+    abc = sorted((p for p in usable if p.get("kind") == "abc"), key=lambda p: float(p["query_ms"]))
+    amort = [p for p in usable if p.get("kind") != "abc"]
+    if usable:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+    if abc:
+        ax.plot([p["query_ms"] for p in abc], [p["err_post"] for p in abc], "-s", color="0.35", ms=5,
+                label="ABC (per-observation budget)")
+        for p in abc:
+            ax.annotate(str(p.get("label", "")), (p["query_ms"], p["err_post"]), xytext=(4, 4),
+                        textcoords="offset points", fontsize=7, color="0.3")
+    for k, p in enumerate(amort):
+        c = _PALETTE[k % len(_PALETTE)]
+        ax.plot(p["query_ms"], p["err_post"], "o", color=c, ms=7, mec="k", mew=0.5,
+                label="trained models (mean)" if k == 0 else None)
+        if ok(p, "err_post_median"):
+            ax.plot([p["query_ms"]] * 2, [p["err_post"], p["err_post_median"]], "-", color=c, lw=1, alpha=0.7)
+            ax.plot(p["query_ms"], p["err_post_median"], "o", mfc="none", mec=c, ms=6,
+                    label="median" if k == 0 else None)
+        ax.annotate(str(p.get("label", "")), (p["query_ms"], p["err_post"]), xytext=(5, -3),
+                    textcoords="offset points", fontsize=7, color=c)
+    if usable:
+        ax.legend(fontsize=7, loc="best")
+    else:
+        _no_data(ax)
+    ax.set_xlabel("inference time per observation [ms]")
+    ax.set_ylabel("Err_post")
+    ax.set_title("Accuracy vs. cost per query", fontsize=10)
+    ax.grid(which="major", alpha=0.3)
+
+    trained = [p for p in points if p.get("kind") != "abc" and ok(p, "train_seconds")]
+    if trained:
+        secs = np.array([float(p["train_seconds"]) for p in trained])
+        ypos = np.arange(len(trained))
+        bx.barh(ypos, secs, color=[_PALETTE[k % len(_PALETTE)] for k in range(len(trained))], alpha=0.85)
+        bx.set_yticks(ypos)
+        bx.set_yticklabels([str(p.get("label", "")) for p in trained], fontsize=7)
+        bx.invert_yaxis()
+        if secs.max() / secs.min() > 30:
+            bx.set_xscale("log")
+    else:
+        _no_data(bx)
+    bx.set_xlabel("training time [s]")
+    bx.set_title("Training: paid once", fontsize=10)
+    bx.grid(axis="x", alpha=0.3)
+    return fig
+
+
+# -- calibration --------------------------------------------------------------------------------------
+
+def sbc_figure(ranks: Mapping[str, np.ndarray], L: int, dim_names: Sequence[str]) -> Figure:
+    """Simulation-based calibration: rank histograms, one row per model and one column per dimension.
+
+    ``ranks[model]`` is ``(N, D)`` with ranks in ``0..L`` (L posterior draws per test). About N/20 bins
+    (5-20, at most L+1); the dashed line is the expected count of a calibrated model and the grey band
+    its 99 % binomial interval, computed per bin from the exact number of rank values it holds.
+    """
+    from scipy.stats import binom
+
+    names = list(ranks) or ["no data"]
+    dims = list(dim_names) or ["x"]
+    nr, nc = len(names), len(dims)
+    fig = Figure(figsize=(min(MAX_WIDTH, 0.8 + 2.3 * nc), 0.6 + 1.45 * nr), layout="constrained")
+    axes = fig.subplots(nr, nc, squeeze=False, sharex=True)
+    for i, name in enumerate(names):
+        r = np.asarray(ranks.get(name, np.empty((0, nc))), dtype=float)
+        if r.ndim == 1:
+            r = r[:, None]
+        for j in range(nc):
+            ax = axes[i, j]
+            col = r[:, j] if r.ndim == 2 and j < r.shape[1] else np.empty(0)
+            col = col[np.isfinite(col)]
+            if len(col) == 0:
+                _no_data(ax)
+            else:
+                nb = int(np.clip(len(col) // 20, 5, 20))
+                nb = min(nb, L + 1)
+                # bin k holds the ranks r with floor(r * nb / (L + 1)) = k (as calibration.rank_histogram_pvalue)
+                bin_of = (np.arange(L + 1) * nb) // (L + 1)
+                per_bin = np.bincount(bin_of, minlength=nb)  # number of rank values in each bin
+                edges = np.concatenate([[-0.5], np.cumsum(per_bin) - 0.5])
+                r_int = np.clip(np.round(col).astype(np.int64), 0, L)
+                counts = np.bincount(bin_of[r_int], minlength=nb)
+                p = per_bin / (L + 1)
+                lo, hi = binom.ppf(0.005, len(col), p), binom.ppf(0.995, len(col), p)
+                ax.stairs(hi, edges, baseline=lo, fill=True, color="0.8", lw=0, label="99 % band")
+                ax.stairs(len(col) * p, edges, color="0.3", ls="--", lw=1, label="uniform")
+                ax.stairs(counts, edges, color=_PALETTE[i % len(_PALETTE)], lw=1.5)
+                ax.set_ylim(0, max(counts.max(), hi.max()) * 1.1)
+            ax.set_xlim(-0.5, L + 0.5)
+            ax.tick_params(labelsize=7)
+            if i == 0:
+                ax.set_title(str(dims[j]), fontsize=9)
+            if j == 0:
+                ax.set_ylabel(name, fontsize=8)
+            if i == nr - 1:
+                ax.set_xlabel(f"rank (0..{L})", fontsize=8)
+    fig.suptitle("SBC rank histograms (grey: 99 % band of a calibrated model)", fontsize=10)
+    return fig
+
+
+def coverage_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> Figure:
+    """Expected coverage against credibility level, one line per model; the dashed diagonal is perfect
+    calibration (above it: conservative, below it: overconfident)."""
+    fig = Figure(figsize=(7.0, 4.6), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot([0, 1], [0, 1], "--", color="0.4", lw=1)
+    drawn = 0
+    for k, (name, (lev, cov)) in enumerate(curves.items()):
+        lev, cov = np.asarray(lev, dtype=float).ravel(), np.asarray(cov, dtype=float).ravel()
+        m = min(len(lev), len(cov))
+        lev, cov = lev[:m], cov[:m]
+        keep = np.isfinite(lev) & np.isfinite(cov)
+        if keep.any():
+            order = np.argsort(lev[keep])
+            ax.plot(lev[keep][order], cov[keep][order], "-", color=_PALETTE[k % len(_PALETTE)], lw=1.6, label=name)
+            drawn += 1
+    if drawn:
+        ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.03, 0.5))
+    else:
+        _no_data(ax)
+    ax.text(0.03, 0.97, "conservative", ha="left", va="top", fontsize=8, color="0.5", transform=ax.transAxes)
+    ax.text(0.97, 0.03, "overconfident", ha="right", va="bottom", fontsize=8, color="0.5", transform=ax.transAxes)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_aspect("equal")
+    ax.set_xlabel("credibility level")
+    ax.set_ylabel("expected coverage")
+    ax.set_title("Coverage of the posterior's credible regions", fontsize=10)
+    ax.grid(alpha=0.3)
+    return fig

@@ -1,0 +1,204 @@
+"""The benchmark runner and its results database: grids, resume, concurrent writers, failures."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from innbench.benchmark import ResultsDB, get_grid, load_grid, run_grid
+
+TINY = """
+name = "tiny"
+problems = ["kinematics"]
+models = ["mdn", "cvae"]
+preset = "tiny"
+observations = 4
+samples = 300
+timing_observations = 1
+c2st_observations = 1
+noise_floor_observations = 2
+threads = 1
+[budget]
+n_train = 3000
+n_batches = {batches}
+"""
+
+
+def tiny_config(tmp_path, batches=30, models=None, name="tiny.toml"):
+    text = TINY.format(batches=batches)
+    if models is not None:
+        items = [m if m.startswith("{") else json.dumps(m) for m in models]  # names or TOML inline tables
+        text = text.replace('models = ["mdn", "cvae"]', f"models = [{', '.join(items)}]")
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def quiet(*args, **kwargs):
+    pass
+
+
+@pytest.fixture(scope="module")
+def tiny_db(tmp_path_factory):
+    d = tmp_path_factory.mktemp("bench")
+    grid = load_grid(tiny_config(d))
+    counts = run_grid(grid, d / "r.db", progress=False, log=quiet)
+    return d / "r.db", grid, counts
+
+
+def test_grid_stores_runs_and_tidy_rows(tiny_db):
+    path, grid, counts = tiny_db
+    assert counts == {"cells": 2, "done_before": 0, "busy": 0, "done": 2, "failed": 0}
+    with ResultsDB(path) as db:
+        runs = db.runs("tiny")
+        assert sorted(r["label"] for r in runs) == ["cvae", "mdn"]
+        for r in runs:
+            assert r["status"] == "done" and r["innbench_version"] and r["torch_version"]
+            assert r["n_parameters"] > 1000 and r["dim_z"] >= 1 and r["train_seconds"] > 0 and r["inference_ms"] > 0
+            assert r["config"]["settings"]["budget"]["n_batches"] == 30 and r["config"]["name"] == "tiny"
+            assert r["hardware"]["cpu_count"] >= 1 and r["facts"]["equation"]
+        rows = db.results([r["run_id"] for r in runs])
+        assert len(rows) == 2 * 4
+        for row in rows:
+            assert row["problem"] == "kinematics" and 0 <= row["obs_index"] < 4
+            assert np.isfinite(row["err_post"]) and row["err_post"] > 0 and row["err_resim"] > 0
+            ranks = json.loads(row["sbc_ranks"])
+            assert len(ranks) == 4 and all(0 <= k <= row["sbc_draws"] == 300 for k in ranks)
+            assert (row["c2st"] is not None) == (row["obs_index"] == 0)
+        c2 = [row["c2st"] for row in rows if row["c2st"] is not None]
+        assert all(0.3 <= c <= 1.0 for c in c2)
+        # showcase posteriors (the report's figures) are stored with the run, references per problem
+        s = db.samples(runs[0]["run_id"])
+        assert s["y0"][0] == [1.5, 0.0] and s["y0"][1].shape == (300, 4)
+        assert db.references("kinematics")["y0"][1].shape == (300, 4)
+
+
+def test_rerun_recomputes_nothing(tiny_db):
+    path, grid, _ = tiny_db
+    with ResultsDB(path) as db:
+        before = {r["cell_key"]: (r["run_id"], r["finished_at"]) for r in db.runs()}
+    counts = run_grid(grid, path, progress=False, log=quiet)
+    assert counts["done"] == 0 and counts["done_before"] == 2
+    with ResultsDB(path) as db:
+        assert {r["cell_key"]: (r["run_id"], r["finished_at"]) for r in db.runs()} == before
+
+
+def test_cell_keys_separate_budgets():
+    a = get_grid("quick")
+    b = get_grid("quick", observations=a.observations + 1)
+    assert {c.key for c in a.cells()}.isdisjoint({c.key for c in b.cells()})
+    assert len({c.key for c in a.cells()}) == len(a.cells())
+
+
+def test_failing_cell_is_recorded_and_the_grid_goes_on(tmp_path):
+    grid = load_grid(tiny_config(tmp_path, models=[
+        "mdn", '{model = "rejection_abc", label = "abc-bad", options = {simulations = 0}}']))
+    counts = run_grid(grid, tmp_path / "r.db", progress=False, log=quiet)
+    assert counts["done"] == 1 and counts["failed"] == 1
+    with ResultsDB(tmp_path / "r.db") as db:
+        failed = db.runs(status="failed")
+        assert len(failed) == 1 and "simulations" in failed[0]["error"]
+        assert [r["label"] for r in db.runs()] == ["mdn"]
+
+
+@pytest.mark.parametrize("text, match", [
+    ("problems = ['kinematics']\nmodles = ['mdn']\n", "unknown keys"),
+    ("problems = ['kinematics'\n", "not valid TOML"),
+    ("problems = ['kinematics']\nmodels = ['nope']\n", "unknown name 'nope'"),
+    ("problems = ['nowhere']\nmodels = ['mdn']\n", "nowhere"),
+    ("models = [{model = 'mdn', options = {hiden = 3}}]\n", "unknown options"),
+    ("observations = 0\n", "observations"),
+    ("base = 'huge'\n", "base 'huge'"),
+])
+def test_bad_configs_are_named(tmp_path, text, match):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=match):
+        grid = load_grid(path)
+        run_grid(grid, tmp_path / "r.db", progress=False, log=quiet)
+    assert not (tmp_path / "r.db").exists() or not ResultsDB(tmp_path / "r.db").runs(status="done")
+
+
+def test_corrupt_database_is_a_clear_error(tmp_path):
+    path = tmp_path / "r.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(ValueError, match="not a readable innbench results database"):
+        ResultsDB(path)
+    with pytest.raises(ValueError, match="no results database"):
+        ResultsDB(tmp_path / "missing.db", create=False)
+
+
+def _bench(config, db, *extra):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-m", "innbench", "bench", "--config", str(config), "--db", str(db),
+                             "--quiet", *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _done(db):
+    if not db.exists():
+        return 0
+    con = sqlite3.connect(db, timeout=30)
+    try:
+        return con.execute("SELECT COUNT(*) FROM runs WHERE status = 'done'").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        con.close()
+
+
+def _wait_for(pred, proc, timeout=120):
+    t0 = time.time()
+    while not pred():
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() - t0 < timeout
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_interrupted_run_resumes(tmp_path, sig):
+    models = ["mdn", "cvae", "cinn"]
+    config = tiny_config(tmp_path, batches=400, models=models)
+    db = tmp_path / "r.db"
+    proc = _bench(config, db)
+    _wait_for(lambda: _done(db) >= 1, proc)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    first = con.execute("SELECT cell_key, finished_at FROM runs WHERE status = 'done'").fetchall()
+    n_rows = con.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+    assert n_rows == 4 * len(first)  # no half-written cell
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130 and "run the same command again to resume" in err
+        assert con.execute("SELECT COUNT(*) FROM runs WHERE status = 'running'").fetchone()[0] == 0
+    con.close()
+    assert 1 <= len(first) < len(models)
+    counts = run_grid(load_grid(config), db, progress=False, log=quiet)
+    assert counts["done_before"] == len(first) and counts["done"] == len(models) - len(first)
+    con = sqlite3.connect(db)
+    finished = dict(con.execute("SELECT cell_key, finished_at FROM runs WHERE status = 'done'").fetchall())
+    assert len(finished) == len(models) and all(finished[k] == t for k, t in first)  # not recomputed
+    assert con.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 4 * len(models)
+    con.close()
+
+
+def test_two_processes_share_a_grid_and_lose_no_rows(tmp_path):
+    models = ["mdn", "cvae", "cinn", "inn"]
+    config = tiny_config(tmp_path, batches=150, models=models)
+    db = tmp_path / "r.db"
+    procs = [_bench(config, db), _bench(config, db)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    rows = con.execute("SELECT label, pid FROM runs WHERE status = 'done'").fetchall()
+    assert sorted(r[0] for r in rows) == sorted(models)  # each cell exactly once
+    assert con.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 4 * len(models)
+    assert len({r[1] for r in rows}) == 2  # both processes did work
+    con.close()

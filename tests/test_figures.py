@@ -1,0 +1,224 @@
+import numpy as np
+import pytest
+from matplotlib.contour import ContourSet
+from matplotlib.figure import Figure
+from matplotlib.patches import StepPatch
+
+from innbench import figures as F
+from innbench.problems import get_problem
+from innbench.problems.toys import MODE_CENTRES
+
+N = 500
+
+
+def _saved(fig, tmp_path, name="x.png", min_bytes=8000):
+    assert isinstance(fig, Figure)
+    path = tmp_path / name
+    fig.savefig(path, dpi=60)
+    assert path.stat().st_size > min_bytes
+    return path
+
+
+def _has_contour(ax):
+    return any(isinstance(c, ContourSet) for c in ax.collections)
+
+
+@pytest.fixture(scope="module")
+def kin_post():
+    """Approximate posterior for y* = (1.5, 0): prior draws whose end point lies near the target."""
+    rng = np.random.default_rng(0)
+    kin = get_problem("kinematics")
+    x = kin.sample_prior(200_000, rng)
+    near = np.linalg.norm(kin.forward(x) - [1.5, 0.0], axis=1) < 0.1
+    return x[near][:N]
+
+
+@pytest.fixture(scope="module")
+def bal_post():
+    rng = np.random.default_rng(1)
+    bal = get_problem("ballistics")
+    x = bal.sample_prior(50_000, rng)
+    near = np.abs(bal.forward(x)[:, 0] - 5.0) < 0.2
+    return x[near][:N]
+
+
+# -- numerical helpers ----------------------------------------------------------------------------------
+
+def test_density_level_encloses_requested_mass_of_a_gaussian():
+    g = np.linspace(-6, 6, 301)
+    xx, yy = np.meshgrid(g, g)
+    dens = np.exp(-0.5 * (xx**2 + yy**2)) / (2 * np.pi)
+    cell = (g[1] - g[0]) ** 2
+    for mass in (0.5, 0.9, 0.97):
+        level = F.density_level(dens, mass)
+        inside = dens[dens >= level].sum() * cell
+        assert abs(inside - mass) < 0.01
+        # for a standard 2-D Gaussian the HPD region of mass m is the disc of radius sqrt(-2 log(1 - m))
+        assert level == pytest.approx((1 - mass) / (2 * np.pi), rel=0.03)
+
+
+def test_density_level_relative_to_total_and_degenerate_grids():
+    d = np.array([4.0, 3.0, 2.0, 1.0, np.nan, -1.0])
+    assert F.density_level(d, 0.4) == 4.0
+    assert F.density_level(d, 0.7) == 3.0
+    assert F.density_level(d, 1.0) == 1.0
+    # a grid holding only part of the mass: relative to the given total
+    assert F.density_level(d, 0.5, total=20.0) == 1.0
+    assert F.density_level(d, 0.2, total=20.0) == 4.0
+    assert np.isnan(F.density_level(np.zeros((3, 3)), 0.9))
+    assert np.isnan(F.density_level(np.full(4, np.nan), 0.9))
+    with pytest.raises(ValueError):
+        F.density_level(d, 1.5)
+
+
+def test_mean_shift_finds_the_heavier_mode():
+    rng = np.random.default_rng(3)
+    heavy = rng.normal([1.0, 1.0], 0.15, (700, 2))
+    light = rng.normal([-1.0, -1.0], 0.15, (300, 2))
+    x = np.concatenate([light, heavy])
+    mode = F.mean_shift_mode(x, bandwidth=0.1)
+    assert np.linalg.norm(mode - [1.0, 1.0]) < 0.08
+    # the light mode wins when it is the heavier one
+    mode = F.mean_shift_mode(np.concatenate([rng.normal([-1.0, -1.0], 0.15, (800, 2)), light[:200] + 2]), 0.1)
+    assert np.linalg.norm(mode - [-1.0, -1.0]) < 0.08
+
+
+def test_mean_shift_handles_nan_scale_and_empty():
+    rng = np.random.default_rng(4)
+    x = rng.normal([0.0, 10.0], [0.1, 2.0], (400, 2))
+    x[::10] = np.nan
+    mode = F.mean_shift_mode(x, bandwidth=0.3, scale=[0.1, 2.0])
+    assert np.all(np.isfinite(mode)) and abs(mode[0]) < 0.1 and abs(mode[1] - 10) < 1.5
+    assert np.isnan(F.mean_shift_mode(np.full((5, 3), np.nan))).all()
+    assert F.mean_shift_mode(np.empty((0, 4))).shape == (4,)
+
+
+# -- figures ------------------------------------------------------------------------------------------
+
+def test_priors_figure(tmp_path):
+    rng = np.random.default_rng(5)
+    samples = {
+        "kinematics": get_problem("kinematics").sample_prior(N, rng),
+        "ballistics": get_problem("ballistics").sample_prior(N, rng),
+        "gaussian_modes": get_problem("gaussian_modes").sample_prior(N, rng),
+    }
+    fig = F.priors_figure(samples)
+    assert len(fig.axes) == 4  # kinematics, ballistics + impact strip, scatter
+    assert _has_contour(fig.axes[0])
+    _saved(fig, tmp_path, min_bytes=20000)
+    fig = F.priors_figure({"kinematics": np.full((3, 4), np.nan), "ballistics": np.empty((0, 4))})
+    assert len(fig.axes) == 3
+    _saved(fig, tmp_path, "empty.png", min_bytes=2000)
+
+
+def test_kinematics_posterior_figure(tmp_path, kin_post):
+    rng = np.random.default_rng(6)
+    broad = kin_post + rng.normal(0, 0.08, kin_post.shape)
+    nan = kin_post.copy()
+    nan[::3] = np.nan
+    panels = [("ground truth", kin_post), ("broad", broad), ("partly NaN", nan), ("all NaN", np.full((10, 4), np.nan)),
+              ("empty", np.empty((0, 4)))]
+    fig = F.kinematics_posterior_figure(panels, [1.5, 0.0])
+    assert len(fig.axes) == 5
+    assert all(_has_contour(ax) for ax in fig.axes[:3])
+    assert not _has_contour(fig.axes[3])
+    assert [ax.get_title() for ax in fig.axes] == [t for t, _ in panels]
+    # faint arms + the bold mean-shift arm
+    assert fig.axes[0].collections and len(fig.axes[0].lines) >= 2
+    _saved(fig, tmp_path, min_bytes=20000)
+
+
+def test_kinematics_contour_encloses_the_end_points(kin_post):
+    fig = F.kinematics_posterior_figure([("gt", kin_post)], [1.5, 0.0])
+    ax = fig.axes[0]
+    cs = next(c for c in ax.collections if isinstance(c, ContourSet) and c.get_linewidths()[0] > 0 and
+              not c.filled)
+    ends = get_problem("kinematics").forward(kin_post)
+    inside = np.zeros(len(ends), dtype=bool)
+    for path in cs.get_paths():
+        for poly in path.to_polygons():
+            from matplotlib.path import Path
+
+            inside ^= Path(poly).contains_points(ends)
+    assert 0.9 < inside.mean() <= 1.0
+
+
+def test_ballistics_posterior_figure(tmp_path, bal_post):
+    never = bal_post[:50].copy()
+    never[:, 1], never[:, 2], never[:, 3] = -3.0, 0.2, 1.0  # starts below ground, never lands
+    panels = [("ground truth", bal_post), ("never lands", np.concatenate([never, bal_post])),
+              ("NaN", np.full((5, 4), np.nan)), ("empty", np.empty((0, 4)))]
+    fig = F.ballistics_posterior_figure(panels, [5.0])
+    assert len(fig.axes) == 8  # trajectories + impact strip per panel
+    assert "never land" in fig.axes[2].get_title()
+    _saved(fig, tmp_path, min_bytes=20000)
+
+
+def test_gaussian_modes_figure(tmp_path):
+    rng = np.random.default_rng(7)
+    good = {i: MODE_CENTRES[i] + 0.2 * rng.standard_normal((200, 2)) for i in range(8)}
+    partial = {0: np.full((10, 2), np.nan), 3: MODE_CENTRES[3] + 0.2 * rng.standard_normal((100, 2))}
+    fig = F.gaussian_modes_figure([("ground truth", good), ("partial", partial), ("empty", {})])
+    assert len(fig.axes) == 3
+    assert len(fig.axes[0].collections) == 9  # eight labels and the mode centres
+    _saved(fig, tmp_path, min_bytes=8000)
+
+
+def test_error_boxplots(tmp_path):
+    rng = np.random.default_rng(8)
+    names = [f"a rather long model title number {i}" for i in range(12)] + ["all NaN"]
+    errors = {n: np.exp(rng.normal(-4 + 0.2 * i, 1.0, 300)) for i, n in enumerate(names[:-1])}
+    errors[names[0]][:10] = np.nan
+    errors[names[1]][:3] = 0.0
+    errors["all NaN"] = np.full(5, np.nan)
+    fig = F.error_boxplots(errors, "Err_post", "kinematics", paper={names[0]: 0.02, "unknown": 1.0})
+    assert len(fig.axes) == 1
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log"
+    assert [t.get_text() for t in ax.get_xticklabels()] == names
+    assert ax.get_legend() is not None
+    _saved(fig, tmp_path, min_bytes=15000)
+    fig = F.error_boxplots({}, "Err_resim")
+    assert fig.axes[0].get_yscale() == "log"
+    _saved(fig, tmp_path, "empty.png", min_bytes=2000)
+
+
+def test_amortization_figure(tmp_path):
+    pts = [{"label": f"ABC {b:g}", "query_ms": q, "err_post": e, "kind": "abc"}
+           for b, q, e in [(1e4, 5.0, 0.2), (1e5, 50.0, 0.05), (1e6, 500.0, 0.01)]]
+    pts += [{"label": "cINN", "query_ms": 11.0, "err_post": 0.015, "err_post_median": 0.008, "train_seconds": 900.0,
+                 "kind": "amortized"},
+            {"label": "MDN", "query_ms": 600.0, "err_post": 0.007, "train_seconds": 30.0},
+            {"label": "broken", "query_ms": float("nan"), "err_post": 0.1, "train_seconds": float("nan")}]
+    fig = F.amortization_figure(pts)
+    assert len(fig.axes) == 2
+    left, right = fig.axes
+    assert left.get_xscale() == "log" and left.get_yscale() == "log"
+    assert len(right.patches) == 2  # training bars of cINN and MDN
+    _saved(fig, tmp_path, min_bytes=15000)
+    _saved(F.amortization_figure([]), tmp_path, "empty.png", min_bytes=2000)
+
+
+def test_sbc_figure(tmp_path):
+    rng = np.random.default_rng(9)
+    L = 99
+    ranks = {"calibrated": rng.integers(0, L + 1, (N, 3)), "1-D": rng.integers(0, L + 1, N).astype(float),
+             "empty": np.empty((0, 3))}
+    ranks["1-D"][:5] = np.nan
+    fig = F.sbc_figure(ranks, L, ["x1", "x2", "x3"])
+    assert len(fig.axes) == 9
+    assert [ax.get_title() for ax in fig.axes[:3]] == ["x1", "x2", "x3"]
+    band, expected, counts = (p.get_data() for p in fig.axes[0].patches if isinstance(p, StepPatch))
+    assert counts.values.sum() == N and expected.values.sum() == pytest.approx(N)
+    assert np.all(band.baseline <= expected.values) and np.all(expected.values <= band.values)
+    assert fig.axes[3].patches and fig.axes[3].patches[-1].get_data().values.sum() == N - 5  # NaN ranks dropped
+    _saved(fig, tmp_path, min_bytes=15000)
+
+
+def test_coverage_figure(tmp_path):
+    lev = np.linspace(0, 1, 11)
+    fig = F.coverage_figure({"good": (lev, lev), "over": (lev, lev**2), "nan": (lev, lev * np.nan)})
+    assert len(fig.axes) == 1
+    assert len(fig.axes[0].get_legend().get_texts()) == 2
+    _saved(fig, tmp_path, min_bytes=10000)
+    _saved(F.coverage_figure({}), tmp_path, "empty.png", min_bytes=2000)

@@ -1,0 +1,129 @@
+"""The report from a results database: tables, figures, the HTML page in a real browser, and a Ray run."""
+
+import csv
+import json
+import shutil
+
+import pytest
+
+from innbench.benchmark import ResultsDB, load_grid, run_grid
+from innbench.benchmark.report import CLAMP
+from innbench.cli import main
+
+GRID = """
+name = "tiny"
+problems = ["kinematics", "ballistics"]
+models = ["mdn", "cinn", {{model = "rejection_abc", label = "rejection_abc@1e4", options = {{simulations = 10000}}}}]
+extra = [{{problem = "gaussian_modes", model = "mdn"}}]
+preset = "tiny"
+observations = 5
+samples = 300
+timing_observations = 1
+c2st_observations = 1
+noise_floor_observations = 2
+threads = 1
+[budget]
+n_train = 3000
+n_batches = 40
+"""
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    d = tmp_path_factory.mktemp("report")
+    (d / "grid.toml").write_text(GRID.format())
+    assert main(["bench", "--config", str(d / "grid.toml"), "--db", str(d / "r.db"), "--quiet"]) == 0
+    assert main(["report", "--db", str(d / "r.db"), "--out", str(d / "out")]) == 0
+    return d
+
+
+def test_tables_in_three_formats(report):
+    out = report / "out"
+    md = (out / "table_kinematics.md").read_text()
+    assert "mixture density network" in md and "conditional INN" in md and "rejection ABC" in md
+    assert "| 0.007 |" in md and "| 0.015 |" in md  # the paper's Err_post of the MDN and the cINN alongside
+    tex = (out / "table_ballistics.tex").read_text()
+    assert r"\begin{tabular}" in tex and r"\toprule" in tex and "mixture density network" in tex
+    rows = list(csv.DictReader((out / "table_kinematics.csv").open()))
+    assert [r["label"] for r in rows] == ["mdn", "cinn", "rejection_abc@1e4"]
+    with ResultsDB(report / "r.db") as db:
+        runs = {r["label"]: r for r in db.runs() if r["problem"] == "kinematics"}
+        errs = [r["err_post"] for r in db.results([runs["mdn"]["run_id"]])]
+    mdn = rows[0]
+    assert float(mdn["err_post_mean"]) == pytest.approx(sum(errs) / len(errs))
+    assert float(mdn["err_post_clamped"]) == pytest.approx(sum(min(e, CLAMP) for e in errs) / len(errs))
+    assert mdn["ml_loss"] == "True" and mdn["y_supervised"] == "False" and int(mdn["dim_z"]) == runs["mdn"]["dim_z"] == 4
+    cal = list(csv.DictReader((out / "calibration_kinematics.csv").open()))
+    assert 0.3 <= float(cal[0]["c2st_mean"]) <= 1.0 and 0 <= float(cal[0]["coverage_90"]) <= 1
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["grid"] == "tiny" and set(summary["problems"]) == {"kinematics", "ballistics", "gaussian_modes"}
+
+
+def test_figures_written(report):
+    figs = {p.name for p in (report / "out" / "figures").glob("*.png")}
+    for name in ("priors", "posterior_kinematics", "posterior_ballistics", "posterior_gaussian_modes",
+                 "box_err_post_kinematics", "box_err_resim_ballistics", "amortization_kinematics",
+                 "sbc_kinematics", "coverage_ballistics"):
+        assert f"{name}.png" in figs
+    assert all((report / "out" / "figures" / f).stat().st_size > 5000 for f in figs)
+
+
+def test_report_errors_are_named(report, tmp_path, capsys):
+    assert main(["report", "--db", str(tmp_path / "none.db"), "--out", str(tmp_path / "o")]) == 2
+    assert "no results database" in capsys.readouterr().err
+    assert main(["report", "--db", str(report / "r.db"), "--out", str(tmp_path / "o"), "--grid", "nope"]) == 2
+    assert "grid 'nope'" in capsys.readouterr().err
+
+
+def test_html_page_renders_in_chromium(report):
+    from playwright import sync_api as playwright
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    assert chromium, "the browser test needs Chromium (scripts/setup.sh installs Debian's chromium)"
+    page_path = report / "out" / "report.html"
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(page_path.as_uri())
+        page.wait_for_load_state("load")
+        assert page.title() == "innbench report: tiny"
+        n_img = page.locator("img").count()
+        assert n_img >= 12
+        loaded = page.evaluate("Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)")
+        assert all(loaded) and len(loaded) == n_img
+        assert page.locator("table").count() == 6  # results and calibration per problem
+        assert page.locator("table").first.locator("tbody tr").count() == 3
+        text = page.inner_text("body")
+        assert "mixture density network" in text and "Figure 2" in text and "What amortization buys" in text
+        # wide tables scroll rather than overflow the page
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+        browser.close()
+    assert not errors
+
+
+def test_ray_executor_runs_a_grid(tmp_path):
+    import ray
+
+    grid = load_grid(_write(tmp_path))
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        counts = run_grid(grid, tmp_path / "r.db", executor="ray", progress=False, log=lambda *a: None)
+    finally:
+        ray.shutdown()
+    assert counts["done"] == 2 and counts["failed"] == 0
+    with ResultsDB(tmp_path / "r.db") as db:
+        runs = db.runs()
+        assert sorted(r["label"] for r in runs) == ["cvae", "mdn"]
+        assert len(db.results([r["run_id"] for r in runs])) == 2 * 3
+        # the cells ran in Ray worker processes, not in this one
+        assert all(r["hardware"]["pid"] != __import__("os").getpid() for r in runs)
+
+
+def _write(tmp_path):
+    p = tmp_path / "g.toml"
+    p.write_text('name = "ray"\nproblems = ["kinematics"]\nmodels = ["mdn", "cvae"]\npreset = "tiny"\n'
+                 "observations = 3\nsamples = 200\ntiming_observations = 1\nc2st_observations = 0\n"
+                 "noise_floor_observations = 1\nthreads = 1\n[budget]\nn_train = 2000\nn_batches = 20\n")
+    return p
