@@ -202,3 +202,59 @@ def test_two_processes_share_a_grid_and_lose_no_rows(tmp_path):
     assert con.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 4 * len(models)
     assert len({r[1] for r in rows}) == 2  # both processes did work
     con.close()
+
+
+@pytest.fixture
+def scratch_registries(monkeypatch):
+    """Let a test register plugins without leaking them into other tests."""
+    import innbench.models
+    import innbench.problems
+
+    monkeypatch.setattr(innbench.models, "_REGISTRY", dict(innbench.models._REGISTRY))
+    monkeypatch.setattr(innbench.problems, "_REGISTRY", dict(innbench.problems._REGISTRY))
+    yield
+    for name in [m for m in sys.modules if m.startswith("innbench_plugin_")]:
+        del sys.modules[name]
+
+
+def test_users_model_and_problem_get_leaderboard_rows(tmp_path, scratch_registries):
+    from pathlib import Path
+
+    from innbench.benchmark.report import build_report
+
+    example = Path(__file__).parent.parent / "examples" / "leaderboard.toml"
+    grid = load_grid(example)  # the documented example resolves its plugin file and names
+    grid.check_names()
+    assert {c.describe() for c in grid.cells()} >= {"kinematics/gaussian_regression/seed0", "noisy_sum/mdn/seed0"}
+    config = tiny_config(tmp_path, models=["gaussian_regression", "mdn"])
+    text = config.read_text().replace('name = "tiny"', f'name = "lb"\nimports = ["{example.parent / "leaderboard_plugin.py"}"]')
+    text = text.replace("[budget]", 'extra = [{problem = "noisy_sum", model = "gaussian_regression"}]\n[budget]')
+    config.write_text(text)
+    counts = run_grid(load_grid(config), tmp_path / "r.db", progress=False, log=quiet)
+    assert counts["done"] == 3 and counts["failed"] == 0
+    res = build_report(tmp_path / "r.db", tmp_path / "out")
+    md = (tmp_path / "out" / "table_kinematics.md").read_text()
+    assert "Gaussian regression (plugin)" in md and "mixture density network" in md
+    assert "Gaussian regression (plugin)" in (tmp_path / "out" / "table_noisy_sum.md").read_text()
+    assert res["html"].exists()
+
+
+def test_cli_lists_cells_and_names_bad_arguments(tmp_path, capsys):
+    from innbench.cli import main
+
+    assert main(["bench", "--preset", "quick", "--list", "--db", str(tmp_path / "r.db")]) == 0
+    cells = capsys.readouterr().out.split()
+    assert len(cells) == 2 * 12 + 3 and "kinematics/cinn/seed0" in cells and "gaussian_modes/mdn/seed0" in cells
+    assert "ballistics/rejection_abc@1e5/seed0" in cells
+    assert main(["bench", "--preset", "quick", "--models", "cinn", "mdn", "--problems", "ballistics",
+                 "--seeds", "0", "1", "--list"]) == 0
+    assert capsys.readouterr().out.split() == ["ballistics/cinn/seed0", "ballistics/mdn/seed0",
+                                               "ballistics/cinn/seed1", "ballistics/mdn/seed1"]
+    assert main(["bench", "--preset", "huge", "--list"]) == 2
+    assert "unknown grid 'huge'" in capsys.readouterr().err
+    assert main(["bench", "--preset", "quick", "--models", "nope", "--list"]) == 2
+    assert "['nope'] are not in grid 'quick'" in capsys.readouterr().err
+    assert main(["bench", "--preset", "quick", "--config", str(tmp_path / "x.toml")]) == 2
+    assert "give one of them" in capsys.readouterr().err
+    assert main(["bench", "--config", str(tmp_path / "missing.toml")]) == 2
+    assert "does not exist" in capsys.readouterr().err

@@ -170,7 +170,9 @@ CAL_COLUMNS = [("model", "Model"), ("c2st_mean", "C2ST accuracy"), ("c2st_observ
 
 def _cell(row, key):
     v = row[key]
-    if key in ("train_seconds", "inference_ms", "paper_inference_ms") and v is not None:
+    if key == "paper_inference_ms" and v is not None:
+        return f"{v:g}"
+    if key in ("train_seconds", "inference_ms") and v is not None:
         return f"{v:.1f}" if v < 100 else f"{v:.0f}"
     if key == "dim_z" and v is not None:
         return str(v)

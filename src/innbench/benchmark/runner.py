@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import os
 import platform
 import sys
@@ -14,7 +13,7 @@ import numpy as np
 import torch
 
 from .. import __version__
-from .config import SHOWCASE, Cell, GridConfig
+from .config import SHOWCASE, Cell, GridConfig, import_plugins
 from .db import ResultsDB
 
 __all__ = ["GridInterrupted", "hardware", "run_cell", "run_grid", "showcase_observations"]
@@ -64,8 +63,7 @@ def run_cell(cell: Cell, config: dict, progress: bool = False, save_dir=None, de
     from ..reference import reference_posterior, test_observations
     from ..training import Budget
 
-    for module in config.get("imports", []):
-        importlib.import_module(module)
+    import_plugins(config.get("imports", []))
     if config.get("threads"):
         torch.set_num_threads(int(config["threads"]))
     s = cell.settings
