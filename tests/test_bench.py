@@ -160,12 +160,12 @@ def _wait_for(pred, proc, timeout=120):
         time.sleep(0.2)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
-def test_interrupted_run_resumes(tmp_path, sig):
-    models = ["mdn", "cvae", "cinn"]
+@pytest.mark.parametrize("sig, jobs", [(signal.SIGKILL, 1), (signal.SIGINT, 1), (signal.SIGINT, 2)])
+def test_interrupted_run_resumes(tmp_path, sig, jobs):
+    models = ["mdn", "cvae", "cinn"] + (["inn"] if jobs > 1 else [])
     config = tiny_config(tmp_path, batches=400, models=models)
     db = tmp_path / "r.db"
-    proc = _bench(config, db)
+    proc = _bench(config, db, "--jobs", str(jobs))
     _wait_for(lambda: _done(db) >= 1, proc)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)

@@ -62,18 +62,15 @@ def _model_overrides(items):
     return out
 
 
+def _given(args, **keys) -> dict:
+    """``{key: args.<option>}`` for the options given on the command line (``option=key`` pairs)."""
+    return {key: getattr(args, opt) for opt, key in keys.items() if getattr(args, opt) is not None}
+
+
 def cmd_train(args):
     from .api import train
 
-    budget = {}
-    if args.batches is not None:
-        budget["n_batches"] = args.batches
-    if args.n_train is not None:
-        budget["n_train"] = args.n_train
-    if args.lr is not None:
-        budget["lr"] = args.lr
-    if args.params is not None:
-        budget["params"] = args.params
+    budget = _given(args, batches="n_batches", n_train="n_train", lr="lr", params="params")
     out = Path(args.out or f"runs/{args.problem}-{args.model}-seed{args.seed}")
     m = train(args.problem, args.model, seed=args.seed, preset=args.preset, out=out, device=args.device,
               progress=not args.quiet, budget_overrides=budget, **_model_overrides(args.set))
@@ -165,13 +162,7 @@ def cmd_bench(args):
 
     from .benchmark import get_grid, load_grid, run_grid
 
-    overrides = {}
-    if args.observations is not None:
-        overrides["observations"] = args.observations
-    if args.seeds is not None:
-        overrides["seeds"] = args.seeds
-    if args.threads is not None:
-        overrides["threads"] = args.threads
+    overrides = _given(args, observations="observations", seeds="seeds", threads="threads")
     if args.config:
         if args.preset:
             raise ValueError("--config, --preset: give one of them (a config file may say base = \"quick\")")
@@ -202,7 +193,7 @@ def cmd_bench(args):
             print(cell.describe())
         return
     counts = run_grid(grid, args.db, executor=args.executor, address=args.address, progress=not args.quiet,
-                      save_dir=args.save_models, device=args.device)
+                      save_dir=args.save_models, device=args.device, jobs=args.jobs)
     print(f"grid {grid.name!r}: {counts['done']} cells run, {counts['done_before']} already stored, "
           f"{counts['busy']} left to other processes, {counts['failed']} failed; results in {args.db}")
     if counts["failed"]:
@@ -298,6 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--executor", choices=["local", "ray"], default="local",
                    help="local (default) or ray: cells as Ray tasks")
     b.add_argument("--address", help="Ray cluster address (default: start a local Ray instance)")
+    b.add_argument("--jobs", type=int, default=1,
+                   help="local worker processes running cells at once (default 1; e.g. the number of cores)")
     b.add_argument("--save-models", help="also keep each trained model in this directory")
     b.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     b.add_argument("--list", action="store_true", help="print the grid's cells and exit")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 import platform
 import sys
 import traceback
@@ -128,6 +129,50 @@ def _run_local(cell, config, progress, save_dir, device):
         return None, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=-4)}"
 
 
+def _worker_init(threads: int) -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
+    try:  # Linux: end with the driver even if it is killed outright
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    torch.set_num_threads(threads)
+
+
+def _pool(claim_next, config, save_dir, device, jobs, threads):
+    """Run cells in ``jobs`` worker processes, claiming the next cell whenever a worker is free."""
+    import multiprocessing as mp
+
+    pool = mp.get_context("spawn").Pool(jobs, initializer=_worker_init, initargs=(threads,))
+    running = {}
+    try:
+        while True:
+            while len(running) < jobs:
+                cell = claim_next()
+                if cell is None:
+                    break
+                running[cell.key] = (cell, pool.apply_async(run_cell, (cell, config, False, save_dir, device)))
+            if not running:
+                break
+            finished = [k for k, (_, r) in running.items() if r.ready()]
+            if not finished:
+                time.sleep(0.2)
+                continue
+            for key in finished:
+                cell, r = running.pop(key)
+                try:
+                    yield cell, r.get(), None
+                except Exception as exc:
+                    yield cell, None, f"{type(exc).__name__}: {exc}"
+        pool.close()
+        pool.join()
+    finally:
+        pool.terminate()
+
+
 def _ray(cells, config, save_dir, device, address, cpus_per_cell):
     try:
         import ray
@@ -151,14 +196,18 @@ def _ray(cells, config, save_dir, device, address, cpus_per_cell):
 
 
 def run_grid(grid: GridConfig, db_path, executor: str = "local", address: str | None = None,
-             progress: bool = True, save_dir=None, device: str = "cpu", log=print) -> dict:
+             progress: bool = True, save_dir=None, device: str = "cpu", log=print, jobs: int = 1) -> dict:
     """Run every cell of ``grid`` that the database at ``db_path`` does not hold yet.
 
     Finished cells are skipped (a re-run resumes an interrupted one), cells that another live process
     is working on are left to it, failed cells are tried again. Returns counts per outcome.
+    ``jobs > 1`` (local executor) runs cells in that many worker processes, each with ``grid.threads``
+    torch threads (default: the CPU cores divided among the jobs); this process writes the database.
     """
     if executor not in ("local", "ray"):
         raise ValueError(f"executor: expected 'local' or 'ray', got {executor!r}")
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs: expected a positive number of worker processes, got {jobs!r}")
     grid.check_names()
     cells = grid.cells()
     config = grid.to_dict()
@@ -173,7 +222,7 @@ def run_grid(grid: GridConfig, db_path, executor: str = "local", address: str | 
                 continue
             todo.append(cell)
         log(f"grid {grid.name!r}: {len(cells)} cells, {counts['done_before']} already in {db_path}, "
-            f"{len(todo)} to run ({executor})")
+            f"{len(todo)} to run ({executor}" + (f", {jobs} jobs)" if executor == "local" and jobs > 1 else ")"))
         bar = None
         if progress:
             from tqdm.auto import tqdm
@@ -210,14 +259,31 @@ def run_grid(grid: GridConfig, db_path, executor: str = "local", address: str | 
                 bar.update(1)
 
         try:
-            if executor == "local":
+            if executor == "local" and jobs == 1:
                 for cell in todo:  # claim right before running, so a second process shares the work
                     if claim(cell):
                         record(cell, *_run_local(cell, config, progress, save_dir, device))
+            elif executor == "local":
+                queue = iter(todo)
+
+                def claim_next():
+                    return next((c for c in queue if claim(c)), None)
+
+                threads = grid.threads or max(1, (os.cpu_count() or 1) // jobs)
+                stream = _pool(claim_next, config, save_dir, device, jobs, threads)
+                try:
+                    for cell, result, error in stream:
+                        record(cell, result, error)
+                finally:
+                    stream.close()  # stops the workers at once after an interruption
             else:
                 claimed = [cell for cell in todo if claim(cell)]
-                for cell, result, error in _ray(claimed, config, save_dir, device, address, grid.threads or 1):
-                    record(cell, result, error)
+                stream = _ray(claimed, config, save_dir, device, address, grid.threads or 1)
+                try:
+                    for cell, result, error in stream:
+                        record(cell, result, error)
+                finally:
+                    stream.close()  # cancels the pending tasks after an interruption
         except KeyboardInterrupt:
             for cell in unfinished.values():
                 db.release(cell)
