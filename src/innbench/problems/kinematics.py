@@ -121,16 +121,17 @@ class Kinematics(Problem):
                 if ok.any():
                     p, a1, a2, r = p[ok], a1[ok], a2[ok], r[ok]
                     base = np.arccos(r)
+                    x_fixed = l1 * np.sin(a1) + l2 * np.sin(a2)
                     for sign in (1.0, -1.0):
+                        # x1 and the Jacobian are the same for the three windings k (sin is 2 pi periodic),
+                        # only x4 changes; the k = +-1 windings almost never carry weight
+                        a3 = sign * base
+                        sin3 = np.sin(a3)
+                        x1 = v - (x_fixed + l3 * sin3)
+                        lw_common = _norm_logpdf(x1, PRIOR_STD[0]) - np.log(l3 * np.abs(sin3))
                         for k in (-1, 0, 1):
-                            a3 = sign * base + 2 * np.pi * k
-                            x4 = a3 - a2
-                            x1 = v - (l1 * np.sin(a1) + l2 * np.sin(a2) + l3 * np.sin(a3))
-                            lw = (
-                                _norm_logpdf(x1, PRIOR_STD[0])
-                                + _norm_logpdf(x4, PRIOR_STD[3])
-                                - np.log(l3 * np.abs(np.sin(a3)))
-                            )
+                            x4 = a3 + 2 * np.pi * k - a2
+                            lw = lw_common + _norm_logpdf(x4, PRIOR_STD[3])
                             keep = lw > -60  # negligible weights (e.g. the k = +-1 branches)
                             if keep.any():
                                 xs.append(np.stack([x1[keep], p[keep, 0], p[keep, 1], x4[keep]], -1))
