@@ -40,7 +40,7 @@ def report(tmp_path_factory):
 def test_tables_in_three_formats(report):
     out = report / "out"
     md = (out / "table_kinematics.md").read_text()
-    assert "mixture density network" in md and "conditional INN" in md and "rejection ABC" in md
+    assert "mixture density network" in md and "conditional INN" in md and "| rejection ABC, 1e4 simulations |" in md
     assert "| 0.007 |" in md and "| 0.015 |" in md  # the paper's Err_post of the MDN and the cINN alongside
     tex = (out / "table_ballistics.tex").read_text()
     assert r"\begin{tabular}" in tex and r"\toprule" in tex and "mixture density network" in tex

@@ -92,8 +92,12 @@ def _stats(a: np.ndarray) -> dict:
 
 
 def _title(e) -> str:
+    """The row's name: the model's title, and for a variant its label (ABC: its simulation budget)."""
     if e["label"] == e["model"]:
         return e["title"]
+    options = ((e["runs"][0].get("config") or {}).get("cell") or {}).get("options") or {}
+    if e["model"] == "rejection_abc" and "simulations" in options:
+        return f"rejection ABC, {int(options['simulations']):.0e} simulations".replace("e+0", "e")
     return f"{e['title']} [{e['label']}]"
 
 
@@ -296,7 +300,7 @@ def _figures(data: dict, db: ResultsDB, fig_dir: Path) -> list[tuple[str, str, P
             if e["inference_ms"] is None:
                 continue
             st = _stats(e["err_post"])
-            points.append({"label": _title(e) if e["model"] != "rejection_abc" else e["label"].replace("rejection_abc@", "ABC "),
+            points.append({"label": _title(e).replace("rejection ABC, ", "ABC ").replace(" simulations", ""),
                            "query_ms": e["inference_ms"], "err_post": st["mean"], "err_post_median": st["median"],
                            "train_seconds": e["train_seconds"],
                            "kind": "abc" if e["model"] == "rejection_abc" else "amortized"})
