@@ -60,12 +60,13 @@ def _as_f32(x) -> torch.Tensor:
     return torch.as_tensor(np.ascontiguousarray(x, dtype=np.float32))
 
 
-def mmd(x, y, kernels=KERNELS, chunk: int = 1024) -> float:
+def mmd(x, y, kernels=KERNELS, chunk: int = 128) -> float:
     r"""Biased (V-statistic) squared MMD between sample sets ``x (n, d)`` and ``y (m, d)``.
 
     ``MMD^2 = mean k(x, x') + mean k(y, y') - 2 mean k(x, y)``, diagonals included (the authors'
     estimator), with the multi-scale inverse-multiquadric kernel on raw, unnormalised coordinates.
-    Memory is O(chunk * m), so 4000 x 4000 runs in a few tens of MB.
+    Memory is O(chunk * m): 128-row chunks keep the elementwise work in the CPU caches (measured 30–40 %
+    faster than 1024 rows for 4000 x 4000 on one thread).
     """
     xt, yt = _as_f32(x), _as_f32(y)
     n, m = len(xt), len(yt)
