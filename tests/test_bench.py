@@ -70,9 +70,12 @@ def test_grid_stores_runs_and_tidy_rows(tiny_db):
             assert np.isfinite(row["err_post"]) and row["err_post"] > 0 and row["err_resim"] > 0
             ranks = json.loads(row["sbc_ranks"])
             assert len(ranks) == 4 and all(0 <= k <= row["sbc_draws"] == 300 for k in ranks)
-            assert (row["c2st"] is not None) == (row["obs_index"] == 0)
+            assert (row["c2st"] is not None) == (row["obs_index"] == 0) == (row["c2st_reference"] is not None)
         c2 = [row["c2st"] for row in rows if row["c2st"] is not None]
         assert all(0.3 <= c <= 1.0 for c in c2)
+        # the C2ST floor (an independent reference draw) is the same for both models and near chance
+        floors = {row["c2st_reference"] for row in rows if row["c2st_reference"] is not None}
+        assert len(floors) == 1 and 0.35 <= floors.pop() <= 0.7
         # showcase posteriors (the report's figures) are stored with the run, references per problem
         s = db.samples(runs[0]["run_id"])
         assert s["y0"][0] == [1.5, 0.0] and s["y0"][1].shape == (300, 4)
@@ -123,6 +126,24 @@ def test_bad_configs_are_named(tmp_path, text, match):
         grid = load_grid(path)
         run_grid(grid, tmp_path / "r.db", progress=False, log=quiet)
     assert not (tmp_path / "r.db").exists() or not ResultsDB(tmp_path / "r.db").runs(status="done")
+
+
+def test_database_from_before_the_c2st_floor_is_upgraded(tmp_path):
+    path = tmp_path / "old.db"
+    con = sqlite3.connect(path)
+    con.executescript("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);"
+                      "INSERT INTO meta VALUES ('schema_version', '1');"
+                      "CREATE TABLE results (run_id INTEGER NOT NULL, problem TEXT NOT NULL, model TEXT NOT NULL,"
+                      " label TEXT NOT NULL, seed INTEGER NOT NULL, obs_index INTEGER NOT NULL, y TEXT NOT NULL,"
+                      " err_post REAL, err_resim REAL, err_resim_sq REAL, invalid_fraction REAL,"
+                      " outside_support_fraction REAL, sbc_ranks TEXT, sbc_draws INTEGER, c2st REAL,"
+                      " PRIMARY KEY (run_id, obs_index));"
+                      "INSERT INTO results VALUES (1, 'kinematics', 'mdn', 'mdn', 0, 0, '[1, 0]', 0.1, 0.1, 0.01,"
+                      " 0, 0, '[1, 2, 3, 4]', 10, 0.6);")
+    con.close()
+    with ResultsDB(path) as db:
+        rows = db.results([1])
+    assert rows[0]["err_post"] == 0.1 and rows[0]["c2st_reference"] is None
 
 
 def test_corrupt_database_is_a_clear_error(tmp_path):

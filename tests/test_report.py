@@ -55,6 +55,7 @@ def test_tables_in_three_formats(report):
     assert mdn["ml_loss"] == "True" and mdn["y_supervised"] == "False" and int(mdn["dim_z"]) == runs["mdn"]["dim_z"] == 4
     cal = list(csv.DictReader((out / "calibration_kinematics.csv").open()))
     assert 0.3 <= float(cal[0]["c2st_mean"]) <= 1.0 and 0 <= float(cal[0]["coverage_90"]) <= 1
+    assert 0.35 <= float(cal[0]["c2st_floor"]) <= 0.7 and cal[0]["c2st_floor"] == cal[1]["c2st_floor"]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["grid"] == "tiny" and set(summary["problems"]) == {"kinematics", "ballistics", "gaussian_modes"}
 

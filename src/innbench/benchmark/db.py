@@ -9,8 +9,8 @@ Tables:
 ``results``
     One tidy row per run and test observation: problem, model, label, seed, observation index, the
     observation, Err_post, Err_resim (distance and squared), the fraction of invalid and
-    out-of-support samples, SBC ranks (JSON list, one per parameter) and the C2ST accuracy (where
-    computed).
+    out-of-support samples, SBC ranks (JSON list, one per parameter), the C2ST accuracy and, for the same
+    observations, the C2ST of an independent reference draw against the reference (its floor).
 ``samples``
     Posterior samples of the showcase observations (the report's posterior figures), per run;
     ``references`` holds the reference samples of the same observations, per problem.
@@ -65,7 +65,7 @@ CREATE TABLE IF NOT EXISTS results (
     y TEXT NOT NULL,
     err_post REAL, err_resim REAL, err_resim_sq REAL,
     invalid_fraction REAL, outside_support_fraction REAL,
-    sbc_ranks TEXT, sbc_draws INTEGER, c2st REAL,
+    sbc_ranks TEXT, sbc_draws INTEGER, c2st REAL, c2st_reference REAL,
     PRIMARY KEY (run_id, obs_index)
 );
 CREATE TABLE IF NOT EXISTS samples (
@@ -123,6 +123,9 @@ class ResultsDB:
                 for stmt in SCHEMA.strip().split(";"):
                     if stmt.strip():
                         self.conn.execute(stmt)
+                cols = {r[1] for r in self.conn.execute("PRAGMA table_info(results)")}
+                if "c2st_reference" not in cols:  # databases written before the C2ST floor existed
+                    self.conn.execute("ALTER TABLE results ADD COLUMN c2st_reference REAL")
                 row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
                 if row is None:
                     self.conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
@@ -212,10 +215,13 @@ class ResultsDB:
                  json.dumps(r["hardware"]), run_id),
             )
             c.executemany(
-                "INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO results (run_id, problem, model, label, seed, obs_index, y, err_post, err_resim, "
+                "err_resim_sq, invalid_fraction, outside_support_fraction, sbc_ranks, sbc_draws, c2st, "
+                "c2st_reference) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(run_id, cell.problem, cell.spec.model, cell.spec.label, cell.seed, o["obs_index"],
                   json.dumps(o["y"]), o["err_post"], o["err_resim"], o["err_resim_sq"], o["invalid_fraction"],
-                  o["outside_support_fraction"], json.dumps(o["sbc_ranks"]), o["sbc_draws"], o["c2st"])
+                  o["outside_support_fraction"], json.dumps(o["sbc_ranks"]), o["sbc_draws"], o["c2st"],
+                  o.get("c2st_reference"))
                  for o in result["observations"]],
             )
             c.executemany("INSERT INTO samples VALUES (?, ?, ?, ?)",

@@ -73,6 +73,8 @@ def collect(db: ResultsDB, grid: str | None = None) -> dict:
             e["err_resim_sq"] = np.array([np.nan if o["err_resim_sq"] is None else o["err_resim_sq"] for o in obs],
                                          dtype=float)
             e["c2st"] = np.array([o["c2st"] for o in obs if o["c2st"] is not None], dtype=float)
+            e["c2st_reference"] = np.array([o["c2st_reference"] for o in obs if o.get("c2st_reference") is not None],
+                                           dtype=float)
             e["ranks"] = np.array([json.loads(o["sbc_ranks"]) for o in obs if o["sbc_ranks"]], dtype=float)
             e["sbc_draws"] = int(obs[0]["sbc_draws"]) if obs and obs[0]["sbc_draws"] else 0
             e["n_observations"] = len({o["obs_index"] for o in obs})
@@ -125,10 +127,13 @@ def calibration_rows(labels: OrderedDict) -> list[dict]:
 
     rows = []
     for e in labels.values():
-        row = {"label": e["label"], "model": _title(e), "c2st_mean": None, "c2st_observations": len(e["c2st"]),
+        row = {"label": e["label"], "model": _title(e), "c2st_mean": None, "c2st_floor": None,
+               "c2st_observations": len(e["c2st"]),
                "sbc_min_pvalue": None, "coverage_50": None, "coverage_90": None}
         if len(e["c2st"]) and np.isfinite(e["c2st"]).any():
             row["c2st_mean"] = float(np.nanmean(e["c2st"]))
+        if len(e["c2st_reference"]):
+            row["c2st_floor"] = float(np.mean(e["c2st_reference"]))
         if len(e["ranks"]) and e["sbc_draws"]:
             row["sbc_min_pvalue"] = float(np.min(rank_histogram_pvalue(e["ranks"], e["sbc_draws"])))
             cov = _coverage(e)
@@ -167,7 +172,8 @@ MAIN_COLUMNS = [
     ("y_supervised", "y-supervised"), ("n_parameters", "params"), ("train_seconds", "train s"),
     ("paper_err_post", "paper Err_post"), ("paper_err_resim", "paper Err_resim"), ("paper_inference_ms", "paper ms"),
 ]
-CAL_COLUMNS = [("model", "Model"), ("c2st_mean", "C2ST accuracy"), ("c2st_observations", "C2ST obs."),
+CAL_COLUMNS = [("model", "Model"), ("c2st_mean", "C2ST accuracy"), ("c2st_floor", "C2ST floor"),
+               ("c2st_observations", "C2ST obs."),
                ("sbc_min_pvalue", "SBC min p-value"), ("coverage_50", "coverage @50%"),
                ("coverage_90", "coverage @90%")]
 
@@ -374,7 +380,8 @@ def build_report(db_path, out, grid: str | None = None) -> dict:
         sections.append((f"Results: {problem}", f"<p>{html.escape(caption)}</p>" + html_table(rows, MAIN_COLUMNS)))
         sections.append((f"Calibration: {problem}",
                          "<p>C2ST: accuracy of a classifier telling model samples from reference samples (0.5 = "
-                         "indistinguishable). SBC: smallest chi-square p-value of the rank histograms over the "
+                         "indistinguishable); C2ST floor: the same test for an independent reference draw, i.e. "
+                         "what a perfect sampler gets. SBC: smallest chi-square p-value of the rank histograms over the "
                          "parameters. Coverage: fraction of true parameters inside the central 50 % / 90 % "
                          "marginal credible intervals.</p>" + html_table(cal, CAL_COLUMNS)))
     by_section: OrderedDict = OrderedDict()
