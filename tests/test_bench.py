@@ -53,7 +53,7 @@ def tiny_db(tmp_path_factory):
 
 
 def test_grid_stores_runs_and_tidy_rows(tiny_db):
-    path, grid, counts = tiny_db
+    path, _, counts = tiny_db
     assert counts == {"cells": 2, "done_before": 0, "busy": 0, "done": 2, "failed": 0}
     with ResultsDB(path) as db:
         runs = db.runs("tiny")
@@ -189,7 +189,7 @@ def test_interrupted_run_resumes(tmp_path, sig, jobs):
     proc = _bench(config, db, "--jobs", str(jobs))
     _wait_for(lambda: _done(db) >= 1, proc)
     proc.send_signal(sig)
-    out, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=60)
     con = sqlite3.connect(db)
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     first = con.execute("SELECT cell_key, finished_at FROM runs WHERE status = 'done'").fetchall()

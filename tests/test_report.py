@@ -98,6 +98,11 @@ def test_html_page_renders_in_chromium(report):
         assert page.locator("table").first.locator("tbody tr").count() == 3
         text = page.inner_text("body")
         assert "mixture density network" in text and "Figure 2" in text and "What amortization buys" in text
+        headings = page.locator("h2").all_inner_texts()
+        assert len(headings) == len(set(headings))  # one section per heading
+        assert headings.index("Results: kinematics") < headings.index("Calibration: kinematics")
+        sbc = page.locator("h2:has-text('Calibration: kinematics') ~ figure img[alt='sbc_kinematics']")
+        assert sbc.count() == 1
         # wide tables scroll rather than overflow the page
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
         browser.close()

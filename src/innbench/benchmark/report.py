@@ -293,12 +293,12 @@ def _figures(data: dict, db: ResultsDB, fig_dir: Path) -> list[tuple[str, str, P
         paper_resim = {_title(e): e["paper"]["err_resim"] for e in labels.values() if e["paper"]}
         save(F.error_boxplots({n: e["err_post"] for n, e in zip(names, labels.values())}, "Err_post (MMD)",
                               f"{problem}: posterior mismatch", paper=paper_post or None),
-             f"box_err_post_{problem}", f"Errors: {problem}",
+             f"box_err_post_{problem}", f"Results: {problem}",
              "Figure 4: Err_post per test observation (box 25–75 %, whiskers 5–95 %, log scale; "
              "markers: the paper's means).")
         save(F.error_boxplots({n: e["err_resim"] for n, e in zip(names, labels.values())}, "Err_resim (distance)",
                               f"{problem}: re-simulation error", paper=paper_resim or None),
-             f"box_err_resim_{problem}", f"Errors: {problem}",
+             f"box_err_resim_{problem}", f"Results: {problem}",
              "Figure 5: Err_resim per test observation (log scale; markers: the paper's means).")
 
         points = []
@@ -361,7 +361,9 @@ def build_report(db_path, out, grid: str | None = None) -> dict:
         figs = _figures(data, db, out / "figures")
     summary = {"grid": data["grid"], "generated": time.strftime("%Y-%m-%d %H:%M:%S"), "innbench_version": __version__,
                "clamp": CLAMP, "problems": {}}
-    sections = []
+    # one section per heading, tables first, their figures after them: problems, then per problem the
+    # results, posteriors, amortization and calibration
+    sections: OrderedDict = OrderedDict([("Problems", [])])
     written = []
     hw = data["runs"][0]["hardware"] or {}
     for problem, labels in data["problems"].items():
@@ -377,22 +379,18 @@ def build_report(db_path, out, grid: str | None = None) -> dict:
             (out / f"{stem}.tex").write_text(latex_table(rs, cols, cap))
             write_csv(out / f"{stem}.csv", rs)
             written += [out / f"{stem}.{ext}" for ext in ("md", "tex", "csv")]
-        sections.append((f"Results: {problem}", f"<p>{html.escape(caption)}</p>" + html_table(rows, MAIN_COLUMNS)))
-        sections.append((f"Calibration: {problem}",
-                         "<p>C2ST: accuracy of a classifier telling model samples from reference samples (0.5 = "
-                         "indistinguishable); C2ST floor: the same test for an independent reference draw, i.e. "
-                         "what a perfect sampler gets. SBC: smallest chi-square p-value of the rank histograms over the "
-                         "parameters. Coverage: fraction of true parameters inside the central 50 % / 90 % "
-                         "marginal credible intervals.</p>" + html_table(cal, CAL_COLUMNS)))
-    by_section: OrderedDict = OrderedDict()
+        sections[f"Results: {problem}"] = [f"<p>{html.escape(caption)}</p>" + html_table(rows, MAIN_COLUMNS)]
+        sections[f"Posteriors: {problem}"] = []
+        sections[f"Amortization: {problem}"] = []
+        sections[f"Calibration: {problem}"] = [
+            "<p>C2ST: accuracy of a classifier telling model samples from reference samples (0.5 = indistinguishable); "
+            "C2ST floor: the same test for an independent reference draw, i.e. what a perfect sampler gets. SBC: "
+            "smallest chi-square p-value of the rank histograms over the parameters. Coverage: fraction of true "
+            "parameters inside the central 50 % / 90 % marginal credible intervals.</p>" + html_table(cal, CAL_COLUMNS)]
     for section, caption, path in figs:
-        by_section.setdefault(section, []).append(
+        sections.setdefault(section, []).append(
             f"<figure>{_img(path)}<figcaption>{html.escape(caption)}</figcaption></figure>")
-    body = []
-    for title, content in sections:
-        body.append(f"<h2>{html.escape(title)}</h2>{content}")
-    for title, items in by_section.items():
-        body.append(f"<h2>{html.escape(title)}</h2>" + "".join(items))
+    body = [f"<h2>{html.escape(title)}</h2>" + "".join(items) for title, items in sections.items() if items]
     meta = (f"grid <code>{html.escape(data['grid'])}</code> · {len(data['runs'])} runs · innbench {__version__} · "
             f"{html.escape(str(hw.get('processor', '')))} ({hw.get('cpu_count', '?')} cores, "
             f"{hw.get('torch_threads', '?')} torch threads) · generated {summary['generated']}")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import time
 import platform
 import sys
+import time
 import traceback
 from pathlib import Path
 
