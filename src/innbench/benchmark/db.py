@@ -113,30 +113,47 @@ class ResultsDB:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.host = socket.gethostname()
         self.pid = os.getpid()
-        try:
-            self.conn = sqlite3.connect(self.path, timeout=120, isolation_level=None)
-            self.conn.execute("PRAGMA busy_timeout = 120000")
-            self.conn.execute("PRAGMA journal_mode = WAL")
-            self.conn.execute("PRAGMA synchronous = FULL")
-            self.conn.execute("PRAGMA foreign_keys = ON")
-            with self.transaction():
-                for stmt in SCHEMA.strip().split(";"):
-                    if stmt.strip():
-                        self.conn.execute(stmt)
-                cols = {r[1] for r in self.conn.execute("PRAGMA table_info(results)")}
-                if "c2st_reference" not in cols:  # databases written before the C2ST floor existed
-                    self.conn.execute("ALTER TABLE results ADD COLUMN c2st_reference REAL")
-                row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-                if row is None:
-                    self.conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-                elif int(row[0]) != SCHEMA_VERSION:
-                    raise ValueError(f"db: {str(self.path)!r} has schema version {row[0]}, this innbench "
-                                     f"reads version {SCHEMA_VERSION}")
-        except sqlite3.DatabaseError as exc:
-            raise ValueError(f"db: {str(self.path)!r} is not a readable innbench results database ({exc})") from None
+        self.conn = None
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                self._open()
+                break
+            except sqlite3.OperationalError as exc:
+                # two processes creating the database at once can deadlock on the switch to WAL; SQLite
+                # then answers "locked"/"busy" at once instead of waiting: close, back off, try again
+                self.close()
+                if ("locked" in str(exc) or "busy" in str(exc)) and time.monotonic() < deadline:
+                    time.sleep(0.05 + 0.1 * (os.getpid() % 7) / 7)
+                    continue
+                raise ValueError(f"db: cannot open {str(self.path)!r} ({exc})") from None
+            except sqlite3.DatabaseError as exc:
+                self.close()
+                raise ValueError(f"db: {str(self.path)!r} is not a readable innbench results database ({exc})") from None
+
+    def _open(self) -> None:
+        self.conn = sqlite3.connect(self.path, timeout=120, isolation_level=None)
+        self.conn.execute("PRAGMA busy_timeout = 120000")
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute("PRAGMA synchronous = FULL")
+        self.conn.execute("PRAGMA foreign_keys = ON")
+        with self.transaction():
+            for stmt in SCHEMA.strip().split(";"):
+                if stmt.strip():
+                    self.conn.execute(stmt)
+            cols = {r[1] for r in self.conn.execute("PRAGMA table_info(results)")}
+            if "c2st_reference" not in cols:  # databases written before the C2ST floor existed
+                self.conn.execute("ALTER TABLE results ADD COLUMN c2st_reference REAL")
+            row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if row is None:
+                self.conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            elif int(row[0]) != SCHEMA_VERSION:
+                raise ValueError(f"db: {str(self.path)!r} has schema version {row[0]}, this innbench "
+                                 f"reads version {SCHEMA_VERSION}")
 
     def close(self):
-        self.conn.close()
+        if self.conn is not None:
+            self.conn.close()
 
     def __enter__(self):
         return self
