@@ -18,7 +18,7 @@ def test_mmd_matches_brute_force(rng):
     b = rng.normal(size=(250, 4)) * 1.3 + 0.2
     assert mmd(a, b) == pytest.approx(brute_mmd(a, b), rel=1e-5)
     # chunking does not change the value
-    assert mmd(a, b, chunk=7) == pytest.approx(mmd(a, b, chunk=4096), rel=1e-6)
+    assert mmd(a, b, chunk=7) == pytest.approx(mmd(a, b, chunk=4096), rel=1e-5)
 
 
 def test_mmd_of_identical_sets_is_zero_and_kernel_at_zero_distance(rng):

@@ -87,3 +87,25 @@ def test_training_mmd_loss_is_zero_for_equal_batches_and_grows_with_a_shift():
     a = torch.randn(256, 3, generator=torch.Generator().manual_seed(0))
     assert mmd_loss(a, a).item() == pytest.approx(0.0, abs=1e-6)
     assert mmd_loss(a, a + 1.0).item() > 10 * mmd_loss(a, torch.randn(256, 3)).item()
+
+
+@pytest.mark.parametrize("kernels", ["FORWARD_MMD_KERNELS", "BACKWARD_MMD_KERNELS"])
+def test_training_mmd_loss_value_and_gradient_match_the_kernel_formula(kernels):
+    """The special-cased powers (square, square root, exp-log) give the kernel's value and gradient."""
+    from innbench.models import losses
+
+    ks = getattr(losses, kernels)
+    g = torch.Generator().manual_seed(3)
+    a = torch.randn(64, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    b = (torch.randn(64, 3, generator=g, dtype=torch.float64) * 1.2 + 0.3)
+
+    def direct(p, q):
+        d2 = ((p[:, None, :] - q[None, :, :]) ** 2).sum(-1)
+        return sum(((al * c) / (c + d2)) ** al for c, al in ks).mean()
+
+    want = direct(a, a) + direct(b, b) - 2 * direct(a, b)
+    (ga,) = torch.autograd.grad(want, a)
+    got = losses.mmd_loss(a, b, ks)
+    (gg,) = torch.autograd.grad(got, a)
+    assert got.item() == pytest.approx(want.item(), rel=1e-9)
+    assert torch.allclose(gg, ga, rtol=1e-7, atol=1e-12)

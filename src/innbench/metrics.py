@@ -19,40 +19,45 @@ KERNELS = ((0.2, 0.1), (0.2, 0.5), (0.2, 2.0))
 def _kernel_sum(a: torch.Tensor, b: torch.Tensor | None, kernels, chunk: int) -> float:
     """Sum over all pairs of ``k(|a_i - b_j|^2)`` (``b=None``: pairs within ``a``, using symmetry).
 
-    Computed in row chunks so memory stays O(chunk * len(b)); float32 elementwise work with float64
-    accumulation (relative error ~1e-9 on the sums, far below the metric's noise floor).
+    Computed in row chunks so memory stays O(chunk * len(b)). The kernel terms are added into one
+    float32 block in place and summed by torch's cascaded float32 sum; the chunk sums are added in
+    float64 (relative error ~1e-7 on the total, measured 3e-8; far below the metric's noise floor).
     """
     sym = b is None
     if sym:
         b = a
     total = 0.0
     b_sq = (b * b).sum(1)
+    shared_c = len({c for c, _ in kernels}) == 1
     for start in range(0, len(a), chunk):
         ac = a[start : start + chunk]
         bc, bc_sq = (b[start:], b_sq[start:]) if sym else (b, b_sq)
-        d2 = ((ac * ac).sum(1)[:, None] + bc_sq[None, :]).sub_(2.0 * (ac @ bc.T)).clamp_min_(0.0)
-        acc = 0.0
-        shared_c = len({c for c, _ in kernels}) == 1
-        if shared_c:  # u = C / (C + d^2) formed once, in place; pow(u, a) as exp(a log u)
+        d2 = torch.addmm(bc_sq[None, :], ac, bc.T, alpha=-2.0).add_((ac * ac).sum(1)[:, None]).clamp_min_(0.0)
+        k = None
+        if shared_c:  # u = C / (C + d^2) formed once, in place
             c0 = kernels[0][0]
-            u, logu = d2.add_(c0).reciprocal_().mul_(c0), None
-        for c, alpha in kernels:
+            u = d2.add_(c0).reciprocal_().mul_(c0)
+        # the fractional powers first (they read u), the square last (it may overwrite u)
+        for c, alpha in sorted(kernels, key=lambda ca: ca[1] == 2.0):
             if not shared_c:
-                u, logu = c / (c + d2), None
+                u = c / (c + d2)
             if alpha == 2.0:
-                part = u.square()
+                part = u.square_() if shared_c else u.square()
             elif alpha == 1.0:
                 part = u
             elif alpha == 0.5:
                 part = u.sqrt()
             else:
-                logu = u.log() if logu is None else logu
-                part = logu.mul(alpha).exp_()
-            s = part.sum(dtype=torch.float64)
-            if sym:  # off-diagonal blocks appear twice, the diagonal block once
-                s = 2.0 * s - part[:, : len(ac)].sum(dtype=torch.float64)
-            acc += float(s) * alpha**alpha
-        total += acc
+                part = u.log().mul_(alpha).exp_()
+            w = alpha**alpha
+            if k is None:
+                k = part.mul_(w) if part is not u else part * w
+            else:
+                k.add_(part, alpha=w)
+        s = float(k.sum())
+        if sym:  # off-diagonal blocks appear twice, the diagonal block once
+            s = 2.0 * s - float(k[:, : len(ac)].sum())
+        total += s
     return total
 
 

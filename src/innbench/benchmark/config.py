@@ -248,8 +248,8 @@ GRID_PRESETS: dict[str, dict] = {
     ),
     "default": dict(
         name="default", problems=["kinematics", "ballistics"], models=PAPER_MODELS + BEYOND + ABC_BUDGETS,
-        preset="default", params=200_000, observations=500, timing_observations=20, c2st_observations=10,
-        extra=_toy_cells(TOY_MODELS),
+        preset="default", budget={"n_batches": 4000}, params=100_000, observations=500, timing_observations=20,
+        c2st_observations=5, extra=_toy_cells(TOY_MODELS),
     ),
     "paper": dict(
         name="paper", problems=["kinematics", "ballistics"], models=PAPER_MODELS + BEYOND + ABC_BUDGETS,

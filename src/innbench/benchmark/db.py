@@ -65,7 +65,7 @@ CREATE TABLE IF NOT EXISTS results (
     y TEXT NOT NULL,
     err_post REAL, err_resim REAL, err_resim_sq REAL,
     invalid_fraction REAL, outside_support_fraction REAL,
-    sbc_ranks TEXT, sbc_draws INTEGER, c2st REAL, c2st_reference REAL,
+    sbc_ranks TEXT, sbc_draws INTEGER, c2st REAL, c2st_reference REAL, err_resim_continuous REAL,
     PRIMARY KEY (run_id, obs_index)
 );
 CREATE TABLE IF NOT EXISTS samples (
@@ -144,6 +144,8 @@ class ResultsDB:
             cols = {r[1] for r in self.conn.execute("PRAGMA table_info(results)")}
             if "c2st_reference" not in cols:  # databases written before the C2ST floor existed
                 self.conn.execute("ALTER TABLE results ADD COLUMN c2st_reference REAL")
+            if "err_resim_continuous" not in cols:  # databases written before it was stored
+                self.conn.execute("ALTER TABLE results ADD COLUMN err_resim_continuous REAL")
             row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             if row is None:
                 self.conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
@@ -234,11 +236,11 @@ class ResultsDB:
             c.executemany(
                 "INSERT INTO results (run_id, problem, model, label, seed, obs_index, y, err_post, err_resim, "
                 "err_resim_sq, invalid_fraction, outside_support_fraction, sbc_ranks, sbc_draws, c2st, "
-                "c2st_reference) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "c2st_reference, err_resim_continuous) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(run_id, cell.problem, cell.spec.model, cell.spec.label, cell.seed, o["obs_index"],
                   json.dumps(o["y"]), o["err_post"], o["err_resim"], o["err_resim_sq"], o["invalid_fraction"],
                   o["outside_support_fraction"], json.dumps(o["sbc_ranks"]), o["sbc_draws"], o["c2st"],
-                  o.get("c2st_reference"))
+                  o.get("c2st_reference"), o.get("err_resim_continuous"))
                  for o in result["observations"]],
             )
             c.executemany("INSERT INTO samples VALUES (?, ?, ?, ?)",

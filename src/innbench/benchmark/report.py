@@ -72,6 +72,8 @@ def collect(db: ResultsDB, grid: str | None = None) -> dict:
                                       dtype=float)
             e["err_resim_sq"] = np.array([np.nan if o["err_resim_sq"] is None else o["err_resim_sq"] for o in obs],
                                          dtype=float)
+            e["err_resim_continuous"] = np.array([o["err_resim_continuous"] for o in obs
+                                                  if o.get("err_resim_continuous") is not None], dtype=float)
             e["c2st"] = np.array([o["c2st"] for o in obs if o["c2st"] is not None], dtype=float)
             e["c2st_reference"] = np.array([o["c2st_reference"] for o in obs if o.get("c2st_reference") is not None],
                                            dtype=float)
@@ -113,6 +115,7 @@ def table_rows(labels: OrderedDict) -> list[dict]:
             "label": e["label"], "model": _title(e),
             "err_post_mean": ep["mean"], "err_post_median": ep["median"], "err_post_clamped": ep["clamped_mean"],
             "err_resim_mean": er["mean"], "err_resim_median": er["median"], "err_resim_clamped": er["clamped_mean"],
+            "err_resim_continuous_mean": _stats(e["err_resim_continuous"])["mean"],
             "inference_ms": e["inference_ms"], "dim_z": e["dim_z"], "ml_loss": f.get("ml_loss"),
             "y_supervised": f.get("y_supervised"), "n_parameters": e["n_parameters"],
             "train_seconds": e["train_seconds"], "n_observations": e["n_observations"], "seeds": len(e["seeds"]),
@@ -373,13 +376,18 @@ def build_report(db_path, out, grid: str | None = None) -> dict:
         n_obs = max(r["n_observations"] for r in rows)
         caption = (f"{problem}: {n_obs} test observations, exact reference posteriors; Err_resim as mean distance; "
                    f"clamped = errors capped at {CLAMP:g}. Paper: Kruse et al. 2019 (GTX 1080 Ti).")
-        for stem, rs, cols, cap in ((f"table_{problem}", rows, MAIN_COLUMNS, caption),
+        main_cols = MAIN_COLUMNS
+        if any(r["err_resim_continuous_mean"] is not None for r in rows):  # a problem with integer parameters
+            main_cols = MAIN_COLUMNS[:7] + [("err_resim_continuous_mean", "Err_resim unrounded")] + MAIN_COLUMNS[7:]
+            caption += (" Err_resim unrounded: of the model's samples before its integer parameters are rounded to"
+                        " the prior's support (Err_post and the other columns use the rounded samples).")
+        for stem, rs, cols, cap in ((f"table_{problem}", rows, main_cols, caption),
                                     (f"calibration_{problem}", cal, CAL_COLUMNS, f"{problem}: calibration")):
             (out / f"{stem}.md").write_text(markdown_table(rs, cols))
             (out / f"{stem}.tex").write_text(latex_table(rs, cols, cap))
             write_csv(out / f"{stem}.csv", rs)
             written += [out / f"{stem}.{ext}" for ext in ("md", "tex", "csv")]
-        sections[f"Results: {problem}"] = [f"<p>{html.escape(caption)}</p>" + html_table(rows, MAIN_COLUMNS)]
+        sections[f"Results: {problem}"] = [f"<p>{html.escape(caption)}</p>" + html_table(rows, main_cols)]
         sections[f"Posteriors: {problem}"] = []
         sections[f"Amortization: {problem}"] = []
         sections[f"Calibration: {problem}"] = [

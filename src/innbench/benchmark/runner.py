@@ -105,7 +105,9 @@ def run_cell(cell: Cell, config: dict, progress: bool = False, save_dir=None, de
     per = res["per_observation"]
     observations = [
         {"obs_index": i, "y": per["y"][i], "err_post": per["err_post"][i], "err_resim": per["err_resim"][i],
-         "err_resim_sq": per["err_resim_sq"][i], "invalid_fraction": per["invalid_fraction"][i],
+         "err_resim_sq": per["err_resim_sq"][i],
+         "err_resim_continuous": per["err_resim_continuous"][i] if per["err_resim_continuous"] else None,
+         "invalid_fraction": per["invalid_fraction"][i],
          "outside_support_fraction": per["outside_support_fraction"][i], "sbc_ranks": ranks[i].tolist(),
          "sbc_draws": int(samples.shape[1]), "c2st": c2[i] if i < k else None,
          "c2st_reference": floor[i] if i < k else None}

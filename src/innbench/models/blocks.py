@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["AffineCouplingBlock", "InvertibleSequence", "PermuteRandom", "soft_clamp", "subnet"]
+__all__ = ["ACTIVATIONS", "AffineCouplingBlock", "InvertibleSequence", "PermuteRandom", "activation_class", "soft_clamp", "subnet"]
 
 
 def soft_clamp(s: torch.Tensor, clamp: float) -> torch.Tensor:
@@ -17,8 +17,22 @@ def soft_clamp(s: torch.Tensor, clamp: float) -> torch.Tensor:
     return clamp * 0.636 * torch.atan(s / clamp)
 
 
-def subnet(n_in: int, n_out: int, hidden: int, layers: int = 3, activation=nn.SiLU) -> nn.Sequential:
+#: Activations of the subnetworks by name (the ``activation`` option of the coupling models).
+ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "gelu": nn.GELU, "tanh": nn.Tanh}
+
+
+def activation_class(name):
+    """The ``nn.Module`` class of an activation given by name (see :data:`ACTIVATIONS`) or class."""
+    if isinstance(name, type) and issubclass(name, nn.Module):
+        return name
+    if name not in ACTIVATIONS:
+        raise ValueError(f"activation: unknown name {name!r}; known: {', '.join(ACTIVATIONS)}")
+    return ACTIVATIONS[name]
+
+
+def subnet(n_in: int, n_out: int, hidden: int, layers: int = 3, activation="silu") -> nn.Sequential:
     """An MLP with ``layers`` linear layers whose last layer starts at zero (so blocks start as identity)."""
+    activation = activation_class(activation)
     mods: list[nn.Module] = []
     width = n_in
     for _ in range(layers - 1):
@@ -45,17 +59,19 @@ class AffineCouplingBlock(nn.Module):
         cond_dim: size of the condition (0 for none).
         hidden, layers: width and depth of the subnetworks.
         clamp: soft clamp of the log-scales.
+        activation: the subnetworks' activation (name from :data:`ACTIVATIONS`).
     """
 
-    def __init__(self, dim: int, cond_dim: int = 0, hidden: int = 128, layers: int = 3, clamp: float = 2.0):
+    def __init__(self, dim: int, cond_dim: int = 0, hidden: int = 128, layers: int = 3, clamp: float = 2.0,
+                 activation="silu"):
         super().__init__()
         if dim < 2:
             raise ValueError(f"dim: a coupling block needs at least 2 features, got {dim}")
         self.d1 = dim // 2
         self.d2 = dim - self.d1
         self.clamp = clamp
-        self.net2 = subnet(self.d1 + cond_dim, 2 * self.d2, hidden, layers)
-        self.net1 = subnet(self.d2 + cond_dim, 2 * self.d1, hidden, layers)
+        self.net2 = subnet(self.d1 + cond_dim, 2 * self.d2, hidden, layers, activation)
+        self.net1 = subnet(self.d2 + cond_dim, 2 * self.d1, hidden, layers, activation)
 
     def _st(self, net, u, c):
         h = net(u if c is None else torch.cat([u, c], -1))
@@ -96,11 +112,11 @@ class InvertibleSequence(nn.Module):
     """``blocks`` coupling blocks, each followed by a fixed random permutation."""
 
     def __init__(self, dim: int, cond_dim: int = 0, blocks: int = 6, hidden: int = 128, layers: int = 3,
-                 clamp: float = 2.0, seed: int = 0):
+                 clamp: float = 2.0, seed: int = 0, activation="silu"):
         super().__init__()
         mods = []
         for i in range(blocks):
-            mods.append(AffineCouplingBlock(dim, cond_dim, hidden, layers, clamp))
+            mods.append(AffineCouplingBlock(dim, cond_dim, hidden, layers, clamp, activation))
             mods.append(PermuteRandom(dim, seed + i))
         self.blocks = nn.ModuleList(mods)
 

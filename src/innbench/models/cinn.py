@@ -33,14 +33,14 @@ class ConditionalINN(Model):
     title = "conditional INN"
     facts = ModelFacts(ml_loss=True, y_supervised=False, exact_inverse=True, density=True, equation="Eq. 5")
     conditional = True
-    defaults = {"blocks": 6, "hidden": 128, "layers": 3, "clamp": 2.0, "y_noise": 0.01,
+    defaults = {"blocks": 6, "hidden": 128, "layers": 3, "clamp": 2.0, "activation": "silu", "y_noise": 0.01,
                 "condition_features": True, "seed": 0}
 
     def build(self):
         c = self.config
         self.dim = max(2, self.problem.x_dim)
         self.net = InvertibleSequence(self.dim, self.cond_dim, c["blocks"], c["hidden"], c["layers"],
-                                      c["clamp"], seed=c["seed"])
+                                      c["clamp"], seed=c["seed"], activation=c["activation"])
 
     def dim_z(self):
         return self.problem.x_dim

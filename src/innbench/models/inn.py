@@ -30,7 +30,7 @@ class INN(Model):
     name = "inn"
     title = "INN (max likelihood)"
     facts = ModelFacts(ml_loss=True, y_supervised=True, exact_inverse=True, density=False, equation="Eq. 4")
-    defaults = {"blocks": 6, "hidden": 128, "layers": 3, "clamp": 2.0, "y_sigma": 0.05, "pad_noise": 0.01,
+    defaults = {"blocks": 6, "hidden": 128, "layers": 3, "clamp": 2.0, "activation": "silu", "y_sigma": 0.05, "pad_noise": 0.01,
                 "z_dim": None,
                 "transform_observations": False, "seed": 0}
 
@@ -43,7 +43,8 @@ class INN(Model):
     def build(self):
         c = self.config
         self._set_layout()
-        self.net = InvertibleSequence(self.width, 0, c["blocks"], c["hidden"], c["layers"], c["clamp"], seed=c["seed"])
+        self.net = InvertibleSequence(self.width, 0, c["blocks"], c["hidden"], c["layers"], c["clamp"], seed=c["seed"],
+                                      activation=c["activation"])
 
     def dim_z(self):
         return self._dim_z
