@@ -10,8 +10,12 @@ Usage: python benchmarks/bench_perf.py [--models-dir runs/bench] [--threads 2] [
 - inference: one ``sample(y*, 4000)`` call per model directory under ``--models-dir`` (median of 10,
   after a warm-up; targets: coupling INNs <= 10 ms, MDN and iResNet <= 50 ms on the CPU);
 - sampling: ``sample(y[:k], 4000)`` for the first ``--sampling-observations`` test observations in one
-  call, reported per observation (target for a coupling model: 1000 x 4000 within one minute).
-Prints a table and writes JSON.
+  call, reported per observation (target for a coupling model: 1000 x 4000 within one minute);
+- sizes (``--sizes``): ``sample(y*, 4000)`` of freshly built (untrained) coupling INNs and MDNs scaled to
+  each parameter count of ``--size-params``, with each ``--activations`` of the coupling subnets (a
+  single-pass sampler's cost does not depend on its weights, so this is the speed-size curve behind
+  the trained models' numbers).
+``--device cuda`` times the same calls on a GPU (synchronised). Prints a table and writes JSON.
 """
 
 from __future__ import annotations
@@ -40,14 +44,25 @@ def main():
     ap.add_argument("--problems", nargs="+", default=["kinematics", "ballistics"])
     ap.add_argument("--skip-reference", action="store_true", help="skip the reference and Err_post timings")
     ap.add_argument("--only", nargs="+", help="only model directories whose name contains one of these")
+    ap.add_argument("--sizes", action="store_true", help="also time untrained models over --size-params")
+    ap.add_argument("--size-params", nargs="+", type=int, default=[25_000, 50_000, 100_000, 200_000])
+    ap.add_argument("--size-models", nargs="+", default=["cinn", "inn", "mdn"])
+    ap.add_argument("--activations", nargs="+", default=["silu", "relu"])
+    ap.add_argument("--skip-saved", action="store_true", help="skip the saved models under --models-dir")
+    ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", default="results/perf.json")
     args = ap.parse_args()
+    from innbench.runtime import tune_allocator
+
+    tune_allocator()
     torch.set_num_threads(args.threads)
+    sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
     res = {"meta": {"innbench_version": innbench.__version__, "torch": torch.__version__, "threads": args.threads,
+                    "device": args.device,
                     "machine": platform.platform(), "processor": platform.processor(),
                     "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
                     "date": time.strftime("%Y-%m-%d")},
-           "reference": {}, "err_post": {}, "models": {}}
+           "reference": {}, "err_post": {}, "models": {}, "sizes": {}}
     for problem in [] if args.skip_reference else args.problems:
         _, y = test_observations(problem, args.observations)
         t = time.perf_counter()
@@ -66,36 +81,70 @@ def main():
         res["err_post"][problem] = {"first_model_s": first, "later_models_s": later}
         print(f"err_post {problem}: {first:.3f} s per observation (first model), {later:.3f} s (later)", flush=True)
 
-    for d in sorted(Path(args.models_dir).glob("*")):
+    for d in [] if args.skip_saved else sorted(Path(args.models_dir).glob("*")):
         if not (d / "config.json").exists() or "rejection_abc" in d.name:
             continue
         if args.only and not any(o in d.name for o in args.only):
             continue
-        m = load(d)
+        m = load(d, device=args.device)
         if m.problem.name not in args.problems:
             continue
         _, y = test_observations(m.problem, max(args.sampling_observations, 1))
         m.sample(y[:1], 4000)
         times = []
         for i in range(10):
+            sync()
             t = time.perf_counter()
             m.sample(y[i % len(y) : i % len(y) + 1], 4000, seed=i)
+            sync()
             times.append(time.perf_counter() - t)
         k = args.sampling_observations
         t = time.perf_counter()
         m.sample(y[:k], 4000)
+        sync()
         batched = (time.perf_counter() - t) / k
         res["models"][d.name] = {"model": m.name, "problem": m.problem.name, "n_parameters": m.n_parameters(),
                                  "inference_ms_median": 1000 * float(np.median(times)),
                                  "batched_ms_per_observation": 1000 * batched, "batched_observations": k}
         print(f"{d.name:28s} {m.n_parameters():>9,d} params  {1000 * np.median(times):8.1f} ms per query  "
               f"{1000 * batched:8.1f} ms per observation batched ({k})", flush=True)
+    if args.sizes:
+        from innbench.api import width_for_params
+        from innbench.models import build_model, get_model_class
+        from innbench.problems import get_problem
+
+        for problem in args.problems:
+            p = get_problem(problem)
+            _, y = test_observations(p, 10)
+            for name in args.size_models:
+                cls = get_model_class(name)
+                acts = args.activations if "activation" in cls.defaults else [None]
+                for target in args.size_params:
+                    for act in acts:
+                        opts = {} if act is None else {"activation": act}
+                        opts[cls.width_option] = width_for_params(cls, p, target, **opts)
+                        m = build_model(name, p, **opts).to(args.device)
+                        m.set_normalization(*p.simulate(2000, np.random.default_rng(0)))
+                        m.sample(y[:1], 4000)
+                        times = []
+                        for i in range(20):
+                            sync()
+                            t = time.perf_counter()
+                            m.sample(y[i % 10 : i % 10 + 1], 4000, seed=i)
+                            sync()
+                            times.append(time.perf_counter() - t)
+                        key = f"{problem}-{name}-{target}" + (f"-{act}" if act else "")
+                        res["sizes"][key] = {"model": name, "problem": problem, "target_params": target,
+                                             "n_parameters": m.n_parameters(), "activation": act,
+                                             "inference_ms_median": 1000 * float(np.median(times))}
+                        print(f"{key:34s} {m.n_parameters():>9,d} params  {1000 * np.median(times):8.1f} ms per query",
+                              flush=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if out.exists() and (args.skip_reference or args.only):  # a partial re-run updates the earlier file
+    if out.exists() and (args.skip_reference or args.only or args.skip_saved):  # a partial re-run updates the earlier file
         old = json.loads(out.read_text())
-        for key in ("reference", "err_post", "models"):
-            old[key].update(res[key])
+        for key in ("reference", "err_post", "models", "sizes"):
+            old.setdefault(key, {}).update(res[key])
         old["meta"] = res["meta"]
         res = old
     out.write_text(json.dumps(res, indent=1))

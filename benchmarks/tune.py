@@ -32,11 +32,19 @@ def main():
     ap.add_argument("--observations", type=int, default=100)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--params", type=int, default=None, help="scale the width option to this parameter count")
     ap.add_argument("--save")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     opts = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}
     p = get_problem(args.problem)
+    if args.params:
+        from innbench.api import width_for_params
+        from innbench.models import get_model_class
+
+        cls = get_model_class(args.model)
+        if cls.width_option and cls.width_option not in opts:
+            opts[cls.width_option] = width_for_params(cls, p, args.params, **opts)
     m = build_model(args.model, p, **opts)
     info = fit(m, get_budget("default", n_batches=args.batches, batch_size=args.batch_size), progress=False)
     _, y = test_observations(p, args.observations)

@@ -317,8 +317,11 @@ def main(argv=None) -> int:
     from .problems import ObservationError
     from .training import TrainingDivergedError
 
+    from .runtime import tune_allocator
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    tune_allocator()
     try:
         if getattr(args, "n", 1) < 1:
             raise ValueError(f"--n: expected a positive number, got {args.n}")

@@ -82,6 +82,9 @@ def run_cell(cell: Cell, config: dict, progress: bool = False, save_dir=None, de
     from ..reference import reference_posterior, test_observations
     from ..training import Budget
 
+    from ..runtime import tune_allocator
+
+    tune_allocator()
     import_plugins(config.get("imports", []))
     if config.get("threads"):
         torch.set_num_threads(int(config["threads"]))

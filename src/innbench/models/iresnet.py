@@ -87,8 +87,9 @@ class InvertibleResNet(INN):
     and 50 and the lab's forward kernels. ``loss="ml"``: Eq. 4 with ``sigma = y_sigma`` (0.05) and
     ``log|det J|`` from the power series (``logdet_terms`` 5) with one Hutchinson vector per sample.
 
-    Sampling: ``x = f^{-1}([y*, z, 0])`` by fixed-point iteration per block (``inverse_tol`` 1e-5,
-    ``inverse_max_iter`` 200), so the inverse is exact only up to that tolerance. No density.
+    Sampling: ``x = f^{-1}([y*, z, 0])`` by fixed-point iteration per block (``inverse_tol`` 1e-4,
+    ``inverse_max_iter`` 200), so the inverse is exact only up to that tolerance (on kinematics 1e-4 gave
+    the Err_post of 1e-5 to four digits at three quarters of the cost). No density.
     """
 
     name = "iresnet"
@@ -96,7 +97,7 @@ class InvertibleResNet(INN):
     facts = ModelFacts(ml_loss=False, y_supervised=True, exact_inverse=False, density=False, equation="Eq. 3")
     defaults = {"blocks": 10, "hidden": 128, "layers": 3, "coeff": 0.97, "pad_noise": 0.01, "loss": "mmd",
                 "fit_weight": 1.0, "mmd_weight": 50.0, "y_sigma": 0.05, "logdet_terms": 5,
-                "inverse_tol": 1e-5, "inverse_max_iter": 200, "z_dim": None, "transform_observations": False,
+                "inverse_tol": 1e-4, "inverse_max_iter": 200, "z_dim": None, "transform_observations": False,
                 "seed": 0}
 
     def build(self):
