@@ -76,6 +76,8 @@ def test_grid_stores_runs_and_tidy_rows(tiny_db):
         # the C2ST floor (an independent reference draw) is the same for both models and near chance
         floors = {row["c2st_reference"] for row in rows if row["c2st_reference"] is not None}
         assert len(floors) == 1 and 0.35 <= floors.pop() <= 0.7
+        # kinematics has no integer parameters: no separate unrounded Err_resim
+        assert all(row["err_resim_continuous"] is None for row in rows)
         # showcase posteriors (the report's figures) are stored with the run, references per problem
         s = db.samples(runs[0]["run_id"])
         assert s["y0"][0] == [1.5, 0.0] and s["y0"][1].shape == (300, 4)
@@ -144,6 +146,7 @@ def test_database_from_before_the_c2st_floor_is_upgraded(tmp_path):
     with ResultsDB(path) as db:
         rows = db.results([1])
     assert rows[0]["err_post"] == 0.1 and rows[0]["c2st_reference"] is None
+    assert rows[0]["err_resim_continuous"] is None  # a column added later, also upgraded in place
 
 
 def test_corrupt_database_is_a_clear_error(tmp_path):
@@ -279,3 +282,21 @@ def test_cli_lists_cells_and_names_bad_arguments(tmp_path, capsys):
     assert "give one of them" in capsys.readouterr().err
     assert main(["bench", "--config", str(tmp_path / "missing.toml")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_default_grid_is_the_papers_protocol_at_benchmark_scale():
+    """The README's benchmark: the paper's ten models on both paper problems, 500 test observations x 4000
+    samples against exact references, one training budget and parameter target for every model."""
+    from innbench.benchmark.config import PAPER_MODELS
+
+    grid = get_grid("default")
+    cells = grid.cells()
+    for problem in ("kinematics", "ballistics"):
+        labels = {c.spec.label for c in cells if c.problem == problem}
+        assert set(PAPER_MODELS) | {"flow_matching", "rejection_abc@1e5"} == labels
+    budgets = {json.dumps(c.settings["budget"], sort_keys=True) for c in cells if c.spec.model != "rejection_abc"}
+    assert len(budgets) == 1
+    budget = json.loads(budgets.pop())
+    assert budget["n_batches"] == 4000 and budget["batch_size"] == 512 and budget["params"] == 100_000
+    s = cells[0].settings
+    assert s["observations"] >= 500 and s["samples"] == 4000

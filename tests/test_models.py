@@ -166,3 +166,23 @@ def test_condition_features_can_be_switched_off():
     y = torch.tensor([[1.999, 0.0], [0.0, 0.0]])
     c = with_f._raw_condition(y)
     assert c[0, 2].item() == pytest.approx(np.log(0.001 + 0.001), rel=1e-4)  # log(2 - |h| + 1e-3)
+
+
+def test_evaluate_reports_err_resim_of_the_unrounded_samples_for_integer_parameters():
+    """Ballistics: Err_post and Err_resim use the rounded samples (the prior's support), and the model's
+    own continuous samples get their Err_resim too; the rounded samples are those of sample()."""
+    from innbench.api import evaluate
+
+    m = build_model("mdn", "ballistics", hidden=32, layers=2)
+    fit(m, get_budget("tiny", n_batches=40), progress=False)
+    res = evaluate(m, num_observations=3, n_samples=200, timing_observations=1, noise_floor_observations=0,
+                   keep_samples=True)
+    per, summ = res["per_observation"], res["summary"]
+    assert len(per["err_resim_continuous"]) == 3 and all(np.isfinite(per["err_resim_continuous"]))
+    assert per["err_resim_continuous"] != per["err_resim"]
+    assert summ["err_resim_continuous_mean"] == pytest.approx(np.mean(per["err_resim_continuous"]))
+    np.testing.assert_array_equal(res["samples"], m.sample(np.array(per["y"]), 200, seed=0))
+    # without rounding there is nothing separate to report
+    res = evaluate(m, num_observations=3, n_samples=200, timing_observations=1, noise_floor_observations=0,
+                   round_discrete=False)
+    assert res["summary"]["err_resim_continuous_mean"] is None and res["per_observation"]["err_resim_continuous"] is None

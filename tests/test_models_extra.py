@@ -109,3 +109,20 @@ def test_training_mmd_loss_value_and_gradient_match_the_kernel_formula(kernels):
     (gg,) = torch.autograd.grad(got, a)
     assert got.item() == pytest.approx(want.item(), rel=1e-9)
     assert torch.allclose(gg, ga, rtol=1e-7, atol=1e-12)
+
+
+@pytest.mark.parametrize("model", ["cinn", "inn", "inn_mmd"])
+def test_coupling_models_take_an_activation_and_stay_invertible(model):
+    m = build_model(model, "kinematics", blocks=2, hidden=16, activation="relu")
+    acts = {type(mod).__name__ for mod in m.modules() if isinstance(mod, (torch.nn.ReLU, torch.nn.SiLU))}
+    assert acts == {"ReLU"}
+    with torch.no_grad():
+        for p in m.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+        x = torch.randn(32, m.net.blocks[0].d1 + m.net.blocks[0].d2)
+        c = torch.randn(32, m.cond_dim) if model == "cinn" else None
+        out, _ = m.net(x, c)
+        back, _ = m.net(out, c, rev=True)
+    torch.testing.assert_close(back, x, atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="activation: unknown name 'swish'"):
+        build_model(model, "kinematics", blocks=2, hidden=16, activation="swish")
