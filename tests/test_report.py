@@ -42,6 +42,10 @@ def test_tables_in_three_formats(report):
     md = (out / "table_kinematics.md").read_text()
     assert "mixture density network" in md and "conditional INN" in md and "| rejection ABC, 1e4 simulations |" in md
     assert "| 0.007 |" in md and "| 0.015 |" in md  # the paper's Err_post of the MDN and the cINN alongside
+    # ballistics has an integer parameter: the Err_resim of the unrounded samples gets its own column
+    bal = list(csv.DictReader((out / "table_ballistics.csv").open()))
+    assert "Err_resim unrounded" in (out / "table_ballistics.md").read_text() and "unrounded" not in md
+    assert all(0 < float(r["err_resim_continuous_mean"]) < 10 for r in bal if r["label"] != "rejection_abc@1e4")
     tex = (out / "table_ballistics.tex").read_text()
     assert r"\begin{tabular}" in tex and r"\toprule" in tex and "mixture density network" in tex
     rows = list(csv.DictReader((out / "table_kinematics.csv").open()))
