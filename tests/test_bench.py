@@ -160,8 +160,11 @@ def test_corrupt_database_is_a_clear_error(tmp_path):
 
 def _bench(config, db, *extra):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # a shell starts background jobs with SIGINT ignored and children inherit that (Python then keeps
+    # ignoring Ctrl-C); give the child the default disposition so the test behaves the same either way
     return subprocess.Popen([sys.executable, "-m", "innbench", "bench", "--config", str(config), "--db", str(db),
-                             "--quiet", *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                             "--quiet", *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _done(db):
