@@ -156,8 +156,7 @@ def evaluate(model, observations=None, num_observations: int = 200, n_samples: i
     resim_continuous = None
     if rounds:  # Err_resim of the model's own (unrounded) samples, then the same rounding sample() does
         resim_continuous, _, _ = err_resim(problem, samples, y, rng=np.random.default_rng([seed, 37]))
-        idx = list(problem.discrete)
-        samples[..., idx] = np.round(samples[..., idx])
+        samples = model.round_discrete(samples)
 
     # timing: one call per observation, after a warm-up call
     k = min(timing_observations, len(y))

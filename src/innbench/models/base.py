@@ -160,10 +160,15 @@ class Model(nn.Module):
             outs.append(xs.cpu())
         self.train(was_training)
         out = torch.cat(outs).numpy().astype(np.float64)
-        if self.problem.discrete and round_discrete:
+        return self.round_discrete(out) if round_discrete else out
+
+    def round_discrete(self, samples: np.ndarray) -> np.ndarray:
+        """Round the problem's integer-valued parameters of ``samples (..., x_dim)`` in place (as
+        :meth:`sample` does by default) and return them."""
+        if self.problem.discrete:
             idx = list(self.problem.discrete)
-            out[..., idx] = np.round(out[..., idx])
-        return out
+            samples[..., idx] = np.round(samples[..., idx])
+        return samples
 
     # -- persistence --------------------------------------------------------------------------
     def state(self) -> dict:
