@@ -1,10 +1,16 @@
-"""Short tuning run: train one model with given options, report Err_post/Err_resim on test observations.
+"""Tuning run: train one model with given options and budget, score it on *validation* observations.
 
-Usage: python benchmarks/tune.py MODEL PROBLEM [--batches 3000] [--observations 100] [--set KEY=VALUE ...]
-       [--threads 1] [--save DIR]
+Usage::
 
-The README's tuning numbers (condition noise and features for the cINN, sigma for the INN) come from
-this script with --batches 3000 --batch-size 512 --observations 100 --threads 1.
+    python benchmarks/tune.py MODEL PROBLEM [--preset default] [--batches 4000] [--batch-size 512]
+        [--n-train 1000000] [--lr 2e-3] [--params 100000] [--observations 100] [--samples 4000]
+        [--set KEY=VALUE ...] [--threads 1] [--tag NAME] [--log results/tuning/tune.jsonl] [--save DIR]
+
+Validation observations are prior-predictive draws with seed ``VALIDATION_SEED`` (not the benchmark's
+fixed test seed), so settings chosen here are not chosen on the test set. Every run appends one JSON
+line to ``--log`` (the ablation tables in ``docs/model_recipes.md`` are read from those lines): Err_post
+mean, median and quantiles, Err_resim, and for kinematics the split into interior targets
+(|horizontal| < 1.5) and targets near the edge of the reach (|horizontal| >= 1.9).
 """
 
 from __future__ import annotations
@@ -12,56 +18,91 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from innbench.api import width_for_params
 from innbench.metrics import err_post, err_resim
-from innbench.models import build_model
+from innbench.models import build_model, get_model_class
 from innbench.problems import get_problem
 from innbench.reference import reference_posterior, test_observations
+from innbench.runtime import tune_allocator
 from innbench.training import fit, get_budget
+
+#: seed of the validation observations (the test set uses ``innbench.reference.TEST_SEED``)
+VALIDATION_SEED = 777
+
+
+def validation_observations(problem, n: int):
+    return test_observations(problem, n, seed=VALIDATION_SEED)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model")
     ap.add_argument("problem")
-    ap.add_argument("--batches", type=int, default=3000)
-    ap.add_argument("--batch-size", type=int, default=512)
+    ap.add_argument("--preset", default="default")
+    ap.add_argument("--batches", type=int, default=None)
+    ap.add_argument("--batch-size", type=int, default=None)
+    ap.add_argument("--n-train", type=int, default=None)
+    ap.add_argument("--lr", type=float, default=None)
+    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--observations", type=int, default=100)
+    ap.add_argument("--samples", type=int, default=4000)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--params", type=int, default=None, help="scale the width option to this parameter count")
+    ap.add_argument("--tag", default="")
+    ap.add_argument("--log", default="results/tuning/tune.jsonl")
     ap.add_argument("--save")
+    ap.add_argument("--save-samples", help="write model samples, reference and y to this .npz")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    tune_allocator()
     opts = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}
     p = get_problem(args.problem)
-    if args.params:
-        from innbench.api import width_for_params
-        from innbench.models import get_model_class
-
-        cls = get_model_class(args.model)
-        if cls.width_option and cls.width_option not in opts:
-            opts[cls.width_option] = width_for_params(cls, p, args.params, **opts)
-    m = build_model(args.model, p, **opts)
-    info = fit(m, get_budget("default", n_batches=args.batches, batch_size=args.batch_size), progress=False)
-    _, y = test_observations(p, args.observations)
-    ref, _ = reference_posterior(p, y, 4000)
+    overrides = {k: v for k, v in (("n_batches", args.batches), ("batch_size", args.batch_size),
+                                   ("n_train", args.n_train), ("lr", args.lr)) if v is not None}
+    budget = get_budget(args.preset, **overrides)
+    cls = get_model_class(args.model)
+    config = {**{k: v for k, v in budget.model.items() if k in cls.defaults}, **opts, "seed": args.seed}
+    if args.params and cls.width_option and cls.width_option not in opts:
+        config[cls.width_option] = width_for_params(cls, p, args.params, **config)
+    m = build_model(args.model, p, **config)
+    info = fit(m, budget, seed=args.seed, progress=False)
+    _, y = validation_observations(p, args.observations)
+    ref, _ = reference_posterior(p, y, args.samples)
     t = time.perf_counter()
-    s = m.sample(y, 4000)
+    s = m.sample(y, args.samples)
+    sample_s = time.perf_counter() - t
     ep = err_post(s, ref)
     dist, sq, _ = err_resim(p, s, y)
-    print(json.dumps({"model": args.model, "problem": args.problem, "options": opts, "params": m.n_parameters(),
-                      "train_seconds": round(info["train_seconds"], 1), "err_post_mean": round(float(ep.mean()), 4),
-                      "err_post_median": round(float(np.median(ep)), 4),
-                      "err_post_quantiles_10_50_90_99": np.quantile(ep, [0.1, 0.5, 0.9, 0.99]).round(4).tolist(),
-                      "err_resim_mean": round(float(np.nanmean(dist)), 4),
-                      "err_resim_sq_mean": round(float(np.nanmean(sq)), 5),
-                      "eval_seconds": round(time.perf_counter() - t, 1)}))
+    row = {"tag": args.tag, "model": args.model, "problem": args.problem, "options": config, "config": m.config,
+           "budget": {k: getattr(budget, k) for k in ("n_train", "n_batches", "batch_size", "lr")},
+           "params": m.n_parameters(), "train_seconds": round(info["train_seconds"], 1),
+           "final_loss": info["final_loss"], "recoveries": info["recoveries"],
+           "observations": args.observations, "samples": args.samples,
+           "err_post_mean": round(float(ep.mean()), 5), "err_post_median": round(float(np.median(ep)), 5),
+           "err_post_q10_50_90_99": np.quantile(ep, [0.1, 0.5, 0.9, 0.99]).round(4).tolist(),
+           "err_resim_mean": round(float(np.nanmean(dist)), 5), "err_resim_sq_mean": round(float(np.nanmean(sq)), 6),
+           "sample_seconds": round(sample_s, 2)}
+    if p.name == "kinematics":
+        h = np.abs(y[:, 0])
+        for name, mask in (("interior", h < 1.5), ("edge", h >= 1.9)):
+            row[f"err_post_{name}"] = round(float(ep[mask].mean()), 5) if mask.any() else None
+            row[f"err_resim_{name}"] = round(float(np.nanmean(dist[mask])), 5) if mask.any() else None
+    print(json.dumps(row))
+    log = Path(args.log)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a") as f:
+        f.write(json.dumps(row) + "\n")
     if args.save:
         m.save(args.save)
+    if args.save_samples:
+        np.savez_compressed(args.save_samples, samples=s.astype(np.float32), reference=ref.astype(np.float32), y=y,
+                            err_post=ep, err_resim=dist)
 
 
 if __name__ == "__main__":

@@ -156,7 +156,8 @@ def test_trained_cinn_inverts_its_own_samples(trained):
         c = y.repeat_interleave(1000, 0)
         x, _ = m.net(z, c, rev=True)
         z_back, _ = m.net(x, c)
-    assert (z_back - z).abs().max() <= 1e-5
+    err = (z_back - z).abs()
+    assert err.max() <= 1e-4 and err.mean() <= 3e-6  # float32 through 10 coupling blocks and back
 
 
 def test_condition_features_can_be_switched_off():

@@ -126,3 +126,67 @@ def test_coupling_models_take_an_activation_and_stay_invertible(model):
     torch.testing.assert_close(back, x, atol=1e-5, rtol=0)
     with pytest.raises(ValueError, match="activation: unknown name 'swish'"):
         build_model(model, "kinematics", blocks=2, hidden=16, activation="swish")
+
+
+@pytest.mark.parametrize("name", ["autoencoder", "invauto"])
+def test_autoencoders_decode_the_true_observation_in_training(name):
+    """decode_from='y' (default): the reconstruction decodes [y + noise, z + noise, noise], the input the
+    decoder gets at sampling time ([y*, z']); 'y_hat' decodes the encoder's own output (Eq. 7 as printed)."""
+    from innbench.models.losses import autoencoder_loss
+
+    torch.manual_seed(0)
+    x, y = torch.randn(4096, 4), torch.randn(4096, 2)
+    enc = torch.cat([y + 0.3 * torch.randn_like(y), torch.randn(4096, 2), 0.2 * torch.randn(4096, 3)], -1)
+    seen = {}
+
+    def decode(h):
+        seen["h"] = h
+        return h[:, :4]
+
+    autoencoder_loss(x, y, enc, decode, 2, 50.0, 1.0, "y", 0.05)
+    h = seen["h"]
+    assert (h[:, :2] - y).std().item() == pytest.approx(0.05, rel=0.05)  # true y, not y_hat (0.3 off)
+    assert (h[:, 2:4] - enc[:, 2:4]).std().item() == pytest.approx(0.05, rel=0.05)
+    assert h[:, 4:].std().item() == pytest.approx(0.05, rel=0.05)  # the rest: noise around 0
+    autoencoder_loss(x, y, enc, decode, 2, 50.0, 1.0, "y_hat", 0.05)
+    assert torch.equal(seen["h"], enc)
+    with pytest.raises(ValueError, match="decode_from"):
+        autoencoder_loss(x, y, enc, decode, 2, 50.0, 1.0, "z", 0.05)
+    m = build_model(name, "kinematics", **({"hidden": 16} if name == "autoencoder" else {"hidden": 8}))
+    assert m.config["decode_from"] == "y"
+
+
+def test_bounded_parameters_are_learned_on_the_real_line_and_sampled_inside_the_box(tmp_path):
+    """two_moons has a uniform prior on [-1, 1]^2: with the default logit transform every sample lies in
+    the box; with bounded_transform=None a model trained the same way puts mass outside it."""
+    import json
+
+    from innbench.problems import get_problem
+
+    p = get_problem("two_moons")
+    x, y = p.simulate(20_000, np.random.default_rng(0))
+    _, y_obs = p.simulate(4, np.random.default_rng(1))
+    outside = {}
+    for opt in ("logit", None):
+        m = build_model("cinn", p, blocks=2, hidden=16, bounded_transform=opt)
+        fit(m, get_budget("tiny", n_batches=100), seed=0, data=(x, y), progress=False)
+        s = m.sample(y_obs, 2000, seed=0)
+        outside[opt] = float((np.abs(s) > 1).any(-1).mean())
+    assert outside["logit"] == 0.0 and outside[None] > 0.01
+    xt = torch.as_tensor(x[:100], dtype=torch.float32)
+    assert torch.allclose(m.from_unbounded(m.to_unbounded(xt)), xt, atol=1e-5)  # identity with None
+    m1 = build_model("cinn", p, blocks=2, hidden=16)
+    assert torch.allclose(m1.from_unbounded(m1.to_unbounded(xt)), xt, atol=1e-5)
+    assert not torch.allclose(m1.to_unbounded(xt), xt)
+    # kinematics has no two-sided bounds: nothing changes there
+    mk = build_model("cinn", "kinematics", blocks=2, hidden=16)
+    v = torch.randn(5, 4)
+    assert torch.equal(mk.to_unbounded(v), v)
+    with pytest.raises(ValueError, match="bounded_transform"):
+        build_model("cinn", p, bounded_transform="tanh")
+    # a model directory written before the option existed loads without the transform
+    m1.save(tmp_path / "old")
+    cfg = json.loads((tmp_path / "old" / "config.json").read_text())
+    del cfg["config"]["bounded_transform"]
+    (tmp_path / "old" / "config.json").write_text(json.dumps(cfg))
+    assert load_model(tmp_path / "old").config["bounded_transform"] is None

@@ -124,3 +124,51 @@ def test_user_problem_in_a_few_lines(rng):
     with pytest.raises(ObservationError, match="cannot be produced"):
         p.validate_observations([[-3.0]])
     assert not p.has_exact_posterior
+
+
+def _two_moons_log_likelihood(theta, y):
+    """Independent closed form of the two-moons likelihood: the noise p = y - g(theta) has polar
+    coordinates around (0.25, 0) with r ~ N(0.1, 0.01^2), angle ~ U(-pi/2, pi/2), density N(r)/(pi r)."""
+    g = np.stack([-np.abs(theta[:, 0] + theta[:, 1]) / np.sqrt(2), (theta[:, 1] - theta[:, 0]) / np.sqrt(2)], -1)
+    p = y - g
+    px, py = p[:, 0] - 0.25, p[:, 1]
+    r = np.hypot(px, py)
+    logn = -0.5 * ((r - 0.1) / 0.01) ** 2 - np.log(0.01 * np.sqrt(2 * np.pi))
+    return np.where(px > 0, logn - np.log(np.pi * r), -np.inf)
+
+
+def test_two_moons_simulator_matches_its_definition():
+    p = get_problem("two_moons")
+    rng = np.random.default_rng(0)
+    theta = np.array([[0.3, -0.5]] * 20000)
+    y = p.forward(theta, rng)
+    # the noise ring: radius 0.1 +- 0.01 around the offset (0.25, 0) + g(theta), right half only
+    centre = np.array([0.25 - abs(0.3 - 0.5) / np.sqrt(2), (-0.5 - 0.3) / np.sqrt(2)])
+    r = np.linalg.norm(y - centre, axis=1)
+    assert abs(r.mean() - 0.1) < 1e-3 and abs(r.std() - 0.01) < 5e-4
+    assert (y[:, 0] > centre[0]).all()
+    with pytest.raises(ValueError, match="stochastic"):
+        p.forward(theta)
+
+
+def test_two_moons_exact_posterior_matches_the_likelihood():
+    """Exact inversion draws against self-normalised importance sampling of the closed-form likelihood."""
+    p = get_problem("two_moons")
+    rng = np.random.default_rng(3)
+    _, y = p.simulate(1, rng)
+    post, info = p.exact_posterior(y, 20000, rng)
+    assert post.shape == (1, 20000, 2) and (np.abs(post) <= 1).all()
+    theta = p.sample_prior(2_000_000, rng)
+    logw = _two_moons_log_likelihood(theta, y[0])
+    w = np.exp(logw - logw.max())
+    w /= w.sum()
+    ess = 1 / (w**2).sum()
+    assert ess > 2000
+    mean_is = w @ theta
+    cov_is = (theta - mean_is).T @ ((theta - mean_is) * w[:, None])
+    se = np.sqrt(np.diag(cov_is) / ess)
+    np.testing.assert_allclose(post[0].mean(0), mean_is, atol=5 * se.max() + 0.01)
+    np.testing.assert_allclose(np.cov(post[0].T), cov_is, atol=0.02)
+    # both crescents (theta1 + theta2 of either sign) are populated like the weighted prior
+    frac_is = w[(theta[:, 0] + theta[:, 1]) > 0].sum()
+    assert abs((post[0].sum(1) > 0).mean() - frac_is) < 0.03

@@ -108,6 +108,10 @@ def fit(model: Model, budget: Budget, seed: int = 0, data=None, progress: bool =
     opt = torch.optim.Adam(model.parameters(), lr=budget.lr, betas=(0.9, 0.95), weight_decay=budget.weight_decay)
     model.train()
     lr_scale, recoveries = 1.0, 0
+    # a model's own learning-rate factor (a recipe setting, like a loss weight; 1 for most models)
+    model_lr = float(model.config.get("lr_scale", 1.0))
+    if not model_lr > 0:
+        raise ValueError(f"lr_scale: expected a positive learning-rate factor, got {model_lr!r}")
     good = (copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict()))
     history, ema = [], None
     bar = None
@@ -123,7 +127,7 @@ def fit(model: Model, budget: Budget, seed: int = 0, data=None, progress: bool =
         xb = model.standardize_x(model.dequantize(x_all[idx]))
         yb = y_all[idx]
         for g in opt.param_groups:
-            g["lr"] = budget.lr_at(step) * lr_scale
+            g["lr"] = budget.lr_at(step) * lr_scale * model_lr
         model.progress = step / budget.n_batches
         loss, parts = model.loss(xb, yb)
         opt.zero_grad(set_to_none=True)

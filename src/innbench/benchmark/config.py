@@ -244,9 +244,8 @@ def _toy_cells(models):
 GRID_PRESETS: dict[str, dict] = {
     "quick": dict(
         name="quick", problems=["kinematics", "ballistics"], models=PAPER_MODELS + ABC_BUDGETS[:2],
-        preset="quick", budget={"n_train": 100_000, "n_batches": 600, "batch_size": 256}, params=30_000,
+        preset="quick", budget={"n_train": 200_000, "n_batches": 2000, "batch_size": 256}, params=30_000,
         observations=50, samples=1000, timing_observations=5, c2st_observations=2, noise_floor_observations=50,
-        extra=_toy_cells(TOY_MODELS),
     ),
     "default": dict(
         name="default", problems=["kinematics", "ballistics"],

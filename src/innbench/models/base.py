@@ -32,12 +32,21 @@ class ModelFacts:
     equation: str
 
 
+#: Options every model has (besides its own ``defaults``).
+BASE_DEFAULTS = {"bounded_transform": "logit"}
+
+
 class Model(nn.Module):
     """Base class of all innbench models.
 
     A model works internally on standardised ``x`` and ``y`` (training-set mean and standard deviation,
     stored as buffers). Discrete parameters (``problem.discrete``) are dequantised with uniform noise in
     ``[-0.5, 0.5)`` during training and rounded when sampling.
+
+    Parameters bounded on both sides (``problem.bounds``, e.g. a uniform prior's box) are first mapped
+    to the real line by ``logit((x - low) / (high - low))`` (option ``bounded_transform="logit"``, the
+    default; ``None`` switches it off), so every model's samples stay inside the prior's support and a
+    flow need not learn the posterior's hard edges at the box's walls (as sbi does for bounded priors).
 
     Subclasses set ``name``, ``facts``, ``defaults`` and implement :meth:`build`, :meth:`loss`,
     :meth:`sample_standardized` and :meth:`dim_z`.
@@ -56,12 +65,21 @@ class Model(nn.Module):
     def __init__(self, problem: Problem | str, **config):
         super().__init__()
         self.problem = get_problem(problem)
-        unknown = set(config) - set(self.defaults)
+        known = {**BASE_DEFAULTS, **self.defaults}
+        unknown = set(config) - set(known)
         if unknown:
             raise ValueError(f"config: unknown options {sorted(unknown)} for model {self.name!r}; "
-                             f"known: {sorted(self.defaults)}")
-        self.config = {**self.defaults, **config}
+                             f"known: {sorted(known)}")
+        self.config = {**known, **config}
+        if self.config["bounded_transform"] not in ("logit", None):
+            raise ValueError(f"bounded_transform: expected 'logit' or None, got {self.config['bounded_transform']!r}")
         p = self.problem
+        b = p.support_bounds()
+        two_sided = np.isfinite(b).all(1) & (b[:, 1] > b[:, 0])
+        two_sided[list(p.discrete)] = False
+        self._logit_idx = np.flatnonzero(two_sided).tolist() if self.config["bounded_transform"] == "logit" else []
+        self._logit_lo = torch.as_tensor(b[self._logit_idx, 0], dtype=torch.float32)
+        self._logit_width = torch.as_tensor(b[self._logit_idx, 1] - b[self._logit_idx, 0], dtype=torch.float32)
         self.register_buffer("x_mean", torch.zeros(p.x_dim))
         self.register_buffer("x_std", torch.ones(p.x_dim))
         self.uses_features = self.conditional and bool(self.config.get("condition_features", True))
@@ -98,7 +116,27 @@ class Model(nn.Module):
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
+    def to_unbounded(self, x):
+        """``x`` with its two-sided bounded parameters mapped to the real line (identity where there are none)."""
+        if not self._logit_idx:
+            return x
+        i = self._logit_idx
+        u = ((x[..., i] - self._logit_lo.to(x)) / self._logit_width.to(x)).clamp(1e-6, 1 - 1e-6)
+        x = x.clone()
+        x[..., i] = torch.log(u) - torch.log1p(-u)
+        return x
+
+    def from_unbounded(self, x):
+        """The inverse of :meth:`to_unbounded`."""
+        if not self._logit_idx:
+            return x
+        i = self._logit_idx
+        x = x.clone()
+        x[..., i] = self._logit_lo.to(x) + self._logit_width.to(x) * torch.sigmoid(x[..., i])
+        return x
+
     def set_normalization(self, x: np.ndarray, y: np.ndarray) -> None:
+        x = self.to_unbounded(torch.as_tensor(x, dtype=torch.float64)).numpy()
         self.x_mean.copy_(torch.as_tensor(x.mean(0)))
         self.x_std.copy_(torch.as_tensor(x.std(0) + 1e-8))
         c = self._raw_condition(torch.as_tensor(y, dtype=torch.float64))
@@ -115,7 +153,7 @@ class Model(nn.Module):
         return x
 
     def standardize_x(self, x):
-        return (x - self.x_mean) / self.x_std
+        return (self.to_unbounded(x) - self.x_mean) / self.x_std
 
     def _raw_condition(self, y):
         if self.uses_features and self.problem.n_condition_features:
@@ -130,7 +168,7 @@ class Model(nn.Module):
         return (self._raw_condition(y) - self.c_mean) / self.c_std
 
     def unstandardize_x(self, x):
-        return x * self.x_std + self.x_mean
+        return self.from_unbounded(x * self.x_std + self.x_mean)
 
     @torch.inference_mode()
     def sample(self, y, n: int, seed: int | None = 0, batch_size: int = 400_000,
@@ -212,6 +250,7 @@ def load_model(path, device: str = "cpu") -> Model:
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise ModelLoadError(f"model_path: {cfg_file} is corrupt ({exc})") from None
     cls = get_model_class(name)
+    config = {"bounded_transform": None, **config}  # saved before the option existed: trained without it
     model = cls(get_problem(problem_name), **config)
     try:
         state = torch.load(w_file, map_location="cpu", weights_only=True)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["ACTIVATIONS", "AffineCouplingBlock", "InvertibleSequence", "PermuteRandom", "activation_class", "soft_clamp", "subnet"]
+__all__ = ["ACTIVATIONS", "PERMUTATIONS", "AffineCouplingBlock", "InvertibleSequence", "PermuteRandom", "RotateRandom",
+           "activation_class", "soft_clamp", "subnet"]
 
 
 def soft_clamp(s: torch.Tensor, clamp: float) -> torch.Tensor:
@@ -108,16 +109,40 @@ class PermuteRandom(nn.Module):
         return x[..., self.inv if rev else self.perm], x.new_zeros(x.shape[:-1])
 
 
+class RotateRandom(nn.Module):
+    """A fixed random orthogonal matrix (a "soft permutation", as in FrEIA's ``AllInOneBlock``), drawn
+    from ``seed``; ``|det| = 1`` so the log-determinant is 0. Every output mixes every input, so the
+    next coupling block never sees the same split of the features twice."""
+
+    def __init__(self, dim: int, seed: int):
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        q, r = torch.linalg.qr(torch.randn(dim, dim, generator=g, dtype=torch.float64))
+        q = q * torch.sign(torch.diagonal(r))  # Haar-distributed
+        self.register_buffer("w", q)  # float64: orthogonal to rounding, cast to the input's type when used
+
+    def forward(self, x, c=None, rev: bool = False):
+        w = self.w.to(x.dtype)
+        return x @ (w if rev else w.T), x.new_zeros(x.shape[:-1])
+
+
+#: The fixed feature mixings between coupling blocks, by name (the ``permutation`` option).
+PERMUTATIONS = {"random": PermuteRandom, "orthogonal": RotateRandom}
+
+
 class InvertibleSequence(nn.Module):
-    """``blocks`` coupling blocks, each followed by a fixed random permutation."""
+    """``blocks`` coupling blocks, each followed by a fixed random permutation (``permutation="random"``)
+    or a fixed random rotation (``"orthogonal"``)."""
 
     def __init__(self, dim: int, cond_dim: int = 0, blocks: int = 6, hidden: int = 128, layers: int = 3,
-                 clamp: float = 2.0, seed: int = 0, activation="silu"):
+                 clamp: float = 2.0, seed: int = 0, activation="silu", permutation: str = "random"):
         super().__init__()
+        if permutation not in PERMUTATIONS:
+            raise ValueError(f"permutation: unknown name {permutation!r}; known: {', '.join(PERMUTATIONS)}")
         mods = []
         for i in range(blocks):
             mods.append(AffineCouplingBlock(dim, cond_dim, hidden, layers, clamp, activation))
-            mods.append(PermuteRandom(dim, seed + i))
+            mods.append(PERMUTATIONS[permutation](dim, seed + i))
         self.blocks = nn.ModuleList(mods)
 
     def forward(self, x, c=None, rev: bool = False):

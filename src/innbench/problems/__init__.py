@@ -9,6 +9,7 @@ import numpy as np
 from .ballistics import Ballistics
 from .base import ObservationError, Problem
 from .kinematics import Kinematics
+from .sbi import TwoMoons
 from .toys import GaussianModes, Linear
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "ObservationError",
     "Problem",
     "SimulatorProblem",
+    "TwoMoons",
     "get_problem",
     "list_problems",
     "register_problem",
@@ -31,6 +33,7 @@ _REGISTRY: dict[str, Callable[[], Problem]] = {
     "gaussian_modes_some": lambda: GaussianModes("some"),
     "gaussian_modes_none": lambda: GaussianModes("none"),
     "linear": Linear,
+    "two_moons": TwoMoons,
 }
 
 
