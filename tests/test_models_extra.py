@@ -89,6 +89,27 @@ def test_training_mmd_loss_is_zero_for_equal_batches_and_grows_with_a_shift():
     assert mmd_loss(a, a + 1.0).item() > 10 * mmd_loss(a, torch.randn(256, 3)).item()
 
 
+def test_observation_weighted_mmd_compares_conditionals_not_only_marginals():
+    """INN+MMD's ``backward_y_width``: two batches with the same marginal but conditionals that disagree
+    (x = y against x = -y for symmetric y) look alike to the plain MMD and differ under the y-weighted one;
+    unit weights give the plain MMD back."""
+    from innbench.models.losses import BACKWARD_MMD_KERNELS, mmd_loss, observation_weights
+
+    g = torch.Generator().manual_seed(1)
+    y = torch.randn(512, 1, generator=g)
+    a = torch.cat([y, 0.1 * torch.randn(512, 1, generator=g)], -1)
+    b = torch.cat([-y, 0.1 * torch.randn(512, 1, generator=g)], -1)
+    same = torch.cat([y, 0.1 * torch.randn(512, 1, generator=g)], -1)
+    plain = mmd_loss(a, b, BACKWARD_MMD_KERNELS).item()
+    w = observation_weights(y, 0.2)
+    assert w.shape == (512, 512) and torch.allclose(w.diagonal(), torch.ones(512))
+    weighted = mmd_loss(a, b, BACKWARD_MMD_KERNELS, weights=w).item()
+    weighted_same = mmd_loss(a, same, BACKWARD_MMD_KERNELS, weights=w).item()
+    assert weighted > 5 * plain and weighted > 5 * weighted_same
+    ones = torch.ones(512, 512)
+    assert mmd_loss(a, b, BACKWARD_MMD_KERNELS, weights=ones).item() == pytest.approx(plain, rel=1e-5)
+
+
 @pytest.mark.parametrize("kernels", ["FORWARD_MMD_KERNELS", "BACKWARD_MMD_KERNELS"])
 def test_training_mmd_loss_value_and_gradient_match_the_kernel_formula(kernels):
     """The special-cased powers (square, square root, exp-log) give the kernel's value and gradient."""

@@ -6,7 +6,7 @@ import torch
 
 from .base import ModelFacts
 from .inn import INN
-from .losses import BACKWARD_MMD_KERNELS, FORWARD_MMD_KERNELS, mmd_loss
+from .losses import BACKWARD_MMD_KERNELS, FORWARD_MMD_KERNELS, mmd_loss, observation_weights
 
 __all__ = ["INNMMD"]
 
@@ -28,9 +28,9 @@ class INNMMD(INN):
       the training fraction ``p`` (the ICLR code's warm-up);
     - ``reconstruction_weight * ||x - f^{-1}([y + eps, z + eps_z, 0])||^2`` (1), with
       ``eps_z ~ N(0, y_noise^2)``: the inverse of the *true* observation and the encoded ``z``, both
-      perturbed, must give back ``x`` (the backward pass of the lab's ICLR code). This ties ``y_hat``
-      to ``y`` far more tightly than the fit term alone; ``decode_from="y_hat"`` decodes
-      ``[y_hat + eps, z + eps_z, 0]`` instead, which only asks for a stable inverse.
+      perturbed, must give back ``x``. This ties ``y_hat`` to ``y`` far more tightly than the fit term
+      alone; ``decode_from="y_hat"`` decodes ``[y_hat + eps, z + eps_z, 0]`` instead (the ICLR code's
+      reconstruction, which decodes its own detached output), which only asks for a stable inverse.
 
     Posterior sampling as for the ML-trained INN: ``x = f^{-1}([y*, z, 0])``, ``z ~ N(0, I)``.
     Exact inverse; no density (the loss does not train one).
@@ -46,7 +46,7 @@ class INNMMD(INN):
     facts = ModelFacts(ml_loss=False, y_supervised=True, exact_inverse=True, density=False, equation="Eq. 3")
     defaults = {"blocks": 10, "hidden": 128, "layers": 3, "clamp": 2.0, "activation": "silu", "pad_noise": 0.01, "y_noise": 0.05,
                 "fit_weight": 1.0, "mmd_forward_weight": 50.0, "mmd_backward_weight": 500.0,
-                "reconstruction_weight": 1.0, "decode_from": "y", "z_dim": None, "transform_observations": True, "seed": 0}
+                "reconstruction_weight": 1.0, "decode_from": "y", "backward_y_width": None, "z_dim": None, "transform_observations": True, "seed": 0}
 
     def backward_ramp(self) -> float:
         return min(1.0, 2.0 * 0.002 ** (1.0 - self.progress))
@@ -65,7 +65,8 @@ class INNMMD(INN):
         eps = c["y_noise"]
         zero_pad = torch.zeros_like(pad)
         x_rand = self.inverse_net(torch.cat([y + eps * torch.randn_like(y), torch.randn_like(z), zero_pad], -1))
-        bwd = mmd_loss(x, x_rand[:, : self.problem.x_dim], BACKWARD_MMD_KERNELS)
+        w = None if c["backward_y_width"] is None else observation_weights(y, c["backward_y_width"])
+        bwd = mmd_loss(x, x_rand[:, : self.problem.x_dim], BACKWARD_MMD_KERNELS, weights=w)
         y_dec = y if c["decode_from"] == "y" else y_hat
         x_rec = self.inverse_net(torch.cat([y_dec + eps * torch.randn_like(y), z + eps * torch.randn_like(z),
                                             zero_pad], -1))

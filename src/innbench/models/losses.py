@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["BACKWARD_MMD_KERNELS", "FORWARD_MMD_KERNELS", "autoencoder_loss", "mmd_loss"]
+__all__ = ["BACKWARD_MMD_KERNELS", "FORWARD_MMD_KERNELS", "autoencoder_loss", "mmd_loss", "observation_weights"]
 
 #: Kernels of the forward MMD on (z, y) in the lab's INN code: (C, a) pairs of ``(a C / (C + d^2))^a``.
 FORWARD_MMD_KERNELS = ((0.2, 2.0), (1.5, 2.0), (3.0, 2.0))
@@ -12,8 +12,17 @@ FORWARD_MMD_KERNELS = ((0.2, 2.0), (1.5, 2.0), (3.0, 2.0))
 BACKWARD_MMD_KERNELS = ((0.2, 0.1), (0.2, 0.5), (0.2, 2.0))
 
 
-def mmd_loss(a: torch.Tensor, b: torch.Tensor, kernels=FORWARD_MMD_KERNELS) -> torch.Tensor:
-    """Biased squared MMD between batches ``a`` and ``b`` (same kernel family as Err_post), differentiable."""
+def mmd_loss(a: torch.Tensor, b: torch.Tensor, kernels=FORWARD_MMD_KERNELS, weights: torch.Tensor | None = None
+             ) -> torch.Tensor:
+    """Biased squared MMD between batches ``a`` and ``b`` (same kernel family as Err_post), differentiable.
+
+    ``weights`` (``(n, n)``, optional) multiplies the pairwise terms ``k(a_i, a_j) + k(b_i, b_j) -
+    2 k(a_i, b_j)`` and the sum is divided by the weights' sum (so the loss keeps the unweighted scale;
+    the ICLR 2019 code's ``mmd_back_weighted`` takes the plain mean). With
+    ``weights_ij = exp(-|y_i - y_j|^2 / (2 s^2))`` for the observations ``y_i`` that row ``i`` of ``a`` and
+    of ``b`` belong to, this is the MMD of the joint kernel ``k_x k_y`` between ``(a, y)`` and ``(b, y)``,
+    which compares the conditionals of nearby observations rather than only the marginals.
+    """
 
     def k(p, q):
         # squared distances by expansion: torch.cdist's backward pass is slow on the CPU
@@ -35,7 +44,16 @@ def mmd_loss(a: torch.Tensor, b: torch.Tensor, kernels=FORWARD_MMD_KERNELS) -> t
                 out = out + torch.exp(alpha * torch.log(u))
         return out
 
-    return k(a, a).mean() + k(b, b).mean() - 2 * k(a, b).mean()
+    if weights is None:
+        return k(a, a).mean() + k(b, b).mean() - 2 * k(a, b).mean()
+    return ((k(a, a) + k(b, b) - 2 * k(a, b)) * weights).sum() / weights.sum()
+
+
+def observation_weights(y: torch.Tensor, width: float) -> torch.Tensor:
+    """``exp(-|y_i - y_j|^2 / (2 width^2))`` for a batch of (standardised) observations: the weights of
+    :func:`mmd_loss` that make a backward MMD conditional on ``y``."""
+    d2 = ((y * y).sum(1)[:, None] + (y * y).sum(1)[None, :] - 2.0 * y @ y.T).clamp_min(0.0)
+    return torch.exp(-0.5 / width**2 * d2)
 
 
 def autoencoder_loss(x, y, enc, decode, z_dim: int, mmd_weight: float, reconstruction_weight: float,
@@ -47,8 +65,8 @@ def autoencoder_loss(x, y, enc, decode, z_dim: int, mmd_weight: float, reconstru
     ``decode_from`` says what the reconstruction decodes:
 
     - ``"y"`` (default): ``x_rec = decode([y + s e1, z + s e2, s e3])`` with ``s = decode_noise``, the
-      *true* observation and the encoder's ``z`` both slightly perturbed, as the backward pass of the
-      lab's INN code does. Sampling decodes ``[y*, z']``, so the decoder is trained on what it is given
+      *true* observation and the encoder's ``z`` both slightly perturbed (the lab's ICLR 2019 code decodes
+      its own detached output instead, like ``"y_hat"`` with noise). Sampling decodes ``[y*, z']``, so the decoder is trained on what it is given
       at sampling time, and the encoder cannot hide information about ``x`` in small deviations of
       ``y_hat`` from ``y`` (the channel ``"y_hat"`` leaves open).
     - ``"y_hat"``: ``x_rec = decode(enc)``, Eq. 7 as printed. Measured on kinematics the decoder then
