@@ -30,6 +30,33 @@ def test_registry():
         build_model("gan", "kinematics")
     with pytest.raises(ValueError, match="unknown options \\['widht'\\]"):
         build_model("cinn", "kinematics", widht=3)
+    for bad in (0, -1.0, float("nan"), "2", True):
+        with pytest.raises(ValueError, match="lr_scale: expected a positive"):
+            build_model("mdn", "kinematics", lr_scale=bad)
+
+
+def test_every_model_takes_a_learning_rate_factor_that_training_applies():
+    """``lr_scale`` is a base option (a per-model recipe factor on the budget's schedule)."""
+    from innbench.training import get_budget
+
+    budget = get_budget("tiny", n_batches=3)
+    seen = {}
+    for scale in (1.0, 3.0):
+        m = build_model("mdn", "linear", hidden=8, layers=2, lr_scale=scale)
+        lrs = []
+        orig = torch.optim.Adam.step
+
+        def spy(self, *a, **k):
+            lrs.append(self.param_groups[0]["lr"])
+            return orig(self, *a, **k)
+
+        torch.optim.Adam.step = spy
+        try:
+            fit(m, budget, seed=0, progress=False)
+        finally:
+            torch.optim.Adam.step = orig
+        seen[scale] = lrs
+    assert len(seen[1.0]) == 3 and seen[3.0] == pytest.approx([3 * v for v in seen[1.0]])
 
 
 @pytest.mark.parametrize("problem", ["kinematics", "ballistics"])

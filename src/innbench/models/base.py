@@ -32,8 +32,9 @@ class ModelFacts:
     equation: str
 
 
-#: Options every model has (besides its own ``defaults``).
-BASE_DEFAULTS = {"bounded_transform": "logit"}
+#: Options every model has (besides its own ``defaults``). ``lr_scale`` is a per-model recipe factor on
+#: the budget's learning-rate schedule (the budget itself stays the same for every model of a grid).
+BASE_DEFAULTS = {"bounded_transform": "logit", "lr_scale": 1.0}
 
 
 class Model(nn.Module):
@@ -71,6 +72,9 @@ class Model(nn.Module):
             raise ValueError(f"config: unknown options {sorted(unknown)} for model {self.name!r}; "
                              f"known: {sorted(known)}")
         self.config = {**known, **config}
+        lr = self.config["lr_scale"]
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not np.isfinite(lr) or lr <= 0:
+            raise ValueError(f"lr_scale: expected a positive learning-rate factor, got {lr!r}")
         if self.config["bounded_transform"] not in ("logit", None):
             raise ValueError(f"bounded_transform: expected 'logit' or None, got {self.config['bounded_transform']!r}")
         p = self.problem
