@@ -107,6 +107,13 @@ def test_iresnet_blocks_are_contractions_with_a_fixed_point_inverse_and_logdet()
     torch.testing.assert_close(est, exact.detach(), atol=0.03, rtol=0)
 
 
+def test_iresnet_facts_follow_its_loss_option():
+    ml, mmd = build_model("iresnet", "kinematics", blocks=2, hidden=8), build_model("iresnet", "kinematics", blocks=2, hidden=8, loss="mmd")
+    assert (ml.facts.ml_loss, ml.facts.equation) == (True, "Eq. 4")
+    assert (mmd.facts.ml_loss, mmd.facts.equation) == (False, "Eq. 3")
+    assert mmd.state()["facts"]["ml_loss"] is False
+
+
 def test_iresnet_trains_with_the_estimated_log_determinant():
     m = build_model("iresnet", "kinematics", blocks=2, hidden=32, loss="ml")
     info = fit(m, get_budget("tiny", n_train=3000, n_batches=60), progress=False)
