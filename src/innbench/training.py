@@ -108,10 +108,8 @@ def fit(model: Model, budget: Budget, seed: int = 0, data=None, progress: bool =
     opt = torch.optim.Adam(model.parameters(), lr=budget.lr, betas=(0.9, 0.95), weight_decay=budget.weight_decay)
     model.train()
     lr_scale, recoveries = 1.0, 0
-    # a model's own learning-rate factor (a recipe setting, like a loss weight; 1 for most models)
-    model_lr = float(model.config.get("lr_scale", 1.0))
-    if not model_lr > 0:
-        raise ValueError(f"lr_scale: expected a positive learning-rate factor, got {model_lr!r}")
+    # a model's own learning-rate factor (a base option, validated when the model is built)
+    model_lr = float(model.config["lr_scale"])
     good = (copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict()))
     history, ema = [], None
     bar = None

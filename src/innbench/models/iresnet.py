@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
@@ -126,8 +128,7 @@ class InvertibleResNet(INN):
         if not 0 < c["coeff"] < 1:
             raise ValueError(f"coeff: expected a Lipschitz coefficient in (0, 1), got {c['coeff']!r}")
         if c["loss"] == "mmd":  # the paper's fallback: no likelihood term
-            self.facts = ModelFacts(ml_loss=False, y_supervised=True, exact_inverse=False, density=False,
-                                    equation="Eq. 3")
+            self.facts = dataclasses.replace(self.facts, ml_loss=False, equation="Eq. 3")
         self._set_layout()
         self.blocks_ = nn.ModuleList(ResidualBlock(self.width, c["hidden"], c["layers"], c["coeff"])
                                      for _ in range(c["blocks"]))

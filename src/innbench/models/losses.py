@@ -12,6 +12,11 @@ FORWARD_MMD_KERNELS = ((0.2, 2.0), (1.5, 2.0), (3.0, 2.0))
 BACKWARD_MMD_KERNELS = ((0.2, 0.1), (0.2, 0.5), (0.2, 2.0))
 
 
+def _squared_distances(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """Pairwise ``|p_i - q_j|^2`` by expansion (torch.cdist's backward pass is slow on the CPU)."""
+    return ((p * p).sum(1)[:, None] + (q * q).sum(1)[None, :] - 2.0 * p @ q.T).clamp_min(0.0)
+
+
 def mmd_loss(a: torch.Tensor, b: torch.Tensor, kernels=FORWARD_MMD_KERNELS, weights: torch.Tensor | None = None
              ) -> torch.Tensor:
     """Biased squared MMD between batches ``a`` and ``b`` (same kernel family as Err_post), differentiable.
@@ -25,8 +30,7 @@ def mmd_loss(a: torch.Tensor, b: torch.Tensor, kernels=FORWARD_MMD_KERNELS, weig
     """
 
     def k(p, q):
-        # squared distances by expansion: torch.cdist's backward pass is slow on the CPU
-        d2 = ((p * p).sum(1)[:, None] + (q * q).sum(1)[None, :] - 2.0 * p @ q.T).clamp_min(0.0)
+        d2 = _squared_distances(p, q)
         out, inv = 0.0, {}
         for c, alpha in kernels:
             if c not in inv:
@@ -52,8 +56,7 @@ def mmd_loss(a: torch.Tensor, b: torch.Tensor, kernels=FORWARD_MMD_KERNELS, weig
 def observation_weights(y: torch.Tensor, width: float) -> torch.Tensor:
     """``exp(-|y_i - y_j|^2 / (2 width^2))`` for a batch of (standardised) observations: the weights of
     :func:`mmd_loss` that make a backward MMD conditional on ``y``."""
-    d2 = ((y * y).sum(1)[:, None] + (y * y).sum(1)[None, :] - 2.0 * y @ y.T).clamp_min(0.0)
-    return torch.exp(-0.5 / width**2 * d2)
+    return torch.exp(-0.5 / width**2 * _squared_distances(y, y))
 
 
 def autoencoder_loss(x, y, enc, decode, z_dim: int, mmd_weight: float, reconstruction_weight: float,
