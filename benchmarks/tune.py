@@ -58,6 +58,8 @@ def main():
     ap.add_argument("--log", default="results/tuning/tune.jsonl")
     ap.add_argument("--save")
     ap.add_argument("--save-samples", help="write model samples, reference and y to this .npz")
+    ap.add_argument("--sweep", metavar="KEY=V1,V2,...",
+                    help="after training, score again with each value of a sampling-time option (one log line each)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     tune_allocator()
@@ -74,12 +76,29 @@ def main():
     info = fit(m, budget, seed=args.seed, progress=False)
     _, y = validation_observations(p, args.observations)
     ref, _ = reference_posterior(p, y, args.samples)
+    sweep = [(None, None)]
+    if args.sweep:
+        key, values = args.sweep.split("=", 1)
+        sweep = [(key, json.loads(v)) for v in values.split(",")]
+    for key, value in sweep:
+        if key is not None:
+            m.config[key] = value
+        tag = args.tag if key is None else f"{args.tag}@{key}={value}"
+        s, ep, dist = _score(args, p, m, y, ref, config, budget, info, tag)
+    if args.save:
+        m.save(args.save)
+    if args.save_samples:
+        np.savez_compressed(args.save_samples, samples=s.astype(np.float32), reference=ref.astype(np.float32), y=y,
+                            err_post=ep, err_resim=dist)
+
+
+def _score(args, p, m, y, ref, config, budget, info, tag):
     t = time.perf_counter()
     s = m.sample(y, args.samples)
     sample_s = time.perf_counter() - t
     ep = err_post(s, ref)
     dist, sq, _ = err_resim(p, s, y)
-    row = {"tag": args.tag, "model": args.model, "problem": args.problem, "options": config, "config": m.config,
+    row = {"tag": tag, "model": args.model, "problem": args.problem, "options": config, "config": m.config,
            "budget": {k: getattr(budget, k) for k in ("n_train", "n_batches", "batch_size", "lr")},
            "params": m.n_parameters(), "train_seconds": round(info["train_seconds"], 1),
            "final_loss": info["final_loss"], "recoveries": info["recoveries"],
@@ -98,11 +117,7 @@ def main():
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("a") as f:
         f.write(json.dumps(row) + "\n")
-    if args.save:
-        m.save(args.save)
-    if args.save_samples:
-        np.savez_compressed(args.save_samples, samples=s.astype(np.float32), reference=ref.astype(np.float32), y=y,
-                            err_post=ep, err_resim=dist)
+    return s, ep, dist
 
 
 if __name__ == "__main__":

@@ -132,6 +132,31 @@ def test_invertible_autoencoder_decoder_is_the_exact_inverse_for_orthogonal_weig
         for w in m.weights:
             w.mul_(1.5)
         assert float((m.decode(m.encode(x)) - x).abs().max()) > 0.1
+        assert float(m.orthogonality_penalty()) > 0.5
+
+
+def test_invertible_autoencoder_orthogonal_start_and_penalty():
+    """init="orthogonal" starts with the decoder as the exact inverse (penalty 0); orthogonality_weight adds
+    the penalty to the training loss; bad values are refused."""
+    m = build_model("invauto", "kinematics", blocks=3, hidden=8, init="orthogonal", orthogonality_weight=2.0)
+    x = torch.randn(100, 4)
+    with torch.no_grad():
+        torch.testing.assert_close(m.decode(m.encode(x)), x, atol=1e-5, rtol=0)
+        assert float(m.orthogonality_penalty()) < 1e-10
+        for w in m.weights:
+            w.mul_(1.1)
+        pen = float(m.orthogonality_penalty())
+        y = torch.randn(100, 2)
+        torch.manual_seed(0)
+        with_pen, parts = m.loss(x, y)
+        m.config["orthogonality_weight"] = 0.0
+        torch.manual_seed(0)
+        without, _ = m.loss(x, y)
+    assert parts["orthogonality"] == pytest.approx(pen) and float(with_pen - without) == pytest.approx(2 * pen, rel=1e-4)
+    with pytest.raises(ValueError, match="init"):
+        build_model("invauto", "kinematics", init="identity")
+    with pytest.raises(ValueError, match="orthogonality_weight"):
+        build_model("invauto", "kinematics", orthogonality_weight=-1)
 
 
 def test_invertible_autoencoder_training_drives_the_cycle_error_down(trained):

@@ -42,7 +42,7 @@ class InvertibleAutoencoder(Model):
     title = "invertible autoencoder"
     facts = ModelFacts(ml_loss=False, y_supervised=True, exact_inverse=False, density=False, equation="Eq. 7")
     defaults = {"blocks": 8, "hidden": 128, "slope": 0.5, "mmd_weight": 50.0, "reconstruction_weight": 1.0, "decode_from": "y", "decode_noise": 0.05,
-                "transform_observations": True, "lr_scale": 2.0,
+                "transform_observations": True, "fit_weight": 1.0, "init": "gaussian", "orthogonality_weight": 0.0, "lr_scale": 2.0,
                 "seed": 0}
 
     def build(self):
@@ -51,13 +51,27 @@ class InvertibleAutoencoder(Model):
         self.width = max(c["hidden"], p.x_dim, p.y_dim + self._dim_z)
         if not 0 < c["slope"] <= 1:
             raise ValueError(f"slope: expected a leaky-ReLU slope in (0, 1], got {c['slope']!r}")
-        # orthogonal-ish start: scaled Gaussian, as a random initialisation the cycle loss corrects
-        self.weights = nn.ParameterList(nn.Parameter(torch.randn(self.width, self.width) / self.width**0.5)
-                                        for _ in range(c["blocks"]))
+        if c["init"] not in ("gaussian", "orthogonal"):
+            raise ValueError(f"init: expected 'gaussian' or 'orthogonal', got {c['init']!r}")
+        if not c["orthogonality_weight"] >= 0:
+            raise ValueError(f"orthogonality_weight: expected a number >= 0, got {c['orthogonality_weight']!r}")
+        self.weights = nn.ParameterList(nn.Parameter(self._initial_weight(c["init"])) for _ in range(c["blocks"]))
         self.biases = nn.ParameterList(nn.Parameter(torch.zeros(self.width)) for _ in range(c["blocks"]))
+
+    def _initial_weight(self, init):
+        w = torch.randn(self.width, self.width)
+        if init == "orthogonal":  # the decoder starts as the exact inverse
+            return torch.linalg.qr(w)[0]
+        return w / self.width**0.5  # orthogonal only on average: the cycle loss corrects it
 
     def dim_z(self):
         return self._dim_z
+
+    def orthogonality_penalty(self):
+        """Mean over layers of ``||W W^T - I||_F^2 / width``: zero exactly when every ``W`` is orthogonal,
+        i.e. when the transposed-weight decoder is the exact inverse of the encoder."""
+        eye = torch.eye(self.width, device=self.weights[0].device, dtype=self.weights[0].dtype)
+        return torch.stack([((w @ w.T - eye) ** 2).sum() for w in self.weights]).mean() / self.width
 
     def _act(self, h, last):
         return h if last else F.leaky_relu(h, self.config["slope"])
@@ -81,8 +95,13 @@ class InvertibleAutoencoder(Model):
     def loss(self, x, y):
         enc = self.encode(x)
         c = self.config
-        return autoencoder_loss(x, y, enc, self.decode, self._dim_z, c["mmd_weight"], c["reconstruction_weight"],
-                                c["decode_from"], c["decode_noise"])
+        loss, parts = autoencoder_loss(x, y, enc, self.decode, self._dim_z, c["mmd_weight"], c["reconstruction_weight"],
+                                       c["decode_from"], c["decode_noise"], c["fit_weight"])
+        if c["orthogonality_weight"] > 0:
+            ortho = self.orthogonality_penalty()
+            loss = loss + c["orthogonality_weight"] * ortho
+            parts["orthogonality"] = float(ortho.detach())
+        return loss, parts
 
     def sample_standardized(self, y, n, generator):
         m = len(y)

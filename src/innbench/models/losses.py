@@ -60,9 +60,9 @@ def observation_weights(y: torch.Tensor, width: float) -> torch.Tensor:
 
 
 def autoencoder_loss(x, y, enc, decode, z_dim: int, mmd_weight: float, reconstruction_weight: float,
-                     decode_from: str = "y", decode_noise: float = 0.05):
+                     decode_from: str = "y", decode_noise: float = 0.05, fit_weight: float = 1.0):
     """Eq. 7 on an encoding ``enc = [y_hat, z, rest]`` of ``x``, with ``decode`` mapping an encoding back to
-    ``x``: ``||y_hat - y||^2 + ||rest||^2 + mmd_weight * MMD([z, y], [z', y]) + reconstruction_weight *
+    ``x``: ``fit_weight * (||y_hat - y||^2 + ||rest||^2) + mmd_weight * MMD([z, y], [z', y]) + reconstruction_weight *
     ||x - x_rec||^2`` (batch means, forward kernels, ``z' ~ N(0, I)``). Returns ``(loss, {part: value})``.
 
     ``decode_from`` says what the reconstruction decodes:
@@ -88,5 +88,5 @@ def autoencoder_loss(x, y, enc, decode, z_dim: int, mmd_weight: float, reconstru
     else:
         raise ValueError(f"decode_from: expected 'y' or 'y_hat', got {decode_from!r}")
     rec = ((x_rec - x) ** 2).sum(-1).mean()
-    loss = fit + mmd_weight * mmd + reconstruction_weight * rec
+    loss = fit_weight * fit + mmd_weight * mmd + reconstruction_weight * rec
     return loss, {"fit": float(fit.detach()), "mmd": float(mmd.detach()), "reconstruction": float(rec.detach())}
