@@ -54,6 +54,34 @@ def test_train_sample_evaluate(model_dir, tmp_path, capsys):
     for key in ("err_post_mean", "err_resim_mean", "err_resim_sq_mean", "inference_ms", "noise_floor_mean"):
         assert np.isfinite(summ[key]) and summ[key] >= 0
     assert summ["err_post_mean"] > summ["noise_floor_mean"]  # a 200-batch model is worse than the floor
+    # the calibration metrics of the benchmark come with every evaluation of the test set
+    assert "SBC" in printed and "C2ST" in printed
+    assert summ["sbc_observations"] == 3 and 0 <= summ["sbc_min_pvalue"] <= 1
+    assert 0 <= summ["coverage_50"] <= 1 and 0 <= summ["coverage_90"] <= 1
+    assert summ["c2st_observations"] == 3 and 0.4 < summ["c2st_floor_mean"] < 0.6 < summ["c2st_mean"] <= 1
+    assert len(res["per_observation"]["sbc_ranks"]) == 3 and len(res["per_observation"]["c2st"]) == 3
+
+    # the same observations given as files, with their true parameters, score the same; no timing asked
+    obs3, x3 = tmp_path / "obs3.npy", tmp_path / "x3.npy"
+    assert main(["observations", "--problem", "kinematics", "--n", "3", "--out", str(obs3), "--x-out", str(x3)]) == 0
+    js2 = tmp_path / "eval2.json"
+    capsys.readouterr()
+    assert main(["evaluate", "--model-path", str(model_dir), "--observations", str(obs3), "--true-parameters", str(x3),
+                 "--n", "300", "--timing-observations", "0", "--c2st-observations", "0", "--json", str(js2)]) == 0
+    assert "not timed" in capsys.readouterr().out
+    res2 = json.loads(js2.read_text())
+    assert res2["per_observation"]["sbc_ranks"] == res["per_observation"]["sbc_ranks"]
+    assert res2["per_observation"]["err_post"] == res["per_observation"]["err_post"]
+    assert res2["summary"]["inference_ms"] is None and res2["summary"]["c2st_mean"] is None
+    # without true parameters: no SBC, said so; wrong-shaped ones are refused before any work
+    capsys.readouterr()
+    assert main(["evaluate", "--model-path", str(model_dir), "--observations", str(obs3), "--n", "100",
+                 "--timing-observations", "0", "--c2st-observations", "0"]) == 0
+    assert "SBC        skipped" in capsys.readouterr().out
+    np.save(tmp_path / "x_bad.npy", np.zeros((3, 2)))
+    assert main(["evaluate", "--model-path", str(model_dir), "--observations", str(obs3),
+                 "--true-parameters", str(tmp_path / "x_bad.npy")]) != 0
+    assert "--true-parameters: expected shape (3, 4)" in capsys.readouterr().err
 
 
 def test_observations_command_round_trips_through_reference(tmp_path):

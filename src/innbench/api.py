@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .metrics import err_post, err_resim, mmd, support_violation
+from . import evaluation
 from .models import Model, build_model, load_model
 from .problems import get_problem
 from .reference import reference_posterior, test_observations
@@ -112,103 +111,47 @@ def noise_floor(problem, observations, n: int = 4000, method: str = "exact") -> 
     Kept in memory per (problem, observations, n, method), so a grid computes it once per problem.
     """
     problem = get_problem(problem)
-    y = problem.validate_observations(observations)
-    key = (problem.name, problem.version, y.shape, y.tobytes(), n, method)
-    if key not in _NOISE_FLOORS:
-        a, _ = reference_posterior(problem, y, n, method=method)
-        b, _ = reference_posterior(problem, y, n, method=method, seed=98765)
-        _NOISE_FLOORS[key] = np.array([mmd(a[i], b[i]) for i in range(len(a))])
-    return _NOISE_FLOORS[key].copy()
-
-
-_NOISE_FLOORS: dict = {}
+    return evaluation.noise_floor(problem, problem.validate_observations(observations), n, method)
 
 
 def evaluate(model, observations=None, num_observations: int = 200, n_samples: int = 4000,
              reference_method: str = "exact", seed: int = 0, timing_observations: int = 20,
-             noise_floor_observations: int = 50, round_discrete: bool = True, progress: bool = False,
+             noise_floor_observations: int = 50, c2st_observations: int = 5, sbc: bool = True,
+             true_parameters=None, round_discrete: bool = True, progress: bool = False,
              keep_samples: bool = False) -> dict:
-    """Score a model against reference posteriors on test observations.
+    """Score a model against reference posteriors on test observations (:func:`innbench.evaluation.score`).
 
-    Without ``observations`` the first ``num_observations`` of the problem's fixed test set are used.
-    Returns a dict with per-observation arrays (``per_observation``) and a ``summary``: Err_post
-    (mean, median), Err_resim as mean distance (primary) and mean squared distance, the fraction of
-    samples whose forward process is invalid or that leave the prior's support, inference time in ms
-    (one call drawing ``n_samples`` for one observation, averaged over ``timing_observations``), and
-    the noise floor of Err_post (two independent reference draws, on ``noise_floor_observations``).
+    Without ``observations`` the first ``num_observations`` of the problem's fixed test set are used,
+    with their true parameters, so the calibration metrics (SBC) come too; with ``observations`` they
+    come only where ``true_parameters`` (the ``x`` behind each observation) are given.
+    Returns a dict with per-observation arrays (``per_observation``: ``err_post``, ``err_resim``,
+    ``err_resim_sq``, ``invalid_fraction``, ``outside_support_fraction``, ``sbc_ranks``, ``c2st``,
+    ``c2st_reference``) and a ``summary``: Err_post (mean, median), Err_resim as mean distance
+    (primary) and mean squared distance, the fraction of samples whose forward process is invalid or
+    that leave the prior's support, inference time in ms (one call drawing ``n_samples`` for one
+    observation, averaged over ``timing_observations``; ``None`` with 0), the noise floor of Err_post
+    (two independent reference draws, on ``noise_floor_observations``), the SBC rank-uniformity p-value
+    (smallest over parameters) and the expected coverage of central 50 % / 90 % intervals (with ``sbc``),
+    and the C2ST accuracy against the reference with its floor (on the first ``c2st_observations``; 0
+    skips it, the most expensive metric after the reference itself).
     With ``keep_samples`` the dict also holds the model's ``samples`` and the ``reference`` samples.
     """
     if not isinstance(model, Model):
         model = load(model)
     problem = model.problem
+    x_true = None
     if observations is None:
         if num_observations < 1:
             raise ValueError(f"num_observations: expected a positive number, got {num_observations}")
-        _, y = test_observations(problem, num_observations)
+        x_true, y = test_observations(problem, num_observations)
     else:
         y = problem.validate_observations(observations)
-    method = reference_method if problem.has_exact_posterior or reference_method == "abc" else "abc"
-    ref, prov = reference_posterior(problem, y, n_samples, method=method)
-    t0 = time.perf_counter()
-    rounds = bool(problem.discrete) and round_discrete
-    samples = model.sample(y, n_samples, seed=seed, round_discrete=False)
-    sampling_s = time.perf_counter() - t0
-    resim_continuous = None
-    if rounds:  # Err_resim of the model's own (unrounded) samples, then the same rounding sample() does
-        resim_continuous, _, _ = err_resim(problem, samples, y, rng=np.random.default_rng([seed, 37]))
-        samples = model.round_discrete(samples)
-
-    # timing: one call per observation, after a warm-up call
-    k = min(timing_observations, len(y))
-    model.sample(y[:1], n_samples, seed=seed)
-    times = []
-    for i in range(k):
-        t = time.perf_counter()
-        model.sample(y[i : i + 1], n_samples, seed=seed + i)
-        times.append(time.perf_counter() - t)
-
-    ep = err_post(samples, ref, progress=progress)
-    dist, sq, invalid = err_resim(problem, samples, y, rng=np.random.default_rng([seed, 31]))
-    outside = support_violation(problem, samples)
-    nf_k = min(noise_floor_observations, len(y))
-    nf = noise_floor(problem, y[:nf_k], n_samples, method) if nf_k else np.array([])
-    summary = {
-        "problem": problem.name,
-        "model": model.name,
-        "n_observations": len(y),
-        "n_samples": n_samples,
-        "err_post_mean": float(np.nanmean(ep)),
-        "err_post_median": float(np.nanmedian(ep)),
-        "err_resim_mean": float(np.nanmean(dist)),
-        "err_resim_median": float(np.nanmedian(dist)),
-        "err_resim_sq_mean": float(np.nanmean(sq)),
-        "err_resim_continuous_mean": None if resim_continuous is None else float(np.nanmean(resim_continuous)),
-        "invalid_fraction": float(np.mean(invalid)),
-        "outside_support_fraction": float(np.mean(outside)),
-        "inference_ms": 1000 * float(np.mean(times)) if times else None,
-        "sampling_seconds_all": sampling_s,
-        "noise_floor_mean": float(np.mean(nf)) if len(nf) else None,
-        "noise_floor_observations": int(nf_k),
-        "reference_method": prov["method"],
-        "reference_min_ess": float(np.min(prov["ess"])) if "ess" in prov else None,
-        "n_parameters": model.n_parameters(),
-        "dim_z": model.dim_z(),
-        "train_seconds": model.train_info.get("train_seconds"),
-        "device": str(model.device),
-        "round_discrete": round_discrete,
-    }
-    out = {
-        "summary": summary,
-        "per_observation": {
-            "y": y.tolist(),
-            "err_post": ep.tolist(),
-            "err_resim": dist.tolist(),
-            "err_resim_sq": sq.tolist(),
-            "err_resim_continuous": None if resim_continuous is None else resim_continuous.tolist(),
-            "invalid_fraction": invalid.tolist(),
-            "outside_support_fraction": outside.tolist(),
-        },
-    }
-    if keep_samples:
-        out["samples"], out["reference"] = samples, ref
-    return out
+        if true_parameters is not None:
+            x_true = np.asarray(true_parameters, dtype=float)
+            if not np.isfinite(x_true).all():
+                raise ValueError("true_parameters: expected finite values, got NaN or infinity")
+    return evaluation.score(model, y, x_true, n_samples=n_samples, reference_method=reference_method, seed=seed,
+                            timing_observations=timing_observations,
+                            noise_floor_observations=noise_floor_observations,
+                            c2st_observations=c2st_observations, sbc=sbc, round_discrete=round_discrete,
+                            progress=progress, keep_samples=keep_samples)

@@ -107,16 +107,23 @@ def cmd_reference(args):
 
 def cmd_evaluate(args):
     from .api import evaluate, load
-    from .io import read_observations
+    from .io import read_observations, read_parameters
+    from .problems import ObservationError
 
     model = load(args.model_path, args.device)
     y = read_observations(args.observations, model.problem) if args.observations else None
+    x_true = None
+    if args.true_parameters:
+        if y is None:
+            raise ObservationError("--true-parameters: only with --observations (the test set's are known)")
+        x_true = read_parameters(args.true_parameters, model.problem, len(y))
     if args.json:  # fail before the evaluation, not after, if the results cannot be written
         from .api import ensure_writable_dir
 
         ensure_writable_dir(Path(args.json).resolve().parent, "--json")
     res = evaluate(model, y, num_observations=args.num_observations, n_samples=args.n,
                    reference_method=args.reference_method, timing_observations=args.timing_observations,
+                   c2st_observations=args.c2st_observations, sbc=not args.no_sbc, true_parameters=x_true,
                    round_discrete=not args.no_round, progress=True)
     s = res["summary"]
     print(f"{s['model']} on {s['problem']} ({s['n_observations']} observations, {s['n_samples']} samples each)")
@@ -124,8 +131,18 @@ def cmd_evaluate(args):
           f"(noise floor {s['noise_floor_mean']:.4f})")
     print(f"  Err_resim  mean {s['err_resim_mean']:.4f}   median {s['err_resim_median']:.4f}   "
           f"squared {s['err_resim_sq_mean']:.5f}")
-    print(f"  inference  {s['inference_ms']:.1f} ms per 4000-sample call    invalid {s['invalid_fraction']:.4f}   "
+    timing = "not timed" if s["inference_ms"] is None else f"{s['inference_ms']:.1f} ms per {s['n_samples']}-sample call"
+    print(f"  inference  {timing}    invalid {s['invalid_fraction']:.4f}   "
           f"outside support {s['outside_support_fraction']:.4f}")
+    if s["sbc_observations"]:
+        print(f"  SBC        min p-value {s['sbc_min_pvalue']:.3g}   coverage of 50 % / 90 % intervals "
+              f"{s['coverage_50']:.3f} / {s['coverage_90']:.3f}   ({s['sbc_observations']} observations)")
+    elif not args.no_sbc:
+        print("  SBC        skipped: the true parameters of these observations are unknown (--true-parameters)")
+    if s["c2st_observations"]:
+        c2 = "–" if s["c2st_mean"] is None else f"{s['c2st_mean']:.3f}"
+        print(f"  C2ST       accuracy {c2}   (floor {s['c2st_floor_mean']:.3f}; 0.5 = indistinguishable; "
+              f"{s['c2st_observations']} observations)")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(res, indent=1, default=float))
@@ -263,7 +280,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--num-observations", type=int, default=200, help="how many test observations (default 200)")
     e.add_argument("--n", type=int, default=4000, help="samples per observation")
     e.add_argument("--reference-method", choices=["exact", "abc"], default="exact")
-    e.add_argument("--timing-observations", type=int, default=20)
+    e.add_argument("--timing-observations", type=int, default=20, help="observations to time (0: no timing)")
+    e.add_argument("--c2st-observations", type=int, default=5,
+                   help="observations for the classifier two-sample test (default 5, about 2 s each; 0 skips it)")
+    e.add_argument("--no-sbc", action="store_true", help="skip the SBC ranks and coverage")
+    e.add_argument("--true-parameters", help="with --observations: the x behind each observation (enables SBC)")
     e.add_argument("--json", help="write the results as JSON")
     e.add_argument("--device", default="cpu")
     e.add_argument("--no-round", action="store_true", help="leave discrete parameters (ballistics speed) unrounded")

@@ -8,7 +8,7 @@ import numpy as np
 
 from .problems import ObservationError
 
-__all__ = ["read_observations", "save_array"]
+__all__ = ["read_array", "read_observations", "read_parameters", "save_array"]
 
 
 def read_observations(spec, problem, name: str = "--observations") -> np.ndarray:
@@ -16,6 +16,25 @@ def read_observations(spec, problem, name: str = "--observations") -> np.ndarray
 
     Returns a validated array of shape ``(m, y_dim)``.
     """
+    return problem.validate_observations(read_array(spec, name), name)
+
+
+def read_parameters(spec, problem, n: int, name: str = "--true-parameters") -> np.ndarray:
+    """Parameters ``x``, one row per observation, in any format :func:`read_observations` reads: an array
+    of shape ``(n, x_dim)`` with finite values."""
+    arr = np.asarray(read_array(spec, name), dtype=float)
+    if arr.ndim == 1 and problem.x_dim == 1:
+        arr = arr[:, None]
+    if arr.shape != (n, problem.x_dim):
+        raise ObservationError(f"{name}: expected shape ({n}, {problem.x_dim}) (one row of {problem.x_dim} "
+                               f"parameters per observation), got {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ObservationError(f"{name}: expected finite values, got NaN or infinity")
+    return arr
+
+
+def read_array(spec, name: str) -> np.ndarray:
+    """An array from a ``.npy`` file, a CSV/whitespace text file or inline numbers (rows split by ``;``)."""
     if isinstance(spec, np.ndarray):
         arr = spec
     else:
@@ -41,7 +60,7 @@ def read_observations(spec, problem, name: str = "--observations") -> np.ndarray
                 raise ObservationError(
                     f"{name}: {spec!r} is neither an existing file nor inline numbers like '1.5,0;1.2,-0.3'"
                 ) from None
-    return problem.validate_observations(arr, name)
+    return arr
 
 
 def save_array(path, arr: np.ndarray) -> Path:

@@ -36,7 +36,6 @@ __all__ = ["CLAMP", "build_report", "collect"]
 
 #: cap of the clamped means (per-observation errors above it count as CLAMP)
 CLAMP = 1.0
-COVERAGE_LEVELS = np.linspace(0, 1, 21)
 
 
 def _yn(v) -> str:
@@ -126,7 +125,7 @@ def table_rows(labels: OrderedDict) -> list[dict]:
 
 
 def calibration_rows(labels: OrderedDict) -> list[dict]:
-    from ..calibration import rank_histogram_pvalue
+    from ..evaluation import calibration_summary
 
     rows = []
     for e in labels.values():
@@ -138,16 +137,14 @@ def calibration_rows(labels: OrderedDict) -> list[dict]:
         if len(e["c2st_reference"]):
             row["c2st_floor"] = float(np.mean(e["c2st_reference"]))
         if len(e["ranks"]) and e["sbc_draws"]:
-            row["sbc_min_pvalue"] = float(np.min(rank_histogram_pvalue(e["ranks"], e["sbc_draws"])))
-            cov = _coverage(e)
-            row["coverage_50"] = float(np.interp(0.5, *cov))
-            row["coverage_90"] = float(np.interp(0.9, *cov))
+            row.update(calibration_summary(e["ranks"], e["sbc_draws"]))
         rows.append(row)
     return rows
 
 
 def _coverage(e):
     from ..calibration import expected_coverage
+    from ..evaluation import COVERAGE_LEVELS
 
     res = expected_coverage(e["ranks"], e["sbc_draws"], COVERAGE_LEVELS)
     return np.asarray(res[0], dtype=float), np.asarray(res[1], dtype=float)

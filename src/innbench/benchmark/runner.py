@@ -53,31 +53,13 @@ def showcase_observations(problem) -> tuple[list[str], np.ndarray]:
     return [f"y{i}" for i in range(len(y))], y
 
 
-_C2ST_FLOORS: dict = {}
-
-
-def c2st_floor(problem, y: np.ndarray, n: int) -> list[float]:
-    """C2ST of an independent reference draw (seed 98765, as for the noise floor of Err_post) against
-    the reference, per observation: what the test reports for a perfect sampler with ``n`` samples."""
-    from ..calibration import c2st
-    from ..reference import reference_posterior
-
-    key = (problem.name, problem.version, y.tobytes(), n)
-    if key not in _C2ST_FLOORS:
-        method = "exact" if problem.has_exact_posterior else "abc"
-        ref, _ = reference_posterior(problem, y, n, method=method)
-        other, _ = reference_posterior(problem, y, n, method=method, seed=98765)
-        _C2ST_FLOORS[key] = [c2st(other[i], ref[i], seed=0, folds=2) for i in range(len(y))]
-    return list(_C2ST_FLOORS[key])
-
-
 def run_cell(cell: Cell, config: dict, progress: bool = False, save_dir=None, device: str = "cpu") -> dict:
     """Train and evaluate one cell; returns the rows for :meth:`ResultsDB.store` (no database access).
 
     Runs in the calling process or in a Ray worker, so it imports the grid's ``imports`` itself.
     """
-    from ..api import evaluate, train
-    from ..calibration import c2st, sbc_ranks
+    from ..api import train
+    from ..evaluation import score
     from ..problems import get_problem
     from ..reference import reference_posterior, test_observations
     from ..training import Budget
@@ -97,23 +79,20 @@ def run_cell(cell: Cell, config: dict, progress: bool = False, save_dir=None, de
     model = train(problem, cell.spec.model, seed=cell.seed, preset=budget, out=out, device=device,
                   progress=progress, **cell.spec.options)
     x_true, y = test_observations(problem, s["observations"])
-    res = evaluate(model, observations=y, n_samples=s["samples"], seed=cell.seed,
-                   timing_observations=config.get("timing_observations", 10),
-                   noise_floor_observations=config.get("noise_floor_observations", 50), keep_samples=True)
-    samples, ref = res["samples"], res["reference"]
-    ranks = sbc_ranks(samples, x_true, rng=np.random.default_rng([cell.seed, 4711]))
-    k = min(s["c2st_observations"], len(y))
-    c2 = [c2st(samples[i], ref[i], seed=0, folds=2) if np.isfinite(samples[i]).any() else float("nan") for i in range(k)]
-    floor = c2st_floor(problem, y[:k], s["samples"]) if k else []
+    res = score(model, y, x_true, n_samples=s["samples"], seed=cell.seed,
+                timing_observations=config.get("timing_observations", 10),
+                noise_floor_observations=config.get("noise_floor_observations", 50),
+                c2st_observations=s["c2st_observations"])
     per = res["per_observation"]
+    k = res["summary"]["c2st_observations"]
     observations = [
         {"obs_index": i, "y": per["y"][i], "err_post": per["err_post"][i], "err_resim": per["err_resim"][i],
          "err_resim_sq": per["err_resim_sq"][i],
          "err_resim_continuous": per["err_resim_continuous"][i] if per["err_resim_continuous"] else None,
          "invalid_fraction": per["invalid_fraction"][i],
-         "outside_support_fraction": per["outside_support_fraction"][i], "sbc_ranks": ranks[i].tolist(),
-         "sbc_draws": int(samples.shape[1]), "c2st": c2[i] if i < k else None,
-         "c2st_reference": floor[i] if i < k else None}
+         "outside_support_fraction": per["outside_support_fraction"][i], "sbc_ranks": per["sbc_ranks"][i],
+         "sbc_draws": per["sbc_draws"], "c2st": per["c2st"][i] if i < k else None,
+         "c2st_reference": per["c2st_reference"][i] if i < k else None}
         for i in range(len(y))
     ]
     names, ys = showcase_observations(problem)

@@ -36,6 +36,15 @@ class InvertibleAutoencoder(Model):
     the decoder: tied to the encoder's transposed weights, which stay far from orthogonal
     (``||W W^T - I|| / sqrt(n)`` about 1 after training), it reconstructs ``x`` from ``(y, z)`` only to
     0.15 (squared, standardised units, summed over the 4 parameters).
+
+    Options tried and left off (same validation set, ``results/tuning/tune_s19.jsonl``): an orthogonal
+    start (``init="orthogonal"``, the decoder starts as the exact inverse): 0.0583 / 0.0450; with the
+    penalty ``orthogonality_weight`` 1.0 (mean over layers of ``||W W^T - I||_F^2 / width``): 0.0723 /
+    0.0541; ``fit_weight`` 5 on the forward fit: 0.0619 / 0.0469; ``slope`` 0.25: 0.0528 / 0.0462;
+    ``decode_noise`` 0.01: 0.0562 / 0.0537; 12 layers do not train (0.77). The diagnosis
+    (``benchmarks/diagnose_yz.py``) puts the limit in the encoder: its forward fit ``|y_hat - y|`` is
+    0.099 standardised units on prior draws, so the tied-weight network does not represent the forward
+    process accurately at 100k parameters, and making it more orthogonal makes it less expressive.
     """
 
     name = "invauto"

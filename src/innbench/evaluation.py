@@ -1,0 +1,178 @@
+"""The metrics stage: every number the benchmark stores for a model on a set of observations, in one place.
+
+:func:`score` is used by :func:`innbench.api.evaluate` (and through it ``innbench evaluate``) and by the
+benchmark runner, so the CLI, the API and the results database report the same metrics computed the same
+way. Each metric says what it costs; the expensive ones can be switched off:
+
+- Err_post (MMD against reference samples) per observation -- the reference posterior is the main cost
+  on first use (cached on disk afterwards);
+- Err_resim as mean distance and mean squared distance, the invalid and out-of-support fractions --
+  one forward simulation per sample;
+- inference time (``timing_observations`` extra sampling calls);
+- the noise floor of Err_post (a second reference draw on ``noise_floor_observations``);
+- SBC ranks, their uniformity p-value and the expected coverage of central intervals (needs the true
+  parameters ``x_true`` behind the observations; free once the samples exist);
+- C2ST accuracy against the reference and its floor (two small classifiers per observation, on the
+  first ``c2st_observations``; about a second each on a CPU).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .calibration import c2st, expected_coverage, rank_histogram_pvalue, sbc_ranks
+from .metrics import err_post, err_resim, mmd, support_violation
+from .reference import reference_posterior
+
+__all__ = ["COVERAGE_LEVELS", "c2st_floor", "calibration_summary", "noise_floor", "score"]
+
+#: credibility levels of the expected-coverage curves
+COVERAGE_LEVELS = np.linspace(0.0, 1.0, 21)
+
+_NOISE_FLOORS: dict = {}
+_C2ST_FLOORS: dict = {}
+
+
+def _reference_method(problem, method: str) -> str:
+    return method if problem.has_exact_posterior or method == "abc" else "abc"
+
+
+def noise_floor(problem, y: np.ndarray, n: int = 4000, method: str = "exact") -> np.ndarray:
+    """Err_post between two independent reference draws per observation: the metric's noise floor.
+
+    Kept in memory per (problem, observations, n, method), so a grid computes it once per problem.
+    """
+    key = (problem.name, problem.version, y.shape, y.tobytes(), n, method)
+    if key not in _NOISE_FLOORS:
+        a, _ = reference_posterior(problem, y, n, method=method)
+        b, _ = reference_posterior(problem, y, n, method=method, seed=98765)
+        _NOISE_FLOORS[key] = np.array([mmd(a[i], b[i]) for i in range(len(a))])
+    return _NOISE_FLOORS[key].copy()
+
+
+def c2st_floor(problem, y: np.ndarray, n: int, method: str = "exact") -> list[float]:
+    """C2ST of an independent reference draw (seed 98765, as for the noise floor of Err_post) against
+    the reference, per observation: what the test reports for a perfect sampler with ``n`` samples."""
+    method = _reference_method(problem, method)
+    key = (problem.name, problem.version, y.tobytes(), n, method)
+    if key not in _C2ST_FLOORS:
+        ref, _ = reference_posterior(problem, y, n, method=method)
+        other, _ = reference_posterior(problem, y, n, method=method, seed=98765)
+        _C2ST_FLOORS[key] = [c2st(other[i], ref[i], seed=0, folds=2) for i in range(len(y))]
+    return list(_C2ST_FLOORS[key])
+
+
+def calibration_summary(ranks: np.ndarray, draws: int) -> dict:
+    """The smallest per-parameter p-value of the SBC rank histograms' uniformity test and the expected
+    coverage of the central 50 % and 90 % intervals (1.0 / 0.5 / 0.9 for a calibrated posterior)."""
+    levels, cov = expected_coverage(ranks, draws, COVERAGE_LEVELS)
+    levels, cov = np.asarray(levels, dtype=float), np.asarray(cov, dtype=float)
+    return {"sbc_min_pvalue": float(np.min(rank_histogram_pvalue(ranks, draws))),
+            "coverage_50": float(np.interp(0.5, levels, cov)), "coverage_90": float(np.interp(0.9, levels, cov))}
+
+
+def score(model, y: np.ndarray, x_true: np.ndarray | None = None, n_samples: int = 4000,
+          reference_method: str = "exact", seed: int = 0, timing_observations: int = 20,
+          noise_floor_observations: int = 50, c2st_observations: int = 0, sbc: bool = True,
+          round_discrete: bool = True, progress: bool = False, keep_samples: bool = False) -> dict:
+    """Score a trained ``model`` on validated observations ``y`` (m, y_dim) against reference posteriors.
+
+    ``x_true`` (m, x_dim), the parameters that produced ``y``, enables the SBC metrics (with ``sbc``).
+    Returns ``{"summary": {...}, "per_observation": {...}}`` (plus ``samples`` and ``reference`` with
+    ``keep_samples``); see :func:`innbench.api.evaluate` for the keys.
+    """
+    problem = model.problem
+    if x_true is not None and np.shape(x_true) != (len(y), problem.x_dim):
+        raise ValueError(f"x_true: expected shape ({len(y)}, {problem.x_dim}), got {np.shape(x_true)}")
+    for name, value in (("timing_observations", timing_observations), ("c2st_observations", c2st_observations),
+                        ("noise_floor_observations", noise_floor_observations)):
+        if int(value) < 0:
+            raise ValueError(f"{name}: expected a number >= 0, got {value}")
+    method = _reference_method(problem, reference_method)
+    ref, prov = reference_posterior(problem, y, n_samples, method=method)
+    t0 = time.perf_counter()
+    rounds = bool(problem.discrete) and round_discrete
+    samples = model.sample(y, n_samples, seed=seed, round_discrete=False)
+    sampling_s = time.perf_counter() - t0
+    resim_continuous = None
+    if rounds:  # Err_resim of the model's own (unrounded) samples, then the same rounding sample() does
+        resim_continuous, _, _ = err_resim(problem, samples, y, rng=np.random.default_rng([seed, 37]))
+        samples = model.round_discrete(samples)
+
+    # timing: one call per observation, after a warm-up call
+    k = min(timing_observations, len(y))
+    times = []
+    if k:
+        model.sample(y[:1], n_samples, seed=seed)
+    for i in range(k):
+        t = time.perf_counter()
+        model.sample(y[i : i + 1], n_samples, seed=seed + i)
+        times.append(time.perf_counter() - t)
+
+    ep = err_post(samples, ref, progress=progress)
+    dist, sq, invalid = err_resim(problem, samples, y, rng=np.random.default_rng([seed, 31]))
+    outside = support_violation(problem, samples)
+    nf_k = min(noise_floor_observations, len(y))
+    nf = noise_floor(problem, y[:nf_k], n_samples, method) if nf_k else np.array([])
+
+    ranks = None
+    if sbc and x_true is not None:
+        ranks = sbc_ranks(samples, np.asarray(x_true, dtype=float), rng=np.random.default_rng([seed, 4711]))
+    c2_k = min(c2st_observations, len(y))
+    c2 = [c2st(samples[i], ref[i], seed=0, folds=2) if np.isfinite(samples[i]).any() else float("nan")
+          for i in range(c2_k)]
+    c2_floor = c2st_floor(problem, y[:c2_k], n_samples, method) if c2_k else []
+
+    summary = {
+        "problem": problem.name,
+        "model": model.name,
+        "n_observations": len(y),
+        "n_samples": n_samples,
+        "err_post_mean": float(np.nanmean(ep)),
+        "err_post_median": float(np.nanmedian(ep)),
+        "err_resim_mean": float(np.nanmean(dist)),
+        "err_resim_median": float(np.nanmedian(dist)),
+        "err_resim_sq_mean": float(np.nanmean(sq)),
+        "err_resim_continuous_mean": None if resim_continuous is None else float(np.nanmean(resim_continuous)),
+        "invalid_fraction": float(np.mean(invalid)),
+        "outside_support_fraction": float(np.mean(outside)),
+        "inference_ms": 1000 * float(np.mean(times)) if times else None,
+        "sampling_seconds_all": sampling_s,
+        "noise_floor_mean": float(np.mean(nf)) if len(nf) else None,
+        "noise_floor_observations": int(nf_k),
+        "sbc_min_pvalue": None, "coverage_50": None, "coverage_90": None,
+        "sbc_observations": 0 if ranks is None else len(ranks),
+        "c2st_mean": float(np.nanmean(c2)) if c2_k and np.isfinite(c2).any() else None,
+        "c2st_floor_mean": float(np.mean(c2_floor)) if c2_k else None,
+        "c2st_observations": int(c2_k),
+        "reference_method": prov["method"],
+        "reference_min_ess": float(np.min(prov["ess"])) if "ess" in prov else None,
+        "n_parameters": model.n_parameters(),
+        "dim_z": model.dim_z(),
+        "train_seconds": model.train_info.get("train_seconds"),
+        "device": str(model.device),
+        "round_discrete": round_discrete,
+    }
+    if ranks is not None:
+        summary.update(calibration_summary(ranks, samples.shape[1]))
+    out = {
+        "summary": summary,
+        "per_observation": {
+            "y": y.tolist(),
+            "err_post": ep.tolist(),
+            "err_resim": dist.tolist(),
+            "err_resim_sq": sq.tolist(),
+            "err_resim_continuous": None if resim_continuous is None else resim_continuous.tolist(),
+            "invalid_fraction": invalid.tolist(),
+            "outside_support_fraction": outside.tolist(),
+            "sbc_ranks": None if ranks is None else ranks.tolist(),
+            "sbc_draws": int(samples.shape[1]),
+            "c2st": c2,
+            "c2st_reference": c2_floor,
+        },
+    }
+    if keep_samples:
+        out["samples"], out["reference"] = samples, ref
+    return out
