@@ -240,3 +240,40 @@ def test_noise_conditioned_cinn_samples_as_thin_a_posterior_as_asked(tmp_path):
         build_model("cinn", p, noise_conditioned=True, y_noise=0.01, y_noise_min=0.02)
     with pytest.raises(ValueError, match="y_noise_sample"):
         build_model("cinn", p, noise_conditioned=True, y_noise_sample=0.5)
+
+
+@pytest.mark.parametrize("name, options", [("cinn", {}), ("maf", {"sampler": "flow"}), ("iaf", {}), ("nsf", {}),
+                                           ("mdn", {})])
+def test_log_prob_is_the_density_of_the_sampler(name, options):
+    """For every density model, exp(log_prob(x | y)) integrates to one over the prior box of two_moons
+    and gives each region the mass the sampler puts there (change of variables through the
+    standardisation and the logit transform of the bounded parameters included). The MAF is sampled
+    through its exact inverse here: its default decoder only approximates the flow whose density it has."""
+    from innbench.problems import get_problem
+
+    p = get_problem("two_moons")
+    x, y = p.simulate(20_000, np.random.default_rng(0))
+    m = build_model(name, p, hidden=32, **options)
+    assert m.has_density
+    fit(m, get_budget("tiny", n_batches=150), seed=0, data=(x, y), progress=False)
+    y_obs = np.array([[0.1, 0.2]])
+    g = np.linspace(-1, 1, 401)[1:] - 1 / 400  # cell centres, cell area (2/400)^2
+    grid = np.stack(np.meshgrid(g, g, indexing="ij"), -1).reshape(-1, 2)
+    dens = np.exp(m.log_prob(grid, y_obs)) * (2 / 400) ** 2
+    assert dens.sum() == pytest.approx(1.0, abs=0.01)
+    s = m.sample(y_obs, 20_000, seed=1)[0]
+    right, diag = grid[:, 0] > 0, grid[:, 0] + grid[:, 1] > 0.3
+    assert dens[right].sum() == pytest.approx(np.mean(s[:, 0] > 0), abs=0.02)
+    assert dens[diag].sum() == pytest.approx(np.mean(s[:, 0] + s[:, 1] > 0.3), abs=0.02)
+    # one observation per row gives the same values; outside the box the density is zero
+    np.testing.assert_allclose(m.log_prob(grid[:5], np.repeat(y_obs, 5, 0)), m.log_prob(grid[:5], y_obs), rtol=1e-5)
+    assert m.log_prob([[1.5, 0.0]], y_obs)[0] == -np.inf
+    with pytest.raises(ValueError, match="x: expected shape"):
+        m.log_prob(np.zeros((3, 3)), y_obs)
+
+
+def test_models_without_a_density_say_so():
+    m = build_model("cvae", "kinematics", hidden=8)
+    assert not m.has_density
+    with pytest.raises(NotImplementedError, match="no tractable density"):
+        m.log_prob(np.zeros((2, 4)), [[1.0, 0.0]])

@@ -204,6 +204,53 @@ class Model(nn.Module):
         out = torch.cat(outs).numpy().astype(np.float64)
         return self.round_discrete(out) if round_discrete else out
 
+    @property
+    def has_density(self) -> bool:
+        """Whether :meth:`log_prob` is available (the model's facts say ``density`` and it implements
+        ``log_prob_standardized(x, c)``, the log density of standardised ``x`` given a condition)."""
+        return bool(self.facts.density) and callable(getattr(self, "log_prob_standardized", None))
+
+    @torch.inference_mode()
+    def log_prob(self, x, y) -> np.ndarray:
+        """The model's posterior log density ``log q(x | y)`` in the problem's units: an array ``(n,)``.
+
+        ``x`` has shape ``(n, x_dim)``; ``y`` has shape ``(n, y_dim)`` (one observation per row of ``x``)
+        or ``(1, y_dim)`` (the same observation for all). The change of variables through the model's
+        standardisation and its logit transform of bounded parameters is included; points outside a
+        bounded parameter's interval get ``-inf``. Integer-valued parameters are learned dequantised
+        (uniform noise of width 1), so there ``exp(log_prob)`` at an integer approximates the probability
+        of that integer. For the MAF + decoder it is the MAF's density, which the default decoder sampler
+        approximates (``sampler="flow"`` samples it exactly). Models without a tractable density (:attr:`has_density` False) raise
+        ``NotImplementedError``; use :meth:`sample` for them.
+        """
+        if not self.has_density:
+            raise NotImplementedError(f"model {self.name!r} has no tractable density (facts.density is False); "
+                                      "use sample()")
+        y = self.problem.validate_observations(y, "y")
+        x = np.asarray(x, dtype=float)
+        if x.ndim == 1 and self.problem.x_dim > 1:
+            x = x[None]
+        if x.ndim != 2 or x.shape[1] != self.problem.x_dim:
+            raise ValueError(f"x: expected shape (n, {self.problem.x_dim}), got {x.shape}")
+        if not np.isfinite(x).all():
+            raise ValueError("x: expected finite values, got NaN or infinity")
+        if len(y) not in (1, len(x)):
+            raise ValueError(f"y: expected 1 or {len(x)} observations (one per row of x), got {len(y)}")
+        was_training = self.training
+        self.eval()
+        xt = torch.as_tensor(x, dtype=torch.float32, device=self.device)
+        c = self.condition(torch.as_tensor(y, dtype=torch.float32, device=self.device)).expand(len(x), -1)
+        s = (self.to_unbounded(xt) - self.x_mean) / self.x_std
+        lp = self.log_prob_standardized(s, c) - torch.log(self.x_std).sum()
+        if self._logit_idx:  # d logit((x - lo) / w) / dx = 1 / (w u (1 - u))
+            u = (xt[:, self._logit_idx] - self._logit_lo.to(xt)) / self._logit_width.to(xt)
+            inside = ((u > 0) & (u < 1)).all(-1)
+            u = u.clamp(1e-6, 1 - 1e-6)
+            lp = lp - (torch.log(self._logit_width.to(xt)) + torch.log(u) + torch.log1p(-u)).sum(-1)
+            lp = torch.where(inside, lp, torch.full_like(lp, -float("inf")))
+        self.train(was_training)
+        return lp.cpu().numpy().astype(np.float64)
+
     def round_discrete(self, samples: np.ndarray) -> np.ndarray:
         """Round the problem's integer-valued parameters of ``samples (..., x_dim)`` in place (as
         :meth:`sample` does by default) and return them."""

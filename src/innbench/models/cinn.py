@@ -95,8 +95,13 @@ class ConditionalINN(Model):
         return self._noise_feature(y, torch.tensor(level, device=y.device))
 
     def log_prob_standardized(self, x, y):
-        z, logdet = self.net(self._pad(x), self._sampling_condition(y))
-        return -0.5 * (z**2).sum(-1) - 0.5 * self.dim * torch.log(torch.tensor(2 * torch.pi)) + logdet
+        xp = self._pad(x)
+        z, logdet = self.net(xp, self._sampling_condition(y))
+        lp = -0.5 * (z**2).sum(-1) - 0.5 * self.dim * math.log(2 * math.pi) + logdet
+        if self.dim > x.shape[-1]:  # the padding dimension is standard normal noise: divide its density out
+            pad = xp[..., x.shape[-1] :]
+            lp = lp + 0.5 * (pad**2).sum(-1) + 0.5 * pad.shape[-1] * math.log(2 * math.pi)
+        return lp
 
     def condition_noise(self) -> float:
         """Standard deviation of the training noise on the condition at the current training progress:
