@@ -97,7 +97,7 @@ def fit(model: Model, budget: Budget, seed: int = 0, data=None, progress: bool =
         raise ValueError(f"data: expected equally long non-empty x and y, got {len(x_np)} and {len(y_np)}")
     model.set_normalization(x_np, y_np)
     dev = model.device
-    if not any(p.requires_grad for p in model.parameters()):  # e.g. the rejection-ABC baseline
+    if not model.trainable:  # e.g. the rejection-ABC baseline
         model.eval()
         model.train_info = {"seed": seed, "budget": asdict(budget), "train_seconds": 0.0, "final_loss": None,
                             "loss_history": [], "recoveries": 0, "n_parameters": 0, "device": str(dev)}

@@ -59,6 +59,10 @@ class Model(nn.Module):
     facts: ClassVar[ModelFacts]
     #: whether the model conditions on y (and so takes the problem's extra condition features)
     conditional: ClassVar[bool] = False
+    #: whether training fits parameters (False: a baseline such as rejection ABC, which only simulates)
+    trainable: ClassVar[bool] = True
+    #: whether one trained model answers any observation (False: the work is redone per observation)
+    amortized: ClassVar[bool] = True
     defaults: ClassVar[dict] = {}
     #: the config option that sets the network width (scaled by ``Budget.params``); None: no width
     width_option: ClassVar[str | None] = "hidden"

@@ -32,6 +32,8 @@ class RejectionABC(Model):
     title = "rejection ABC (baseline)"
     facts = ModelFacts(ml_loss=False, y_supervised=False, exact_inverse=False, density=False, equation="ABC")
     width_option = None
+    trainable = False
+    amortized = False
     defaults = {"simulations": 1_000_000, "chunk": 100_000, "time_budget": None, "seed": 0}
 
     def build(self):

@@ -1,0 +1,201 @@
+"""The contract kit: checks every model and problem must pass (in the manner of scikit-learn's estimator checks).
+
+The test suite runs :func:`check_model` over every registered model and :func:`check_problem` over every
+registered problem, so a new model or problem is tested as soon as it is registered. Plugin authors run
+the same checks on theirs::
+
+    from innbench.checks import check_model, check_problem
+    check_problem(MyProblem())
+    check_model(MyModel, problem=MyProblem())
+
+Each function returns the names of the checks that ran and raises :class:`ContractError` (an
+``AssertionError``) naming the first check that failed and why.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .models.base import Model, ModelFacts, load_model
+from .problems import ObservationError, Problem, get_problem
+
+__all__ = ["ContractError", "check_model", "check_problem"]
+
+
+class ContractError(AssertionError):
+    """A model or problem breaks the contract; the message names the check."""
+
+
+def _require(ok, who: str, check: str, why: str) -> None:
+    if not ok:
+        raise ContractError(f"{who}: {check}: {why}")
+
+
+def check_problem(problem: Problem | str, n: int = 500, reference: bool = True) -> list[str]:
+    """Check a problem: dimensions, seeded simulation, support, observation validation, the torch forward
+    process where there is one, and (with ``reference``) a small exact reference posterior where claimed."""
+    p = get_problem(problem)
+    who = f"check_problem({getattr(p, 'name', p)!r})"
+    done = []
+    _require(isinstance(p.name, str) and p.name, who, "name", f"expected a non-empty string, got {p.name!r}")
+    _require(isinstance(p.version, str), who, "version", f"expected a string, got {p.version!r}")
+    for attr in ("x_dim", "y_dim"):
+        v = getattr(p, attr)
+        _require(isinstance(v, (int, np.integer)) and v > 0, who, attr, f"expected a positive integer, got {v!r}")
+    _require(all(0 <= i < p.x_dim for i in p.discrete), who, "discrete",
+             f"expected parameter indices in 0..{p.x_dim - 1}, got {p.discrete!r}")
+    done.append("dimensions")
+
+    x, y = p.simulate(n, np.random.default_rng(0))
+    _require(np.shape(x) == (n, p.x_dim) and np.shape(y) == (n, p.y_dim), who, "simulate",
+             f"expected shapes ({n}, {p.x_dim}) and ({n}, {p.y_dim}), got {np.shape(x)} and {np.shape(y)}")
+    _require(np.isfinite(x).all() and np.isfinite(y).all(), who, "simulate", "non-finite parameters or observations")
+    x2, y2 = p.simulate(n, np.random.default_rng(0))
+    _require(np.array_equal(x, x2) and np.array_equal(y, y2), who, "simulate", "not deterministic for a seed")
+    done.append("simulate")
+
+    b = np.asarray(p.support_bounds(), dtype=float)
+    _require(b.shape == (p.x_dim, 2) and (b[:, 0] <= b[:, 1]).all(), who, "support_bounds",
+             f"expected ({p.x_dim}, 2) rows of (low, high), got {b.shape}")
+    _require(np.asarray(p.in_support(x)).all(), who, "in_support", "prior draws reported outside the support")
+    done.append("support")
+
+    _require(np.array_equal(p.validate_observations(y[:3]), y[:3]), who, "validate_observations",
+             "simulated observations were changed or refused")
+    for bad, what in ((np.full((1, p.y_dim), np.nan), "NaN"), (np.zeros((1, p.y_dim + 1)), "a wrong width")):
+        try:
+            p.validate_observations(bad)
+        except ObservationError:
+            continue
+        raise ContractError(f"{who}: validate_observations: accepted an observation with {what}")
+    done.append("validate_observations")
+
+    xs = x[:64]
+    det = np.allclose(p.forward(xs, np.random.default_rng(1)), p.forward(xs, np.random.default_rng(2)))
+    if det:
+        try:
+            yt = p.forward_torch(torch.as_tensor(xs, dtype=torch.float64))
+        except NotImplementedError:
+            yt = None
+        if yt is not None:
+            _require(np.allclose(yt.detach().numpy(), p.forward(xs), atol=1e-5), who, "forward_torch",
+                     "differs from forward")
+            done.append("forward_torch")
+
+    if reference and p.has_exact_posterior:
+        from .reference import reference_posterior
+
+        ref, _ = reference_posterior(p, y[:2], 200, method="exact", cache=False)
+        _require(np.shape(ref) == (2, 200, p.x_dim) and np.isfinite(ref).all(), who, "exact_posterior",
+                 f"expected finite samples of shape (2, 200, {p.x_dim}), got {np.shape(ref)}")
+        _require(np.asarray(p.in_support(ref.reshape(-1, p.x_dim))).all(), who, "exact_posterior",
+                 "reference samples outside the prior's support")
+        done.append("exact_posterior")
+    return done
+
+
+def _fixed_batch_loss(m: Model, n: int = 1024, seed: int = 0) -> float:
+    """Loss on one fixed standardised batch with a fixed torch seed (MMD and noise terms are random); for
+    models with a supervised fit term, that term (a short run's MMD is too noisy to compare)."""
+    x, y = m.problem.simulate(n, np.random.default_rng(seed))
+    with torch.no_grad(), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        xs = m.standardize_x(m.dequantize(torch.as_tensor(x, dtype=torch.float32)))
+        loss, parts = m.loss(xs, m.condition(torch.as_tensor(y, dtype=torch.float32)))
+    return float(parts["fit"]) if "fit" in parts else float(loss)
+
+
+def check_model(model: type[Model] | str, problem: Problem | str = "kinematics", width: int = 32,
+                n_batches: int = 150, options: dict | None = None) -> list[str]:
+    """Check a model class (or registered name) on ``problem``: its declared facts and options, seeded
+    construction, a short training run that lowers the loss, seeded sampling of the right shape, the
+    save/load round trip, the density where the facts claim one, and refusal of bad observations.
+
+    The network is built small (``width`` for the model's width option, plus ``options``) and trained
+    for ``n_batches`` batches of 256 on 5,000 pairs, so the whole check takes seconds.
+    """
+    from .models import get_model_class
+    from .training import fit, get_budget
+
+    cls = get_model_class(model) if isinstance(model, str) else model
+    p = get_problem(problem)
+    who = f"check_model({getattr(cls, 'name', cls)!r} on {p.name!r})"
+    done = []
+    _require(isinstance(cls.name, str) and cls.name, who, "name", f"expected a non-empty string, got {cls.name!r}")
+    _require(isinstance(cls.title, str) and cls.title, who, "title", f"expected a non-empty string, got {cls.title!r}")
+    _require(isinstance(cls.facts, ModelFacts), who, "facts", f"expected a ModelFacts, got {type(cls.facts).__name__}")
+    _require(all(isinstance(getattr(cls.facts, f.name), bool) for f in fields(ModelFacts) if f.name != "equation"),
+             who, "facts", "every fact but the equation must be a bool")
+    for cap in ("conditional", "trainable", "amortized"):
+        _require(isinstance(getattr(cls, cap), bool), who, cap, f"expected a bool class attribute, got {getattr(cls, cap)!r}")
+    _require(isinstance(cls.defaults, dict) and "seed" in cls.defaults, who, "defaults", "expected a dict with a 'seed'")
+    _require(cls.width_option is None or cls.width_option in cls.defaults, who, "width_option",
+             f"{cls.width_option!r} is not one of the options")
+    done.append("declarations")
+
+    opts = {**({cls.width_option: width} if cls.width_option else {}), **(options or {})}
+    try:
+        cls(p, no_such_option_xyz=1, **opts)
+    except ValueError:
+        pass
+    else:
+        raise ContractError(f"{who}: options: an unknown option was accepted")
+    m, twin = cls(p, seed=0, **opts), cls(p, seed=0, **opts)
+    sa, sb = m.state_dict(), twin.state_dict()
+    _require(all(torch.equal(sa[k], sb[k]) for k in sa), who, "construction", "weights differ for the same seed")
+    _require(isinstance(m.dim_z(), (int, np.integer)) and m.dim_z() >= 0, who, "dim_z",
+             f"expected an integer >= 0, got {m.dim_z()!r}")
+    done.append("construction")
+
+    budget = get_budget("tiny", n_train=5000, n_batches=n_batches)
+    x, y = p.simulate(budget.n_train, np.random.default_rng(0))
+    if cls.trainable:
+        _require(m.n_parameters() > 0, who, "trainable", "declares trainable=True but has no parameters")
+        m.set_normalization(x, y)
+        before = _fixed_batch_loss(m)
+        info = fit(m, budget, seed=0, data=(x, y), progress=False)
+        after = _fixed_batch_loss(m)
+        _require(np.isfinite(after) and after < before - 0.02 * abs(before), who, "training",
+                 f"the loss did not go down in {n_batches} batches ({before:.4g} -> {after:.4g})")
+        _require(info.get("loss_history"), who, "training", "no loss history in the training summary")
+    else:
+        fit(m, budget, seed=0, data=(x, y), progress=False)
+    done.append("training")
+
+    _, y_obs = p.simulate(3, np.random.default_rng(1))
+    s = m.sample(y_obs, 40, seed=3)
+    _require(np.shape(s) == (3, 40, p.x_dim), who, "sample", f"expected shape (3, 40, {p.x_dim}), got {np.shape(s)}")
+    _require(np.isfinite(s).all(), who, "sample", "non-finite samples")
+    _require(np.array_equal(s, m.sample(y_obs, 40, seed=3)), who, "sample", "not deterministic for a seed")
+    _require(not np.array_equal(s, m.sample(y_obs, 40, seed=4)), who, "sample", "the same samples for another seed")
+    done.append("sample")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        m.save(Path(tmp) / "m")
+        again = load_model(Path(tmp) / "m")
+        _require(type(again) is type(m) and again.config == m.config, who, "save/load", "type or config changed")
+        _require(np.allclose(again.sample(y_obs, 40, seed=3), s, atol=1e-5), who, "save/load",
+                 "samples differ after loading")
+    done.append("save/load")
+
+    if cls.facts.density:
+        _require(m.has_density, who, "density", "facts claim a density but there is no log_prob_standardized")
+        lp = m.log_prob(s[0], y_obs[:1])
+        _require(np.shape(lp) == (40,) and np.isfinite(lp).all(), who, "density",
+                 "log_prob of the model's own samples is not finite, or has the wrong shape")
+        done.append("density")
+    else:
+        _require(not m.has_density, who, "density", "has log_prob_standardized but facts say no density")
+
+    try:
+        m.sample(np.full((1, p.y_dim), np.nan), 5)
+    except ValueError:
+        done.append("bad observations")
+    else:
+        raise ContractError(f"{who}: bad observations: a NaN observation was accepted")
+    return done

@@ -1,0 +1,63 @@
+"""The contract kit (innbench.checks) over every registered model and problem, and that it catches breaches."""
+
+import numpy as np
+import pytest
+
+from innbench.checks import ContractError, check_model, check_problem
+from innbench.models import get_model_class, list_models
+from innbench.problems import list_problems
+
+
+@pytest.mark.parametrize("problem", list_problems())
+def test_every_registered_problem_passes_the_contract(problem):
+    done = check_problem(problem)
+    assert {"dimensions", "simulate", "support", "validate_observations"} <= set(done)
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_registered_model_passes_the_contract(name):
+    done = check_model(name, "kinematics")
+    assert {"declarations", "construction", "training", "sample", "save/load", "bad observations"} <= set(done)
+    assert ("density" in done) == get_model_class(name).facts.density
+
+
+def test_the_contract_catches_a_sampler_that_ignores_its_seed():
+    base = get_model_class("cvae")
+
+    class Unseeded(base):
+        name = "unseeded_cvae"
+
+        def sample_standardized(self, y, n, generator):
+            return super().sample_standardized(y, n, None)  # the global RNG: not reproducible
+
+    with pytest.raises(ContractError, match="sample: not deterministic for a seed"):
+        check_model(Unseeded, "kinematics")
+
+
+def test_the_contract_catches_a_model_that_does_not_learn():
+    base = get_model_class("mdn")
+
+    class Frozen(base):
+        name = "frozen_mdn"
+
+        def loss(self, x, y):
+            loss, parts = super().loss(x, y)
+            return loss * 0.0, parts
+
+    with pytest.raises(ContractError, match="training: the loss did not go down"):
+        check_model(Frozen, "kinematics", n_batches=20)
+
+
+def test_the_contract_catches_a_problem_that_accepts_nan_observations():
+    from innbench.problems import get_problem
+
+    p = get_problem("linear")
+
+    class Careless(type(p)):
+        name = "careless_linear"
+
+        def validate_observations(self, y, name="observations"):
+            return np.asarray(y, dtype=float)
+
+    with pytest.raises(ContractError, match="validate_observations: accepted an observation with NaN"):
+        check_problem(Careless(), reference=False)
