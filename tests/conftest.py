@@ -1,4 +1,5 @@
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -18,3 +19,16 @@ def rng():
 def tmp_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("INNBENCH_CACHE", str(tmp_path / "cache"))
     return tmp_path / "cache"
+
+
+@pytest.fixture
+def scratch_registries(monkeypatch):
+    """Let a test register plugins without leaking them into other tests."""
+    import innbench.models
+    import innbench.problems
+
+    monkeypatch.setattr(innbench.models, "_REGISTRY", dict(innbench.models._REGISTRY))
+    monkeypatch.setattr(innbench.problems, "_REGISTRY", dict(innbench.problems._REGISTRY))
+    yield
+    for name in [m for m in sys.modules if m.startswith("innbench_plugin_")]:
+        del sys.modules[name]

@@ -231,19 +231,6 @@ def test_two_processes_share_a_grid_and_lose_no_rows(tmp_path):
     con.close()
 
 
-@pytest.fixture
-def scratch_registries(monkeypatch):
-    """Let a test register plugins without leaking them into other tests."""
-    import innbench.models
-    import innbench.problems
-
-    monkeypatch.setattr(innbench.models, "_REGISTRY", dict(innbench.models._REGISTRY))
-    monkeypatch.setattr(innbench.problems, "_REGISTRY", dict(innbench.problems._REGISTRY))
-    yield
-    for name in [m for m in sys.modules if m.startswith("innbench_plugin_")]:
-        del sys.modules[name]
-
-
 def test_users_model_and_problem_get_leaderboard_rows(tmp_path, scratch_registries):
     from pathlib import Path
 

@@ -193,3 +193,34 @@ def test_demo_end_to_end(tmp_path, capsys):
     png = (out / "posterior_kinematics.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
     assert (out / "model" / "weights.pt").exists()
+
+
+def test_plugin_models_and_problems_work_in_every_command(tmp_path, scratch_registries, capsys):
+    """--imports registers a user's model and problem for train, sample, evaluate, problems and models,
+    and the plugin passes the same contract kit as the built-in ones."""
+    from pathlib import Path
+
+    plugin = str(Path(__file__).parent.parent / "examples" / "leaderboard_plugin.py")
+    out, s = tmp_path / "m", tmp_path / "s.npy"
+    assert main(["train", "--imports", plugin, "--problem", "noisy_sum", "--model", "gaussian_regression",
+                 "--preset", "tiny", "--batches", "100", "--out", str(out)]) == 0
+    assert main(["sample", "--imports", plugin, "--model-path", str(out), "--observations", "0.5;1.0",
+                 "--n", "50", "--out", str(s)]) == 0
+    assert np.load(s).shape == (2, 50, 2)
+    js = tmp_path / "e.json"
+    assert main(["evaluate", "--imports", plugin, "--model-path", str(out), "--num-observations", "2", "--n", "200",
+                 "--timing-observations", "0", "--c2st-observations", "0", "--json", str(js)]) == 0
+    summ = json.loads(js.read_text())["summary"]
+    assert summ["problem"] == "noisy_sum" and summ["sbc_observations"] == 2 and np.isfinite(summ["err_post_mean"])
+    capsys.readouterr()
+    assert main(["problems", "--imports", plugin]) == 0 and "noisy_sum" in capsys.readouterr().out
+    assert main(["models", "--imports", plugin]) == 0 and "gaussian_regression" in capsys.readouterr().out
+    assert main(["train", "--imports", str(tmp_path / "missing.py"), "--problem", "noisy_sum",
+                 "--model", "gaussian_regression"]) != 0
+    assert "does not exist" in capsys.readouterr().err
+
+    from innbench.checks import check_model, check_problem
+    from innbench.models import get_model_class
+
+    check_problem("noisy_sum")
+    assert "density" in check_model(get_model_class("gaussian_regression"), "noisy_sum")

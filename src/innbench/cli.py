@@ -11,10 +11,6 @@ from pathlib import Path
 __all__ = ["main"]
 
 
-def _print_json(obj):
-    print(json.dumps(obj, indent=2, default=float))
-
-
 def cmd_problems(args):
     from .problems import get_problem, list_problems
 
@@ -189,6 +185,7 @@ def cmd_bench(args):
         grid.__post_init__()
     else:
         grid = get_grid(args.preset or "quick", **overrides)
+    grid.imports = list(grid.imports) + [i for i in args.imports if i not in grid.imports]  # for the workers
     if args.problems:
         grid.problems = args.problems
         grid.extra = [(p, s) for p, s in grid.extra if p in args.problems]
@@ -232,13 +229,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="innbench", description="Ambiguous inverse problems with invertible neural networks.")
     p.add_argument("--version", action="version", version=f"innbench {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
+    plug = argparse.ArgumentParser(add_help=False)
+    plug.add_argument("--imports", nargs="+", default=[], metavar="MODULE_OR_FILE",
+                      help="modules (package.module) or files (plugin.py) that register your own models and problems")
 
-    sub.add_parser("problems", help="list registered problems").set_defaults(func=cmd_problems)
-    mp = sub.add_parser("models", help="list registered models and the facts of the paper's tables")
+    sub.add_parser("problems", help="list registered problems", parents=[plug]).set_defaults(func=cmd_problems)
+    mp = sub.add_parser("models", help="list registered models and the facts of the paper's tables", parents=[plug])
     mp.add_argument("--problem", help="also show dim(z) and the default parameter count for this problem")
     mp.set_defaults(func=cmd_models)
 
-    t = sub.add_parser("train", help="train a model and write a model directory")
+    t = sub.add_parser("train", help="train a model and write a model directory", parents=[plug])
     t.add_argument("--problem", required=True)
     t.add_argument("--model", required=True)
     t.add_argument("--seed", type=int, default=0)
@@ -254,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
 
-    s = sub.add_parser("sample", help="draw posterior samples from a trained model")
+    s = sub.add_parser("sample", help="draw posterior samples from a trained model", parents=[plug])
     s.add_argument("--model-path", required=True)
     s.add_argument("--observations", required=True, help="OBS.npy, OBS.csv or inline '1.5,0;1.2,0.3'")
     s.add_argument("--n", type=int, default=4000)
@@ -264,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-round", action="store_true", help="leave discrete parameters (ballistics speed) unrounded")
     s.set_defaults(func=cmd_sample)
 
-    r = sub.add_parser("reference", help="draw reference posterior samples")
+    r = sub.add_parser("reference", help="draw reference posterior samples", parents=[plug])
     r.add_argument("--problem", required=True)
     r.add_argument("--observations", required=True)
     r.add_argument("--n", type=int, default=4000)
@@ -274,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--pool-size", type=int, help="quantile ABC pool size (default 2e6)")
     r.set_defaults(func=cmd_reference)
 
-    e = sub.add_parser("evaluate", help="score a model against reference posteriors")
+    e = sub.add_parser("evaluate", help="score a model against reference posteriors", parents=[plug])
     e.add_argument("--model-path", required=True)
     e.add_argument("--observations", help="observations to score on (default: the problem's test set)")
     e.add_argument("--num-observations", type=int, default=200, help="how many test observations (default 200)")
@@ -290,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--no-round", action="store_true", help="leave discrete parameters (ballistics speed) unrounded")
     e.set_defaults(func=cmd_evaluate)
 
-    o = sub.add_parser("observations", help="write the problem's fixed test observations (and their true x)")
+    o = sub.add_parser("observations", help="write the problem's fixed test observations (and their true x)", parents=[plug])
     o.add_argument("--problem", required=True)
     o.add_argument("--n", type=int, default=1000)
     o.add_argument("--out", required=True, help="OBS.npy (or .csv), shape (n, y_dim)")
@@ -298,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--seed", type=int, default=20190601, help="test-set seed (default: the benchmark's)")
     o.set_defaults(func=cmd_observations)
 
-    b = sub.add_parser("bench", help="run a benchmark grid (problems x models x seeds) into a results database")
+    b = sub.add_parser("bench", help="run a benchmark grid (problems x models x seeds) into a results database", parents=[plug])
     b.add_argument("--preset", help="grid preset: quick (minutes), default, paper (default: quick)")
     b.add_argument("--config", help="grid from a TOML file instead of a preset")
     b.add_argument("--db", default="results/innbench.db", help="SQLite results database (default results/innbench.db)")
@@ -344,6 +344,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     tune_allocator()
     try:
+        if getattr(args, "imports", None):
+            from .benchmark.config import import_plugins
+
+            import_plugins(args.imports)
         if getattr(args, "n", 1) < 1:
             raise ValueError(f"--n: expected a positive number, got {args.n}")
         args.func(args)

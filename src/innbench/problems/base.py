@@ -144,20 +144,6 @@ class Problem:
             ok &= np.abs(x[..., i] - np.round(x[..., i])) < 1e-6
         return ok
 
-    def describe(self) -> dict:
-        return {
-            "name": self.name,
-            "x_dim": self.x_dim,
-            "y_dim": self.y_dim,
-            "x_names": list(self.x_names),
-            "y_names": list(self.y_names),
-            "discrete": list(self.discrete),
-            "bounds": self.support_bounds().tolist(),
-            "stochastic": self.stochastic,
-            "exact_posterior": self.has_exact_posterior,
-            "version": self.version,
-        }
-
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, x_dim={self.x_dim}, y_dim={self.y_dim})"
 
