@@ -247,3 +247,14 @@ def test_c2st_torch_backend_agrees_with_sklearn_convention():
     assert 0.7 < fast < 0.95 and abs(fast - slow) < 0.04
     with pytest.raises(ValueError, match="backend"):
         c2st(ring, gauss, backend="keras")
+
+
+def test_rank_bins_are_one_rule_for_the_test_and_the_figures():
+    """floor((r + 0.5) * bins / (L + 1)) exactly: contiguous, non-decreasing bins of (L + 1) / bins values
+    (to one), the same rule rank_histogram_pvalue and the SBC figure use."""
+    from innbench.calibration import rank_bins
+
+    b = rank_bins(1000, 20)
+    assert len(b) == 1001 and b[0] == 0 and b[-1] == 19 and np.all(np.diff(b) >= 0)
+    assert set(np.bincount(b)) <= {50, 51} and np.bincount(b).sum() == 1001
+    np.testing.assert_array_equal(b, np.floor((np.arange(1001) + 0.5) * 20 / 1001).astype(int))

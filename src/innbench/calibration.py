@@ -45,7 +45,7 @@ import warnings
 
 import numpy as np
 
-__all__ = ["c2st", "expected_coverage", "rank_histogram_pvalue", "sbc_ranks"]
+__all__ = ["c2st", "expected_coverage", "rank_bins", "rank_histogram_pvalue", "sbc_ranks"]
 
 
 def _generator(rng: np.random.Generator | int | None) -> np.random.Generator:
@@ -115,6 +115,13 @@ def _check_ranks(ranks: np.ndarray, L: int) -> np.ndarray:
     return r.astype(np.int64)
 
 
+def rank_bins(L: int, bins: int) -> np.ndarray:
+    """The histogram bin of every rank value ``0..L``: ``floor((r + 0.5) * bins / (L + 1))``, in exact integer
+    arithmetic (the uniformity test and the rank-histogram figures bin ranks with this one rule)."""
+    L, bins = int(L), int(bins)
+    return ((2 * np.arange(L + 1) + 1) * bins) // (2 * (L + 1))
+
+
 def rank_histogram_pvalue(ranks: np.ndarray, L: int, bins: int = 20) -> np.ndarray:
     """Chi-square p-value of rank uniformity, per dimension.
 
@@ -141,7 +148,7 @@ def rank_histogram_pvalue(ranks: np.ndarray, L: int, bins: int = 20) -> np.ndarr
     bins = min(int(bins), L + 1)
     if bins < 2:
         raise ValueError(f"bins must be >= 2; got {bins}")
-    bin_of = ((2 * np.arange(L + 1) + 1) * bins) // (2 * (L + 1))  # floor((r + 0.5) bins / (L + 1)), exact
+    bin_of = rank_bins(L, bins)
     width = np.bincount(bin_of, minlength=bins)  # rank values per bin
     idx = bin_of[r]  # (m, d)
     d = r.shape[1]

@@ -571,6 +571,8 @@ def sbc_figure(ranks: Mapping[str, np.ndarray], L: int, dim_names: Sequence[str]
     """
     from scipy.stats import binom
 
+    from .calibration import rank_bins
+
     names = list(ranks) or ["no data"]
     dims = list(dim_names) or ["x"]
     nr, nc = len(names), len(dims)
@@ -589,8 +591,7 @@ def sbc_figure(ranks: Mapping[str, np.ndarray], L: int, dim_names: Sequence[str]
             else:
                 nb = int(np.clip(len(col) // 20, 5, 20))
                 nb = min(nb, L + 1)
-                # bin k holds the ranks r with floor(r * nb / (L + 1)) = k (as calibration.rank_histogram_pvalue)
-                bin_of = (np.arange(L + 1) * nb) // (L + 1)
+                bin_of = rank_bins(L, nb)  # the binning of calibration.rank_histogram_pvalue
                 per_bin = np.bincount(bin_of, minlength=nb)  # number of rank values in each bin
                 edges = np.concatenate([[-0.5], np.cumsum(per_bin) - 0.5])
                 r_int = np.clip(np.round(col).astype(np.int64), 0, L)
