@@ -1,5 +1,6 @@
 """The benchmark runner and its results database: grids, resume, concurrent writers, failures."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -291,3 +292,24 @@ def test_default_grid_is_the_papers_protocol_at_benchmark_scale():
     assert budget["n_batches"] == 4000 and budget["batch_size"] == 512 and budget["params"] == 100_000
     s = cells[0].settings
     assert s["observations"] >= 500 and s["samples"] == 4000
+
+
+def test_a_database_of_another_innbench_version_is_refused_before_any_work(tmp_path):
+    """Cell keys carry the innbench and problem versions; a database holding this grid's cells from another
+    version is refused with a clear message instead of mixing two codes' results in one table."""
+    from innbench import __version__
+    from innbench.problems import get_problem
+
+    grid = load_grid(tiny_config(tmp_path))
+    cells = grid.cells()
+    assert all(dict(c.versions) == {"innbench": __version__, "problem": get_problem(c.problem).version} for c in cells)
+    older = [dataclasses.replace(c, versions=(("innbench", "0.0.1"), *c.versions[1:])) for c in cells]
+    assert {c.key for c in older}.isdisjoint(c.key for c in cells)
+    db = tmp_path / "r.db"
+    run_grid(grid, db, progress=False, log=quiet)
+    con = sqlite3.connect(db)
+    con.execute("UPDATE runs SET innbench_version = '0.0.1', cell_key = 'old-' || cell_key")
+    con.commit()
+    con.close()
+    with pytest.raises(ValueError, match=r"holds \d+ finished cells of grid 'tiny' made by innbench 0.0.1"):
+        run_grid(grid, db, progress=False, log=quiet)

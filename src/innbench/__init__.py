@@ -1,6 +1,6 @@
 """innbench: ambiguous inverse problems solved with invertible neural networks, and a benchmark for them."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from .problems import (
     ObservationError,

@@ -87,11 +87,16 @@ class Cell:
     spec: ModelSpec
     seed: int
     settings: dict  # budget, params and evaluation settings shared by the grid
+    #: (("innbench", version), ("problem", version)): results of other code or another problem version
+    #: get other keys, so a database never passes them off as this cell's
+    versions: tuple = ()
 
     @property
     def key(self) -> str:
         payload = {"problem": self.problem, "model": self.spec.model, "label": self.spec.label,
                    "options": self.spec.options, "seed": self.seed, "settings": self.settings}
+        if self.versions:
+            payload["versions"] = dict(self.versions)
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
     def describe(self) -> str:
@@ -205,9 +210,13 @@ class GridConfig:
         settings = self.settings()
         pairs = [(p, s) for p in self.problems for s in self.models] + list(self.extra)
         seen, out = set(), []
+        from .. import __version__
+        from ..problems import get_problem
+
+        versions = {p: (("innbench", __version__), ("problem", str(get_problem(p).version))) for p, _ in pairs}
         for seed in self.seeds:
             for problem, spec in pairs:
-                cell = Cell(self.name, problem, spec, seed, settings)
+                cell = Cell(self.name, problem, spec, seed, settings, versions[problem])
                 if cell.key not in seen:
                     seen.add(cell.key)
                     out.append(cell)

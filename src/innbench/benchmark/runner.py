@@ -199,6 +199,20 @@ def _ray(cells, config, save_dir, device, address, cpus_per_cell):
             ray.cancel(ref, force=True)
 
 
+def _refuse_other_versions(db, grid, cells, db_path) -> None:
+    """A database that holds finished cells of this grid made by another innbench version (or for another
+    problem version) would mix results of different code in one table: refuse, before any work."""
+    keys = {c.key for c in cells}
+    ours = {(c.problem, c.spec.label, c.seed) for c in cells}
+    other = [r for r in db.runs(grid.name) if r["cell_key"] not in keys and (r["problem"], r["label"], r["seed"]) in ours
+             and r.get("innbench_version") != __version__]
+    if other:
+        made_by = sorted({str(r.get("innbench_version")) for r in other})
+        raise ValueError(f"db: {db_path} holds {len(other)} finished cells of grid {grid.name!r} made by innbench "
+                         f"{', '.join(made_by)} (this is {__version__}); results of different versions are not "
+                         "mixed in one database: use a new --db (or delete those runs from it)")
+
+
 def run_grid(grid: GridConfig, db_path, executor: str = "local", address: str | None = None,
              progress: bool = True, save_dir=None, device: str = "cpu", log=print, jobs: int = 1) -> dict:
     """Run every cell of ``grid`` that the database at ``db_path`` does not hold yet.
@@ -217,6 +231,7 @@ def run_grid(grid: GridConfig, db_path, executor: str = "local", address: str | 
     config = grid.to_dict()
     counts = {"cells": len(cells), "done_before": 0, "busy": 0, "done": 0, "failed": 0}
     with ResultsDB(db_path) as db:
+        _refuse_other_versions(db, grid, cells, db_path)
         status = db.status(c.key for c in cells)
         todo = []
         for cell in cells:
