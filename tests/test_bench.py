@@ -252,6 +252,10 @@ def test_users_model_and_problem_get_leaderboard_rows(tmp_path, scratch_registri
     assert "Gaussian regression (plugin)" in md and "mixture density network" in md
     assert "Gaussian regression (plugin)" in (tmp_path / "out" / "table_noisy_sum.md").read_text()
     assert res["html"].exists()
+    # the user's problem gets a posterior figure (the generic corner plot) and calibration figures too
+    html = res["html"].read_text()
+    for fig in ("posterior_noisy_sum", "sbc_noisy_sum", "coverage_noisy_sum"):
+        assert (tmp_path / "out" / "figures" / f"{fig}.png").exists() and f'alt="{fig}"' in html
 
 
 def test_cli_lists_cells_and_names_bad_arguments(tmp_path, capsys):

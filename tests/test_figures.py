@@ -222,3 +222,21 @@ def test_coverage_figure(tmp_path):
     assert len(fig.axes[0].get_legend().get_texts()) == 2
     _saved(fig, tmp_path, min_bytes=10000)
     _saved(F.coverage_figure({}), tmp_path, "empty.png", min_bytes=2000)
+
+
+def test_any_problem_gets_a_posterior_pair_plot():
+    """A problem without a picture of its own (here the linear toy) draws corner plots: one per model,
+    d x d axes each (lower triangle and diagonal drawn), the reference under every model."""
+    from innbench.problems import get_problem
+
+    p = get_problem("linear")
+    rng = np.random.default_rng(0)
+    y = p.showcase_observations()
+    panels = [("reference (exact)", {"y0": (y[0], rng.normal(size=(500, 2)))}),
+              ("model A", {"y0": (y[0], rng.normal(size=(500, 2)))}),
+              ("model B", {"y0": (y[0], rng.normal(size=(500, 2)) + 1)})]
+    fig, caption = p.posterior_figure(panels)
+    visible = [ax for ax in fig.axes if ax.axison]
+    assert len(visible) == 2 * 3  # two corners, each 2 marginals + 1 pair panel
+    assert "reference" in caption and str(y[0].tolist()) in caption
+    assert p.posterior_figure([("reference (exact)", {})]) is None

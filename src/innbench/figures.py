@@ -24,6 +24,7 @@ __all__ = [
     "density_level",
     "error_boxplots",
     "gaussian_modes_figure",
+    "pair_plot_figure",
     "kinematics_posterior_figure",
     "mean_shift_mode",
     "priors_figure",
@@ -342,6 +343,64 @@ def ballistics_posterior_figure(panels: Sequence[tuple[str, np.ndarray]], y_star
             ax.set_ylabel("height", fontsize=8)
         strip.set_xlabel("horizontal position", fontsize=8)
     fig.suptitle(f"Inverse ballistics: posterior trajectories for y* = {ys:.3g}", fontsize=10)
+    return fig
+
+
+# -- any problem: pair plots --------------------------------------------------------------------------
+
+def pair_plot_figure(panels: Sequence[tuple[str, np.ndarray]], y_star, names: Sequence[str] | None = None,
+                     max_dims: int = 5, max_points: int = 1500) -> Figure:
+    """The posterior for one observation for any problem: one corner plot per panel after the first, the
+    first panel (the reference) in grey under each model's samples in colour; histograms of the marginals
+    on the diagonal, scatter plots of the pairs below it (at most ``max_dims`` parameters, ``max_points``
+    points per scatter). ``panels`` is ``[(title, samples (n, x_dim)), ...]`` with the reference first.
+    """
+    panels = list(panels) or [("no data", np.empty((0, 1)))]
+    ref_title, ref = panels[0]
+    models = panels[1:] or [panels[0]]
+    d = int(np.shape(ref)[-1]) if np.ndim(ref) == 2 and np.shape(ref)[-1] else 1
+    k = min(d, max_dims)
+    names = list(names) if names is not None else [f"x{i + 1}" for i in range(d)]
+    ref = _finite_rows(ref, d)
+    ncols, nrows = _grid(len(models), 3)
+    side = min(MAX_WIDTH / ncols, 1.3 * k + 0.6)
+    fig = Figure(figsize=(side * ncols, side * nrows + 0.4), layout="constrained")
+    subs = np.atleast_1d(fig.subfigures(nrows, ncols, squeeze=False).ravel())
+    for j, sub in enumerate(subs):
+        if j >= len(models):
+            continue
+        title, s = models[j]
+        s = _finite_rows(s, d)
+        color = _PALETTE[j % len(_PALETTE)]
+        axes = sub.subplots(k, k, squeeze=False)
+        for r in range(k):
+            for c in range(k):
+                ax = axes[r, c]
+                ax.tick_params(labelsize=6)
+                if c > r:
+                    ax.set_axis_off()
+                    continue
+                if r == c:
+                    both = np.concatenate([ref[:, c], s[:, c]]) if len(s) else ref[:, c]
+                    if len(both) == 0:
+                        _no_data(ax)
+                        continue
+                    bins = np.histogram_bin_edges(both, bins=40)
+                    ax.hist(ref[:, c], bins=bins, density=True, color="0.6", alpha=0.6)
+                    if len(s):
+                        ax.hist(s[:, c], bins=bins, density=True, histtype="step", color=color, lw=1.2)
+                    ax.set_yticks([])
+                else:
+                    ax.scatter(ref[:max_points, c], ref[:max_points, r], s=1.5, color="0.6", alpha=0.35, lw=0)
+                    if len(s):
+                        ax.scatter(s[:max_points, c], s[:max_points, r], s=1.5, color=color, alpha=0.35, lw=0)
+                if r == k - 1:
+                    ax.set_xlabel(names[c], fontsize=7)
+                if c == 0 and r > 0:
+                    ax.set_ylabel(names[r], fontsize=7)
+        sub.suptitle(f"{title} (colour) vs {ref_title} (grey)" if len(panels) > 1 else title, fontsize=8)
+    y = np.atleast_1d(np.asarray(y_star, dtype=float)).ravel()
+    fig.suptitle(f"Posteriors for y* = {np.array2string(y, precision=3, separator=', ')}", fontsize=10)
     return fig
 
 

@@ -19,11 +19,6 @@ from ..training import PRESETS, Budget, get_budget
 __all__ = ["GRID_PRESETS", "Cell", "GridConfig", "ModelSpec", "get_grid", "import_plugins", "load_grid"]
 
 #: Observations whose posterior the report draws (the paper's Figures 2 and 3; every label of the mixture).
-SHOWCASE = {
-    "kinematics": [[1.5, 0.0]],
-    "ballistics": [[5.0]],
-}
-
 
 def import_plugins(imports) -> None:
     """Import the modules (``package.module``) or files (``path/to/plugin.py``) that register a user's

@@ -94,6 +94,17 @@ def _stats(a: np.ndarray) -> dict:
     return {"mean": float(a.mean()), "median": float(np.median(a)), "clamped_mean": float(np.minimum(a, CLAMP).mean())}
 
 
+def _amortized(e) -> bool:
+    """Whether the row's model answers observations without redoing its work (its showcase posteriors are
+    drawn; rejection ABC's are the reference method again)."""
+    from ..models import get_model_class
+
+    try:
+        return bool(get_model_class(e["model"]).amortized)
+    except (KeyError, ValueError):
+        return True
+
+
 def _title(e) -> str:
     """The row's name: the model's title, and for a variant its label (ABC: its simulation budget)."""
     if e["label"] == e["model"]:
@@ -266,27 +277,13 @@ def _figures(data: dict, db: ResultsDB, fig_dir: Path) -> list[tuple[str, str, P
             prob = get_problem(problem)
         except KeyError:
             pass
-        if problem in ("kinematics", "ballistics") and "y0" in refs:
-            y_star = np.asarray(refs["y0"][0], dtype=float)
-            panels = [("reference (exact)", refs["y0"][1])]
-            panels += [(_title(e), shows[label]["y0"][1]) for label, e in labels.items()
-                       if "y0" in shows[label] and not label.startswith("rejection_abc@")]
-            if problem == "kinematics":
-                fig = F.kinematics_posterior_figure(panels, y_star, problem=prob)
-                cap = (f"Figure 2: posteriors for y* = {y_star.tolist()}: arm configurations, the most likely arm "
-                       "(mean shift) in bold, the 97 % contour of the end-point density.")
-            else:
-                fig = F.ballistics_posterior_figure(panels, y_star, problem=prob)
-                cap = f"Figure 3: posteriors for y* = {y_star.tolist()}: trajectories and the impact density."
-            save(fig, f"posterior_{problem}", f"Posteriors: {problem}", cap)
-        elif problem.startswith("gaussian_modes") and refs:
-            def by_label(d):
-                return {int(np.argmax(y)): s for y, s in d.values()}
-
-            panels = [("reference (exact)", by_label(refs))]
-            panels += [(_title(e), by_label(shows[label])) for label, e in labels.items() if shows[label]]
-            save(F.gaussian_modes_figure(panels), f"posterior_{problem}", f"Posteriors: {problem}",
-                 "The 8-mode Gaussian mixture: posterior samples for each label (colour).")
+        if prob is not None and refs:
+            method = "exact" if prob.has_exact_posterior else "ABC"
+            panels = [(f"reference ({method})", refs)]
+            panels += [(_title(e), shows[label]) for label, e in labels.items() if shows[label] and _amortized(e)]
+            drawn = prob.posterior_figure(panels)
+            if drawn is not None:
+                save(drawn[0], f"posterior_{problem}", f"Posteriors: {problem}", drawn[1])
 
         names = [_title(e) for e in labels.values()]
         paper_post = {_title(e): e["paper"]["err_post"] for e in labels.values() if e["paper"]}
@@ -309,7 +306,7 @@ def _figures(data: dict, db: ResultsDB, fig_dir: Path) -> list[tuple[str, str, P
             points.append({"label": _title(e).replace("rejection ABC, ", "ABC ").replace(" simulations", ""),
                            "query_ms": e["inference_ms"], "err_post": st["mean"], "err_post_median": st["median"],
                            "train_seconds": e["train_seconds"],
-                           "kind": "abc" if e["model"] == "rejection_abc" else "amortized"})
+                           "kind": "amortized" if _amortized(e) else "abc"})
         if points:
             save(F.amortization_figure(points), f"amortization_{problem}", f"Amortization: {problem}",
                  "What amortization buys: Err_post against query time per observation for rejection ABC at several "

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .. import __version__
-from .config import SHOWCASE, Cell, GridConfig, import_plugins
+from .config import Cell, GridConfig, import_plugins
 from .db import ResultsDB
 
 __all__ = ["GridInterrupted", "hardware", "run_cell", "run_grid", "showcase_observations"]
@@ -40,16 +40,9 @@ def hardware() -> dict:
 
 
 def showcase_observations(problem) -> tuple[list[str], np.ndarray]:
-    """The observations whose posteriors the report draws: the paper's Figure 2/3 targets, every label
-    of the Gaussian mixture, else the first test observation."""
-    from ..reference import test_observations
-
-    if problem.name in SHOWCASE:
-        y = np.array(SHOWCASE[problem.name], dtype=float)
-    elif problem.name.startswith("gaussian_modes"):
-        y = np.eye(problem.y_dim)
-    else:
-        y = test_observations(problem, 1)[1]
+    """The observations whose posteriors the report draws (:meth:`Problem.showcase_observations`) and
+    their names ``y0``, ``y1``, ..."""
+    y = np.asarray(problem.showcase_observations(), dtype=float)
     return [f"y{i}" for i in range(len(y))], y
 
 

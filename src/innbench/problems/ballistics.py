@@ -66,6 +66,20 @@ class Ballistics(Problem):
     discrete = (3,)
     bounds = ((-np.inf, np.inf), (0.0, np.inf), (X3_LOW, X3_HIGH), (0.0, np.inf))
 
+    def showcase_observations(self):
+        """The paper's Figure 3 impact position, 5."""
+        return np.array([[5.0]])
+
+    def posterior_figure(self, panels, observations=None):
+        """Figure 3 of the paper for the first showcase impact: trajectories and the impact density."""
+        from ..figures import ballistics_posterior_figure
+
+        if "y0" not in panels[0][1]:
+            return None
+        y_star = np.asarray(panels[0][1]["y0"][0], dtype=float)
+        fig = ballistics_posterior_figure([(t, d["y0"][1]) for t, d in panels if "y0" in d], y_star, problem=self)
+        return fig, f"Figure 3: posteriors for y* = {y_star.tolist()}: trajectories and the impact density."
+
     def sample_prior(self, n, rng):
         x = np.empty((n, 4))
         x[:, 0] = rng.normal(0.0, X1_STD, n)

@@ -144,6 +144,31 @@ class Problem:
             ok &= np.abs(x[..., i] - np.round(x[..., i])) < 1e-6
         return ok
 
+    def showcase_observations(self) -> np.ndarray:
+        """The observations ``(k, y_dim)`` whose posteriors the report draws (named ``y0``, ``y1``, ...):
+        by default the first test observation; the paper's problems give their figures' targets."""
+        from ..reference import test_observations
+
+        return test_observations(self, 1)[1]
+
+    def posterior_figure(self, panels, observations=None):
+        """The report's posterior figure for this problem: ``(matplotlib Figure, caption)`` or None.
+
+        ``panels`` is ``[(title, {name: (y, samples (n, x_dim))}), ...]``, the reference first, then one
+        entry per model, keyed by the showcase observations' names (``y0``, ``y1``, ...). The default
+        draws corner plots (:func:`innbench.figures.pair_plot_figure`) for the first observation; a
+        problem with a picture of its own (the arm, the throws) overrides this.
+        """
+        from ..figures import pair_plot_figure
+
+        first = [(title, d["y0"][1]) for title, d in panels if "y0" in d]
+        if not first or "y0" not in panels[0][1]:
+            return None
+        y_star = np.asarray(panels[0][1]["y0"][0], dtype=float)
+        caption = (f"Posteriors for y* = {y_star.tolist()}: marginals and pairs of each model's samples (colour) "
+                   "over the reference (grey).")
+        return pair_plot_figure(first, y_star, self.x_names), caption
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, x_dim={self.x_dim}, y_dim={self.y_dim})"
 

@@ -31,6 +31,21 @@ class Kinematics(Problem):
     y_names = ("horizontal", "vertical")
     lengths = LENGTHS
 
+    def showcase_observations(self):
+        """The paper's Figure 2 target, (1.5, 0)."""
+        return np.array([[1.5, 0.0]])
+
+    def posterior_figure(self, panels, observations=None):
+        """Figure 2 of the paper for the first showcase target: arms, the most likely arm, the contour."""
+        from ..figures import kinematics_posterior_figure
+
+        if "y0" not in panels[0][1]:
+            return None
+        y_star = np.asarray(panels[0][1]["y0"][0], dtype=float)
+        fig = kinematics_posterior_figure([(t, d["y0"][1]) for t, d in panels if "y0" in d], y_star, problem=self)
+        return fig, (f"Figure 2: posteriors for y* = {y_star.tolist()}: arm configurations, the most likely arm "
+                     "(mean shift) in bold, the 97 % contour of the end-point density.")
+
     def sample_prior(self, n, rng):
         return rng.standard_normal((n, 4)) * PRIOR_STD
 

@@ -32,6 +32,22 @@ class GaussianModes(Problem):
 
     x_names = ("x1", "x2")
 
+    def showcase_observations(self):
+        """Every label once."""
+        return np.eye(self.y_dim)
+
+    def posterior_figure(self, panels, observations=None):
+        """Posterior samples for every label, one panel per model (the labels are the showcase observations)."""
+        from ..figures import gaussian_modes_figure
+
+        def by_label(d):
+            return {int(np.argmax(y)): s for y, s in d.values()}
+
+        if not panels[0][1]:
+            return None
+        return (gaussian_modes_figure([(t, by_label(d)) for t, d in panels if d]),
+                "The 8-mode Gaussian mixture: posterior samples for each label (colour).")
+
     def __init__(self, labels: str = "all"):
         if labels not in LABEL_MAPS:
             raise ValueError(f"labels: expected one of {sorted(LABEL_MAPS)}, got {labels!r}")
