@@ -38,7 +38,7 @@ class Autoencoder(Model):
 
     def build(self):
         p, c = self.problem, self.config
-        self._dim_z = p.x_dim - p.y_dim if p.x_dim > p.y_dim else p.x_dim
+        self._dim_z = self.latent_size()
         self.encoder = subnet(p.x_dim, p.y_dim + self._dim_z, c["hidden"], c["layers"])
         self.decoder = subnet(p.y_dim + self._dim_z, p.x_dim, c["hidden"], c["layers"])
         torch.nn.init.normal_(self.encoder[-1].weight, std=0.01)

@@ -117,6 +117,18 @@ class Model(nn.Module):
         raise NotImplementedError
 
     # -- shared -------------------------------------------------------------------------------
+    def noisy_condition(self, c):
+        """The condition with the training noise of the model's ``y_noise`` option (Gaussian, standardised
+        units; none where the option is 0 or absent)."""
+        s = self.config.get("y_noise") or 0.0
+        return c + s * torch.randn_like(c) if s > 0 else c
+
+    def latent_size(self) -> int:
+        """``dim(x) - dim(y)`` where that is positive, else ``dim(x)``: the latent size of the models that
+        encode ``x`` as ``[y, z]`` (the paper's rule: nothing of ``x`` is lost in the encoding)."""
+        p = self.problem
+        return p.x_dim - p.y_dim if p.x_dim > p.y_dim else p.x_dim
+
     @property
     def device(self) -> torch.device:
         return self.x_mean.device

@@ -31,7 +31,7 @@ class ConditionalVAE(Model):
 
     def build(self):
         p, c = self.problem, self.config
-        self._dim_z = c["z_dim"] or (p.x_dim - p.y_dim if p.x_dim > p.y_dim else p.x_dim)
+        self._dim_z = c["z_dim"] or self.latent_size()
         self.encoder = subnet(p.x_dim + self.cond_dim, 2 * self._dim_z, c["hidden"], c["layers"])
         self.decoder = subnet(self._dim_z + self.cond_dim, p.x_dim, c["hidden"], c["layers"])
         torch.nn.init.normal_(self.decoder[-1].weight, std=0.01)
@@ -40,8 +40,7 @@ class ConditionalVAE(Model):
         return self._dim_z
 
     def loss(self, x, y):
-        if self.config["y_noise"] > 0:
-            y = y + self.config["y_noise"] * torch.randn_like(y)
+        y = self.noisy_condition(y)
         mu, logvar = self.encoder(torch.cat([x, y], -1)).chunk(2, -1)
         logvar = logvar.clamp(-12.0, 6.0)
         z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()

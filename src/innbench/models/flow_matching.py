@@ -58,8 +58,7 @@ class FlowMatching(Model):
 
     def loss(self, x, y):
         c = self.config
-        if c["y_noise"] > 0:
-            y = y + c["y_noise"] * torch.randn_like(y)
+        y = self.noisy_condition(y)
         z = torch.randn_like(x)
         t = torch.rand(len(x), device=x.device)
         s = 1.0 - c["sigma_min"]

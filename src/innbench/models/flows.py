@@ -35,9 +35,6 @@ class _ConditionalFlow(Model):
     def dim_z(self):
         return self.problem.x_dim
 
-    def noisy(self, y):
-        return y + self.config["y_noise"] * torch.randn_like(y) if self.config["y_noise"] > 0 else y
-
     def log_prob_standardized(self, x, y):
         return self.flow(y).log_prob(x)
 
@@ -77,7 +74,7 @@ class NeuralSplineFlow(_ConditionalFlow):
                               hidden_features=[c["hidden"]] * c["layers"], randperm=False)
 
     def loss(self, x, y):
-        nll = self.nll(x, self.noisy(y))
+        nll = self.nll(x, self.noisy_condition(y))
         return nll, {"nll": float(nll.detach())}
 
 
@@ -116,7 +113,7 @@ class MAFDecoder(_ConditionalFlow):
                               hidden_features=[c["hidden"]] * c["layers"])
 
     def loss(self, x, y):
-        y = self.noisy(y)
+        y = self.noisy_condition(y)
         z, ladj = self.flow(y).transform.call_and_ladj(x)
         nll = (0.5 * (z**2).sum(-1) - ladj).mean() / self.dim
         x_hat = self.decoder(torch.cat([z.detach(), y], -1))
@@ -165,7 +162,7 @@ class IAFDecoder(_ConditionalFlow):
         return self.encoder(torch.cat([x, y], -1))
 
     def loss(self, x, y):
-        y = self.noisy(y)
+        y = self.noisy_condition(y)
         z, ladj = self.flow(y).transform.call_and_ladj(x)
         nll = (0.5 * (z**2).sum(-1) - ladj).mean() / self.dim
         cycle = ((self.encode(x, y) - z.detach()) ** 2).sum(-1).mean()

@@ -43,7 +43,7 @@ class INN(Model):
     def _set_layout(self):
         """``dim(z)`` and the network width ``D = max(dim(x), dim(y) + dim(z))`` (shared by the [y, z] models)."""
         p = self.problem
-        self._dim_z = self.config["z_dim"] or (p.x_dim - p.y_dim if p.x_dim > p.y_dim else p.x_dim)
+        self._dim_z = self.config["z_dim"] or self.latent_size()
         self.width = max(p.x_dim, p.y_dim + self._dim_z, 2)
 
     def build(self):

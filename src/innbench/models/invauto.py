@@ -56,7 +56,7 @@ class InvertibleAutoencoder(Model):
 
     def build(self):
         p, c = self.problem, self.config
-        self._dim_z = p.x_dim - p.y_dim if p.x_dim > p.y_dim else p.x_dim
+        self._dim_z = self.latent_size()
         self.width = max(c["hidden"], p.x_dim, p.y_dim + self._dim_z)
         if not 0 < c["slope"] <= 1:
             raise ValueError(f"slope: expected a leaky-ReLU slope in (0, 1], got {c['slope']!r}")

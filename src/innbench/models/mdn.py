@@ -78,8 +78,7 @@ class MDN(Model):
         return torch.logsumexp(comp, -1)
 
     def loss(self, x, y):
-        if self.config["y_noise"] > 0:
-            y = y + self.config["y_noise"] * torch.randn_like(y)
+        y = self.noisy_condition(y)
         nll = -self.log_prob_standardized(x, y).mean() / x.shape[-1]
         return nll, {"nll": float(nll.detach())}
 
