@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from innbench.api import train, width_for_params
+from innbench.checks import _fixed_batch_loss
 from innbench.models import build_model, get_model_class, list_models, load_model
 from innbench.training import fit, get_budget
 
@@ -20,17 +21,6 @@ SMALL = {
     "flow_matching": {"hidden": 32, "layers": 2},
 }
 BUDGET = get_budget("tiny", n_train=5000, n_batches=150)
-
-
-def _fixed_batch_loss(m, seed=0, n=1024):
-    """Loss on one fixed standardised batch (the losses are stochastic: fixed torch seed too); for the
-    y-supervised models with an MMD term, the supervised fit (the MMD of a short run is too noisy)."""
-    x, y = m.problem.simulate(n, np.random.default_rng(seed))
-    with torch.no_grad(), torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        xs = m.standardize_x(m.dequantize(torch.as_tensor(x, dtype=torch.float32)))
-        loss, parts = m.loss(xs, m.condition(torch.as_tensor(y, dtype=torch.float32)))
-    return parts["fit"] if "fit" in parts else float(loss)
 
 
 @pytest.fixture(scope="module")

@@ -52,7 +52,7 @@ def run_cell(cell: Cell, config: dict, progress: bool = False, save_dir=None, de
     Runs in the calling process or in a Ray worker, so it imports the grid's ``imports`` itself.
     """
     from ..api import train
-    from ..evaluation import score
+    from ..evaluation import _reference_method, score
     from ..problems import get_problem
     from ..reference import reference_posterior, test_observations
     from ..training import Budget
@@ -91,7 +91,7 @@ def run_cell(cell: Cell, config: dict, progress: bool = False, save_dir=None, de
     names, ys = showcase_observations(problem)
     show = model.sample(ys, s["samples"], seed=cell.seed)
     show_ref, _ = reference_posterior(problem, ys, s["samples"],
-                                      method="exact" if problem.has_exact_posterior else "abc")
+                                      method=_reference_method(problem, "exact"))
     summ = res["summary"]
     run = {
         "config": {**config, "cell": {"problem": cell.problem, **dataclasses.asdict(cell.spec), "seed": cell.seed},

@@ -140,11 +140,14 @@ class Model(nn.Module):
         """``x`` with its two-sided bounded parameters mapped to the real line (identity where there are none)."""
         if not self._logit_idx:
             return x
-        i = self._logit_idx
-        u = ((x[..., i] - self._logit_lo.to(x)) / self._logit_width.to(x)).clamp(1e-6, 1 - 1e-6)
+        u = self._unit(x).clamp(1e-6, 1 - 1e-6)
         x = x.clone()
-        x[..., i] = torch.log(u) - torch.log1p(-u)
+        x[..., self._logit_idx] = torch.log(u) - torch.log1p(-u)
         return x
+
+    def _unit(self, x):
+        """The bounded parameters of ``x`` mapped to [0, 1] by their interval (before the logit)."""
+        return (x[..., self._logit_idx] - self._logit_lo.to(x)) / self._logit_width.to(x)
 
     def from_unbounded(self, x):
         """The inverse of :meth:`to_unbounded`."""
@@ -259,7 +262,7 @@ class Model(nn.Module):
         s = (self.to_unbounded(xt) - self.x_mean) / self.x_std
         lp = self.log_prob_standardized(s, c) - torch.log(self.x_std).sum()
         if self._logit_idx:  # d logit((x - lo) / w) / dx = 1 / (w u (1 - u))
-            u = (xt[:, self._logit_idx] - self._logit_lo.to(xt)) / self._logit_width.to(xt)
+            u = self._unit(xt)
             inside = ((u > 0) & (u < 1)).all(-1)
             u = u.clamp(1e-6, 1 - 1e-6)
             lp = lp - (torch.log(self._logit_width.to(xt)) + torch.log(u) + torch.log1p(-u)).sum(-1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import lambertw
 
-from .base import Problem, importance_resample
+from .base import Problem, first_showcase, importance_resample
 
 __all__ = ["Ballistics", "impact_time"]
 
@@ -74,10 +74,10 @@ class Ballistics(Problem):
         """Figure 3 of the paper for the first showcase impact: trajectories and the impact density."""
         from ..figures import ballistics_posterior_figure
 
-        if "y0" not in panels[0][1]:
+        first, y_star = first_showcase(panels)
+        if y_star is None:
             return None
-        y_star = np.asarray(panels[0][1]["y0"][0], dtype=float)
-        fig = ballistics_posterior_figure([(t, d["y0"][1]) for t, d in panels if "y0" in d], y_star, problem=self)
+        fig = ballistics_posterior_figure(first, y_star, problem=self)
         return fig, f"Figure 3: posteriors for y* = {y_star.tolist()}: trajectories and the impact density."
 
     def sample_prior(self, n, rng):

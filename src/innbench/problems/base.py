@@ -161,16 +161,24 @@ class Problem:
         """
         from ..figures import pair_plot_figure
 
-        first = [(title, d["y0"][1]) for title, d in panels if "y0" in d]
-        if not first or "y0" not in panels[0][1]:
+        first, y_star = first_showcase(panels)
+        if y_star is None:
             return None
-        y_star = np.asarray(panels[0][1]["y0"][0], dtype=float)
         caption = (f"Posteriors for y* = {y_star.tolist()}: marginals and pairs of each model's samples (colour) "
                    "over the reference (grey).")
         return pair_plot_figure(first, y_star, self.x_names), caption
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, x_dim={self.x_dim}, y_dim={self.y_dim})"
+
+
+def first_showcase(panels):
+    """``([(title, samples)], y*)`` for the first showcase observation ``y0`` of posterior-figure panels
+    (the reference first); ``([], None)`` when the reference has none."""
+    if not panels or "y0" not in panels[0][1]:
+        return [], None
+    return ([(title, d["y0"][1]) for title, d in panels if "y0" in d],
+            np.asarray(panels[0][1]["y0"][0], dtype=float))
 
 
 def importance_resample(samples: np.ndarray, logw: np.ndarray, n: int, rng: np.random.Generator):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import ObservationError, Problem, importance_resample
+from .base import ObservationError, Problem, first_showcase, importance_resample
 
 __all__ = ["Kinematics"]
 
@@ -39,10 +39,10 @@ class Kinematics(Problem):
         """Figure 2 of the paper for the first showcase target: arms, the most likely arm, the contour."""
         from ..figures import kinematics_posterior_figure
 
-        if "y0" not in panels[0][1]:
+        first, y_star = first_showcase(panels)
+        if y_star is None:
             return None
-        y_star = np.asarray(panels[0][1]["y0"][0], dtype=float)
-        fig = kinematics_posterior_figure([(t, d["y0"][1]) for t, d in panels if "y0" in d], y_star, problem=self)
+        fig = kinematics_posterior_figure(first, y_star, problem=self)
         return fig, (f"Figure 2: posteriors for y* = {y_star.tolist()}: arm configurations, the most likely arm "
                      "(mean shift) in bold, the 97 % contour of the end-point density.")
 
