@@ -109,6 +109,15 @@ def test_priors_figure(tmp_path):
     fig = F.priors_figure({"kinematics": np.full((3, 4), np.nan), "ballistics": np.empty((0, 4))})
     assert len(fig.axes) == 3
     _saved(fig, tmp_path, "empty.png", min_bytes=2000)
+    # a problem's own draw_prior hook draws its column; a name nobody knows gets the generic scatter
+
+    class Mine:
+        def draw_prior(self, fig, spec, s, color):
+            fig.add_subplot(spec).set_title(f"mine: {len(s)} draws")
+
+    fig = F.priors_figure({"mine": np.zeros((7, 3)), "unknown": rng.normal(size=(50, 2))}, problems={"mine": Mine()})
+    assert [ax.get_title() for ax in fig.axes] == ["mine: 7 draws", "unknown: prior"]
+    assert len(fig.axes[1].collections[0].get_offsets()) == 50
 
 
 def test_kinematics_posterior_figure(tmp_path, kin_post):

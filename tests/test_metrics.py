@@ -61,3 +61,22 @@ def test_support_violation():
     b = get_problem("ballistics")
     x = np.array([[[0.0, 1.0, 0.5, 12.0], [0.0, -0.1, 0.5, 12.0], [0.0, 1.0, 0.5, 12.4], [0, 1, 1.5, 12]]])
     assert support_violation(b, x)[0] == pytest.approx(0.75)
+
+
+def test_memo_is_bounded_and_computes_once():
+    """The in-process memo behind the noise floor, the C2ST floor and the MMD self-term: each key is
+    computed once, the least recently used entry leaves first, and clear_all empties every memo."""
+    from innbench import memo
+
+    m = memo.Memo(2)
+    calls = []
+
+    def value(k):
+        return lambda: calls.append(k) or k * 10
+
+    assert [m.get(k, value(k)) for k in (1, 2, 1, 3, 1, 2)] == [10, 20, 10, 30, 10, 20]
+    assert calls == [1, 2, 3, 2] and len(m) == 2  # 2 was the least recently used when 3 came
+    memo.clear_all()
+    assert len(m) == 0
+    with pytest.raises(ValueError, match="maxsize"):
+        memo.Memo(0)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from innbench import api
 from innbench.models import build_model, load_model
 from innbench.training import fit, get_budget
 
@@ -257,11 +258,13 @@ def test_log_prob_is_the_density_of_the_sampler(name, options):
     assert m.has_density
     fit(m, get_budget("tiny", n_batches=150), seed=0, data=(x, y), progress=False)
     y_obs = np.array([[0.1, 0.2]])
+    post = api.posterior(m, y_obs[0])  # the public posterior interface, default observation set
     g = np.linspace(-1, 1, 401)[1:] - 1 / 400  # cell centres, cell area (2/400)^2
     grid = np.stack(np.meshgrid(g, g, indexing="ij"), -1).reshape(-1, 2)
-    dens = np.exp(m.log_prob(grid, y_obs)) * (2 / 400) ** 2
+    dens = np.exp(post.log_prob(grid)) * (2 / 400) ** 2
     assert dens.sum() == pytest.approx(1.0, abs=0.01)
-    s = m.sample(y_obs, 20_000, seed=1)[0]
+    s = post.sample(20_000, seed=1)
+    np.testing.assert_array_equal(s, m.sample(y_obs, 20_000, seed=1)[0])
     right, diag = grid[:, 0] > 0, grid[:, 0] + grid[:, 1] > 0.3
     assert dens[right].sum() == pytest.approx(np.mean(s[:, 0] > 0), abs=0.02)
     assert dens[diag].sum() == pytest.approx(np.mean(s[:, 0] + s[:, 1] > 0.3), abs=0.02)
@@ -277,3 +280,11 @@ def test_models_without_a_density_say_so():
     assert not m.has_density
     with pytest.raises(NotImplementedError, match="no tractable density"):
         m.log_prob(np.zeros((2, 4)), [[1.0, 0.0]])
+    post = api.posterior(m)
+    assert not post.has_density and post.sample(5, y=[1.0, 0.0]).shape == (5, 4)
+    with pytest.raises(ValueError, match="y: no observation given"):
+        post.sample(5)
+    with pytest.raises(ValueError, match="observation: expected one observation, got 2"):
+        api.posterior(m, [[1.0, 0.0], [1.2, 0.1]])
+    with pytest.raises(ValueError, match="observation"):  # checked when set: out of the arm's reach
+        api.posterior(m, [5.0, 0.0])

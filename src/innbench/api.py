@@ -14,7 +14,9 @@ from .problems import get_problem
 from .reference import reference_posterior, test_observations
 from .training import Budget, fit, get_budget
 
-__all__ = ["evaluate", "load", "noise_floor", "reference", "resolve_device", "sample", "train", "width_for_params"]
+__all__ = ["Posterior", "evaluate", "load", "noise_floor", "posterior", "reference", "resolve_device", "sample",
+           "train",
+           "width_for_params"]
 
 
 def resolve_device(device: str | None) -> str:
@@ -98,6 +100,56 @@ def sample(model, observations, n: int = 4000, seed: int = 0, round_discrete: bo
     if not isinstance(model, Model):
         model = load(model)
     return model.sample(observations, n, seed=seed, round_discrete=round_discrete)
+
+
+class Posterior:
+    """A trained model seen as a posterior: ``sample`` and, for density models, ``log_prob``.
+
+    ``observation`` (one ``y``, shape ``(y_dim,)`` or ``(1, y_dim)``) is the default for both methods,
+    as ``set_default_x`` is in sbi; without it, every call names its ``y``. The observation is checked
+    against the problem (shape, finiteness, reachability) when it is set, not at the first draw.
+    """
+
+    def __init__(self, model: Model, observation=None):
+        self.model = model
+        self.observation = None if observation is None else self._one(observation, "observation")
+
+    @property
+    def has_density(self) -> bool:
+        """Whether :meth:`log_prob` is available (the model's facts claim a tractable density)."""
+        return self.model.has_density
+
+    def _one(self, y, name):
+        y = self.model.problem.validate_observations(y, name)
+        if len(y) != 1:
+            raise ValueError(f"{name}: expected one observation, got {len(y)} (use api.sample for several)")
+        return y
+
+    def _y(self, y):
+        if y is None:
+            if self.observation is None:
+                raise ValueError("y: no observation given and no default set (api.posterior(model, observation=...))")
+            return self.observation
+        return self._one(y, "y")
+
+    def sample(self, n: int = 1000, y=None, seed: int = 0, round_discrete: bool = True) -> np.ndarray:
+        """``n`` posterior draws ``(n, x_dim)`` for ``y`` (default: the posterior's observation)."""
+        return self.model.sample(self._y(y), n, seed=seed, round_discrete=round_discrete)[0]
+
+    def log_prob(self, x, y=None) -> np.ndarray:
+        """``log q(x | y)`` for each row of ``x (n, x_dim)``: an array ``(n,)`` (:meth:`Model.log_prob`)."""
+        return self.model.log_prob(x, self._y(y))
+
+    def __repr__(self) -> str:
+        at = "" if self.observation is None else f", y={self.observation[0].tolist()}"
+        return f"Posterior({self.model.name} on {self.model.problem.name}{at})"
+
+
+def posterior(model, observation=None, device: str = "cpu") -> Posterior:
+    """The posterior interface of a model or a model directory (:class:`Posterior`)."""
+    if not isinstance(model, Model):
+        model = load(model, device)
+    return Posterior(model, observation)
 
 
 def reference(problem, observations, n: int = 4000, method: str = "exact", **options):

@@ -23,7 +23,8 @@ freedom); the approximation needs expected counts of about 5 or more per bin.
 **Expected coverage** of central credible intervals (marginal, per dimension). With the continuity-
 corrected quantile ``u = (rank + 0.5) / (L + 1)`` of ``x_ij`` in its posterior marginal, ``x_ij`` lies in
 the central credible interval of level ``a`` iff ``|u - 0.5| <= a / 2``, evaluated as
-``|2 rank - L| <= a (L + 1)`` (integer left side; 1e-12 relative slack on the right for levels like 0.35). The expected coverage at level ``a`` is the fraction of
+``|2 rank - L| <= a (L + 1)`` (integer left side; 1e-12 relative slack on the right for levels like
+0.35). The expected coverage at level ``a`` is the fraction of
 (observation, dimension) pairs covered. Calibrated: coverage = ``a`` (up to ``1 / (L + 1)`` from rank
 discreteness); below the diagonal: overconfident (too narrow); above: conservative (too wide).
 

@@ -132,8 +132,10 @@ def check_model(model: type[Model] | str, problem: Problem | str = "kinematics",
     _require(all(isinstance(getattr(cls.facts, f.name), bool) for f in fields(ModelFacts) if f.name != "equation"),
              who, "facts", "every fact but the equation must be a bool")
     for cap in ("conditional", "trainable", "amortized"):
-        _require(isinstance(getattr(cls, cap), bool), who, cap, f"expected a bool class attribute, got {getattr(cls, cap)!r}")
-    _require(isinstance(cls.defaults, dict) and "seed" in cls.defaults, who, "defaults", "expected a dict with a 'seed'")
+        _require(isinstance(getattr(cls, cap), bool), who, cap,
+                 f"expected a bool class attribute, got {getattr(cls, cap)!r}")
+    _require(isinstance(cls.defaults, dict) and "seed" in cls.defaults, who, "defaults",
+             "expected a dict with a 'seed'")
     _require(cls.width_option is None or cls.width_option in cls.defaults, who, "width_option",
              f"{cls.width_option!r} is not one of the options")
     done.append("declarations")

@@ -127,7 +127,8 @@ def cmd_evaluate(args):
           f"(noise floor {s['noise_floor_mean']:.4f})")
     print(f"  Err_resim  mean {s['err_resim_mean']:.4f}   median {s['err_resim_median']:.4f}   "
           f"squared {s['err_resim_sq_mean']:.5f}")
-    timing = "not timed" if s["inference_ms"] is None else f"{s['inference_ms']:.1f} ms per {s['n_samples']}-sample call"
+    timing = ("not timed" if s["inference_ms"] is None
+              else f"{s['inference_ms']:.1f} ms per {s['n_samples']}-sample call")
     print(f"  inference  {timing}    invalid {s['invalid_fraction']:.4f}   "
           f"outside support {s['outside_support_fraction']:.4f}")
     if s["sbc_observations"]:
@@ -180,22 +181,15 @@ def cmd_bench(args):
         if args.preset:
             raise ValueError("--config, --preset: give one of them (a config file may say base = \"quick\")")
         grid = load_grid(args.config)
-        for k, v in overrides.items():
-            setattr(grid, k, v)
-        grid.__post_init__()
     else:
-        grid = get_grid(args.preset or "quick", **overrides)
-    grid.imports = list(grid.imports) + [i for i in args.imports if i not in grid.imports]  # for the workers
-    if args.problems:
-        grid.problems = args.problems
-        grid.extra = [(p, s) for p, s in grid.extra if p in args.problems]
-    if args.models:
-        grid.models = [m for m in grid.models if m.label in args.models or m.model in args.models]
-        grid.extra = [(p, s) for p, s in grid.extra if s.label in args.models or s.model in args.models]
-        known = {m.label for m in grid.models} | {m.model for m in grid.models} | {s.model for _, s in grid.extra}
-        missing = [m for m in args.models if m not in known]
-        if missing:
-            raise ValueError(f"--models: {missing} are not in grid {grid.name!r}")
+        grid = get_grid(args.preset or "quick")
+    imports = list(grid.imports) + [i for i in args.imports if i not in grid.imports]  # for the workers
+    try:
+        grid = grid.select(args.problems, args.models, imports=imports, **overrides)
+    except ValueError as exc:
+        if str(exc).startswith("models:"):
+            raise ValueError(f"--{exc}") from None
+        raise
     if args.threads:
         import torch
 
@@ -226,7 +220,8 @@ def cmd_report(args):
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    p = argparse.ArgumentParser(prog="innbench", description="Ambiguous inverse problems with invertible neural networks.")
+    p = argparse.ArgumentParser(prog="innbench",
+                                description="Ambiguous inverse problems with invertible neural networks.")
     p.add_argument("--version", action="version", version=f"innbench {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     plug = argparse.ArgumentParser(add_help=False)
@@ -290,7 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--no-round", action="store_true", help="leave discrete parameters (ballistics speed) unrounded")
     e.set_defaults(func=cmd_evaluate)
 
-    o = sub.add_parser("observations", help="write the problem's fixed test observations (and their true x)", parents=[plug])
+    o = sub.add_parser("observations", help="write the problem's fixed test observations (and their true x)",
+                       parents=[plug])
     o.add_argument("--problem", required=True)
     o.add_argument("--n", type=int, default=1000)
     o.add_argument("--out", required=True, help="OBS.npy (or .csv), shape (n, y_dim)")
@@ -298,7 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--seed", type=int, default=20190601, help="test-set seed (default: the benchmark's)")
     o.set_defaults(func=cmd_observations)
 
-    b = sub.add_parser("bench", help="run a benchmark grid (problems x models x seeds) into a results database", parents=[plug])
+    b = sub.add_parser("bench", help="run a benchmark grid (problems x models x seeds) into a results database",
+                       parents=[plug])
     b.add_argument("--preset", help="grid preset: quick (minutes), default, paper (default: quick)")
     b.add_argument("--config", help="grid from a TOML file instead of a preset")
     b.add_argument("--db", default="results/innbench.db", help="SQLite results database (default results/innbench.db)")
@@ -336,9 +333,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     from .models import ModelLoadError
     from .problems import ObservationError
-    from .training import TrainingDivergedError
-
     from .runtime import tune_allocator
+    from .training import TrainingDivergedError
 
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 
 from .api import evaluate, train
-from .plotting import plot_posterior
 from .reference import reference_posterior
 
 __all__ = ["run_demo"]
@@ -32,7 +31,10 @@ def run_demo(out="runs/demo", preset: str = "quick", num_observations: int = 100
     print("[3/3] drawing the posterior for y* = (1.5, 0)")
     samples = model.sample(SHOWCASE, 4000)[0]
     ref, _ = reference_posterior("kinematics", SHOWCASE, 4000)
-    fig = plot_posterior(model.problem, samples, SHOWCASE[0], out / "posterior_kinematics.png", reference=ref[0],
-                         title="conditional INN")
-    print(f"      wrote {fig} and {out / 'metrics.json'}")
+    y0 = SHOWCASE[0]
+    fig, _ = model.problem.posterior_figure([("reference (exact)", {"y0": (y0, ref[0])}),
+                                             ("conditional INN", {"y0": (y0, samples)})])
+    path = out / "posterior_kinematics.png"
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    print(f"      wrote {path} and {out / 'metrics.json'}")
     return res

@@ -23,6 +23,7 @@ import time
 import numpy as np
 
 from .calibration import c2st, expected_coverage, rank_histogram_pvalue, sbc_ranks
+from .memo import Memo
 from .metrics import err_post, err_resim, mmd, support_violation
 from .reference import reference_posterior
 
@@ -31,8 +32,8 @@ __all__ = ["COVERAGE_LEVELS", "c2st_floor", "calibration_summary", "noise_floor"
 #: credibility levels of the expected-coverage curves
 COVERAGE_LEVELS = np.linspace(0.0, 1.0, 21)
 
-_NOISE_FLOORS: dict = {}
-_C2ST_FLOORS: dict = {}
+_NOISE_FLOORS = Memo(256)  # per (problem, observations, n, method)
+_C2ST_FLOORS = Memo(256)
 
 
 def _reference_method(problem, method: str) -> str:
@@ -42,26 +43,29 @@ def _reference_method(problem, method: str) -> str:
 def noise_floor(problem, y: np.ndarray, n: int = 4000, method: str = "exact") -> np.ndarray:
     """Err_post between two independent reference draws per observation: the metric's noise floor.
 
-    Kept in memory per (problem, observations, n, method), so a grid computes it once per problem.
+    Remembered per (problem, observations, n, method) (:mod:`innbench.memo`), so a grid computes it once
+    per problem.
     """
-    key = (problem.name, problem.version, y.shape, y.tobytes(), n, method)
-    if key not in _NOISE_FLOORS:
+    def compute():
         a, _ = reference_posterior(problem, y, n, method=method)
         b, _ = reference_posterior(problem, y, n, method=method, seed=98765)
-        _NOISE_FLOORS[key] = np.array([mmd(a[i], b[i]) for i in range(len(a))])
-    return _NOISE_FLOORS[key].copy()
+        return np.array([mmd(a[i], b[i]) for i in range(len(a))])
+
+    key = (problem.name, problem.version, y.shape, y.tobytes(), n, method)
+    return _NOISE_FLOORS.get(key, compute).copy()
 
 
 def c2st_floor(problem, y: np.ndarray, n: int, method: str = "exact") -> list[float]:
     """C2ST of an independent reference draw (seed 98765, as for the noise floor of Err_post) against
     the reference, per observation: what the test reports for a perfect sampler with ``n`` samples."""
     method = _reference_method(problem, method)
-    key = (problem.name, problem.version, y.tobytes(), n, method)
-    if key not in _C2ST_FLOORS:
+    def compute():
         ref, _ = reference_posterior(problem, y, n, method=method)
         other, _ = reference_posterior(problem, y, n, method=method, seed=98765)
-        _C2ST_FLOORS[key] = [c2st(other[i], ref[i], seed=0, folds=2) for i in range(len(y))]
-    return list(_C2ST_FLOORS[key])
+        return [c2st(other[i], ref[i], seed=0, folds=2) for i in range(len(y))]
+
+    key = (problem.name, problem.version, y.shape, y.tobytes(), n, method)
+    return list(_C2ST_FLOORS.get(key, compute))
 
 
 def calibration_summary(ranks: np.ndarray, draws: int) -> dict:

@@ -327,7 +327,7 @@ def ballistics_posterior_figure(panels: Sequence[tuple[str, np.ndarray]], y_star
     w = min(MAX_WIDTH, 3.4 * ncols)
     fig = Figure(figsize=(w, 2.9 * nrows + 0.4), layout="constrained")
     gs = fig.add_gridspec(2 * nrows, ncols, height_ratios=[3.2, 1.0] * nrows)
-    for k, ((title, _), x) in enumerate(zip(panels, xs)):
+    for k, ((title, _), x) in enumerate(zip(panels, xs, strict=True)):
         r, c = divmod(k, ncols)
         ax = fig.add_subplot(gs[2 * r, c])
         strip = fig.add_subplot(gs[2 * r + 1, c], sharex=ax)
@@ -406,62 +406,83 @@ def pair_plot_figure(panels: Sequence[tuple[str, np.ndarray]], y_star, names: Se
 
 # -- Figure 1 -----------------------------------------------------------------------------------------
 
-def priors_figure(samples: Mapping[str, np.ndarray]) -> Figure:
-    """Figure 1: the priors. Kinematics: arm configurations on the rail with end points and the contour
-    holding 97 % of them (labelled y). Ballistics: trajectories and, in green, the density of the impact
-    locations. Any other problem: a scatter of the first two coordinates (a histogram if 1-D).
+def priors_figure(samples: Mapping[str, np.ndarray], problems: Mapping | None = None) -> Figure:
+    """Figure 1: one column of prior samples per problem, each drawn by its problem's
+    :meth:`~innbench.problems.Problem.draw_prior` hook (kinematics: arms on the rail with the end points'
+    97 % contour; ballistics: throws and the impact density; any other problem: a scatter of the first
+    two coordinates, a histogram if 1-D). ``problems`` maps names to problem objects (default: the
+    registry's); a name it does not know gets the generic scatter.
     """
     from .problems import get_problem
 
     items = list(samples.items()) or [("no data", np.empty((0, 2)))]
     fig = Figure(figsize=(min(MAX_WIDTH, 4.8 * len(items)), 4.4), layout="constrained")
-    gs = fig.add_gridspec(2, len(items), height_ratios=[3.2, 1.0])
+    gs = fig.add_gridspec(1, len(items))
     for j, (name, s) in enumerate(items):
         color = _PALETTE[j % len(_PALETTE)]
-        if name == "kinematics":
-            x = _finite_rows(s, 4)
-            ax = fig.add_subplot(gs[:, j])
-            ax.set_xlim(-0.6, 2.35)
-            ax.set_ylim(-2.25, 2.25)
-            problem = get_problem("kinematics")
-            _draw_arms(ax, problem, x, color, n_lines=200, alpha=0.08, mode=False, contour=False)
-            if len(x):
-                ends = problem.forward(x)
-                ax.scatter(ends[:2000, 0], ends[:2000, 1], s=1.5, color="k", alpha=0.25, lw=0, zorder=2)
-                _mass_contour(ax, ends, ax.get_xlim(), ax.get_ylim(), "0.2", label="y", fill=False,
-                              bandwidth=0.1, label_at=[(1.3, 0.3)])
-            ax.set_aspect("equal")
-            ax.set_title("Inverse kinematics: prior arms", fontsize=10)
-            ax.set_xlabel("horizontal", fontsize=8)
-            ax.set_ylabel("vertical", fontsize=8)
-        elif name == "ballistics":
-            x = _finite_rows(s, 4)
-            ax = fig.add_subplot(gs[0, j])
-            strip = fig.add_subplot(gs[1, j], sharex=ax)
-            xlim, ylim = _ballistics_limits([x], None, 150)
-            impacts = get_problem("ballistics").forward(x)[:, 0] if len(x) else np.empty(0)
-            _draw_throws(ax, strip, x, color, None, n_lines=150, alpha=0.12, mode=False, xlim=xlim, impacts=impacts)
-            ax.set_xlim(*xlim)
-            ax.set_ylim(*ylim)
-            ax.tick_params(labelbottom=False)
-            ax.set_title("Inverse ballistics: prior throws", fontsize=10)
-            ax.set_ylabel("height", fontsize=8)
-            strip.set_xlabel("horizontal position (impact y)", fontsize=8)
+        problem = (problems or {}).get(name)
+        if problem is None:
+            try:
+                problem = get_problem(name)
+            except KeyError:
+                problem = None
+        if problem is None:
+            draw_prior_scatter(fig, gs[0, j], s, color, name)
         else:
-            a = np.asarray(s, dtype=float)
-            ax = fig.add_subplot(gs[:, j])
-            x = _finite_rows(a, a.shape[1] if a.ndim == 2 and a.shape[1] else 1)
-            if len(x) == 0:
-                _no_data(ax)
-            elif x.shape[1] == 1:
-                ax.hist(x[:, 0], bins=60, color=color, alpha=0.7)
-                ax.set_xlabel("x1", fontsize=8)
-            else:
-                ax.scatter(x[:3000, 0], x[:3000, 1], s=2, color=color, alpha=0.3, lw=0)
-                ax.set_xlabel("x1", fontsize=8)
-                ax.set_ylabel("x2", fontsize=8)
-            ax.set_title(f"{name}: prior", fontsize=10)
+            problem.draw_prior(fig, gs[0, j], s, color)
     return fig
+
+
+def draw_prior_scatter(fig, spec, samples: np.ndarray, color, name: str) -> None:
+    """The generic prior panel: a scatter of the first two coordinates (a histogram if 1-D)."""
+    a = np.asarray(samples, dtype=float)
+    ax = fig.add_subplot(spec)
+    x = _finite_rows(a, a.shape[1] if a.ndim == 2 and a.shape[1] else 1)
+    if len(x) == 0:
+        _no_data(ax)
+    elif x.shape[1] == 1:
+        ax.hist(x[:, 0], bins=60, color=color, alpha=0.7)
+        ax.set_xlabel("x1", fontsize=8)
+    else:
+        ax.scatter(x[:3000, 0], x[:3000, 1], s=2, color=color, alpha=0.3, lw=0)
+        ax.set_xlabel("x1", fontsize=8)
+        ax.set_ylabel("x2", fontsize=8)
+    ax.set_title(f"{name}: prior", fontsize=10)
+
+
+def draw_kinematics_prior(fig, spec, problem, samples: np.ndarray, color) -> None:
+    """Prior arm configurations on the rail, their end points and the contour holding 97 % of them."""
+    x = _finite_rows(samples, 4)
+    ax = fig.add_subplot(spec)
+    ax.set_xlim(-0.6, 2.35)
+    ax.set_ylim(-2.25, 2.25)
+    _draw_arms(ax, problem, x, color, n_lines=200, alpha=0.08, mode=False, contour=False)
+    if len(x):
+        ends = problem.forward(x)
+        ax.scatter(ends[:2000, 0], ends[:2000, 1], s=1.5, color="k", alpha=0.25, lw=0, zorder=2)
+        _mass_contour(ax, ends, ax.get_xlim(), ax.get_ylim(), "0.2", label="y", fill=False,
+                      bandwidth=0.1, label_at=[(1.3, 0.3)])
+    ax.set_aspect("equal")
+    ax.set_title("Inverse kinematics: prior arms", fontsize=10)
+    ax.set_xlabel("horizontal", fontsize=8)
+    ax.set_ylabel("vertical", fontsize=8)
+
+
+def draw_ballistics_prior(fig, spec, problem, samples: np.ndarray, color) -> None:
+    """Prior throws and, in a strip below, the density of their impact positions."""
+    x = _finite_rows(samples, 4)
+    inner = spec.subgridspec(2, 1, height_ratios=[3.2, 1.0])
+    ax = fig.add_subplot(inner[0])
+    strip = fig.add_subplot(inner[1], sharex=ax)
+    xlim, ylim = _ballistics_limits([x], None, 150)
+    impacts = problem.forward(x)[:, 0] if len(x) else np.empty(0)
+    _draw_throws(ax, strip, x, color, None, n_lines=150, alpha=0.12, mode=False, xlim=xlim, impacts=impacts)
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+    ax.tick_params(labelbottom=False)
+    ax.set_title("Inverse ballistics: prior throws", fontsize=10)
+    ax.set_ylabel("height", fontsize=8)
+    strip.set_xlabel("horizontal position (impact y)", fontsize=8)
 
 
 # -- Gaussian mixture ---------------------------------------------------------------------------------
@@ -535,7 +556,7 @@ def error_boxplots(errors: Mapping[str, np.ndarray], ylabel: str, title: str = "
         pts = [(i + 1, paper[nm]) for i, nm in enumerate(names) if nm in paper and np.isfinite(paper[nm])
                and paper[nm] > 0]
         if pts:
-            px, py = zip(*pts)
+            px, py = zip(*pts, strict=True)
             ax.plot(px, py, "D", mfc="none", mec="crimson", mew=1.5, ms=7, ls="none", label="mean (paper)", zorder=5)
     for i, v in enumerate(vals):
         if not len(v):

@@ -51,7 +51,8 @@ def read_array(spec, name: str) -> np.ndarray:
                     delim = "," if "," in text else None
                     arr = np.loadtxt(path, delimiter=delim, ndmin=2, comments="#")
             except Exception as exc:
-                raise ObservationError(f"{name}: could not read {spec!r} as an array ({type(exc).__name__}: {exc})") from None
+                raise ObservationError(f"{name}: could not read {spec!r} as an array "
+                                       f"({type(exc).__name__}: {exc})") from None
         else:
             try:
                 rows = [[float(v) for v in row.replace(",", " ").split()] for row in spec.split(";") if row.strip()]

@@ -10,6 +10,8 @@ import hashlib
 import numpy as np
 import torch
 
+from .memo import Memo
+
 __all__ = ["KERNELS", "err_post", "err_resim", "mmd", "support_violation"]
 
 #: (C, a) pairs of the multi-scale inverse-multiquadric kernel ``k(d^2) = sum (a C / (C + d^2))^a``.
@@ -81,18 +83,14 @@ def mmd(x, y, kernels=KERNELS, chunk: int = 128) -> float:
     return xx + yy - 2.0 * xy
 
 
-_SELF_TERMS: dict = {}
+_SELF_TERMS = Memo(4096)
 
 
 def _self_term(yt: torch.Tensor, kernels, chunk: int) -> float:
     """``_kernel_sum(yt, None)``, remembered for the last few hundred reference sets: every model of a
     benchmark is scored against the same reference draws, so their self-term is computed once."""
     key = (hashlib.sha1(yt.numpy().tobytes()).hexdigest(), tuple(yt.shape), tuple(kernels), chunk)
-    if key not in _SELF_TERMS:
-        if len(_SELF_TERMS) >= 4096:
-            _SELF_TERMS.pop(next(iter(_SELF_TERMS)))
-        _SELF_TERMS[key] = _kernel_sum(yt, None, kernels, chunk)
-    return _SELF_TERMS[key]
+    return _SELF_TERMS.get(key, lambda: _kernel_sum(yt, None, kernels, chunk))
 
 
 def err_post(samples, reference, kernels=KERNELS, progress: bool = False) -> np.ndarray:

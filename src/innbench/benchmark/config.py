@@ -164,6 +164,22 @@ class GridConfig:
             raise ValueError(f"budget: unknown keys {sorted(unknown)}; known: {sorted(known)}")
 
     # ------------------------------------------------------------------------------------------
+    def select(self, problems=None, models=None, **overrides) -> GridConfig:
+        """A copy restricted to ``problems`` and to the ``models`` named by label or model name (their
+        extra cells too), with field ``overrides`` applied and validated like a new grid's."""
+        g = dataclasses.replace(self, **overrides)  # dataclasses.replace runs __post_init__ again
+        if problems:
+            g.problems = list(problems)
+            g.extra = [(p, s) for p, s in g.extra if p in problems]
+        if models:
+            g.models = [m for m in g.models if m.label in models or m.model in models]
+            g.extra = [(p, s) for p, s in g.extra if s.label in models or s.model in models]
+            known = {m.label for m in g.models} | {m.model for m in g.models} | {s.model for _, s in g.extra}
+            missing = [m for m in models if m not in known]
+            if missing:
+                raise ValueError(f"models: {missing} are not in grid {self.name!r}")
+        return g
+
     def training_budget(self) -> Budget:
         return get_budget(self.preset, **self.budget, params=self.params)
 
@@ -251,22 +267,25 @@ _QUICK_MODELS = [{"model": "iresnet", "label": "iresnet", "options": {"loss": "m
 #: jobs: the README has the measured time); ``paper`` is the paper's scale (1000 observations, about 3M
 #: parameters per model, 6,000 batches, every model and ABC budget, the Gaussian mixture).
 GRID_PRESETS: dict[str, dict] = {
-    "quick": dict(
-        name="quick", problems=["kinematics", "ballistics"], models=_QUICK_MODELS + ABC_BUDGETS[:2],
-        preset="quick", budget={"n_train": 200_000, "n_batches": 2000, "batch_size": 256}, params=30_000,
-        observations=50, samples=1000, timing_observations=5, c2st_observations=2, noise_floor_observations=50,
-    ),
-    "default": dict(
-        name="default", problems=["kinematics", "ballistics"],
-        models=PAPER_MODELS + ["flow_matching"] + ABC_BUDGETS[1:2],
-        preset="default", budget={"n_batches": 4000}, params=100_000, observations=500, timing_observations=20,
-        c2st_observations=5,
-    ),
-    "paper": dict(
-        name="paper", problems=["kinematics", "ballistics"], models=PAPER_MODELS + BEYOND + ABC_BUDGETS,
-        preset="default", params=3_000_000, observations=1000, timing_observations=50, c2st_observations=50,
-        extra=_toy_cells(TOY_MODELS),
-    ),
+    "quick": {
+        "name": "quick", "problems": ["kinematics", "ballistics"], "models": _QUICK_MODELS + ABC_BUDGETS[:2],
+        "preset": "quick", "budget": {"n_train": 200_000, "n_batches": 2000, "batch_size": 256}, "params": 30_000,
+        "observations": 50, "samples": 1000, "timing_observations": 5, "c2st_observations": 2,
+        "noise_floor_observations": 50,
+    },
+    "default": {
+        "name": "default", "problems": ["kinematics", "ballistics"],
+        "models": PAPER_MODELS + ["flow_matching"] + ABC_BUDGETS[1:2],
+        "preset": "default", "budget": {"n_batches": 4000}, "params": 100_000, "observations": 500,
+        "timing_observations": 20,
+        "c2st_observations": 5,
+    },
+    "paper": {
+        "name": "paper", "problems": ["kinematics", "ballistics"], "models": PAPER_MODELS + BEYOND + ABC_BUDGETS,
+        "preset": "default", "params": 3_000_000, "observations": 1000, "timing_observations": 50,
+        "c2st_observations": 50,
+        "extra": _toy_cells(TOY_MODELS),
+    },
 }
 
 

@@ -129,7 +129,8 @@ class ResultsDB:
                 raise ValueError(f"db: cannot open {str(self.path)!r} ({exc})") from None
             except sqlite3.DatabaseError as exc:
                 self.close()
-                raise ValueError(f"db: {str(self.path)!r} is not a readable innbench results database ({exc})") from None
+                raise ValueError(f"db: {str(self.path)!r} is not a readable innbench results database "
+                                 f"({exc})") from None
 
     def _open(self) -> None:
         self.conn = sqlite3.connect(self.path, timeout=120, isolation_level=None)
@@ -273,7 +274,7 @@ class ResultsDB:
         cols = [d[0] for d in cur.description]
         out = []
         for row in cur.fetchall():
-            d = dict(zip(cols, row))
+            d = dict(zip(cols, row, strict=True))
             for k in ("config", "facts", "hardware"):
                 d[k] = json.loads(d[k]) if d[k] else None
             out.append(d)
@@ -287,7 +288,7 @@ class ResultsDB:
             f"SELECT * FROM results WHERE run_id IN ({','.join('?' * len(run_ids))}) ORDER BY run_id, obs_index",
             run_ids)
         cols = [d[0] for d in cur.description]
-        return [dict(zip(cols, row)) for row in cur.fetchall()]
+        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 
     def samples(self, run_id: int) -> dict[str, tuple[list, np.ndarray]]:
         rows = self.conn.execute("SELECT name, y, data FROM samples WHERE run_id = ?", (run_id,)).fetchall()

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import csv
-import html
 import json
 import math
 import time
@@ -109,10 +108,14 @@ def _title(e) -> str:
     """The row's name: the model's title, and for a variant its label (ABC: its simulation budget)."""
     if e["label"] == e["model"]:
         return e["title"]
+    from ..models import get_model_class
+
     options = ((e["runs"][0].get("config") or {}).get("cell") or {}).get("options") or {}
-    if e["model"] == "rejection_abc" and "simulations" in options:
-        return f"rejection ABC, {int(options['simulations']):.0e} simulations".replace("e+0", "e")
-    return f"{e['title']} [{e['label']}]"
+    try:
+        cls = get_model_class(e["model"])
+    except (KeyError, ValueError):  # a plugin model whose module this process did not import
+        return f"{e['title']} [{e['label']}]"
+    return cls.variant_title(e["label"], options, e["title"])
 
 
 def table_rows(labels: OrderedDict) -> list[dict]:
@@ -237,114 +240,169 @@ def write_csv(path: Path, rows) -> None:
         w.writerows(rows)
 
 
-def html_table(rows, columns) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for _, h in columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(r, k))}</td>" for k, _ in columns) + "</tr>"
-                   for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+def _html_table(rows, columns, caption: str) -> dict:
+    """A table for the page template: its caption, headings and formatted cells (escaped by the template)."""
+    return {"caption": caption, "headings": [h for _, h in columns],
+            "rows": [[_cell(r, k) for k, _ in columns] for r in rows]}
 
 
 # -- figures --------------------------------------------------------------------------------------
-def _figures(data: dict, db: ResultsDB, fig_dir: Path) -> list[tuple[str, str, Path]]:
-    """Build every figure; returns (section, caption, path)."""
-    from .. import figures as F
+class _FigureWriter:
+    """Saves figures as PNG files into one directory and remembers (section, caption, path) for the page."""
+
+    def __init__(self, fig_dir: Path):
+        self.dir = fig_dir
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.saved: list[tuple[str, str, Path]] = []
+
+    def __call__(self, fig, name: str, section: str, caption: str) -> None:
+        path = self.dir / f"{name}.png"
+        fig.savefig(path, dpi=100, bbox_inches="tight")
+        self.saved.append((section, caption, path))
+
+
+def _problems(names) -> dict:
+    """The registered problem objects of ``names``; a plugin problem whose module this process did not
+    import is left out (its tables still come from the database alone)."""
     from ..problems import get_problem
 
-    fig_dir.mkdir(parents=True, exist_ok=True)
-    out = []
-
-    def save(fig, name, section, caption):
-        path = fig_dir / f"{name}.png"
-        fig.savefig(path, dpi=100, bbox_inches="tight")
-        out.append((section, caption, path))
-
-    rng = np.random.default_rng(0)
-    priors = {}
-    for name in data["problems"]:
+    out = {}
+    for name in names:
         try:
-            priors[name] = get_problem(name).sample_prior(1000, rng)
+            out[name] = get_problem(name)
         except KeyError:
             continue
-    if priors:
-        save(F.priors_figure(priors), "priors", "Problems",
-             "Figure 1: prior samples of each problem (arm configurations, throw trajectories).")
-
-    for problem, labels in data["problems"].items():
-        refs = db.references(problem)
-        shows = {label: db.samples(e["runs"][0]["run_id"]) for label, e in labels.items()}
-        prob = None
-        try:
-            prob = get_problem(problem)
-        except KeyError:
-            pass
-        if prob is not None and refs:
-            method = "exact" if prob.has_exact_posterior else "ABC"
-            panels = [(f"reference ({method})", refs)]
-            panels += [(_title(e), shows[label]) for label, e in labels.items() if shows[label] and _amortized(e)]
-            drawn = prob.posterior_figure(panels)
-            if drawn is not None:
-                save(drawn[0], f"posterior_{problem}", f"Posteriors: {problem}", drawn[1])
-
-        names = [_title(e) for e in labels.values()]
-        paper_post = {_title(e): e["paper"]["err_post"] for e in labels.values() if e["paper"]}
-        paper_resim = {_title(e): e["paper"]["err_resim"] for e in labels.values() if e["paper"]}
-        save(F.error_boxplots({n: e["err_post"] for n, e in zip(names, labels.values())}, "Err_post (MMD)",
-                              f"{problem}: posterior mismatch", paper=paper_post or None),
-             f"box_err_post_{problem}", f"Results: {problem}",
-             "Figure 4: Err_post per test observation (box 25–75 %, whiskers 5–95 %, log scale; "
-             "markers: the paper's means).")
-        save(F.error_boxplots({n: e["err_resim"] for n, e in zip(names, labels.values())}, "Err_resim (distance)",
-                              f"{problem}: re-simulation error", paper=paper_resim or None),
-             f"box_err_resim_{problem}", f"Results: {problem}",
-             "Figure 5: Err_resim per test observation (log scale; markers: the paper's means).")
-
-        points = []
-        for e in labels.values():
-            if e["inference_ms"] is None:
-                continue
-            st = _stats(e["err_post"])
-            points.append({"label": _title(e).replace("rejection ABC, ", "ABC ").replace(" simulations", ""),
-                           "query_ms": e["inference_ms"], "err_post": st["mean"], "err_post_median": st["median"],
-                           "train_seconds": e["train_seconds"],
-                           "kind": "amortized" if _amortized(e) else "abc"})
-        if points:
-            save(F.amortization_figure(points), f"amortization_{problem}", f"Amortization: {problem}",
-                 "What amortization buys: Err_post against query time per observation for rejection ABC at several "
-                 "simulation budgets and for the trained models (left); training time, paid once (right).")
-
-        with_ranks = [(e, _title(e)) for e in labels.values() if len(e["ranks"]) and e["sbc_draws"]]
-        if with_ranks:
-            dim_names = list(prob.x_names) if prob is not None else [f"x{i}" for i in range(with_ranks[0][0]["ranks"].shape[1])]
-            save(F.sbc_figure({t: e["ranks"] for e, t in with_ranks}, with_ranks[0][0]["sbc_draws"], dim_names),
-                 f"sbc_{problem}", f"Calibration: {problem}",
-                 "Simulation-based calibration: rank of the true parameter among the posterior samples "
-                 "(uniform if calibrated; the band is the 99 % range of a uniform histogram).")
-            save(F.coverage_figure({t: _coverage(e) for e, t in with_ranks}), f"coverage_{problem}",
-                 f"Calibration: {problem}",
-                 "Expected coverage of central credible intervals (marginal, per parameter) against the credibility "
-                 "level; below the diagonal = overconfident.")
-    import matplotlib.pyplot as plt
-
-    plt.close("all")
     return out
 
 
-CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
-color:#222;line-height:1.45}
-h1{font-size:1.7em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}
-table{border-collapse:collapse;font-size:.85em;margin:1em 0;display:block;overflow-x:auto}
-th,td{border:1px solid #ddd;padding:.3em .5em;text-align:right;white-space:nowrap}
-th:first-child,td:first-child{text-align:left}thead th{background:#f4f4f4}
-tbody tr:nth-child(even){background:#fafafa}
-figure{margin:1.2em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
-figcaption{font-size:.9em;color:#555}.meta{color:#666;font-size:.9em}code{background:#f4f4f4;padding:0 .2em}
-"""
+def _prior_figure(data: dict, problems: dict, save) -> None:
+    from .. import figures as F
+
+    rng = np.random.default_rng(0)
+    priors = {name: problems[name].sample_prior(1000, rng) for name in data["problems"] if name in problems}
+    if priors:
+        save(F.priors_figure(priors, problems), "priors", "Problems",
+             "Figure 1: prior samples of each problem (arm configurations, throw trajectories).")
 
 
-def _img(path: Path) -> str:
-    data = base64.b64encode(path.read_bytes()).decode()
-    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(path.stem)}">'
+def _posterior_figure(problem: str, prob, labels, db: ResultsDB, save) -> None:
+    refs = db.references(problem)
+    if prob is None or not refs:
+        return
+    method = "exact" if prob.has_exact_posterior else "ABC"
+    panels = [(f"reference ({method})", refs)]
+    for e in labels.values():
+        shows = db.samples(e["runs"][0]["run_id"])
+        if shows and _amortized(e):
+            panels.append((_title(e), shows))
+    drawn = prob.posterior_figure(panels)
+    if drawn is not None:
+        save(drawn[0], f"posterior_{problem}", f"Posteriors: {problem}", drawn[1])
+
+
+def _error_figures(problem: str, labels, save) -> None:
+    from .. import figures as F
+
+    entries = list(labels.values())
+    names = [_title(e) for e in entries]
+    for key, ylabel, what, figure, caption in (
+            ("err_post", "Err_post (MMD)", "posterior mismatch", 4,
+             "Err_post per test observation (box 25–75 %, whiskers 5–95 %, log scale; markers: the paper's means)."),
+            ("err_resim", "Err_resim (distance)", "re-simulation error", 5,
+             "Err_resim per test observation (log scale; markers: the paper's means).")):
+        paper = {_title(e): e["paper"][key] for e in entries if e["paper"]}
+        save(F.error_boxplots({n: e[key] for n, e in zip(names, entries, strict=True)}, ylabel,
+                              f"{problem}: {what}", paper=paper or None),
+             f"box_{key}_{problem}", f"Results: {problem}", f"Figure {figure}: {caption}")
+
+
+def _amortization_figure(problem: str, labels, save) -> None:
+    from .. import figures as F
+
+    points = []
+    for e in labels.values():
+        if e["inference_ms"] is None:
+            continue
+        st = _stats(e["err_post"])
+        points.append({"label": _title(e).replace("rejection ABC, ", "ABC ").replace(" simulations", ""),
+                       "query_ms": e["inference_ms"], "err_post": st["mean"], "err_post_median": st["median"],
+                       "train_seconds": e["train_seconds"], "kind": "amortized" if _amortized(e) else "abc"})
+    if points:
+        save(F.amortization_figure(points), f"amortization_{problem}", f"Amortization: {problem}",
+             "What amortization buys: Err_post against query time per observation for rejection ABC at several "
+             "simulation budgets and for the trained models (left); training time, paid once (right).")
+
+
+def _calibration_figures(problem: str, prob, labels, save) -> None:
+    from .. import figures as F
+
+    with_ranks = [(e, _title(e)) for e in labels.values() if len(e["ranks"]) and e["sbc_draws"]]
+    if not with_ranks:
+        return
+    first = with_ranks[0][0]
+    dim_names = list(prob.x_names) if prob is not None else [f"x{i}" for i in range(first["ranks"].shape[1])]
+    save(F.sbc_figure({t: e["ranks"] for e, t in with_ranks}, first["sbc_draws"], dim_names),
+         f"sbc_{problem}", f"Calibration: {problem}",
+         "Simulation-based calibration: rank of the true parameter among the posterior samples "
+         "(uniform if calibrated; the band is the 99 % range of a uniform histogram).")
+    save(F.coverage_figure({t: _coverage(e) for e, t in with_ranks}), f"coverage_{problem}",
+         f"Calibration: {problem}",
+         "Expected coverage of central credible intervals (marginal, per parameter) against the credibility "
+         "level; below the diagonal = overconfident.")
+
+
+def _figures(data: dict, db: ResultsDB, fig_dir: Path) -> list[tuple[str, str, Path]]:
+    """Build every figure; returns (section, caption, path)."""
+    save = _FigureWriter(fig_dir)
+    problems = _problems(data["problems"])
+    _prior_figure(data, problems, save)
+    for problem, labels in data["problems"].items():
+        prob = problems.get(problem)
+        _posterior_figure(problem, prob, labels, db, save)
+        _error_figures(problem, labels, save)
+        _amortization_figure(problem, labels, save)
+        _calibration_figures(problem, prob, labels, save)
+    return save.saved
+
+
+# -- the page -------------------------------------------------------------------------------------
+_TEMPLATES = Path(__file__).parent / "templates"
+
+CALIBRATION_NOTE = (
+    "C2ST: accuracy of a classifier telling model samples from reference samples (0.5 = indistinguishable); "
+    "C2ST floor: the same test for an independent reference draw, i.e. what a perfect sampler gets. SBC: "
+    "smallest chi-square p-value of the rank histograms over the parameters. Coverage: fraction of true "
+    "parameters inside the central 50 % / 90 % marginal credible intervals.")
+
+
+def _caption(problem: str, rows) -> tuple[str, list]:
+    """The results table's caption and columns (an Err_resim column of the unrounded samples where the
+    problem has integer parameters)."""
+    n_obs = max(r["n_observations"] for r in rows)
+    caption = (f"{problem}: {n_obs} test observations, exact reference posteriors; Err_resim as mean distance; "
+               f"clamped = errors capped at {CLAMP:g}. Paper: Kruse et al. 2019 (GTX 1080 Ti).")
+    cols = MAIN_COLUMNS
+    if any(r["err_resim_continuous_mean"] is not None for r in rows):
+        cols = MAIN_COLUMNS[:7] + [("err_resim_continuous_mean", "Err_resim unrounded")] + MAIN_COLUMNS[7:]
+        caption += (" Err_resim unrounded: of the model's samples before its integer parameters are rounded to"
+                    " the prior's support (Err_post and the other columns use the rounded samples).")
+    return caption, cols
+
+
+def _write_tables(out: Path, stem: str, rows, cols, caption: str) -> list[Path]:
+    (out / f"{stem}.md").write_text(markdown_table(rows, cols))
+    (out / f"{stem}.tex").write_text(latex_table(rows, cols, caption))
+    write_csv(out / f"{stem}.csv", rows)
+    return [out / f"{stem}.{ext}" for ext in ("md", "tex", "csv")]
+
+
+def render_page(context: dict) -> str:
+    """The HTML page from ``templates/report.html`` (Jinja2, every value escaped)."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(_TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    return env.get_template("report.html").render(css=(_TEMPLATES / "report.css").read_text(), **context)
 
 
 def build_report(db_path, out, grid: str | None = None) -> dict:
@@ -360,46 +418,27 @@ def build_report(db_path, out, grid: str | None = None) -> dict:
                "clamp": CLAMP, "problems": {}}
     # one section per heading, tables first, their figures after them: problems, then per problem the
     # results, posteriors, amortization and calibration
-    sections: OrderedDict = OrderedDict([("Problems", [])])
+    sections: OrderedDict = OrderedDict([("Problems", {"tables": [], "figures": []})])
     written = []
-    hw = data["runs"][0]["hardware"] or {}
     for problem, labels in data["problems"].items():
-        rows = table_rows(labels)
-        cal = calibration_rows(labels)
+        rows, cal = table_rows(labels), calibration_rows(labels)
         summary["problems"][problem] = {"table": rows, "calibration": cal}
-        n_obs = max(r["n_observations"] for r in rows)
-        caption = (f"{problem}: {n_obs} test observations, exact reference posteriors; Err_resim as mean distance; "
-                   f"clamped = errors capped at {CLAMP:g}. Paper: Kruse et al. 2019 (GTX 1080 Ti).")
-        main_cols = MAIN_COLUMNS
-        if any(r["err_resim_continuous_mean"] is not None for r in rows):  # a problem with integer parameters
-            main_cols = MAIN_COLUMNS[:7] + [("err_resim_continuous_mean", "Err_resim unrounded")] + MAIN_COLUMNS[7:]
-            caption += (" Err_resim unrounded: of the model's samples before its integer parameters are rounded to"
-                        " the prior's support (Err_post and the other columns use the rounded samples).")
-        for stem, rs, cols, cap in ((f"table_{problem}", rows, main_cols, caption),
-                                    (f"calibration_{problem}", cal, CAL_COLUMNS, f"{problem}: calibration")):
-            (out / f"{stem}.md").write_text(markdown_table(rs, cols))
-            (out / f"{stem}.tex").write_text(latex_table(rs, cols, cap))
-            write_csv(out / f"{stem}.csv", rs)
-            written += [out / f"{stem}.{ext}" for ext in ("md", "tex", "csv")]
-        sections[f"Results: {problem}"] = [f"<p>{html.escape(caption)}</p>" + html_table(rows, main_cols)]
-        sections[f"Posteriors: {problem}"] = []
-        sections[f"Amortization: {problem}"] = []
-        sections[f"Calibration: {problem}"] = [
-            "<p>C2ST: accuracy of a classifier telling model samples from reference samples (0.5 = indistinguishable); "
-            "C2ST floor: the same test for an independent reference draw, i.e. what a perfect sampler gets. SBC: "
-            "smallest chi-square p-value of the rank histograms over the parameters. Coverage: fraction of true "
-            "parameters inside the central 50 % / 90 % marginal credible intervals.</p>" + html_table(cal, CAL_COLUMNS)]
+        caption, cols = _caption(problem, rows)
+        written += _write_tables(out, f"table_{problem}", rows, cols, caption)
+        written += _write_tables(out, f"calibration_{problem}", cal, CAL_COLUMNS, f"{problem}: calibration")
+        for title, tables in ((f"Results: {problem}", [_html_table(rows, cols, caption)]),
+                              (f"Posteriors: {problem}", []), (f"Amortization: {problem}", []),
+                              (f"Calibration: {problem}", [_html_table(cal, CAL_COLUMNS, CALIBRATION_NOTE)])):
+            sections[title] = {"tables": tables, "figures": []}
     for section, caption, path in figs:
-        sections.setdefault(section, []).append(
-            f"<figure>{_img(path)}<figcaption>{html.escape(caption)}</figcaption></figure>")
-    body = [f"<h2>{html.escape(title)}</h2>" + "".join(items) for title, items in sections.items() if items]
-    meta = (f"grid <code>{html.escape(data['grid'])}</code> · {len(data['runs'])} runs · innbench {__version__} · "
-            f"{html.escape(str(hw.get('processor', '')))} ({hw.get('cpu_count', '?')} cores, "
-            f"{hw.get('torch_threads', '?')} torch threads) · generated {summary['generated']}")
-    page = (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>innbench report: "
-            f"{html.escape(data['grid'])}</title><style>{CSS}</style></head><body>"
-            f"<h1>innbench report: {html.escape(data['grid'])}</h1><p class=\"meta\">{meta}</p>"
-            + "".join(body) + "</body></html>")
+        sections.setdefault(section, {"tables": [], "figures": []})["figures"].append(
+            {"name": path.stem, "caption": caption, "png_base64": base64.b64encode(path.read_bytes()).decode()})
+    hw = data["runs"][0]["hardware"] or {}
+    page = render_page({
+        "grid": data["grid"], "n_runs": len(data["runs"]), "version": __version__, "generated": summary["generated"],
+        "hardware": {"processor": hw.get("processor", ""), "cpu_count": hw.get("cpu_count", "?"),
+                     "torch_threads": hw.get("torch_threads", "?")},
+        "sections": [{"title": t, **v} for t, v in sections.items() if v["tables"] or v["figures"]]})
     (out / "report.html").write_text(page)
     (out / "summary.json").write_text(json.dumps(summary, indent=1, default=float))
     return {"html": out / "report.html", "tables": written, "figures": [p for _, _, p in figs],

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from .. import __version__
+from ..runtime import tune_allocator
 from .config import Cell, GridConfig, import_plugins
 from .db import ResultsDB
 
@@ -57,9 +58,6 @@ def run_cell(cell: Cell, config: dict, progress: bool = False, save_dir=None, de
     from ..reference import reference_posterior, test_observations
     from ..training import Budget
 
-    from ..runtime import tune_allocator
-
-    tune_allocator()
     import_plugins(config.get("imports", []))
     if config.get("threads"):
         torch.set_num_threads(int(config["threads"]))
@@ -76,18 +74,6 @@ def run_cell(cell: Cell, config: dict, progress: bool = False, save_dir=None, de
                 timing_observations=config.get("timing_observations", 10),
                 noise_floor_observations=config.get("noise_floor_observations", 50),
                 c2st_observations=s["c2st_observations"])
-    per = res["per_observation"]
-    k = res["summary"]["c2st_observations"]
-    observations = [
-        {"obs_index": i, "y": per["y"][i], "err_post": per["err_post"][i], "err_resim": per["err_resim"][i],
-         "err_resim_sq": per["err_resim_sq"][i],
-         "err_resim_continuous": per["err_resim_continuous"][i] if per["err_resim_continuous"] else None,
-         "invalid_fraction": per["invalid_fraction"][i],
-         "outside_support_fraction": per["outside_support_fraction"][i], "sbc_ranks": per["sbc_ranks"][i],
-         "sbc_draws": per["sbc_draws"], "c2st": per["c2st"][i] if i < k else None,
-         "c2st_reference": per["c2st_reference"][i] if i < k else None}
-        for i in range(len(y))
-    ]
     names, ys = showcase_observations(problem)
     show = model.sample(ys, s["samples"], seed=cell.seed)
     show_ref, _ = reference_posterior(problem, ys, s["samples"],
@@ -111,10 +97,28 @@ def run_cell(cell: Cell, config: dict, progress: bool = False, save_dir=None, de
     }
     return {
         "run": run,
-        "observations": observations,
-        "samples": [{"name": n, "y": yy.tolist(), "samples": show[i]} for i, (n, yy) in enumerate(zip(names, ys))],
-        "references": [{"name": n, "y": yy.tolist(), "samples": show_ref[i]} for i, (n, yy) in enumerate(zip(names, ys))],
+        "observations": _observation_rows(res),
+        "samples": [{"name": n, "y": yy.tolist(), "samples": show[i]} for i, (n, yy) in enumerate(zip(names, ys,
+                                                                                                      strict=True))],
+        "references": [{"name": n, "y": yy.tolist(), "samples": show_ref[i]} for i, (n, yy) in enumerate(zip(names, ys,
+                                                                                                             strict=True))],
     }
+
+
+def _observation_rows(res: dict) -> list[dict]:
+    """The per-observation rows of the results database from :func:`~innbench.evaluation.score`'s output."""
+    per = res["per_observation"]
+    k = res["summary"]["c2st_observations"]
+    return [
+        {"obs_index": i, "y": per["y"][i], "err_post": per["err_post"][i], "err_resim": per["err_resim"][i],
+         "err_resim_sq": per["err_resim_sq"][i],
+         "err_resim_continuous": per["err_resim_continuous"][i] if per["err_resim_continuous"] else None,
+         "invalid_fraction": per["invalid_fraction"][i],
+         "outside_support_fraction": per["outside_support_fraction"][i], "sbc_ranks": per["sbc_ranks"][i],
+         "sbc_draws": per["sbc_draws"], "c2st": per["c2st"][i] if i < k else None,
+         "c2st_reference": per["c2st_reference"][i] if i < k else None}
+        for i in range(len(per["y"]))
+    ]
 
 
 def _run_local(cell, config, progress, save_dir, device):
@@ -137,6 +141,13 @@ def _worker_init(threads: int) -> None:
     except (OSError, AttributeError):
         pass
     torch.set_num_threads(threads)
+    tune_allocator()  # a worker process of ours: the process-wide setting is ours to make
+
+
+def _ray_cell(cell, config, save_dir, device):
+    """A cell in a Ray worker process."""
+    tune_allocator()
+    return run_cell(cell, config, False, save_dir, device)
 
 
 def _pool(claim_next, config, save_dir, device, jobs, threads):
@@ -177,8 +188,8 @@ def _ray(cells, config, save_dir, device, address, cpus_per_cell):
         raise ValueError("executor: 'ray' needs the ray package (pip install 'innbench[ray]')") from None
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    remote = ray.remote(num_cpus=cpus_per_cell, max_retries=0)(run_cell)
-    pending = {remote.remote(cell, config, False, save_dir, device): cell for cell in cells}
+    remote = ray.remote(num_cpus=cpus_per_cell, max_retries=0)(_ray_cell)
+    pending = {remote.remote(cell, config, save_dir, device): cell for cell in cells}
     try:
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
@@ -197,13 +208,82 @@ def _refuse_other_versions(db, grid, cells, db_path) -> None:
     problem version) would mix results of different code in one table: refuse, before any work."""
     keys = {c.key for c in cells}
     ours = {(c.problem, c.spec.label, c.seed) for c in cells}
-    other = [r for r in db.runs(grid.name) if r["cell_key"] not in keys and (r["problem"], r["label"], r["seed"]) in ours
+    other = [r for r in db.runs(grid.name) if r["cell_key"] not in keys and (r["problem"], r["label"],
+                                                                             r["seed"]) in ours
              and r.get("innbench_version") != __version__]
     if other:
         made_by = sorted({str(r.get("innbench_version")) for r in other})
         raise ValueError(f"db: {db_path} holds {len(other)} finished cells of grid {grid.name!r} made by innbench "
                          f"{', '.join(made_by)} (this is {__version__}); results of different versions are not "
                          "mixed in one database: use a new --db (or delete those runs from it)")
+
+
+class _Tally:
+    """Claims cells in the database, stores what they return, counts outcomes, drives the progress bar."""
+
+    def __init__(self, db, config, counts, total, name, log, progress):
+        self.db, self.config, self.counts, self.log = db, config, counts, log
+        self.unfinished: dict[str, Cell] = {}
+        self.bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, initial=counts["done_before"], desc=f"grid {name}", unit="cell",
+                            dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 10.0)
+
+    def claim(self, cell) -> bool:
+        outcome = self.db.claim(cell, self.config)
+        if outcome == "claimed":
+            self.unfinished[cell.key] = cell
+            return True
+        self.counts["done_before" if outcome == "done" else "busy"] += 1
+        if self.bar is not None and outcome == "done":
+            self.bar.update(1)
+        return False
+
+    def record(self, cell, result, error) -> None:
+        if error is None:
+            self.db.store(cell, result)
+            self.counts["done"] += 1
+            r = result["run"]
+            errs = [o["err_post"] for o in result["observations"]]
+            self.log(f"  {cell.describe()}: Err_post {np.nanmean(errs):.4f} (median {np.nanmedian(errs):.4f}), "
+                     f"{r['n_parameters']} params, train {r['train_seconds']:.0f} s, "
+                     f"{r['inference_ms']:.1f} ms per query")
+        else:
+            self.db.fail(cell, error)
+            self.counts["failed"] += 1
+            self.log(f"  {cell.describe()}: FAILED {error.splitlines()[0]}")
+        self.unfinished.pop(cell.key, None)
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def release_unfinished(self) -> None:
+        for cell in self.unfinished.values():
+            self.db.release(cell)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _results(todo, tally, config, executor, jobs, threads, progress, save_dir, device, address):
+    """``(cell, result, error)`` for each cell of ``todo`` this process claims, from the chosen executor."""
+    if executor == "local" and jobs == 1:
+        for cell in todo:  # claim right before running, so a second process shares the work
+            if tally.claim(cell):
+                yield (cell, *_run_local(cell, config, progress, save_dir, device))
+        return
+    if executor == "local":
+        queue = iter(todo)
+        stream = _pool(lambda: next((c for c in queue if tally.claim(c)), None), config, save_dir, device, jobs,
+                       threads or max(1, (os.cpu_count() or 1) // jobs))
+    else:
+        stream = _ray([cell for cell in todo if tally.claim(cell)], config, save_dir, device, address, threads or 1)
+    try:
+        yield from stream
+    finally:
+        stream.close()  # stops the workers / cancels the pending tasks at once after an interruption
 
 
 def run_grid(grid: GridConfig, db_path, executor: str = "local", address: str | None = None,
@@ -226,84 +306,20 @@ def run_grid(grid: GridConfig, db_path, executor: str = "local", address: str | 
     with ResultsDB(db_path) as db:
         _refuse_other_versions(db, grid, cells, db_path)
         status = db.status(c.key for c in cells)
-        todo = []
-        for cell in cells:
-            st = status.get(cell.key)
-            if st == "done":
-                counts["done_before"] += 1
-                continue
-            todo.append(cell)
+        todo = [cell for cell in cells if status.get(cell.key) != "done"]
+        counts["done_before"] = len(cells) - len(todo)
         log(f"grid {grid.name!r}: {len(cells)} cells, {counts['done_before']} already in {db_path}, "
             f"{len(todo)} to run ({executor}" + (f", {jobs} jobs)" if executor == "local" and jobs > 1 else ")"))
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=len(cells), initial=counts["done_before"], desc=f"grid {grid.name}", unit="cell",
-                       dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 10.0)
-        unfinished: dict[str, Cell] = {}
-
-        def claim(cell) -> bool:
-            outcome = db.claim(cell, config)
-            if outcome == "claimed":
-                unfinished[cell.key] = cell
-                return True
-            counts["done_before" if outcome == "done" else "busy"] += 1
-            if bar is not None and outcome == "done":
-                bar.update(1)
-            return False
-
-        def record(cell, result, error):
-            if error is None:
-                db.store(cell, result)
-                counts["done"] += 1
-                r = result["run"]
-                errs = [o["err_post"] for o in result["observations"]]
-                log(f"  {cell.describe()}: Err_post {np.nanmean(errs):.4f} (median {np.nanmedian(errs):.4f}), "
-                    f"{r['n_parameters']} params, train {r['train_seconds']:.0f} s, "
-                    f"{r['inference_ms']:.1f} ms per query")
-            else:
-                db.fail(cell, error)
-                counts["failed"] += 1
-                log(f"  {cell.describe()}: FAILED {error.splitlines()[0]}")
-            unfinished.pop(cell.key, None)
-            if bar is not None:
-                bar.update(1)
-
+        tally = _Tally(db, config, counts, len(cells), grid.name, log, progress)
         try:
-            if executor == "local" and jobs == 1:
-                for cell in todo:  # claim right before running, so a second process shares the work
-                    if claim(cell):
-                        record(cell, *_run_local(cell, config, progress, save_dir, device))
-            elif executor == "local":
-                queue = iter(todo)
-
-                def claim_next():
-                    return next((c for c in queue if claim(c)), None)
-
-                threads = grid.threads or max(1, (os.cpu_count() or 1) // jobs)
-                stream = _pool(claim_next, config, save_dir, device, jobs, threads)
-                try:
-                    for cell, result, error in stream:
-                        record(cell, result, error)
-                finally:
-                    stream.close()  # stops the workers at once after an interruption
-            else:
-                claimed = [cell for cell in todo if claim(cell)]
-                stream = _ray(claimed, config, save_dir, device, address, grid.threads or 1)
-                try:
-                    for cell, result, error in stream:
-                        record(cell, result, error)
-                finally:
-                    stream.close()  # cancels the pending tasks after an interruption
+            for cell, result, error in _results(todo, tally, config, executor, jobs, grid.threads, progress,
+                                                save_dir, device, address):
+                tally.record(cell, result, error)
         except KeyboardInterrupt:
-            for cell in unfinished.values():
-                db.release(cell)
-            if bar is not None:
-                bar.close()
+            tally.release_unfinished()
+            tally.close()
             raise GridInterrupted(
                 f"interrupted: {counts['done_before'] + counts['done']} of {len(cells)} cells are stored in "
                 f"{db_path}; run the same command again to resume") from None
-        if bar is not None:
-            bar.close()
+        tally.close()
     return counts

@@ -33,7 +33,8 @@ class Autoencoder(Model):
     name = "autoencoder"
     title = "autoencoder"
     facts = ModelFacts(ml_loss=False, y_supervised=True, exact_inverse=False, density=False, equation="Eq. 7")
-    defaults = {"hidden": 256, "layers": 4, "mmd_weight": 50.0, "reconstruction_weight": 1.0, "decode_from": "y", "decode_noise": 0.01,
+    defaults = {"hidden": 256, "layers": 4, "mmd_weight": 50.0, "reconstruction_weight": 1.0, "decode_from": "y",
+                "decode_noise": 0.01,
                 "transform_observations": True, "seed": 0}
 
     def build(self):

@@ -35,6 +35,13 @@ class ModelFacts:
 #: Options every model has (besides its own ``defaults``). ``lr_scale`` is a per-model recipe factor on
 #: the budget's learning-rate schedule (the budget itself stays the same for every model of a grid).
 BASE_DEFAULTS = {"bounded_transform": "logit", "lr_scale": 1.0}
+#: Options of every conditional model: ``condition_features`` adds the problem's extra condition features
+#: (:meth:`~innbench.problems.Problem.condition_features`) to the standardised y it is given.
+CONDITIONAL_DEFAULTS = {"condition_features": True}
+#: Options of every y-supervised model (``facts.y_supervised``: x encoded as ``[y, z]``):
+#: ``transform_observations`` has its y output predict the problem's stretched observation coordinate
+#: (:meth:`~innbench.problems.Problem.transform_observations`) instead of raw y.
+Y_SUPERVISED_DEFAULTS = {"transform_observations": True}
 
 
 class Model(nn.Module):
@@ -70,7 +77,8 @@ class Model(nn.Module):
     def __init__(self, problem: Problem | str, **config):
         super().__init__()
         self.problem = get_problem(problem)
-        known = {**BASE_DEFAULTS, **self.defaults}
+        known = {**BASE_DEFAULTS, **(CONDITIONAL_DEFAULTS if self.conditional else {}),
+                 **(Y_SUPERVISED_DEFAULTS if self.facts.y_supervised else {}), **self.defaults}
         unknown = set(config) - set(known)
         if unknown:
             raise ValueError(f"config: unknown options {sorted(unknown)} for model {self.name!r}; "
@@ -90,7 +98,8 @@ class Model(nn.Module):
         self._logit_width = torch.as_tensor(b[self._logit_idx, 1] - b[self._logit_idx, 0], dtype=torch.float32)
         self.register_buffer("x_mean", torch.zeros(p.x_dim))
         self.register_buffer("x_std", torch.ones(p.x_dim))
-        self.uses_features = self.conditional and bool(self.config.get("condition_features", True))
+        self.uses_features = self.conditional and bool(self.config["condition_features"])
+        self.transforms_y = self.facts.y_supervised and bool(self.config["transform_observations"])
         self.cond_dim = p.y_dim + (p.n_condition_features if self.uses_features else 0)
         self.register_buffer("c_mean", torch.zeros(self.cond_dim))
         self.register_buffer("c_std", torch.ones(self.cond_dim))
@@ -117,6 +126,12 @@ class Model(nn.Module):
         raise NotImplementedError
 
     # -- shared -------------------------------------------------------------------------------
+    @classmethod
+    def variant_title(cls, label: str, options: dict, title: str | None = None) -> str:
+        """The report's row name of a grid variant of this model (own ``label`` and ``options``):
+        ``"<title> [<label>]"`` unless a model names its variants better."""
+        return f"{title or cls.title} [{label}]"
+
     def noisy_condition(self, c):
         """The condition with the training noise of the model's ``y_noise`` option (Gaussian, standardised
         units; none where the option is 0 or absent)."""
@@ -181,7 +196,7 @@ class Model(nn.Module):
     def _raw_condition(self, y):
         if self.uses_features and self.problem.n_condition_features:
             return torch.cat([y, self.problem.condition_features(y)], -1)
-        if self.config.get("transform_observations"):
+        if self.transforms_y:
             return self.problem.transform_observations(y)
         return y
 
@@ -239,8 +254,8 @@ class Model(nn.Module):
         bounded parameter's interval get ``-inf``. Integer-valued parameters are learned dequantised
         (uniform noise of width 1), so there ``exp(log_prob)`` at an integer approximates the probability
         of that integer. For the MAF + decoder it is the MAF's density, which the default decoder sampler
-        approximates (``sampler="flow"`` samples it exactly). Models without a tractable density (:attr:`has_density` False) raise
-        ``NotImplementedError``; use :meth:`sample` for them.
+        approximates (``sampler="flow"`` samples it exactly). Models without a tractable density
+        (:attr:`has_density` False) raise ``NotImplementedError``; use :meth:`sample` for them.
         """
         if not self.has_density:
             raise NotImplementedError(f"model {self.name!r} has no tractable density (facts.density is False); "

@@ -54,8 +54,10 @@ class ConditionalINN(Model):
     title = "conditional INN"
     facts = ModelFacts(ml_loss=True, y_supervised=False, exact_inverse=True, density=True, equation="Eq. 5")
     conditional = True
-    defaults = {"blocks": 10, "hidden": 128, "layers": 3, "clamp": 2.0, "activation": "silu", "permutation": "random", "y_noise": 0.01,
-                "y_noise_final": None, "noise_conditioned": False, "y_noise_min": 0.001, "y_noise_sample": None, "lr_scale": 2.0, "condition_features": True, "seed": 0}
+    defaults = {"blocks": 10, "hidden": 128, "layers": 3, "clamp": 2.0, "activation": "silu", "permutation": "random",
+                "y_noise": 0.01,
+                "y_noise_final": None, "noise_conditioned": False, "y_noise_min": 0.001, "y_noise_sample": None,
+                "lr_scale": 2.0, "condition_features": True, "seed": 0}
 
     def build(self):
         c = self.config
@@ -63,7 +65,8 @@ class ConditionalINN(Model):
         if c["noise_conditioned"] and not 0 < c["y_noise_min"] < c["y_noise"]:
             raise ValueError(f"y_noise_min: expected 0 < y_noise_min < y_noise ({c['y_noise']!r}) with "
                              f"noise_conditioned, got {c['y_noise_min']!r}")
-        if c["noise_conditioned"] and c["y_noise_sample"] is not None and not c["y_noise_min"] <= c["y_noise_sample"] <= c["y_noise"]:
+        sample_noise = c["y_noise_sample"]
+        if c["noise_conditioned"] and sample_noise is not None and not c["y_noise_min"] <= sample_noise <= c["y_noise"]:
             raise ValueError(f"y_noise_sample: expected a noise level in [y_noise_min, y_noise] = "
                              f"[{c['y_noise_min']!r}, {c['y_noise']!r}], got {c['y_noise_sample']!r}")
         extra = 1 if c["noise_conditioned"] else 0

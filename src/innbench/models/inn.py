@@ -36,7 +36,8 @@ class INN(Model):
     name = "inn"
     title = "INN (max likelihood)"
     facts = ModelFacts(ml_loss=True, y_supervised=True, exact_inverse=True, density=False, equation="Eq. 4")
-    defaults = {"blocks": 10, "hidden": 128, "layers": 3, "clamp": 2.0, "activation": "silu", "y_sigma": 0.05, "pad_noise": 0.01,
+    defaults = {"blocks": 10, "hidden": 128, "layers": 3, "clamp": 2.0, "activation": "silu", "y_sigma": 0.05,
+                "pad_noise": 0.01,
                 "z_dim": None,
                 "transform_observations": True, "seed": 0}
 

@@ -50,9 +50,11 @@ class INNMMD(INN):
     name = "inn_mmd"
     title = "INN (L2 + MMD)"
     facts = ModelFacts(ml_loss=False, y_supervised=True, exact_inverse=True, density=False, equation="Eq. 3")
-    defaults = {"blocks": 10, "hidden": 128, "layers": 3, "clamp": 2.0, "activation": "silu", "pad_noise": 0.01, "y_noise": 0.05,
+    defaults = {"blocks": 10, "hidden": 128, "layers": 3, "clamp": 2.0, "activation": "silu", "pad_noise": 0.01,
+                "y_noise": 0.05,
                 "fit_weight": 1.0, "mmd_forward_weight": 50.0, "mmd_backward_weight": 500.0,
-                "reconstruction_weight": 1.0, "decode_from": "y", "backward_y_width": 0.3, "z_dim": None, "transform_observations": True, "seed": 0}
+                "reconstruction_weight": 1.0, "decode_from": "y", "backward_y_width": 0.3, "z_dim": None,
+                "transform_observations": True, "seed": 0}
 
     def backward_ramp(self) -> float:
         return min(1.0, 2.0 * 0.002 ** (1.0 - self.progress))

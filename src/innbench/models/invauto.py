@@ -50,8 +50,10 @@ class InvertibleAutoencoder(Model):
     name = "invauto"
     title = "invertible autoencoder"
     facts = ModelFacts(ml_loss=False, y_supervised=True, exact_inverse=False, density=False, equation="Eq. 7")
-    defaults = {"blocks": 8, "hidden": 128, "slope": 0.5, "mmd_weight": 50.0, "reconstruction_weight": 1.0, "decode_from": "y", "decode_noise": 0.05,
-                "transform_observations": True, "fit_weight": 1.0, "init": "gaussian", "orthogonality_weight": 0.0, "lr_scale": 2.0,
+    defaults = {"blocks": 8, "hidden": 128, "slope": 0.5, "mmd_weight": 50.0, "reconstruction_weight": 1.0,
+                "decode_from": "y", "decode_noise": 0.05,
+                "transform_observations": True, "fit_weight": 1.0, "init": "gaussian", "orthogonality_weight": 0.0,
+                "lr_scale": 2.0,
                 "seed": 0}
 
     def build(self):
@@ -91,7 +93,7 @@ class InvertibleAutoencoder(Model):
     def encode(self, x):
         h = F.pad(x, (0, self.width - x.shape[-1]))
         n = len(self.weights)
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             h = self._act(h @ w.T + b, i == n - 1)
         return h
 

@@ -69,7 +69,8 @@ def autoencoder_loss(x, y, enc, decode, z_dim: int, mmd_weight: float, reconstru
 
     - ``"y"`` (default): ``x_rec = decode([y + s e1, z + s e2, s e3])`` with ``s = decode_noise``, the
       *true* observation and the encoder's ``z`` both slightly perturbed (the lab's ICLR 2019 code decodes
-      its own detached output instead, like ``"y_hat"`` with noise). Sampling decodes ``[y*, z']``, so the decoder is trained on what it is given
+      its own detached output instead, like ``"y_hat"`` with noise). Sampling decodes ``[y*, z']``, so the
+      decoder is trained on what it is given
       at sampling time, and the encoder cannot hide information about ``x`` in small deviations of
       ``y_hat`` from ``y`` (the channel ``"y_hat"`` leaves open).
     - ``"y_hat"``: ``x_rec = decode(enc)``, Eq. 7 as printed. Measured on kinematics the decoder then
@@ -84,7 +85,8 @@ def autoencoder_loss(x, y, enc, decode, z_dim: int, mmd_weight: float, reconstru
         x_rec = decode(enc)
     elif decode_from == "y":
         s = decode_noise
-        x_rec = decode(torch.cat([y + s * torch.randn_like(y), z + s * torch.randn_like(z), s * torch.randn_like(rest)], -1))
+        x_rec = decode(torch.cat([y + s * torch.randn_like(y), z + s * torch.randn_like(z),
+                                  s * torch.randn_like(rest)], -1))
     else:
         raise ValueError(f"decode_from: expected 'y' or 'y_hat', got {decode_from!r}")
     rec = ((x_rec - x) ** 2).sum(-1).mean()

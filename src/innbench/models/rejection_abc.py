@@ -36,6 +36,13 @@ class RejectionABC(Model):
     amortized = False
     defaults = {"simulations": 1_000_000, "chunk": 100_000, "time_budget": None, "seed": 0}
 
+    @classmethod
+    def variant_title(cls, label: str, options: dict, title: str | None = None) -> str:
+        """A budget variant is named by its simulations per query: ``rejection ABC, 1e4 simulations``."""
+        if "simulations" in options:
+            return f"rejection ABC, {int(options['simulations']):.0e} simulations".replace("e+0", "e")
+        return super().variant_title(label, options, title)
+
     def build(self):
         c = self.config
         if int(c["simulations"]) < 1 or int(c["chunk"]) < 1:

@@ -81,7 +81,8 @@ class SimulatorProblem(Problem):
         if y.ndim == 1 and self.y_dim == 1:
             y = y[:, None]
         if y.shape != (len(x), self.y_dim):
-            raise ValueError(f"simulator of problem {self.name!r}: expected shape ({len(x)}, {self.y_dim}), got {y.shape}")
+            raise ValueError(f"simulator of problem {self.name!r}: expected shape ({len(x)}, {self.y_dim}), "
+                             f"got {y.shape}")
         return y
 
     def check_observations(self, y):

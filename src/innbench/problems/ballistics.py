@@ -80,6 +80,12 @@ class Ballistics(Problem):
         fig = ballistics_posterior_figure(first, y_star, problem=self)
         return fig, f"Figure 3: posteriors for y* = {y_star.tolist()}: trajectories and the impact density."
 
+    def draw_prior(self, fig, spec, samples, color):
+        """Figure 1 of the paper: prior throws and the density of their impacts."""
+        from ..figures import draw_ballistics_prior
+
+        draw_ballistics_prior(fig, spec, self, samples, color)
+
     def sample_prior(self, n, rng):
         x = np.empty((n, 4))
         x[:, 0] = rng.normal(0.0, X1_STD, n)

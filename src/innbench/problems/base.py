@@ -168,6 +168,16 @@ class Problem:
                    "over the reference (grey).")
         return pair_plot_figure(first, y_star, self.x_names), caption
 
+    def draw_prior(self, fig, spec, samples: np.ndarray, color) -> None:
+        """Draw prior ``samples (n, x_dim)`` into subplot spec ``spec`` of ``fig`` for the report's Figure 1.
+
+        The default is a scatter of the first two parameters (:func:`innbench.figures.draw_prior_scatter`);
+        a problem with a picture of its own overrides this.
+        """
+        from ..figures import draw_prior_scatter
+
+        draw_prior_scatter(fig, spec, samples, color, self.name)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, x_dim={self.x_dim}, y_dim={self.y_dim})"
 

@@ -46,6 +46,12 @@ class Kinematics(Problem):
         return fig, (f"Figure 2: posteriors for y* = {y_star.tolist()}: arm configurations, the most likely arm "
                      "(mean shift) in bold, the 97 % contour of the end-point density.")
 
+    def draw_prior(self, fig, spec, samples, color):
+        """Figure 1 of the paper: prior arms on the rail and the 97 % contour of their end points."""
+        from ..figures import draw_kinematics_prior
+
+        draw_kinematics_prior(fig, spec, self, samples, color)
+
     def sample_prior(self, n, rng):
         return rng.standard_normal((n, 4)) * PRIOR_STD
 
@@ -59,7 +65,7 @@ class Kinematics(Problem):
         a2 = a1 + x[..., 2]
         a3 = a2 + x[..., 3]
         pts = [np.stack([np.zeros_like(a1), x[..., 0]], -1)]
-        for length, a in zip(LENGTHS, (a1, a2, a3)):
+        for length, a in zip(LENGTHS, (a1, a2, a3), strict=True):
             prev = pts[-1]
             pts.append(prev + length * np.stack([np.cos(a), np.sin(a)], -1))
         return np.stack(pts, -2)
@@ -158,7 +164,8 @@ class Kinematics(Problem):
                     if cur_ess >= min_ess:
                         break
             if not lws:
-                raise ObservationError(f"observations: row {i} ({h:.4g}, {v:.4g}) has no solution in the prior's support")
+                raise ObservationError(f"observations: row {i} ({h:.4g}, {v:.4g}) has no solution in the "
+                                       "prior's support")
             out[i], ess[i] = importance_resample(np.concatenate(xs), np.concatenate(lws), n, rng)
             used[i] = total
         return out, {"method": "exact-importance", "ess": ess, "proposals": used, "min_ess": min_ess}
