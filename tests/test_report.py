@@ -3,6 +3,8 @@
 import csv
 import json
 import shutil
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -10,11 +12,14 @@ from innbench.benchmark import ResultsDB, load_grid, run_grid
 from innbench.benchmark.report import CLAMP
 from innbench.cli import main
 
+PLUGIN = Path(__file__).parent.parent / "examples" / "leaderboard_plugin.py"  # registers the noisy_sum problem
+
 GRID = """
 name = "tiny"
+imports = ["{plugin}"]
 problems = ["kinematics", "ballistics"]
 models = ["mdn", "cinn", {{model = "rejection_abc", label = "rejection_abc@1e4", options = {{simulations = 10000}}}}]
-extra = [{{problem = "gaussian_modes", model = "mdn"}}]
+extra = [{{problem = "gaussian_modes", model = "mdn"}}, {{problem = "noisy_sum", model = "mdn"}}]
 preset = "tiny"
 observations = 5
 samples = 300
@@ -28,12 +33,30 @@ n_batches = 40
 """
 
 
+def _forget_plugins():
+    for name in [m for m in sys.modules if m.startswith("innbench_plugin_")]:
+        del sys.modules[name]
+
+
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
+    """A grid with a user's problem from a plugin file (``imports``), run and reported as a user would:
+    ``bench --config`` and then, in what stands for a fresh process, ``report --imports``."""
+    import innbench.models
+    import innbench.problems
+
     d = tmp_path_factory.mktemp("report")
-    (d / "grid.toml").write_text(GRID.format())
-    assert main(["bench", "--config", str(d / "grid.toml"), "--db", str(d / "r.db"), "--quiet"]) == 0
-    assert main(["report", "--db", str(d / "r.db"), "--out", str(d / "out")]) == 0
+    (d / "grid.toml").write_text(GRID.format(plugin=PLUGIN))
+    with pytest.MonkeyPatch.context() as mp:  # the plugin's registrations end with the bench run
+        mp.setattr(innbench.models, "_REGISTRY", dict(innbench.models._REGISTRY))
+        mp.setattr(innbench.problems, "_REGISTRY", dict(innbench.problems._REGISTRY))
+        assert main(["bench", "--config", str(d / "grid.toml"), "--db", str(d / "r.db"), "--quiet"]) == 0
+        _forget_plugins()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(innbench.models, "_REGISTRY", dict(innbench.models._REGISTRY))
+        mp.setattr(innbench.problems, "_REGISTRY", dict(innbench.problems._REGISTRY))
+        assert main(["report", "--db", str(d / "r.db"), "--out", str(d / "out"), "--imports", str(PLUGIN)]) == 0
+        _forget_plugins()
     return d
 
 
@@ -61,16 +84,32 @@ def test_tables_in_three_formats(report):
     assert 0.3 <= float(cal[0]["c2st_mean"]) <= 1.0 and 0 <= float(cal[0]["coverage_90"]) <= 1
     assert 0.35 <= float(cal[0]["c2st_floor"]) <= 0.7 and cal[0]["c2st_floor"] == cal[1]["c2st_floor"]
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["grid"] == "tiny" and set(summary["problems"]) == {"kinematics", "ballistics", "gaussian_modes"}
+    assert summary["grid"] == "tiny"
+    assert set(summary["problems"]) == {"kinematics", "ballistics", "gaussian_modes", "noisy_sum"}
+    # the plugin problem's rows: one model, five scored observations, calibration numbers
+    (row,) = list(csv.DictReader((out / "table_noisy_sum.csv").open()))
+    assert row["label"] == "mdn" and row["n_observations"] == "5" and 0 < float(row["err_post_mean"]) < 1
+    (cal_row,) = list(csv.DictReader((out / "calibration_noisy_sum.csv").open()))
+    assert 0 <= float(cal_row["coverage_90"]) <= 1 and 0 <= float(cal_row["sbc_min_pvalue"]) <= 1
 
 
 def test_figures_written(report):
     figs = {p.name for p in (report / "out" / "figures").glob("*.png")}
     for name in ("priors", "posterior_kinematics", "posterior_ballistics", "posterior_gaussian_modes",
                  "box_err_post_kinematics", "box_err_resim_ballistics", "amortization_kinematics",
-                 "sbc_kinematics", "coverage_ballistics"):
+                 "sbc_kinematics", "coverage_ballistics", "posterior_noisy_sum", "sbc_noisy_sum",
+                 "coverage_noisy_sum"):
         assert f"{name}.png" in figs
     assert all((report / "out" / "figures" / f).stat().st_size > 5000 for f in figs)
+
+
+def test_report_without_the_plugin_says_what_it_leaves_out(report, tmp_path, capsys):
+    """Without --imports the plugin problem keeps its tables (they come from the database) but has no
+    prior or posterior figure, and the command says so."""
+    assert main(["report", "--db", str(report / "r.db"), "--out", str(tmp_path / "o")]) == 0
+    assert "problems ['noisy_sum'] are not registered" in capsys.readouterr().err
+    assert (tmp_path / "o" / "table_noisy_sum.md").exists() and (tmp_path / "o" / "figures" / "sbc_noisy_sum.png").exists()
+    assert not (tmp_path / "o" / "figures" / "posterior_noisy_sum.png").exists()
 
 
 def test_report_errors_are_named(report, tmp_path, capsys):
@@ -98,7 +137,7 @@ def test_html_page_renders_in_chromium(report):
         assert n_img >= 12
         loaded = page.evaluate("Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)")
         assert all(loaded) and len(loaded) == n_img
-        assert page.locator("table").count() == 6  # results and calibration per problem
+        assert page.locator("table").count() == 8  # results and calibration per problem
         assert page.locator("table").first.locator("tbody tr").count() == 3
         text = page.inner_text("body")
         assert "mixture density network" in text and "Figure 2" in text and "What amortization buys" in text
@@ -107,6 +146,14 @@ def test_html_page_renders_in_chromium(report):
         assert headings.index("Results: kinematics") < headings.index("Calibration: kinematics")
         sbc = page.locator("h2:has-text('Calibration: kinematics') ~ figure img[alt='sbc_kinematics']")
         assert sbc.count() == 1
+        # the user's problem from the plugin file: its table row, its pair plot and its calibration plots
+        assert headings.index("Results: noisy_sum") < headings.index("Posteriors: noisy_sum") < headings.index(
+            "Calibration: noisy_sum")
+        rows = page.locator("h2:has-text('Results: noisy_sum') + p + table tbody tr")
+        assert rows.count() == 1 and "mixture density network" in rows.first.inner_text()
+        for alt in ("posterior_noisy_sum", "sbc_noisy_sum", "coverage_noisy_sum"):
+            img = page.locator(f"img[alt='{alt}']")
+            assert img.count() == 1 and img.evaluate("i => i.naturalWidth > 300")
         # wide tables scroll rather than overflow the page
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
         browser.close()

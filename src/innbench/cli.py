@@ -215,6 +215,10 @@ def cmd_report(args):
     res = build_report(args.db, args.out, grid=args.grid)
     print(f"report of grid {res['grid']!r}: {res['html']} ({len(res['tables'])} table files, "
           f"{len(res['figures'])} figures in {Path(args.out) / 'figures'})")
+    if res["unregistered"]:
+        print(f"note: problems {res['unregistered']} are not registered in this process, so their prior and "
+              "posterior figures are left out (their tables come from the database alone): pass the grid's "
+              "plugin with --imports", file=sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -315,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--quiet", action="store_true", help="no progress bars")
     b.set_defaults(func=cmd_bench)
 
-    rp = sub.add_parser("report", help="tables, figures and an HTML page from a results database")
+    rp = sub.add_parser("report", help="tables, figures and an HTML page from a results database", parents=[plug])
     rp.add_argument("--db", default="results/innbench.db")
     rp.add_argument("--out", default="results/report", help="output directory (default results/report)")
     rp.add_argument("--grid", help="which grid of the database (default: the most recently finished)")

@@ -351,10 +351,9 @@ def _calibration_figures(problem: str, prob, labels, save) -> None:
          "level; below the diagonal = overconfident.")
 
 
-def _figures(data: dict, db: ResultsDB, fig_dir: Path) -> list[tuple[str, str, Path]]:
+def _figures(data: dict, db: ResultsDB, fig_dir: Path, problems: dict) -> list[tuple[str, str, Path]]:
     """Build every figure; returns (section, caption, path)."""
     save = _FigureWriter(fig_dir)
-    problems = _problems(data["problems"])
     _prior_figure(data, problems, save)
     for problem, labels in data["problems"].items():
         prob = problems.get(problem)
@@ -413,7 +412,8 @@ def build_report(db_path, out, grid: str | None = None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     with ResultsDB(db_path, create=False) as db:
         data = collect(db, grid)
-        figs = _figures(data, db, out / "figures")
+        problems = _problems(data["problems"])
+        figs = _figures(data, db, out / "figures", problems)
     summary = {"grid": data["grid"], "generated": time.strftime("%Y-%m-%d %H:%M:%S"), "innbench_version": __version__,
                "clamp": CLAMP, "problems": {}}
     # one section per heading, tables first, their figures after them: problems, then per problem the
@@ -442,4 +442,5 @@ def build_report(db_path, out, grid: str | None = None) -> dict:
     (out / "report.html").write_text(page)
     (out / "summary.json").write_text(json.dumps(summary, indent=1, default=float))
     return {"html": out / "report.html", "tables": written, "figures": [p for _, _, p in figs],
-            "summary": out / "summary.json", "grid": data["grid"]}
+            "summary": out / "summary.json", "grid": data["grid"],
+            "unregistered": [p for p in data["problems"] if p not in problems]}
