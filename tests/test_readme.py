@@ -25,11 +25,14 @@ def test_readme_python_example_runs(index, tmp_path, monkeypatch):
     exec(compile(code, f"README.md example {index}", "exec"), {})
 
 
-def test_readme_models_table_matches_every_registered_model():
+@pytest.mark.parametrize("page", ["README.md", "docs/models.md"])
+def test_models_tables_match_every_registered_model(page):
+    """The README's short models table and the full one in docs/models.md: every registered model, with
+    its title, latent sizes and the paper's facts as the classes declare them."""
     from innbench.models import get_model_class, list_models
 
     rows = {}
-    for line in README.read_text().splitlines():
+    for line in (README.parent / page).read_text().splitlines():
         m = re.match(r"\| `(\w+)` \| (.+?) \| .* \| (\S+) / (\S+) \| (yes|no) \| (yes|no) \| (yes|no)[^|]* \| (yes|no) \|$", line)
         if m:
             rows[m.group(1)] = m.groups()[1:]

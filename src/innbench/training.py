@@ -88,67 +88,66 @@ def fit(model: Model, budget: Budget, seed: int = 0, data=None, progress: bool =
     rolls the model and optimiser back to the last good checkpoint and halves the learning rate;
     after ``max_recoveries`` such events :class:`TrainingDivergedError` is raised with the step number.
     """
-    problem = model.problem
     torch.manual_seed(seed)
     if data is None:
-        data = simulate_training_data(problem, budget.n_train, seed)
+        data = simulate_training_data(model.problem, budget.n_train, seed)
     x_np, y_np = data
     if len(x_np) != len(y_np) or len(x_np) == 0:
         raise ValueError(f"data: expected equally long non-empty x and y, got {len(x_np)} and {len(y_np)}")
     model.set_normalization(x_np, y_np)
-    dev = model.device
     if not model.trainable:  # e.g. the rejection-ABC baseline
         model.eval()
-        model.train_info = {"seed": seed, "budget": asdict(budget), "train_seconds": 0.0, "final_loss": None,
-                            "loss_history": [], "recoveries": 0, "n_parameters": 0, "device": str(dev)}
-        return model.train_info
+        return _record(model, seed, budget, seconds=0.0, final_loss=None, history=[], recoveries=0, n_parameters=0)
+    dev = model.device
     x_all = torch.as_tensor(x_np, dtype=torch.float32, device=dev)
     y_all = model.condition(torch.as_tensor(y_np, dtype=torch.float32, device=dev))
-    gen = torch.Generator(device="cpu").manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=budget.lr, betas=(0.9, 0.95), weight_decay=budget.weight_decay)
-    model.train()
-    lr_scale, recoveries = 1.0, 0
-    # a model's own learning-rate factor (a base option, validated when the model is built)
-    model_lr = float(model.config["lr_scale"])
-    good = (copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict()))
-    history, ema = [], None
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=budget.n_batches, desc=f"train {model.name} on {problem.name}", unit="batch",
+        bar = tqdm(total=budget.n_batches, desc=f"train {model.name} on {model.problem.name}", unit="batch",
                    dynamic_ncols=True, leave=False, mininterval=0.5 if sys.stderr.isatty() else 10.0)
     t0 = time.perf_counter()
+    try:
+        ema, history, recoveries = _train_loop(model, budget, x_all, y_all, seed, bar, max_recoveries,
+                                               checkpoint_every)
+    finally:
+        if bar is not None:
+            bar.close()
+    seconds = time.perf_counter() - t0
+    model.progress = 1.0
+    model.eval()
+    return _record(model, seed, budget, seconds=seconds, final_loss=ema, history=history, recoveries=recoveries,
+                   n_parameters=model.n_parameters())
+
+
+def _train_loop(model, budget, x_all, y_all, seed, bar, max_recoveries, checkpoint_every):
+    """The optimisation proper: ``(final smoothed loss, [(step, smoothed loss)], roll-backs)``."""
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=budget.lr, betas=(0.9, 0.95), weight_decay=budget.weight_decay)
+    model.train()
+    lr_scale, recoveries = 1.0, 0
+    model_lr = float(model.config["lr_scale"])  # the model's own factor (a base option, validated at build)
+    good = (copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict()))
+    history, ema = [], None
     step = 0
     while step < budget.n_batches:
-        idx = torch.randint(0, len(x_all), (budget.batch_size,), generator=gen).to(dev)
-        xb = model.standardize_x(model.dequantize(x_all[idx]))
-        yb = y_all[idx]
+        idx = torch.randint(0, len(x_all), (budget.batch_size,), generator=gen).to(x_all.device)
         for g in opt.param_groups:
             g["lr"] = budget.lr_at(step) * lr_scale * model_lr
         model.progress = step / budget.n_batches
-        loss, parts = model.loss(xb, yb)
-        opt.zero_grad(set_to_none=True)
-        ok = torch.isfinite(loss)
-        if ok:
-            loss.backward()
-            gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), budget.grad_clip)
-            ok = torch.isfinite(gnorm)
-        if not ok:
+        lv = _step(model, opt, model.standardize_x(model.dequantize(x_all[idx])), y_all[idx], budget.grad_clip)
+        if lv is None:  # non-finite loss or gradient: roll back, halve the learning rate
             recoveries += 1
             if recoveries > max_recoveries:
-                if bar is not None:
-                    bar.close()
                 raise TrainingDivergedError(
-                    f"training {model.name} on {problem.name} diverged: non-finite loss at step {step} after "
-                    f"{max_recoveries} roll-backs (learning rate now {budget.lr_at(step) * lr_scale:.2e}); "
+                    f"training {model.name} on {model.problem.name} diverged: non-finite loss at step {step} "
+                    f"after {max_recoveries} roll-backs (learning rate now {budget.lr_at(step) * lr_scale:.2e}); "
                     "try a lower --lr or a smaller clamp")
             model.load_state_dict(good[0])
             opt.load_state_dict(good[1])
             lr_scale *= 0.5
             continue
-        opt.step()
-        lv = float(loss.detach())
         ema = lv if ema is None else 0.98 * ema + 0.02 * lv
         if step % 50 == 0 or step == budget.n_batches - 1:
             history.append((step, ema))
@@ -159,20 +158,26 @@ def fit(model: Model, budget: Budget, seed: int = 0, data=None, progress: bool =
         if bar is not None:
             bar.update(1)
         step += 1
-    if bar is not None:
-        bar.close()
-    seconds = time.perf_counter() - t0
-    model.progress = 1.0
-    model.eval()
-    info = {
-        "seed": seed,
-        "budget": asdict(budget),
-        "train_seconds": seconds,
-        "final_loss": ema,
-        "loss_history": history,
-        "recoveries": recoveries,
-        "n_parameters": model.n_parameters(),
-        "device": str(dev),
-    }
-    model.train_info = info
-    return info
+    return ema, history, recoveries
+
+
+def _step(model, opt, xb, yb, grad_clip) -> float | None:
+    """One optimiser step on a standardised batch; the loss, or None (and no step) where the loss or the
+    gradient norm is not finite."""
+    loss, _ = model.loss(xb, yb)
+    opt.zero_grad(set_to_none=True)
+    if not torch.isfinite(loss):
+        return None
+    loss.backward()
+    if not torch.isfinite(torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)):
+        return None
+    opt.step()
+    return float(loss.detach())
+
+
+def _record(model, seed, budget, *, seconds, final_loss, history, recoveries, n_parameters) -> dict:
+    """The training summary kept in ``model.train_info`` (and saved with the model)."""
+    model.train_info = {"seed": seed, "budget": asdict(budget), "train_seconds": seconds, "final_loss": final_loss,
+                        "loss_history": history, "recoveries": recoveries, "n_parameters": n_parameters,
+                        "device": str(model.device)}
+    return model.train_info
