@@ -77,6 +77,19 @@ def calibration_summary(ranks: np.ndarray, draws: int) -> dict:
             "coverage_50": float(np.interp(0.5, levels, cov)), "coverage_90": float(np.interp(0.9, levels, cov))}
 
 
+def _query_times(model, y: np.ndarray, n: int, seed: int) -> list[float]:
+    """Seconds of one ``sample(y_i, n)`` call per observation of ``y``, after one warm-up call."""
+    if not len(y):
+        return []
+    model.sample(y[:1], n, seed=seed)
+    times = []
+    for i in range(len(y)):
+        t = time.perf_counter()
+        model.sample(y[i : i + 1], n, seed=seed + i)
+        times.append(time.perf_counter() - t)
+    return times
+
+
 def score(model, y: np.ndarray, x_true: np.ndarray | None = None, n_samples: int = 4000,
           reference_method: str = "exact", seed: int = 0, timing_observations: int = 20,
           noise_floor_observations: int = 50, c2st_observations: int = 0, sbc: bool = True,
@@ -105,16 +118,7 @@ def score(model, y: np.ndarray, x_true: np.ndarray | None = None, n_samples: int
         resim_continuous, _, _ = err_resim(problem, samples, y, rng=np.random.default_rng([seed, 37]))
         samples = model.round_discrete(samples)
 
-    # timing: one call per observation, after a warm-up call
-    k = min(timing_observations, len(y))
-    times = []
-    if k:
-        model.sample(y[:1], n_samples, seed=seed)
-    for i in range(k):
-        t = time.perf_counter()
-        model.sample(y[i : i + 1], n_samples, seed=seed + i)
-        times.append(time.perf_counter() - t)
-
+    times = _query_times(model, y[:timing_observations], n_samples, seed)
     ep = err_post(samples, ref, progress=progress)
     dist, sq, invalid = err_resim(problem, samples, y, rng=np.random.default_rng([seed, 31]))
     outside = support_violation(problem, samples)
@@ -126,7 +130,7 @@ def score(model, y: np.ndarray, x_true: np.ndarray | None = None, n_samples: int
         ranks = sbc_ranks(samples, np.asarray(x_true, dtype=float), rng=np.random.default_rng([seed, 4711]))
     c2_k = min(c2st_observations, len(y))
     c2 = [c2st(samples[i], ref[i], seed=0, folds=2) if np.isfinite(samples[i]).any() else float("nan")
-          for i in range(c2_k)]
+          for i in range(c2_k)]  # a model whose samples are all invalid gets no score, not a crash
     c2_floor = c2st_floor(problem, y[:c2_k], n_samples, method) if c2_k else []
 
     summary = {
