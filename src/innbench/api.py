@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import torch
 
@@ -40,7 +37,10 @@ def train(problem, model: str, seed: int = 0, preset: str | Budget = "default", 
     problem = get_problem(problem)
     budget = get_budget(preset, **(budget_overrides or {}))
     if out is not None:  # fail before training, not after, if the model cannot be written
-        ensure_writable_dir(out, "out")
+        from .atomic import check_output_dir
+        from .models.base import MODEL_FILES
+
+        check_output_dir(out, "out", MODEL_FILES)
     from .models import get_model_class
 
     cls = get_model_class(model)
@@ -52,7 +52,7 @@ def train(problem, model: str, seed: int = 0, preset: str | Budget = "default", 
     fit(m, budget, seed=seed, progress=progress)
     m.train_info["preset"] = preset if isinstance(preset, str) else "custom"
     if out is not None:
-        m.save(out)
+        m.save(out, "out")
     return m
 
 
@@ -75,19 +75,6 @@ def width_for_params(cls, problem, target: int, **config) -> int:
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if count(mid) < target else (lo, mid)
     return min((lo, hi), key=lambda w: abs(count(w) - target))
-
-
-def ensure_writable_dir(path, name: str) -> None:
-    """Create directory ``path`` if needed, or raise a ``ValueError`` naming argument ``name``."""
-    p = Path(path)
-    if p.exists() and not p.is_dir():
-        raise ValueError(f"{name}: {str(p)!r} exists and is not a directory")
-    try:
-        p.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ValueError(f"{name}: cannot create directory {str(p)!r} ({exc.strerror})") from None
-    if not os.access(p, os.W_OK):
-        raise ValueError(f"{name}: directory {str(p)!r} is not writable")
 
 
 def load(path, device: str = "cpu") -> Model:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 
 __all__ = ["main"]
@@ -77,8 +79,9 @@ def cmd_train(args):
 
 def cmd_sample(args):
     from .api import load
-    from .io import read_observations, save_array
+    from .io import check_array_output, read_observations, save_array
 
+    check_array_output(args.out, 3)  # before any work
     model = load(args.model_path, args.device)
     y = read_observations(args.observations, model.problem)
     samples = model.sample(y, args.n, seed=args.seed, round_discrete=not args.no_round)
@@ -88,15 +91,24 @@ def cmd_sample(args):
 
 def cmd_reference(args):
     from .api import reference
-    from .io import read_observations, save_array
+    from .atomic import atomic_file, check_output_file
+    from .io import check_array_output, read_observations, write_array
     from .problems import get_problem
 
+    check_array_output(args.out, 3)  # both files, before any work
+    json_out = Path(str(args.out) + ".json")
+    check_output_file(json_out, "--out")
     problem = get_problem(args.problem)
     y = read_observations(args.observations, problem)
     opts = {"pool_size": args.pool_size} if args.method == "abc" and args.pool_size else {}
     samples, prov = reference(problem, y, args.n, method=args.method, seed=args.seed, **opts)
-    save_array(args.out, samples)
-    Path(str(args.out) + ".json").write_text(json.dumps(prov, indent=2))
+    # the pair is written as temporary files and renamed together; the provenance names the samples'
+    # shape and checksum, so a pair torn by a crash between the two renames is detectable
+    with atomic_file(args.out, "--out") as npy_tmp, atomic_file(json_out, "--out") as json_tmp:
+        write_array(npy_tmp, samples, Path(args.out).suffix)
+        prov = {**prov, "samples_file": Path(args.out).name, "shape": list(samples.shape),
+                "sha256": hashlib.sha256(npy_tmp.read_bytes()).hexdigest()}
+        json_tmp.write_text(json.dumps(prov, indent=2))
     extra = f", min ESS {min(prov['ess']):.0f}" if "ess" in prov else f", max tolerance {max(prov['tolerance']):.4g}"
     print(f"wrote reference samples of shape {samples.shape} ({prov['method']}{extra}) to {args.out}")
 
@@ -114,9 +126,9 @@ def cmd_evaluate(args):
             raise ObservationError("--true-parameters: only with --observations (the test set's are known)")
         x_true = read_parameters(args.true_parameters, model.problem, len(y))
     if args.json:  # fail before the evaluation, not after, if the results cannot be written
-        from .api import ensure_writable_dir
+        from .atomic import check_output_file
 
-        ensure_writable_dir(Path(args.json).resolve().parent, "--json")
+        check_output_file(args.json, "--json")
     res = evaluate(model, y, num_observations=args.num_observations, n_samples=args.n,
                    reference_method=args.reference_method, timing_observations=args.timing_observations,
                    c2st_observations=args.c2st_observations, sbc=not args.no_sbc, true_parameters=x_true,
@@ -141,22 +153,26 @@ def cmd_evaluate(args):
         print(f"  C2ST       accuracy {c2}   (floor {s['c2st_floor_mean']:.3f}; 0.5 = indistinguishable; "
               f"{s['c2st_observations']} observations)")
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(res, indent=1, default=float))
+        from .atomic import write_json
+
+        write_json(args.json, res, "--json")
         print(f"wrote {args.json}")
 
 
 def cmd_observations(args):
-    from .io import save_array
+    from .io import check_array_output, save_array
     from .problems import get_problem
     from .reference import test_observations
 
+    check_array_output(args.out, 2)
+    if args.x_out:
+        check_array_output(args.x_out, 2, "--x-out")
     problem = get_problem(args.problem)
     x, y = test_observations(problem, args.n, seed=args.seed)
     save_array(args.out, y)
     msg = f"wrote {len(y)} test observations of shape {y.shape} to {args.out}"
     if args.x_out:
-        save_array(args.x_out, x)
+        save_array(args.x_out, x, "--x-out")
         msg += f" and their true parameters to {args.x_out}"
     print(msg)
 
@@ -334,6 +350,28 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: the command-line numbers and what each must be (checked before any work)
+_POSITIVE = ("n", "batches", "n_train", "params", "pool_size", "num_observations", "observations", "threads", "jobs")
+_NONNEGATIVE = ("seed", "timing_observations", "c2st_observations")
+
+
+def _check_numbers(args) -> None:
+    from . import params as P
+
+    for key in _POSITIVE + _NONNEGATIVE:
+        value = getattr(args, key, None)
+        if value is not None and not (key == "observations" and isinstance(value, str)):  # a file or inline rows
+            (P.count if key in _POSITIVE else P.nonnegative_count)(value, "--" + key.replace("_", "-"))
+    if getattr(args, "lr", None) is not None:
+        P.positive_real(args.lr, "--lr")
+    for s in getattr(args, "seeds", None) or []:
+        P.nonnegative_count(s, "--seeds")
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"innbench: warning: {message}", file=sys.stderr)
+
+
 def main(argv=None) -> int:
     from .models import ModelLoadError
     from .problems import ObservationError
@@ -348,9 +386,11 @@ def main(argv=None) -> int:
             from .benchmark.config import import_plugins
 
             import_plugins(args.imports)
-        if getattr(args, "n", 1) < 1:
-            raise ValueError(f"--n: expected a positive number, got {args.n}")
-        args.func(args)
+        _check_numbers(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            warnings.filterwarnings("ignore", category=RuntimeWarning, module="numpy")  # we check the results
+            args.func(args)
     except (ObservationError, ModelLoadError, TrainingDivergedError, ValueError, KeyError, FileNotFoundError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         print(f"innbench: error: {msg}", file=sys.stderr)

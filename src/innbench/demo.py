@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from .api import evaluate, train
+from .atomic import write_json
 from .reference import reference_posterior
 
 __all__ = ["run_demo"]
@@ -23,7 +23,7 @@ def run_demo(out="runs/demo", preset: str = "quick", num_observations: int = 100
     print(f"[2/3] evaluating on {num_observations} test observations against exact reference posteriors")
     res = evaluate(model, num_observations=num_observations, progress=True)
     s = res["summary"]
-    (out / "metrics.json").write_text(json.dumps(res, indent=1, default=float))
+    write_json(out / "metrics.json", res, "out")
     print(f"      Err_post  mean {s['err_post_mean']:.4f}  median {s['err_post_median']:.4f}  "
           f"(noise floor {s['noise_floor_mean']:.4f}; paper's cINN 0.015)")
     print(f"      Err_resim mean {s['err_resim_mean']:.4f}  (squared {s['err_resim_sq_mean']:.5f}; paper's cINN 0.008)")

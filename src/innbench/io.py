@@ -64,17 +64,30 @@ def read_array(spec, name: str) -> np.ndarray:
     return arr
 
 
-def save_array(path, arr: np.ndarray) -> Path:
+def check_array_output(path, ndim: int, name: str = "--out") -> Path:
+    """Check before any work that an array of ``ndim`` dimensions can be written to ``path``."""
+    from .atomic import check_output_file
+
+    p = check_output_file(path, name)
+    if p.suffix.lower() == ".csv" and ndim != 2:
+        raise ValueError(f"{name}: CSV output needs a 2-D array, got {ndim} dimensions; use .npy")
+    return p
+
+
+def save_array(path, arr: np.ndarray, name: str = "--out") -> Path:
     """Save ``arr`` atomically as ``.npy`` (or ``.csv`` for 2-D arrays when the suffix says so)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    if path.suffix.lower() == ".csv":
-        if arr.ndim != 2:
-            raise ValueError(f"out: CSV output needs a 2-D array, got shape {arr.shape}; use .npy")
-        np.savetxt(tmp, arr, delimiter=",")
-    else:
-        with open(tmp, "wb") as f:
-            np.save(f, arr)
-    tmp.replace(path)
+    from .atomic import atomic_file
+
+    path = check_array_output(path, arr.ndim, name)
+    with atomic_file(path, name) as tmp:
+        write_array(tmp, arr, path.suffix)
     return path
+
+
+def write_array(path, arr: np.ndarray, suffix: str) -> None:
+    """Write ``arr`` to ``path`` (not atomically) as CSV if ``suffix`` is ``.csv``, else as ``.npy``."""
+    if suffix.lower() == ".csv":
+        np.savetxt(path, arr, delimiter=",")
+    else:
+        with open(path, "wb") as f:
+            np.save(f, arr)

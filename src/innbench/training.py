@@ -49,6 +49,21 @@ class Budget:
     params: int | None = None
     model: dict = field(default_factory=dict)
 
+    def __post_init__(self):
+        from . import params as P
+
+        for key in ("n_train", "n_batches", "batch_size"):
+            P.count(getattr(self, key), key)
+        P.positive_real(self.lr, "lr")
+        P.fraction(self.lr_final_fraction, "lr_final_fraction")
+        P.fraction(self.warmup, "warmup", upper_open=True)
+        P.nonnegative_real(self.weight_decay, "weight_decay")
+        P.positive_real(self.grad_clip, "grad_clip")
+        if self.params is not None:
+            P.count(self.params, "params")
+        if not isinstance(self.model, dict):
+            raise ValueError(f"model: expected a table of model options, got {self.model!r}")
+
     def lr_at(self, step: int) -> float:
         w = max(1, int(self.warmup * self.n_batches))
         if step < w:
@@ -67,6 +82,9 @@ PRESETS: dict[str, Budget] = {
 
 
 def get_budget(preset: str | Budget = "default", **overrides) -> Budget:
+    unknown = set(overrides) - set(Budget.__dataclass_fields__)
+    if unknown:
+        raise ValueError(f"budget: unknown keys {sorted(unknown)}; known: {sorted(Budget.__dataclass_fields__)}")
     if isinstance(preset, Budget):
         return replace(preset, **overrides)
     if preset not in PRESETS:

@@ -137,6 +137,25 @@ class GridConfig:
     threads: int | None = None
 
     def __post_init__(self):
+        from .. import params as P
+
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"name: expected a non-empty string, got {self.name!r}")
+        for key in ("problems", "models", "seeds", "extra", "imports"):
+            value = getattr(self, key)
+            if not isinstance(value, (list, tuple)):
+                raise ValueError(f"{key}: expected a list, got {value!r} ({type(value).__name__})"
+                                 + (f"; write [{value!r}]" if isinstance(value, (str, int)) else ""))
+        if not all(isinstance(p, str) for p in self.problems):
+            raise ValueError(f"problems: expected a list of problem names, got {self.problems!r}")
+        if not isinstance(self.budget, dict):
+            raise ValueError(f"budget: expected a table of budget keys (e.g. n_batches = 2000), got {self.budget!r}")
+        if not isinstance(self.preset, str):
+            raise ValueError(f"preset: expected a training preset name, got {self.preset!r}")
+        for key in ("timing_observations", "c2st_observations", "noise_floor_observations"):
+            P.nonnegative_count(getattr(self, key), key)
+        if self.threads is not None:
+            P.count(self.threads, "threads")
         self.models = [m if isinstance(m, ModelSpec) else ModelSpec.parse(m, f"models[{i}]")
                        for i, m in enumerate(self.models)]
         extra = []
@@ -149,19 +168,19 @@ class GridConfig:
             extra.append((str(e["problem"]), ModelSpec.parse({k: v for k, v in e.items() if k != "problem"},
                                                              f"extra[{i}]")))
         self.extra = extra
-        for name, value in (("observations", self.observations), ("samples", self.samples)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}: expected a positive integer, got {value!r}")
-        if not self.seeds or not all(isinstance(s, int) and s >= 0 for s in self.seeds):
+        P.count(self.observations, "observations")
+        P.count(self.samples, "samples")
+        if not self.seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in self.seeds):
             raise ValueError(f"seeds: expected a non-empty list of non-negative integers, got {self.seeds!r}")
-        if self.params is not None and (not isinstance(self.params, int) or self.params < 1):
-            raise ValueError(f"params: expected a positive integer or none, got {self.params!r}")
+        if self.params is not None:
+            P.count(self.params, "params")
         if self.preset not in PRESETS:
             raise ValueError(f"preset: unknown training preset {self.preset!r}; known: {', '.join(PRESETS)}")
         known = {f.name for f in dataclasses.fields(Budget)} - {"params"}
         unknown = set(self.budget) - known
         if unknown:
             raise ValueError(f"budget: unknown keys {sorted(unknown)}; known: {sorted(known)}")
+        self.training_budget()  # the budget's own range checks, now rather than in every cell
 
     # ------------------------------------------------------------------------------------------
     def select(self, problems=None, models=None, **overrides) -> GridConfig:

@@ -106,11 +106,16 @@ class ResultsDB:
 
     def __init__(self, path, create: bool = True):
         self.path = Path(path)
+        self.read_only = not create
         if not create and not self.path.is_file():
             raise ValueError(f"db: no results database at {str(self.path)!r} (run `innbench bench` first)")
         if self.path.exists() and self.path.is_dir():
             raise ValueError(f"db: {str(self.path)!r} is a directory, expected a database file")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if create:
+            from ..atomic import check_output_file
+
+            check_output_file(self.path, "db")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         self.host = socket.gethostname()
         self.pid = os.getpid()
         self.conn = None
@@ -132,9 +137,36 @@ class ResultsDB:
                 raise ValueError(f"db: {str(self.path)!r} is not a readable innbench results database "
                                  f"({exc})") from None
 
+    def _kind(self) -> str:
+        """``new`` (no tables), ``ours`` (an innbench results database) or ``foreign``; reads only."""
+        tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables:
+            return "new"
+        ours = {"meta", "runs", "results", "samples", "references_", "sqlite_sequence"}
+        if "meta" in tables and tables <= ours:
+            meta_cols = {r[1] for r in self.conn.execute("PRAGMA table_info(meta)")}
+            if {"key", "value"} <= meta_cols and self.conn.execute(
+                    "SELECT value FROM meta WHERE key = 'schema_version'").fetchone() is not None:
+                return "ours"
+        self._foreign_tables = sorted(tables)
+        return "foreign"
+
     def _open(self) -> None:
-        self.conn = sqlite3.connect(self.path, timeout=120, isolation_level=None)
+        if self.read_only:  # reading never modifies the file (no WAL switch, no schema)
+            self.conn = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True, timeout=120,
+                                        isolation_level=None)
+        else:
+            self.conn = sqlite3.connect(self.path, timeout=120, isolation_level=None)
         self.conn.execute("PRAGMA busy_timeout = 120000")
+        kind = self._kind()
+        if kind == "foreign":
+            raise ValueError(f"db: {str(self.path)!r} is an SQLite database but not an innbench results database "
+                             f"(its tables: {', '.join(self._foreign_tables[:8])}); it was not modified: "
+                             "use another --db")
+        if self.read_only:
+            if kind == "new":
+                raise ValueError(f"db: {str(self.path)!r} holds no innbench results (run `innbench bench` first)")
+            return
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute("PRAGMA synchronous = FULL")
         self.conn.execute("PRAGMA foreign_keys = ON")

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
+from ..atomic import atomic_file, check_output_dir, write_json, write_text
 from .db import ResultsDB
 from .paper import paper_row
 
@@ -232,12 +233,11 @@ def latex_table(rows, columns, caption: str) -> str:
 
 
 def write_csv(path: Path, rows) -> None:
-    with path.open("w", newline="") as f:
-        if not rows:
-            return
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    with atomic_file(path, "out") as tmp, tmp.open("w", newline="") as f:
+        if rows:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
 
 
 def _html_table(rows, columns, caption: str) -> dict:
@@ -257,7 +257,8 @@ class _FigureWriter:
 
     def __call__(self, fig, name: str, section: str, caption: str) -> None:
         path = self.dir / f"{name}.png"
-        fig.savefig(path, dpi=100, bbox_inches="tight")
+        with atomic_file(path, "out") as tmp:
+            fig.savefig(tmp, dpi=100, bbox_inches="tight", format="png")
         self.saved.append((section, caption, path))
 
 
@@ -389,8 +390,8 @@ def _caption(problem: str, rows) -> tuple[str, list]:
 
 
 def _write_tables(out: Path, stem: str, rows, cols, caption: str) -> list[Path]:
-    (out / f"{stem}.md").write_text(markdown_table(rows, cols))
-    (out / f"{stem}.tex").write_text(latex_table(rows, cols, caption))
+    write_text(out / f"{stem}.md", markdown_table(rows, cols), "out")
+    write_text(out / f"{stem}.tex", latex_table(rows, cols, caption), "out")
     write_csv(out / f"{stem}.csv", rows)
     return [out / f"{stem}.{ext}" for ext in ("md", "tex", "csv")]
 
@@ -406,12 +407,10 @@ def render_page(context: dict) -> str:
 
 def build_report(db_path, out, grid: str | None = None) -> dict:
     """Write tables, figures, ``report.html`` and ``summary.json`` for ``grid`` into directory ``out``."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"out: {str(out)!r} exists and is not a directory")
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_output_dir(out, "out")
     with ResultsDB(db_path, create=False) as db:
-        data = collect(db, grid)
+        data = collect(db, grid)  # a database without results fails here, before anything is created
+        out.mkdir(parents=True, exist_ok=True)
         problems = _problems(data["problems"])
         figs = _figures(data, db, out / "figures", problems)
     summary = {"grid": data["grid"], "generated": time.strftime("%Y-%m-%d %H:%M:%S"), "innbench_version": __version__,
@@ -439,8 +438,8 @@ def build_report(db_path, out, grid: str | None = None) -> dict:
         "hardware": {"processor": hw.get("processor", ""), "cpu_count": hw.get("cpu_count", "?"),
                      "torch_threads": hw.get("torch_threads", "?")},
         "sections": [{"title": t, **v} for t, v in sections.items() if v["tables"] or v["figures"]]})
-    (out / "report.html").write_text(page)
-    (out / "summary.json").write_text(json.dumps(summary, indent=1, default=float))
+    write_text(out / "report.html", page, "out")
+    write_json(out / "summary.json", summary, "out")
     return {"html": out / "report.html", "tables": written, "figures": [p for _, _, p in figs],
             "summary": out / "summary.json", "grid": data["grid"],
             "unregistered": [p for p in data["problems"] if p not in problems]}

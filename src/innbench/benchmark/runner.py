@@ -247,9 +247,9 @@ class _Tally:
             self.counts["done"] += 1
             r = result["run"]
             errs = [o["err_post"] for o in result["observations"]]
+            query = "not timed" if r["inference_ms"] is None else f"{r['inference_ms']:.1f} ms per query"
             self.log(f"  {cell.describe()}: Err_post {np.nanmean(errs):.4f} (median {np.nanmedian(errs):.4f}), "
-                     f"{r['n_parameters']} params, train {r['train_seconds']:.0f} s, "
-                     f"{r['inference_ms']:.1f} ms per query")
+                     f"{r['n_parameters']} params, train {r['train_seconds']:.0f} s, {query}")
         else:
             self.db.fail(cell, error)
             self.counts["failed"] += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -15,6 +16,10 @@ from .. import __version__
 from ..problems import Problem, get_problem
 
 __all__ = ["Model", "ModelFacts", "ModelLoadError"]
+
+
+#: the files of a model directory (``Model.save`` replaces a directory holding only these)
+MODEL_FILES = {"config.json", "weights.pt"}
 
 
 class ModelLoadError(RuntimeError):
@@ -83,6 +88,9 @@ class Model(nn.Module):
         if unknown:
             raise ValueError(f"config: unknown options {sorted(unknown)} for model {self.name!r}; "
                              f"known: {sorted(known)}")
+        from ..params import check_option
+
+        config = {k: check_option(k, v, known[k], width=k == self.width_option) for k, v in config.items()}
         self.config = {**known, **config}
         lr = self.config["lr_scale"]
         if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not np.isfinite(lr) or lr <= 0:
@@ -307,15 +315,20 @@ class Model(nn.Module):
             "train_info": self.train_info,
         }
 
-    def save(self, path) -> Path:
-        """Write ``config.json`` and ``weights.pt`` into directory ``path``."""
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        tmp = path / "weights.pt.tmp"
-        torch.save({k: v.detach().cpu() for k, v in self.state_dict().items()}, tmp)
-        tmp.replace(path / "weights.pt")
-        (path / "config.json").write_text(json.dumps(self.state(), indent=2, default=float))
-        return path
+    def save(self, path, name: str = "out") -> Path:
+        """Write directory ``path`` with ``config.json`` and ``weights.pt``, replacing an earlier model
+        there as a whole (:func:`innbench.atomic.replace_dir`): an interrupted save leaves the earlier
+        model loadable. A directory holding other files is refused."""
+        from ..atomic import replace_dir
+
+        weights = {k: v.detach().cpu() for k, v in self.state_dict().items()}
+        config = json.dumps(self.state(), indent=2, default=float)
+
+        def fill(d: Path) -> None:
+            torch.save(weights, d / "weights.pt")
+            (d / "config.json").write_text(config)
+
+        return replace_dir(path, fill, name, owned=MODEL_FILES)
 
 
 def load_model(path, device: str = "cpu") -> Model:
@@ -332,11 +345,27 @@ def load_model(path, device: str = "cpu") -> Model:
     try:
         cfg = json.loads(cfg_file.read_text())
         name, problem_name, config = cfg["model"], cfg["problem"], cfg["config"]
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise ModelLoadError(f"model_path: {cfg_file} is corrupt ({exc})") from None
+    except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        raise ModelLoadError(f"model_path: {cfg_file} is corrupt ({type(exc).__name__}: {exc})") from None
+    if not (isinstance(name, str) and isinstance(problem_name, str) and isinstance(config, dict)):
+        raise ModelLoadError(f"model_path: {cfg_file} is corrupt (expected strings 'model' and 'problem' and a "
+                             f"table 'config', got {name!r}, {problem_name!r}, {type(config).__name__})")
     cls = get_model_class(name)
+    problem = get_problem(problem_name)
+    saved_version = cfg.get("problem_version")
+    if saved_version is not None and saved_version != problem.version:
+        raise ModelLoadError(f"model_path: {str(path)!r} was trained on version {saved_version} of problem "
+                             f"{problem.name!r}; this innbench has version {problem.version} (its simulator or "
+                             "prior changed): train the model again")
+    if cfg.get("innbench_version") not in (None, __version__):
+        warnings.warn(f"model_path: {str(path)!r} was saved by innbench {cfg['innbench_version']} (this is "
+                      f"{__version__}); it loads, but its numbers may differ from a model trained now",
+                      stacklevel=2)
     config = {"bounded_transform": None, **config}  # saved before the option existed: trained without it
-    model = cls(get_problem(problem_name), **config)
+    try:
+        model = cls(problem, **config)
+    except ValueError as exc:
+        raise ModelLoadError(f"model_path: {cfg_file} holds an invalid model configuration ({exc})") from None
     try:
         state = torch.load(w_file, map_location="cpu", weights_only=True)
         model.load_state_dict(state)

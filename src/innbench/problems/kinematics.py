@@ -11,6 +11,10 @@ __all__ = ["Kinematics"]
 PRIOR_STD = np.array([0.25, 0.5, 0.5, 0.5])
 LENGTHS = (0.5, 0.5, 1.0)
 REACH = sum(LENGTHS)
+#: the arm adds at most REACH to the rail height x1 ~ N(0, 0.25^2): a vertical coordinate farther than
+#: this needs x1 more than sqrt(120) prior standard deviations out (log density below -60, the weight the
+#: exact sampler treats as none), so it has no solution in the prior's support
+VERTICAL_LIMIT = REACH + PRIOR_STD[0] * np.sqrt(120.0)
 
 
 def _norm_logpdf(v, std):
@@ -114,6 +118,13 @@ class Kinematics(Problem):
             raise ObservationError(
                 f"observations: horizontal coordinate must lie in [-{REACH}, {REACH}] (the arm's reach); "
                 f"rows {rows} are out of reach (e.g. {y[rows[0], 0]:.4g})"
+            )
+        high = np.abs(y[:, 1]) > VERTICAL_LIMIT
+        if high.any():
+            rows = np.flatnonzero(high)[:5].tolist()
+            raise ObservationError(
+                f"observations: vertical coordinate must lie in [-{VERTICAL_LIMIT:.2f}, {VERTICAL_LIMIT:.2f}] (the "
+                f"reach above a rail height the prior allows); rows {rows} are out of reach (e.g. {y[rows[0], 1]:.4g})"
             )
 
     def exact_posterior(self, y, n, rng, min_ess=10_000, batch=200_000, max_proposals=20_000_000):

@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from .. import __version__
-from ..problems import get_problem
+from ..problems import ObservationError, get_problem
 from .abc import quantile_abc
 
 __all__ = ["TEST_SEED", "cache_dir", "quantile_abc", "reference_posterior", "test_observations"]
@@ -27,10 +28,29 @@ def cache_dir() -> Path:
     return d
 
 
-def _atomic_save_npz(path: Path, **arrays):
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+#: below this effective sample size (or below n, if fewer samples are asked for) an exact reference is
+#: degenerate (a handful of distinct draws) and nothing is scored against it; the exact samplers aim for
+#: 10,000
+MIN_ESS = 1000
+
+
+def _atomic_save_npz(path: Path, **arrays) -> None:
+    """Write a cache file atomically; a cache that cannot be written (full disk) costs a warning, not the
+    result just computed."""
+    from ..atomic import OutputError, atomic_file
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_file(path, "cache") as tmp, open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+    except (OutputError, OSError) as exc:
+        warnings.warn(f"cache: could not write {str(path)!r} ({exc}); the result is not cached", stacklevel=3)
+
+
+def _count(n, name: str) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"{name}: expected a positive integer, got {n!r}")
+    return int(n)
 
 
 def test_observations(problem, n: int = 1000, seed: int = TEST_SEED, cache: bool = True):
@@ -40,13 +60,16 @@ def test_observations(problem, n: int = 1000, seed: int = TEST_SEED, cache: bool
     are excluded from that guarantee only if the simulator's noise depends on the batch size.
     """
     problem = get_problem(problem)
+    n = _count(n, "n")
     path = cache_dir() / "observations" / f"{problem.name}-v{problem.version}-seed{seed}-n{n}.npz"
     if cache and path.exists():
         try:
             with np.load(path) as f:
-                return f["x"], f["y"]
+                x, y = f["x"], f["y"]
+            if x.shape == (n, problem.x_dim) and y.shape == (n, problem.y_dim):
+                return x, y
         except Exception:
-            pass  # a corrupt cache file is recomputed
+            pass  # a corrupt cache file, or one that does not match its key, is recomputed
     # Draw one at a time in blocks of a fixed size so prefixes agree across n.
     rng = np.random.default_rng(seed)
     blocks = [problem.simulate(100, rng) for _ in range(-(-n // 100))]
@@ -78,6 +101,7 @@ def reference_posterior(problem, y, n: int = 4000, method: str = "exact", seed: 
     the provenance dict (method, seed, sample counts, ESS or tolerance, versions) is stored beside them.
     """
     problem = get_problem(problem)
+    n = _count(n, "n")
     y = problem.validate_observations(y)
     if method not in ("exact", "abc"):
         raise ValueError(f"method: expected 'exact' or 'abc', got {method!r}")
@@ -88,9 +112,12 @@ def reference_posterior(problem, y, n: int = 4000, method: str = "exact", seed: 
     if cache and path.exists():
         try:
             with np.load(path) as f:
-                return f["samples"], json.loads(str(f["provenance"]))
+                samples, provenance = f["samples"], json.loads(str(f["provenance"]))
+            fits = (provenance["n_samples"], provenance["seed"]) == (n, seed)
+            if samples.shape == (len(y), n, problem.x_dim) and fits:
+                return samples, provenance
         except Exception:
-            pass
+            pass  # a corrupt cache file, or one that does not match its key, is recomputed
     rng = np.random.default_rng(seed)
     if method == "exact":
         samples, info = problem.exact_posterior(y, n, rng, **options)
@@ -108,7 +135,15 @@ def reference_posterior(problem, y, n: int = 4000, method: str = "exact", seed: 
     }
     for k, v in info.items():
         provenance[k] = np.asarray(v).tolist() if isinstance(v, np.ndarray) else v
+    if "ess" in provenance:
+        ess = np.asarray(provenance["ess"], dtype=float)
+        floor = min(MIN_ESS, n)  # closed-form samplers report ESS = n
+        bad = np.flatnonzero(~(ess >= floor))
+        if len(bad):
+            raise ObservationError(
+                f"observations: rows {bad[:10].tolist()} (y = {y[bad[0]].tolist()}, ...) have a degenerate exact "
+                f"reference posterior (effective sample size {ess[bad[0]]:.3g} < {floor}): they lie where the prior "
+                "predicts (almost) no observations, so no sample can be scored against them")
     if cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
         _atomic_save_npz(path, samples=samples, provenance=np.array(json.dumps(provenance)))
     return samples, provenance

@@ -1,0 +1,95 @@
+"""Typed, range-checked parameters at the boundary (CLI, API, TOML, ``config.json``).
+
+Each check returns the value (normalised: numpy integers become ``int``) or raises a ``ValueError`` that
+names the argument, what was expected and what arrived, before any expensive work. Booleans are not
+accepted as numbers (``True`` is an ``int`` to Python, not a count to a user).
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+
+__all__ = ["check_option", "count", "fraction", "nonnegative_count", "nonnegative_real", "positive_real",
+           "real"]
+
+
+def _got(value) -> str:
+    return f"{value!r} ({type(value).__name__})" if not isinstance(value, (int, float)) else repr(value)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def count(value, name: str, maximum: int | None = None) -> int:
+    """A positive integer (at most ``maximum``)."""
+    if not _is_int(value) or value < 1:
+        raise ValueError(f"{name}: expected a positive integer, got {_got(value)}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name}: expected at most {maximum:,}, got {value:,}")
+    return int(value)
+
+
+def nonnegative_count(value, name: str) -> int:
+    """An integer >= 0."""
+    if not _is_int(value) or value < 0:
+        raise ValueError(f"{name}: expected an integer >= 0, got {_got(value)}")
+    return int(value)
+
+
+def real(value, name: str) -> float:
+    """A finite real number."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+        raise ValueError(f"{name}: expected a finite number, got {_got(value)}")
+    return float(value)
+
+
+def positive_real(value, name: str) -> float:
+    """A finite number > 0."""
+    if real(value, name) <= 0:
+        raise ValueError(f"{name}: expected a number > 0, got {value!r}")
+    return float(value)
+
+
+def nonnegative_real(value, name: str) -> float:
+    """A finite number >= 0."""
+    if real(value, name) < 0:
+        raise ValueError(f"{name}: expected a number >= 0, got {value!r}")
+    return float(value)
+
+
+def fraction(value, name: str, upper_open: bool = False) -> float:
+    """A number in [0, 1] (or [0, 1) with ``upper_open``)."""
+    v = real(value, name)
+    if v < 0 or v > 1 or (upper_open and v == 1):
+        raise ValueError(f"{name}: expected a number in [0, 1{')' if upper_open else ']'}, got {value!r}")
+    return v
+
+
+#: widths beyond this allocate gigabytes per layer; no model here needs more
+MAX_WIDTH = 1 << 16
+
+
+def check_option(key: str, value, default, width: bool = False):
+    """A model option checked against the type of its default: a bool for a bool, an integer for an
+    integer (positive where the default is; at most :data:`MAX_WIDTH` for the width option), a finite
+    number for a float (non-negative where the default is), a string for a string. Options whose
+    default is ``None`` are the model's to check."""
+    if default is None:
+        return value
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ValueError(f"{key}: expected true or false, got {_got(value)}")
+        return value
+    if isinstance(default, Integral):
+        if default > 0:
+            return count(value, key, MAX_WIDTH if width else None)
+        return nonnegative_count(value, key)
+    if isinstance(default, float):
+        return nonnegative_real(value, key) if default >= 0 else real(value, key)
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise ValueError(f"{key}: expected a string, got {_got(value)}")
+        return value
+    return value
