@@ -389,7 +389,7 @@ def main(argv=None) -> int:
         _check_numbers(args)
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
-            warnings.filterwarnings("ignore", category=RuntimeWarning, module="numpy")  # we check the results
+            warnings.filterwarnings("ignore", category=RuntimeWarning)  # numpy's overflow notes: results are checked
             args.func(args)
     except (ObservationError, ModelLoadError, TrainingDivergedError, ValueError, KeyError, FileNotFoundError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)

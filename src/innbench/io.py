@@ -39,7 +39,12 @@ def read_array(spec, name: str) -> np.ndarray:
         arr = spec
     else:
         spec = str(spec)
+        if not spec.strip():
+            raise ObservationError(f"{name}: empty; expected a file (.npy, .csv, .txt) or inline numbers like "
+                                   "'1.5,0;1.2,-0.3'")
         path = Path(spec)
+        if path.is_dir():
+            raise ObservationError(f"{name}: {spec!r} is a directory; expected a file or inline numbers")
         if path.suffix.lower() == ".npy" or path.exists():
             if not path.exists():
                 raise ObservationError(f"{name}: file {spec!r} does not exist")

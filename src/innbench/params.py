@@ -74,8 +74,8 @@ MAX_WIDTH = 1 << 16
 def check_option(key: str, value, default, width: bool = False):
     """A model option checked against the type of its default: a bool for a bool, an integer for an
     integer (positive where the default is; at most :data:`MAX_WIDTH` for the width option), a finite
-    number for a float (non-negative where the default is), a string for a string. Options whose
-    default is ``None`` are the model's to check."""
+    number for a float (non-negative where the default is), a string (or None) for a string. Options
+    whose default is ``None`` are the model's to check."""
     if default is None:
         return value
     if isinstance(default, bool):
@@ -88,8 +88,8 @@ def check_option(key: str, value, default, width: bool = False):
         return nonnegative_count(value, key)
     if isinstance(default, float):
         return nonnegative_real(value, key) if default >= 0 else real(value, key)
-    if isinstance(default, str):
-        if not isinstance(value, str):
+    if isinstance(default, str):  # a choice the model checks; None switches some off (bounded_transform)
+        if not isinstance(value, str) and value is not None:
             raise ValueError(f"{key}: expected a string, got {_got(value)}")
         return value
     return value

@@ -6,7 +6,7 @@ import ctypes
 import os
 import sys
 
-__all__ = ["tune_allocator"]
+__all__ = ["available_memory", "check_memory", "tune_allocator"]
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _applied: bool | None = None
@@ -37,3 +37,26 @@ def tune_allocator(mmap_threshold: int = 256 << 20) -> bool:
         return False
     _applied = bool(ok)
     return _applied
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux ``MemAvailable``); None where unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(need: float, name: str, what: str) -> None:
+    """Refuse, before any work, a request whose arrays need more than 80 % of the available memory."""
+    avail = available_memory()
+    if avail is not None and need > 0.8 * avail:
+        raise ValueError(f"{name}: {what} need about {need / 1e9:.1f} GB, and {avail / 1e9:.1f} GB of memory are "
+                         "available: ask for fewer at once")

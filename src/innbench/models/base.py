@@ -75,6 +75,9 @@ class Model(nn.Module):
     trainable: ClassVar[bool] = True
     #: whether one trained model answers any observation (False: the work is redone per observation)
     amortized: ClassVar[bool] = True
+    #: whether :meth:`sample` may draw one observation's ``n`` samples in several calls (False: the
+    #: sampler needs all ``n`` at once, as rejection ABC's nearest-``n`` selection does)
+    sample_in_chunks: ClassVar[bool] = True
     defaults: ClassVar[dict] = {}
     #: the config option that sets the network width (scaled by ``Budget.params``); None: no width
     width_option: ClassVar[str | None] = "hidden"
@@ -229,19 +232,27 @@ class Model(nn.Module):
         The same ``seed`` gives the same samples. Observations are batched so at most ``batch_size``
         samples are in flight at once.
         """
+        from ..params import count
+        from ..runtime import check_memory
+
         y = self.problem.validate_observations(y, "y")
-        if not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"n: expected a positive integer number of samples, got {n!r}")
+        n = count(n, "n")
+        # the float64 result and its float32 copy on the way out
+        check_memory(len(y) * n * self.problem.x_dim * 12.0, "n", f"{len(y):,} observations x {n:,} samples")
         was_training = self.training
         self.eval()
         g = torch.Generator(device=self.device)
         g.manual_seed(0 if seed is None else int(seed))
         yt = self.condition(torch.as_tensor(y, dtype=torch.float32, device=self.device))
-        per = max(1, batch_size // n)
+        # at most batch_size samples in flight: several observations at once, or one in chunks of n
+        chunk = min(n, batch_size) if self.sample_in_chunks else n
+        per = max(1, batch_size // chunk)
         outs = []
         for start in range(0, len(yt), per):
-            xs = self.unstandardize_x(self.sample_standardized(yt[start : start + per], int(n), g))
-            outs.append(xs.cpu())
+            yb = yt[start : start + per]
+            parts = [self.unstandardize_x(self.sample_standardized(yb, min(chunk, n - k), g)).cpu()
+                     for k in range(0, n, chunk)]
+            outs.append(parts[0] if len(parts) == 1 else torch.cat(parts, 1))
         self.train(was_training)
         out = torch.cat(outs).numpy().astype(np.float64)
         return self.round_discrete(out) if round_discrete else out

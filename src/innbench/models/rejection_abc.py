@@ -34,6 +34,7 @@ class RejectionABC(Model):
     width_option = None
     trainable = False
     amortized = False
+    sample_in_chunks = False
     defaults = {"simulations": 1_000_000, "chunk": 100_000, "time_budget": None, "seed": 0}
 
     @classmethod

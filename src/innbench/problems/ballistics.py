@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import lambertw
 
-from .base import Problem, first_showcase, importance_resample
+from .base import ObservationError, Problem, first_showcase, importance_resample
 
 __all__ = ["Ballistics", "impact_time"]
 
@@ -14,6 +14,12 @@ X3_LOW, X3_HIGH = np.deg2rad(9.0), np.deg2rad(81.0)
 X1_STD = 0.5
 X2_MEAN, X2_STD = 1.5, 0.5
 X4_RATE = 15.0
+#: the plausible impacts: the range of a throw is below its horizontal speed times m/k (linear drag), a
+#: speed above 72 has prior log-probability below -60 under Poisson(15), and x1 lies within sqrt(120)
+#: standard deviations (log density -60, the weights the exact sampler cannot resolve); beyond these
+#: an impact has (numerically) no solution in the prior's support
+_X1_REACH = X1_STD * np.sqrt(120.0)
+Y_LOW, Y_HIGH = -_X1_REACH, 72 * M / K + _X1_REACH
 
 
 def trajectory(x, t):
@@ -57,7 +63,8 @@ class Ballistics(Problem):
     (PROTOCOL.md's corrected ``T2``). Prior: ``x1 ~ N(0, 0.5^2)``, ``x2 ~ N(1.5, 0.5^2)`` clipped below
     at 0, ``x3 ~ U(9 deg, 81 deg)`` (in radians), ``x4 ~ Poisson(15)`` (integer). ``y = T1(t*)`` at the
     exact descending root ``t*``. Throws that never land give NaN, the explicit invalid marker.
-    Since ``y = x1 + R(x2, x3, x4)``, every real ``y`` is reachable.
+    Since ``y = x1 + R(x2, x3, x4)`` with ``0 <= R < 0.8 x4``, impacts outside ``[Y_LOW, Y_HIGH]``
+    (about [-5.5, 63]) need a start or a speed the prior (numerically) never gives; they are refused.
     """
 
     name = "ballistics"
@@ -65,6 +72,14 @@ class Ballistics(Problem):
     y_names = ("impact",)
     discrete = (3,)
     bounds = ((-np.inf, np.inf), (0.0, np.inf), (X3_LOW, X3_HIGH), (0.0, np.inf))
+
+    def check_observations(self, y):
+        far = (y[:, 0] < Y_LOW) | (y[:, 0] > Y_HIGH)
+        if far.any():
+            rows = np.flatnonzero(far)[:5].tolist()
+            raise ObservationError(
+                f"observations: impact must lie in [{Y_LOW:.2f}, {Y_HIGH:.2f}] (where the prior's throws land); "
+                f"rows {rows} are out of reach (e.g. {y[rows[0], 0]:.4g})")
 
     def showcase_observations(self):
         """The paper's Figure 3 impact position, 5."""

@@ -108,14 +108,23 @@ class Problem:
         """Simulated training pairs: ``n`` prior draws and their observations (all valid)."""
         x = self.sample_prior(n, rng)
         y = self.forward(x, rng)
-        ok = np.isfinite(y).all(axis=1)
-        if not ok.all():  # prior draws that produce no observation are redrawn, never dropped silently
-            x2, y2 = self.simulate(int((~ok).sum()), rng)
-            x[~ok], y[~ok] = x2, y2
-        return x, y
+        bad = np.flatnonzero(~np.isfinite(y).all(axis=1))
+        if len(bad) and n >= 100 and len(bad) > 0.99 * n:
+            raise ValueError(f"simulator of problem {self.name!r}: {len(bad)} of {n} prior draws gave no valid "
+                             "observation (NaN or infinite); check the simulator and the prior")
+        for _ in range(1000):  # prior draws that produce no observation are redrawn, never dropped silently
+            if not len(bad):
+                return x, y
+            x2 = self.sample_prior(len(bad), rng)
+            x[bad], y[bad] = x2, self.forward(x2, rng)
+            bad = bad[~np.isfinite(y[bad]).all(axis=1)]
+        raise ValueError(f"simulator of problem {self.name!r}: {len(bad)} prior draws still gave no valid observation "
+                         "after 1000 redraws; check the simulator and the prior")
 
     def validate_observations(self, y, name: str = "observations") -> np.ndarray:
         """Return ``y`` as a float array of shape ``(m, y_dim)`` or raise a clear error."""
+        if np.iscomplexobj(y):
+            raise ObservationError(f"{name}: expected real numbers, got complex values")
         try:
             arr = np.asarray(y, dtype=float)
         except (TypeError, ValueError) as exc:

@@ -59,8 +59,11 @@ def test_observations(problem, n: int = 1000, seed: int = TEST_SEED, cache: bool
     The first ``k`` observations of a larger set equal the set of size ``k``; stochastic problems
     are excluded from that guarantee only if the simulator's noise depends on the batch size.
     """
+    from ..runtime import check_memory
+
     problem = get_problem(problem)
     n = _count(n, "n")
+    check_memory(n * (problem.x_dim + problem.y_dim) * 8 * 3.0, "n", f"{n:,} test observations")
     path = cache_dir() / "observations" / f"{problem.name}-v{problem.version}-seed{seed}-n{n}.npz"
     if cache and path.exists():
         try:
@@ -100,9 +103,12 @@ def reference_posterior(problem, y, n: int = 4000, method: str = "exact", seed: 
     Results are cached on disk keyed by problem, version, observations, n, method, seed and options;
     the provenance dict (method, seed, sample counts, ESS or tolerance, versions) is stored beside them.
     """
+    from ..runtime import check_memory
+
     problem = get_problem(problem)
     n = _count(n, "n")
     y = problem.validate_observations(y)
+    check_memory(len(y) * n * problem.x_dim * 8 * 4.0, "n", f"{len(y):,} observations x {n:,} reference samples")
     if method not in ("exact", "abc"):
         raise ValueError(f"method: expected 'exact' or 'abc', got {method!r}")
     if method == "exact" and not problem.has_exact_posterior:

@@ -1,0 +1,392 @@
+"""Faults and bad input replayed as a careless user or script would make them (issue 13).
+
+Every case asserts what a user relies on: exit code 2 with ``innbench: error:`` naming the argument and
+no traceback; earlier files byte-identical; no temporary files left behind; nothing written to a
+database that is not innbench's. A full disk is simulated by making the writer fail halfway.
+"""
+
+import errno
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from innbench.cli import main
+
+TINY_GRID = """
+name = "faults"
+problems = ["linear"]
+models = ["mdn"]
+preset = "tiny"
+observations = 3
+samples = 200
+timing_observations = 0
+c2st_observations = 0
+noise_floor_observations = 1
+threads = 1
+[budget]
+n_train = 2000
+n_batches = 20
+"""
+
+
+def fails(argv, capsys, *needles):
+    """Run the CLI; assert a clean ``innbench: error:`` (exit 2, no traceback) containing ``needles``."""
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "innbench: error:" in err.split("\r")[-1] and "Traceback" not in err, err  # after any progress bar
+    for needle in needles:
+        assert needle in err, err
+    return err
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def stray(directory: Path) -> list[str]:
+    """Temporary files or directories of ours left in ``directory`` (recursively)."""
+    return [str(p) for p in directory.rglob("*") if p.name.endswith(".tmp") or p.name.endswith(".old")]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("faults") / "lin-mdn"
+    assert main(["train", "--problem", "linear", "--model", "mdn", "--preset", "tiny", "--batches", "30",
+                 "--out", str(d), "--quiet"]) == 0
+    return d
+
+
+@pytest.fixture
+def disk_full_after(monkeypatch):
+    """Make every text or bytes write of a file write half its content and then fail with ENOSPC."""
+
+    def patch():
+        real_text, real_bytes = Path.write_text, Path.write_bytes
+
+        def half_text(self, data, *a, **k):
+            real_text(self, data[: len(data) // 2], *a, **k)
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def half_bytes(self, data, *a, **k):
+            real_bytes(self, data[: len(data) // 2], *a, **k)
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(Path, "write_text", half_text)
+        monkeypatch.setattr(Path, "write_bytes", half_bytes)
+
+    return patch
+
+
+# -- 1. data loss ---------------------------------------------------------------------------------
+
+def test_full_disk_keeps_the_earlier_evaluation_json(model_dir, tmp_path, capsys, disk_full_after):
+    js = tmp_path / "eval.json"
+    args = ["evaluate", "--model-path", str(model_dir), "--num-observations", "2", "--n", "200",
+            "--timing-observations", "1", "--c2st-observations", "0", "--json", str(js)]
+    assert main(args) == 0
+    before = digest(js)
+    json.loads(js.read_text())
+    capsys.readouterr()
+    disk_full_after()
+    fails(args, capsys, "--json: cannot write", "No space left on device", "previous file is unchanged")
+    assert digest(js) == before and stray(tmp_path) == []
+
+
+def test_interrupted_save_keeps_the_earlier_model(model_dir, tmp_path, capsys, disk_full_after):
+    import shutil
+
+    from innbench import api
+
+    d = tmp_path / "m"
+    shutil.copytree(model_dir, d)
+    before = {p.name: digest(p) for p in d.iterdir()}
+    disk_full_after()  # the config.json write fails after weights.pt was written
+    fails(["train", "--problem", "linear", "--model", "mdn", "--preset", "tiny", "--batches", "5", "--out", str(d),
+           "--quiet"], capsys, "out: cannot write", "previous directory is unchanged")
+    assert {p.name: digest(p) for p in d.iterdir()} == before and stray(tmp_path) == []
+    assert api.load(d).sample([[0.5]], 10).shape == (1, 10, 2)
+
+
+def test_model_directory_with_other_files_is_not_replaced(tmp_path, capsys):
+    d = tmp_path / "mine"
+    d.mkdir()
+    (d / "notes.txt").write_text("keep me")
+    fails(["train", "--problem", "linear", "--model", "mdn", "--preset", "tiny", "--out", str(d)], capsys,
+          "out:", "notes.txt", "not ours to replace")
+    assert (d / "notes.txt").read_text() == "keep me" and sorted(p.name for p in d.iterdir()) == ["notes.txt"]
+
+
+def test_reference_pair_is_written_together(tmp_path, capsys, disk_full_after):
+    out = tmp_path / "ref.npy"
+    args = ["reference", "--problem", "linear", "--observations", "1.0;2.0", "--n", "300", "--out", str(out)]
+    assert main(args) == 0
+    prov = json.loads((tmp_path / "ref.npy.json").read_text())
+    assert prov["sha256"] == digest(out) and prov["shape"] == [2, 300, 2] and prov["samples_file"] == "ref.npy"
+    before = (digest(out), digest(tmp_path / "ref.npy.json"))
+    capsys.readouterr()
+    disk_full_after()  # the provenance write fails: neither file changes
+    fails(args[:-2] + ["--seed", "7", "--out", str(out)], capsys, "--out: cannot write")
+    assert (digest(out), digest(tmp_path / "ref.npy.json")) == before and stray(tmp_path) == []
+
+
+@pytest.mark.parametrize("command", ["sample", "reference", "evaluate-json", "observations"])
+def test_output_that_is_a_directory_fails_before_any_work(model_dir, tmp_path, capsys, command):
+    target = tmp_path / "adir"
+    target.mkdir()
+    argv = {"sample": ["sample", "--model-path", str(model_dir), "--observations", "0.5", "--out", str(target)],
+            "reference": ["reference", "--problem", "linear", "--observations", "0.5", "--out", str(target)],
+            "evaluate-json": ["evaluate", "--model-path", str(model_dir), "--json", str(target)],
+            "observations": ["observations", "--problem", "linear", "--out", str(target)]}[command]
+    fails(argv, capsys, "is a directory")
+    assert list(target.iterdir()) == [] and stray(tmp_path) == []
+
+
+def test_outputs_under_a_file_are_named(model_dir, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    fails(["sample", "--model-path", str(model_dir), "--observations", "0.5", "--out", str(blocker / "s.npy")],
+          capsys, "--out: cannot create", "is a file")
+    fails(["bench", "--config", str(_grid(tmp_path)), "--db", str(blocker / "r.db"), "--quiet"], capsys,
+          "db: cannot create")
+    fails(["report", "--db", str(tmp_path / "none.db"), "--out", str(blocker / "rep")], capsys, "out: cannot create")
+    assert blocker.read_text() == "x"
+
+
+# -- 2. timing_observations = 0 ----------------------------------------------------------------------
+
+def test_no_timing_runs_every_cell_and_writes_the_json(model_dir, tmp_path, capsys):
+    assert main(["bench", "--config", str(_grid(tmp_path, models='["mdn", "cvae"]')), "--db", str(tmp_path / "r.db"),
+                 "--quiet"]) == 0
+    from innbench.benchmark import ResultsDB
+
+    with ResultsDB(tmp_path / "r.db") as db:
+        runs = db.runs()
+    assert len(runs) == 2 and all(r["status"] == "done" and r["inference_ms"] is None for r in runs)
+    js = tmp_path / "e.json"
+    assert main(["evaluate", "--model-path", str(model_dir), "--num-observations", "2", "--n", "100",
+                 "--timing-observations", "0", "--c2st-observations", "0", "--json", str(js)]) == 0
+    assert "not timed" in capsys.readouterr().out and json.loads(js.read_text())["summary"]["inference_ms"] is None
+    fails(["evaluate", "--model-path", str(model_dir), "--timing-observations", "-1"], capsys,
+          "--timing-observations: expected an integer >= 0")
+
+
+# -- 3. meaningless results ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("y", ["1,1e6", "1,1e39", "2.5,0"])
+def test_unreachable_kinematics_targets_are_refused_everywhere(tmp_path, capsys, y):
+    d = tmp_path / "k"
+    assert main(["train", "--problem", "kinematics", "--model", "mdn", "--preset", "tiny", "--batches", "2",
+                 "--out", str(d), "--quiet"]) == 0
+    for argv in (["sample", "--model-path", str(d), "--observations", y, "--out", str(tmp_path / "s.npy")],
+                 ["evaluate", "--model-path", str(d), "--observations", y],
+                 ["reference", "--problem", "kinematics", "--observations", y, "--out", str(tmp_path / "r.npy")]):
+        fails(argv, capsys, "out of reach")
+    assert not (tmp_path / "s.npy").exists() and not (tmp_path / "r.npy").exists()
+
+
+@pytest.mark.parametrize("y", ["1000", "1e200", "-40"])
+def test_impossible_ballistics_impacts_are_refused(tmp_path, capsys, y):
+    fails(["reference", "--problem", "ballistics", "--observations", y, "--out", str(tmp_path / "r.npy")], capsys,
+          "out of reach")
+
+
+def test_degenerate_references_are_refused(monkeypatch):
+    from innbench import api
+    from innbench.problems import ObservationError, get_problem
+
+    p = get_problem("ballistics")
+
+    def one_distinct_draw(y, n, rng, **kw):
+        return np.zeros((len(y), n, 4)), {"method": "exact-importance", "ess": np.ones(len(y))}
+
+    monkeypatch.setattr(p, "exact_posterior", one_distinct_draw)
+    with pytest.raises(ObservationError, match="degenerate exact reference posterior .effective sample size 1 < 1000"):
+        api.reference(p, [[5.0]], n=4000, cache=False)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--batches", "0"], "--batches: expected a positive integer"),
+    (["--batches", "-5"], "--batches: expected a positive integer"),
+    (["--lr", "0"], "--lr: expected a number > 0"),
+    (["--set", "blocks=0"], "blocks: expected a positive integer, got 0"),
+    (["--set", "hidden=-5"], "hidden: expected a positive integer"),
+    (["--set", "blocks=abc"], "blocks: expected a positive integer, got 'abc'"),
+    (["--set", "blocks=2.5"], "blocks: expected a positive integer, got 2.5"),
+    (["--set", "y_noise=abc"], "y_noise: expected a finite number"),
+    (["--set", "hidden=1000000000"], "hidden: expected at most 65,536"),
+    (["--params", "0"], "--params: expected a positive integer"),
+])
+def test_training_settings_are_checked_and_nothing_is_saved(tmp_path, capsys, extra, message):
+    out = tmp_path / "m"
+    fails(["train", "--problem", "kinematics", "--model", "cinn", "--preset", "tiny", "--out", str(out), *extra],
+          capsys, message)
+    assert not out.exists()
+
+
+def test_grid_budget_is_checked_before_any_cell(tmp_path, capsys):
+    text = TINY_GRID.replace("n_batches = 20", "n_batches = -10")
+    (tmp_path / "g.toml").write_text(text)
+    fails(["bench", "--config", str(tmp_path / "g.toml"), "--db", str(tmp_path / "r.db")], capsys,
+          "n_batches: expected a positive integer, got -10")
+    assert not (tmp_path / "r.db").exists()
+
+
+def test_model_of_another_problem_version_is_refused(model_dir, tmp_path, capsys):
+    import shutil
+
+    d = tmp_path / "old"
+    shutil.copytree(model_dir, d)
+    cfg = json.loads((d / "config.json").read_text())
+    (d / "config.json").write_text(json.dumps({**cfg, "problem_version": "999"}))
+    fails(["sample", "--model-path", str(d), "--observations", "0.5", "--out", str(tmp_path / "s.npy")], capsys,
+          "model_path:", "trained on version", "train the model again")
+    (d / "config.json").write_text(json.dumps({**cfg, "innbench_version": "0.0.1"}))
+    assert main(["sample", "--model-path", str(d), "--observations", "0.5", "--out", str(tmp_path / "s.npy")]) == 0
+    assert "innbench: warning: model_path:" in capsys.readouterr().err  # loads, with a warning
+
+
+# -- 4. foreign databases ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("schema", ["CREATE TABLE people (name TEXT)", "CREATE TABLE runs (id INTEGER, what TEXT)"])
+def test_foreign_sqlite_files_are_never_written(tmp_path, capsys, schema):
+    db = tmp_path / "theirs.db"
+    con = sqlite3.connect(db)
+    con.executescript(schema + "; INSERT INTO " + schema.split()[2] + " VALUES ('a'" + (", 'b')" if "id" in schema
+                                                                                          else ")"))
+    con.close()
+    before = digest(db)
+    fails(["report", "--db", str(db), "--out", str(tmp_path / "rep")], capsys, "not an innbench results database",
+          "was not modified")
+    fails(["bench", "--config", str(_grid(tmp_path)), "--db", str(db), "--quiet"], capsys,
+          "not an innbench results database")
+    assert digest(db) == before and sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("theirs")) == [
+        "theirs.db"]  # no -wal or -shm file either
+    assert not (tmp_path / "rep").exists()
+
+
+def test_report_reads_without_writing(tmp_path, capsys):
+    assert main(["bench", "--config", str(_grid(tmp_path)), "--db", str(tmp_path / "r.db"), "--quiet"]) == 0
+    con = sqlite3.connect(tmp_path / "r.db")
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    before = digest(tmp_path / "r.db")
+    assert main(["report", "--db", str(tmp_path / "r.db"), "--out", str(tmp_path / "rep")]) == 0
+    assert digest(tmp_path / "r.db") == before
+
+
+# -- 5. and 6. tracebacks, late checks, misleading messages -------------------------------------------
+
+@pytest.mark.parametrize("config, message", [
+    ({"config": [1, 2]}, "is corrupt"),
+    ({"model": ["cinn"]}, "is corrupt"),
+    ({"config": {"hidden": 10**12}}, "invalid model configuration (hidden: expected at most"),
+    ({"config": {"components": "many"}}, "invalid model configuration (components: expected a positive integer"),
+])
+def test_corrupt_config_json_is_named(model_dir, tmp_path, capsys, config, message):
+    import shutil
+
+    d = tmp_path / "bad"
+    shutil.copytree(model_dir, d)
+    cfg = json.loads((d / "config.json").read_text())
+    for k, v in config.items():
+        cfg[k] = {**cfg["config"], **v} if k == "config" and isinstance(v, dict) else v
+    (d / "config.json").write_text(json.dumps(cfg))
+    fails(["sample", "--model-path", str(d), "--observations", "0.5", "--out", str(tmp_path / "s.npy")], capsys,
+          "model_path:", message)
+
+
+def test_huge_requests_are_refused_up_front(model_dir, tmp_path, capsys):
+    fails(["sample", "--model-path", str(model_dir), "--observations", "0.5", "--n", str(10**12), "--out",
+           str(tmp_path / "s.npy")], capsys, "n: 1 observations x 1,000,000,000,000 samples need about", "GB")
+    fails(["observations", "--problem", "linear", "--n", str(10**12), "--out", str(tmp_path / "o.npy")], capsys,
+          "n: 1,000,000,000,000 test observations need about")
+    fails(["reference", "--problem", "linear", "--observations", "0.5", "--n", str(10**12), "--out",
+           str(tmp_path / "r.npy")], capsys, "reference samples need about")
+
+
+@pytest.mark.parametrize("line, message", [
+    ('problems = "linear"', "problems: expected a list"),
+    ('models = "mdn"', "models: expected a list"),
+    ("budget = 5", "budget: expected a table"),
+    ("timing_observations = -1", "timing_observations: expected an integer >= 0"),
+    ("threads = 0", "threads: expected a positive integer"),
+    ("seeds = [true]", "seeds: expected a non-empty list"),
+    ("observations = 2.5", "observations: expected a positive integer"),
+])
+def test_grid_file_types_are_named(tmp_path, capsys, line, message):
+    key = line.split()[0]
+    text = "\n".join(ln for ln in TINY_GRID.splitlines() if not ln.startswith(key + " ") and not (
+        key == "budget" and (ln.startswith("[budget]") or ln.startswith("n_"))))
+    (tmp_path / "g.toml").write_text(line + "\n" + text)
+    fails(["bench", "--config", str(tmp_path / "g.toml"), "--db", str(tmp_path / "r.db")], capsys, message)
+    assert not (tmp_path / "r.db").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["bench", "--preset", "quick", "--threads", "-1", "--list"], "--threads: expected a positive integer"),
+    (["bench", "--preset", "quick", "--jobs", "0", "--list"], "--jobs: expected a positive integer"),
+    (["reference", "--problem", "linear", "--observations", "0.5", "--method", "abc", "--pool-size", "0",
+      "--out", "r.npy"], "--pool-size: expected a positive integer"),
+    (["sample", "--model-path", "nowhere", "--observations", "0.5", "--out", "s.npy"], "model_path"),
+    (["reference", "--problem", "linear", "--observations", "", "--out", "r.npy"], "--observations: empty"),
+    (["reference", "--problem", "nope", "--observations", "1", "--out", "r.npy"], "problem: unknown name 'nope'"),
+])
+def test_command_line_values_are_named(tmp_path, monkeypatch, capsys, argv, message):
+    monkeypatch.chdir(tmp_path)
+    fails(argv, capsys, message)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_simulator_that_almost_never_works_is_named():
+    import innbench
+    from innbench import api
+
+    p = innbench.SimulatorProblem("mostly_nan", x_names=["a"], y_names=["b"],
+                                  prior=lambda n, rng: rng.normal(size=(n, 1)),
+                                  simulator=lambda x, rng: np.where(x > 3.5, x, np.nan))
+    with pytest.raises(ValueError, match="prior draws gave no valid observation"):
+        p.simulate(10_000, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="mostly_nan"):
+        api.reference(p, [[4.0]], n=100, method="abc", cache=False)
+
+
+# -- 7. the reference cache ---------------------------------------------------------------------------
+
+def test_cache_file_of_the_wrong_shape_is_recomputed(tmp_cache):
+    from innbench import api
+
+    good, _ = api.reference("linear", [[0.5]], n=500)
+    (f,) = (tmp_cache / "references").glob("*.npz")
+    with np.load(f) as z:
+        prov = str(z["provenance"])
+    np.savez(f, samples=np.zeros((1, 10, 2)), provenance=np.array(prov))  # readable, wrong shape
+    again, _ = api.reference("linear", [[0.5]], n=500)
+    np.testing.assert_array_equal(again, good)
+
+
+# -- 8. minor -------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("n", [0, -3, True, 2.5])
+def test_counts_reject_bools_floats_and_nonpositive(n):
+    from innbench import api
+
+    with pytest.raises(ValueError, match="n: expected a positive integer"):
+        api.reference("linear", [[0.5]], n=n)
+
+
+def test_failed_commands_leave_no_empty_directories(tmp_path, capsys):
+    fails(["train", "--problem", "linear", "--model", "nope", "--preset", "tiny", "--out", str(tmp_path / "m")],
+          capsys, "model: unknown name")
+    fails(["report", "--db", str(tmp_path / "none.db"), "--out", str(tmp_path / "rep")], capsys)
+    assert list(tmp_path.iterdir()) == []
+
+
+def _grid(tmp_path, models='["mdn"]') -> Path:
+    p = tmp_path / "grid.toml"
+    p.write_text(TINY_GRID.replace('models = ["mdn"]', f"models = {models}"))
+    return p
