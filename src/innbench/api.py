@@ -34,6 +34,9 @@ def train(problem, model: str, seed: int = 0, preset: str | Budget = "default", 
 
     Model options come from the preset's ``model`` entry, overridden by ``model_config``.
     """
+    from .params import nonnegative_count
+
+    nonnegative_count(seed, "seed")
     problem = get_problem(problem)
     budget = get_budget(preset, **(budget_overrides or {}))
     if out is not None:  # fail before training, not after, if the model cannot be written
@@ -180,8 +183,9 @@ def evaluate(model, observations=None, num_observations: int = 200, n_samples: i
     problem = model.problem
     x_true = None
     if observations is None:
-        if num_observations < 1:
-            raise ValueError(f"num_observations: expected a positive number, got {num_observations}")
+        from .params import count
+
+        count(num_observations, "num_observations")
         x_true, y = test_observations(problem, num_observations)
     else:
         y = problem.validate_observations(observations)

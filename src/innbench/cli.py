@@ -10,6 +10,8 @@ import sys
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 __all__ = ["main"]
 
 
@@ -85,6 +87,11 @@ def cmd_sample(args):
     model = load(args.model_path, args.device)
     y = read_observations(args.observations, model.problem)
     samples = model.sample(y, args.n, seed=args.seed, round_discrete=not args.no_round)
+    bad = np.flatnonzero(~np.isfinite(samples).all(axis=(1, 2)))
+    if len(bad):  # never written as if it were a result
+        raise ValueError(f"--observations: the model gave NaN or infinite samples for rows {bad[:5].tolist()} "
+                         f"(e.g. y = {y[bad[0]].tolist()}): observations far outside its training data; nothing "
+                         "was written")
     save_array(args.out, samples)
     print(f"wrote samples of shape {samples.shape} to {args.out}")
 
@@ -206,10 +213,6 @@ def cmd_bench(args):
         if str(exc).startswith("models:"):
             raise ValueError(f"--{exc}") from None
         raise
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
     # a kill (SIGTERM) is handled like Ctrl-C: finished cells stay, the running one is released
     signal.signal(signal.SIGTERM, _raise_interrupt)
     if args.list:
@@ -266,6 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--params", type=int,
                    help="target parameter count: the model's width is scaled to the nearest count")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="model option, e.g. --set hidden=256")
+    t.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
 
@@ -387,6 +391,14 @@ def main(argv=None) -> int:
 
             import_plugins(args.imports)
         _check_numbers(args)
+        if getattr(args, "device", None):  # a missing GPU is an error now, not in every cell
+            from .api import resolve_device
+
+            args.device = resolve_device(args.device)
+        if getattr(args, "threads", None):
+            import torch
+
+            torch.set_num_threads(args.threads)
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
             warnings.filterwarnings("ignore", category=RuntimeWarning)  # numpy's overflow notes: results are checked

@@ -103,10 +103,13 @@ def score(model, y: np.ndarray, x_true: np.ndarray | None = None, n_samples: int
     problem = model.problem
     if x_true is not None and np.shape(x_true) != (len(y), problem.x_dim):
         raise ValueError(f"x_true: expected shape ({len(y)}, {problem.x_dim}), got {np.shape(x_true)}")
+    from . import params as P
+
+    n_samples = P.count(n_samples, "n_samples")
+    P.nonnegative_count(seed, "seed")
     for name, value in (("timing_observations", timing_observations), ("c2st_observations", c2st_observations),
                         ("noise_floor_observations", noise_floor_observations)):
-        if int(value) < 0:
-            raise ValueError(f"{name}: expected a number >= 0, got {value}")
+        P.nonnegative_count(value, name)
     method = _reference_method(problem, reference_method)
     ref, prov = reference_posterior(problem, y, n_samples, method=method)
     t0 = time.perf_counter()
