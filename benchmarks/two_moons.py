@@ -6,7 +6,8 @@ Usage::
         [--batches N] [--observations 10] [--samples 10000] [--set KEY=VALUE ...] [--threads 2]
         [--split validation|test] [--out results/two_moons.json]
 
-Trains on ``--simulations`` simulated pairs with the preset's batch count, then for each observation
+Trains on ``--simulations`` simulated pairs with the preset's batch count (or, with
+``--early-stopping``, on exactly that simulation budget with a validation split), then for each observation
 draws ``--samples`` posterior samples and scores them with the classifier two-sample test (C2ST,
 sbibm's classifier and 5-fold protocol; 0.5 = indistinguishable) against the same number of exact
 reference draws (:meth:`innbench.problems.TwoMoons.exact_posterior`: the simulator's noise inverted,
@@ -47,6 +48,10 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--split", choices=("validation", "test"), default="test")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--early-stopping", action="store_true",
+                    help="train on exactly --simulations pairs with a validation split and early stopping "
+                         "(innbench.simbudget) instead of the preset's fixed batch count")
+    ap.add_argument("--patience", type=int, default=20)
     ap.add_argument("--tag", default="")
     ap.add_argument("--out", default=None, help="append the result as one JSON line to this file")
     args = ap.parse_args(argv)
@@ -58,8 +63,13 @@ def main(argv=None):
         overrides["n_batches"] = args.batches
     if args.params:
         overrides["params"] = args.params
-    model = api.train("two_moons", args.model, seed=args.seed, preset=args.preset, progress=False,
-                      budget_overrides=overrides, **opts)
+    if args.early_stopping:
+        model = api.train("two_moons", args.model, seed=args.seed, simulations=args.simulations, progress=False,
+                          simulation_budget={"patience": args.patience},
+                          budget_overrides={"params": args.params} if args.params else None, **opts)
+    else:
+        model = api.train("two_moons", args.model, seed=args.seed, preset=args.preset, progress=False,
+                          budget_overrides=overrides, **opts)
     seed = TEST_SEED if args.split == "test" else VALIDATION_SEED
     _, y = test_observations("two_moons", args.observations, seed=seed)
     ref, _ = reference_posterior("two_moons", y, args.samples)
@@ -70,7 +80,8 @@ def main(argv=None):
     row = {"tag": args.tag, "model": args.model, "options": model.config, "simulations": args.simulations,
            "budget": model.train_info["budget"], "n_parameters": model.n_parameters(),
            "train_seconds": round(model.train_info["train_seconds"], 1), "split": args.split,
-           "observations": len(y), "samples": args.samples, "c2st": [round(v, 4) for v in scores],
+           "observations": len(y), "samples": args.samples,
+           "epochs": model.train_info.get("epochs"), "best_epoch": model.train_info.get("best_epoch"), "c2st": [round(v, 4) for v in scores],
            "c2st_mean": round(float(np.mean(scores)), 4), "sample_seconds": round(sample_s, 2)}
     print(json.dumps(row))
     if args.out:

@@ -189,6 +189,17 @@ def test_unreachable_kinematics_targets_are_refused_everywhere(tmp_path, capsys,
     assert not (tmp_path / "s.npy").exists() and not (tmp_path / "r.npy").exists()
 
 
+@pytest.mark.parametrize("y", ["1e39", "-1e20", "1e5"])
+def test_observations_far_outside_the_training_data_are_refused(model_dir, tmp_path, capsys, y):
+    """The linear problem reaches every y, but a model has seen only its training observations: far outside
+    them it is refused (the MDN's mixture weights would overflow), in sample and evaluate alike."""
+    fails(["sample", "--model-path", str(model_dir), f"--observations={y}", "--out", str(tmp_path / "s.npy")],
+          capsys, "standard deviations from the observations the model was trained on")
+    fails(["evaluate", "--model-path", str(model_dir), f"--observations={y}", "--n", "100"], capsys,
+          "standard deviations")
+    assert not (tmp_path / "s.npy").exists()
+
+
 @pytest.mark.parametrize("y", ["1000", "1e200", "-40"])
 def test_impossible_ballistics_impacts_are_refused(tmp_path, capsys, y):
     fails(["reference", "--problem", "ballistics", "--observations", y, "--out", str(tmp_path / "r.npy")], capsys,

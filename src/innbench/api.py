@@ -29,16 +29,46 @@ def resolve_device(device: str | None) -> str:
 
 
 def train(problem, model: str, seed: int = 0, preset: str | Budget = "default", out=None, device: str = "cpu",
-          progress: bool = True, budget_overrides: dict | None = None, **model_config) -> Model:
-    """Build ``model`` for ``problem``, train it within the preset's budget and optionally save it to ``out``.
+          progress: bool = True, budget_overrides: dict | None = None, simulations: int | None = None,
+          data=None, simulation_budget=None, **model_config) -> Model:
+    """Build ``model`` for ``problem``, train it and optionally save it to ``out``.
 
-    Model options come from the preset's ``model`` entry, overridden by ``model_config``.
+    Two budgets:
+
+    - the paper's protocol (default): a fixed number of batches of fresh simulations (``preset``,
+      ``budget_overrides``); model options come from the preset's ``model`` entry, overridden by
+      ``model_config``;
+    - a simulation budget: ``simulations=N`` fresh simulations, or ``data=(x, y)`` made elsewhere, with
+      a validation split, early stopping and the best epoch's weights restored
+      (:func:`innbench.simbudget.fit_simulations`; ``simulation_budget`` a
+      :class:`~innbench.simbudget.SimulationBudget` or a dict of its fields). The preset is not used.
     """
     from .params import nonnegative_count
+    from .simbudget import SimulationBudget, check_training_data, fit_simulations
 
     nonnegative_count(seed, "seed")
     problem = get_problem(problem)
-    budget = get_budget(preset, **(budget_overrides or {}))
+    on_sims = simulations is not None or data is not None or simulation_budget is not None
+    if on_sims:
+        sb = simulation_budget if isinstance(simulation_budget, SimulationBudget) else None
+        if sb is None:
+            fields = dict(simulation_budget or {})
+            if simulations is not None:
+                fields["simulations"] = simulations
+            unknown = set(fields) - set(SimulationBudget.__dataclass_fields__)
+            if unknown:
+                raise ValueError(f"simulation_budget: unknown keys {sorted(unknown)}; known: "
+                                 f"{sorted(SimulationBudget.__dataclass_fields__)}")
+            sb = SimulationBudget(**fields)
+        if data is not None:
+            data = check_training_data(problem, *data)
+        overrides = dict(budget_overrides or {})
+        if set(overrides) - {"params"}:
+            raise ValueError(f"budget_overrides: {sorted(set(overrides) - {'params'})} belong to the fixed-batch "
+                             "budget; a simulation budget takes simulation_budget fields")
+        budget = get_budget("default", **overrides)  # only its (empty) model options and params are read
+    else:
+        budget = get_budget(preset, **(budget_overrides or {}))
     if out is not None:  # fail before training, not after, if the model cannot be written
         from .atomic import check_output_dir
         from .models.base import MODEL_FILES
@@ -52,8 +82,12 @@ def train(problem, model: str, seed: int = 0, preset: str | Budget = "default", 
     if budget.params is not None and cls.width_option and cls.width_option not in model_config:
         config[cls.width_option] = width_for_params(cls, problem, budget.params, **config)
     m = build_model(model, problem, **config).to(resolve_device(device))
-    fit(m, budget, seed=seed, progress=progress)
-    m.train_info["preset"] = preset if isinstance(preset, str) else "custom"
+    if on_sims:
+        fit_simulations(m, sb, seed=seed, data=data, progress=progress)
+        m.train_info["preset"] = "simulations" if data is None else "data"
+    else:
+        fit(m, budget, seed=seed, progress=progress)
+        m.train_info["preset"] = preset if isinstance(preset, str) else "custom"
     if out is not None:
         m.save(out, "out")
     return m

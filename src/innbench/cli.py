@@ -69,12 +69,31 @@ def _given(args, **keys) -> dict:
 
 def cmd_train(args):
     from .api import train
+    from .problems import get_problem
+    from .simbudget import read_simulations
 
-    budget = _given(args, batches="n_batches", n_train="n_train", lr="lr", params="params")
     out = Path(args.out or f"runs/{args.problem}-{args.model}-seed{args.seed}")
+    sims = {}
+    if args.simulations is not None or args.data:
+        if args.simulations is not None and args.data:
+            raise ValueError("--simulations, --data: give one of them")
+        wrong = [f"--{k}" for k, v in (("batches", args.batches), ("n-train", args.n_train)) if v is not None]
+        if wrong:
+            raise ValueError(f"{', '.join(wrong)}: fixed-batch budget options; with --simulations/--data the "
+                             "epochs come from early stopping (--patience, --max-epochs)")
+        fields = _given(args, lr="lr", patience="patience", max_epochs="max_epochs")
+        sims = {"simulation_budget": fields, "simulations": args.simulations}
+        if args.data:
+            sims["data"] = read_simulations(args.data, get_problem(args.problem))
+    budget = _given(args, batches="n_batches", n_train="n_train", lr="lr", params="params") if not sims else (
+        _given(args, params="params"))
     m = train(args.problem, args.model, seed=args.seed, preset=args.preset, out=out, device=args.device,
-              progress=not args.quiet, budget_overrides=budget, **_model_overrides(args.set))
+              progress=not args.quiet, budget_overrides=budget, **sims, **_model_overrides(args.set))
     info = m.train_info
+    if "epochs" in info:
+        print(f"{info['budget']['simulations']} simulations "
+              f"({info['n_validation']} held out): {info['epochs']} epochs of batch {info.get('batch_size')}, "
+              f"best epoch {info['best_epoch']} (validation loss {info['final_loss']:.4f}); {info['stopped']}")
     print(f"trained {m.name} on {m.problem.name}: {m.n_parameters()} parameters, {info['train_seconds']:.1f} s, "
           + (f"final loss {info['final_loss']:.4f}, " if info["final_loss"] is not None else "") + f"saved to {out}")
 
@@ -269,6 +288,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--params", type=int,
                    help="target parameter count: the model's width is scaled to the nearest count")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="model option, e.g. --set hidden=256")
+    t.add_argument("--simulations", type=int,
+                   help="train on N fresh simulations with a validation split and early stopping (not the preset)")
+    t.add_argument("--data", help="train on your own simulations: .npz with arrays x and y, or .csv with the "
+                                  "parameters then the observations per row (validation split, early stopping)")
+    t.add_argument("--patience", type=int, help="with --simulations/--data: epochs without improvement (default 20)")
+    t.add_argument("--max-epochs", type=int, help="with --simulations/--data: at most this many epochs")
     t.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
@@ -355,7 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: the command-line numbers and what each must be (checked before any work)
-_POSITIVE = ("n", "batches", "n_train", "params", "pool_size", "num_observations", "observations", "threads", "jobs")
+_POSITIVE = ("n", "batches", "n_train", "params", "pool_size", "num_observations", "observations", "threads", "jobs",
+             "simulations", "patience", "max_epochs")
 _NONNEGATIVE = ("seed", "timing_observations", "c2st_observations")
 
 

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from .. import __version__
-from ..problems import Problem, get_problem
+from ..problems import ObservationError, Problem, get_problem
 
 __all__ = ["Model", "ModelFacts", "ModelLoadError"]
 
@@ -243,7 +243,7 @@ class Model(nn.Module):
         self.eval()
         g = torch.Generator(device=self.device)
         g.manual_seed(0 if seed is None else int(seed))
-        yt = self.condition(torch.as_tensor(y, dtype=torch.float32, device=self.device))
+        yt = self._checked_condition(y)
         # at most batch_size samples in flight: several observations at once, or one in chunks of n
         chunk = min(n, batch_size) if self.sample_in_chunks else n
         per = max(1, batch_size // chunk)
@@ -256,6 +256,21 @@ class Model(nn.Module):
         self.train(was_training)
         out = torch.cat(outs).numpy().astype(np.float64)
         return self.round_discrete(out) if round_discrete else out
+
+    #: standardised conditions farther out than this many training standard deviations are refused
+    MAX_CONDITION_Z = 1000.0
+
+    def _checked_condition(self, y: np.ndarray) -> torch.Tensor:
+        """The standardised condition of validated ``y``; observations absurdly far from every simulated
+        observation the model was trained on (or overflowing float32) are refused, not extrapolated."""
+        c = self.condition(torch.as_tensor(y, dtype=torch.float32, device=self.device))
+        far = ~(c.abs() <= self.MAX_CONDITION_Z).all(-1).cpu().numpy()
+        if far.any():
+            rows = np.flatnonzero(far)[:5].tolist()
+            raise ObservationError(f"y: rows {rows} (e.g. {y[rows[0]].tolist()}) lie more than "
+                                   f"{self.MAX_CONDITION_Z:g} standard deviations from the observations the model "
+                                   "was trained on; the model cannot say anything there")
+        return c
 
     @property
     def has_density(self) -> bool:
@@ -292,7 +307,7 @@ class Model(nn.Module):
         was_training = self.training
         self.eval()
         xt = torch.as_tensor(x, dtype=torch.float32, device=self.device)
-        c = self.condition(torch.as_tensor(y, dtype=torch.float32, device=self.device)).expand(len(x), -1)
+        c = self._checked_condition(y).expand(len(x), -1)
         s = (self.to_unbounded(xt) - self.x_mean) / self.x_std
         lp = self.log_prob_standardized(s, c) - torch.log(self.x_std).sum()
         if self._logit_idx:  # d logit((x - lo) / w) / dx = 1 / (w u (1 - u))

@@ -1,0 +1,241 @@
+"""Training on a simulation budget: a fixed set of simulations, a validation split, early stopping.
+
+The paper's protocol trains every model for a fixed number of batches on fresh simulations
+(:func:`innbench.training.fit`). A user's simulator is expensive: there are ``N`` simulations (10^3 to
+10^5) and no more. :func:`fit_simulations` then holds out a validation split, draws batches from the
+rest epoch by epoch, evaluates the validation loss after every epoch, stops when it has not improved
+for ``patience`` epochs, and restores the weights of the best epoch — the recipe of neural posterior
+estimation in sbi (validation fraction 0.1, patience 20), with a batch size that grows with ``N``.
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from . import params as P
+from .training import TrainingDivergedError, _step, simulate_training_data
+
+__all__ = ["SimulationBudget", "check_training_data", "fit_simulations", "read_simulations"]
+
+
+@dataclass(frozen=True)
+class SimulationBudget:
+    """How a model trains on ``simulations`` pairs.
+
+    Attributes:
+        simulations: pairs to simulate (ignored where the data are given).
+        validation_fraction: share held out for the validation loss (at least one pair).
+        batch_size: pairs per step; ``None``: ``N / 50`` rounded to a power of two within [32, 512].
+        lr: Adam's learning rate (constant after a warm-up of one epoch), times the model's ``lr_scale``.
+        patience: epochs without a better validation loss before stopping.
+        max_epochs: an upper bound on the epochs; ``None``: as many as ``max_steps`` allows.
+        max_steps: an upper bound on the optimiser steps (``max_epochs`` derived from it).
+        weight_decay, grad_clip: as in :class:`~innbench.training.Budget`.
+    """
+
+    simulations: int = 10_000
+    validation_fraction: float = 0.1
+    batch_size: int | None = None
+    lr: float = 1e-3
+    patience: int = 20
+    max_epochs: int | None = None
+    max_steps: int = 50_000
+    weight_decay: float = 1e-5
+    grad_clip: float = 5.0
+
+    def __post_init__(self):
+        P.count(self.simulations, "simulations")
+        v = P.fraction(self.validation_fraction, "validation_fraction", upper_open=True)
+        if v <= 0:
+            raise ValueError(f"validation_fraction: expected a number in (0, 1), got {self.validation_fraction!r}")
+        if self.batch_size is not None:
+            P.count(self.batch_size, "batch_size")
+        P.positive_real(self.lr, "lr")
+        P.count(self.patience, "patience")
+        if self.max_epochs is not None:
+            P.count(self.max_epochs, "max_epochs")
+        P.count(self.max_steps, "max_steps")
+        P.nonnegative_real(self.weight_decay, "weight_decay")
+        P.positive_real(self.grad_clip, "grad_clip")
+
+    def batch_for(self, n_train: int) -> int:
+        if self.batch_size is not None:
+            return min(self.batch_size, n_train)
+        return min(n_train, int(np.clip(2 ** round(np.log2(max(n_train / 50, 1))), 32, 512)))
+
+
+def check_training_data(problem, x, y, name: str = "data") -> tuple[np.ndarray, np.ndarray]:
+    """``(x (N, x_dim), y (N, y_dim))`` as float arrays, or a ``ValueError`` naming what is wrong."""
+    try:
+        x = np.asarray(x, dtype=float)
+        y = np.asarray(y, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: expected numeric arrays x and y ({exc})") from None
+    if x.ndim == 1 and problem.x_dim == 1:
+        x = x[:, None]
+    if y.ndim == 1 and problem.y_dim == 1:
+        y = y[:, None]
+    if x.ndim != 2 or x.shape[1] != problem.x_dim:
+        raise ValueError(f"{name}: x must have shape (N, {problem.x_dim}) for problem {problem.name!r} "
+                         f"({', '.join(problem.x_names)}), got {x.shape}")
+    if y.ndim != 2 or y.shape[1] != problem.y_dim:
+        raise ValueError(f"{name}: y must have shape (N, {problem.y_dim}) for problem {problem.name!r} "
+                         f"({', '.join(problem.y_names)}), got {y.shape}")
+    if len(x) != len(y):
+        raise ValueError(f"{name}: x and y must have as many rows, got {len(x)} and {len(y)}")
+    if len(x) < 10:
+        raise ValueError(f"{name}: expected at least 10 simulations (some are held out for validation), got {len(x)}")
+    bad = np.flatnonzero(~(np.isfinite(x).all(1) & np.isfinite(y).all(1)))
+    if len(bad):
+        raise ValueError(f"{name}: NaN or infinite values in rows {bad[:5].tolist()} (of {len(x)}); drop the "
+                         "failed simulations first")
+    return x, y
+
+
+def read_simulations(path, problem, name: str = "--data") -> tuple[np.ndarray, np.ndarray]:
+    """Simulations from a file: ``.npz`` with arrays ``x`` and ``y``, or a ``.csv`` / text file whose
+    rows hold the ``x_dim`` parameters followed by the ``y_dim`` observations (``#`` comments)."""
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"{name}: file {str(p)!r} does not exist")
+    try:
+        if p.suffix.lower() == ".npz":
+            with np.load(p, allow_pickle=False) as f:
+                if "x" not in f or "y" not in f:
+                    raise ValueError(f"{name}: {str(p)!r} must hold arrays 'x' and 'y', it holds {sorted(f.files)}")
+                x, y = f["x"], f["y"]
+        else:
+            text = p.read_text()
+            delim = "," if "," in text else None
+            rows = np.loadtxt(p, delimiter=delim, ndmin=2, comments="#")
+            width = problem.x_dim + problem.y_dim
+            if rows.shape[1] != width:
+                raise ValueError(f"{name}: expected {width} columns ({problem.x_dim} parameters, then "
+                                 f"{problem.y_dim} observations), got {rows.shape[1]}")
+            x, y = rows[:, : problem.x_dim], rows[:, problem.x_dim :]
+    except ValueError:
+        raise
+    except Exception as exc:  # not a zip, truncated, unparsable text
+        raise ValueError(f"{name}: could not read {str(p)!r} ({type(exc).__name__}: {exc})") from None
+    return check_training_data(problem, x, y, name)
+
+
+def _validation_loss(model, xv, cv, seed: int) -> float:
+    """The mean loss over the validation split, with the same noise every epoch (a fixed torch seed),
+    so that epochs are compared on equal terms."""
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        torch.manual_seed(seed)
+        total, n = 0.0, 0
+        for s in range(0, len(xv), 4096):
+            xb = model.standardize_x(model.dequantize(xv[s : s + 4096]))
+            loss, _ = model.loss(xb, cv[s : s + 4096])
+            total += float(loss) * len(xb)
+            n += len(xb)
+    return total / n
+
+
+def fit_simulations(model, budget: SimulationBudget | None = None, seed: int = 0, data=None,
+                    progress: bool = True, max_recoveries: int = 5) -> dict:
+    """Train ``model`` on ``data = (x, y)`` (default: ``budget.simulations`` fresh simulations) with a
+    validation split and early stopping; the best epoch's weights are restored.
+
+    Deterministic for a seed. The training summary (``model.train_info``) records the epochs run, the
+    best epoch, why training stopped, the validation curve ``[(epoch, loss)]`` and the training curve.
+    Ramps that a model reads from ``model.progress`` stay at their final value (the number of epochs is
+    not known in advance).
+    """
+    budget = budget or SimulationBudget()
+    problem = model.problem
+    torch.manual_seed(seed)
+    if data is None:
+        data = simulate_training_data(problem, budget.simulations, seed)
+    x_np, y_np = check_training_data(problem, *data)
+    n = len(x_np)
+    rng = np.random.default_rng([seed, 104729])
+    order = rng.permutation(n)
+    n_val = max(1, int(round(budget.validation_fraction * n)))
+    val, tr = order[:n_val], order[n_val:]
+    model.set_normalization(x_np[tr], y_np[tr])
+    summary = {"seed": seed, "budget": {"kind": "simulations", **asdict(budget), "simulations": n},
+               "n_train": len(tr), "n_validation": n_val, "n_parameters": model.n_parameters(),
+               "device": str(model.device)}
+    if not model.trainable:
+        model.eval()
+        model.train_info = {**summary, "train_seconds": 0.0, "final_loss": None, "loss_history": [], "epochs": 0,
+                            "stopped": "not trainable", "validation_curve": [], "best_epoch": None,
+                            "recoveries": 0, "n_parameters": 0}
+        return model.train_info
+    dev = model.device
+    xt = torch.as_tensor(x_np[tr], dtype=torch.float32, device=dev)
+    ct = model.condition(torch.as_tensor(y_np[tr], dtype=torch.float32, device=dev))
+    xv = torch.as_tensor(x_np[val], dtype=torch.float32, device=dev)
+    cv = model.condition(torch.as_tensor(y_np[val], dtype=torch.float32, device=dev))
+    batch = budget.batch_for(len(tr))
+    steps_per_epoch = max(1, len(tr) // batch)
+    max_epochs = budget.max_epochs or max(1, budget.max_steps // steps_per_epoch)
+    lr = budget.lr * float(model.config["lr_scale"])
+    opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=budget.weight_decay)
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    model.progress = 1.0
+    best = (float("inf"), 0, copy.deepcopy(model.state_dict()))
+    curve, history, recoveries, lr_scale = [], [], 0, 1.0
+    stopped = f"max epochs ({max_epochs})"
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=max_epochs, desc=f"train {model.name} on {problem.name} ({n} simulations)", unit="epoch",
+                   dynamic_ncols=True, leave=False, mininterval=0.5 if sys.stderr.isatty() else 10.0)
+    t0 = time.perf_counter()
+    step = 0
+    try:
+        for epoch in range(1, max_epochs + 1):
+            model.train()
+            perm = torch.randperm(len(tr), generator=gen).to(dev)
+            ema = None
+            for b in range(steps_per_epoch):
+                idx = perm[b * batch : (b + 1) * batch]
+                warm = min(1.0, (step + 1) / steps_per_epoch)  # one epoch of linear warm-up
+                for g in opt.param_groups:
+                    g["lr"] = lr * lr_scale * warm
+                lv = _step(model, opt, model.standardize_x(model.dequantize(xt[idx])), ct[idx], budget.grad_clip)
+                if lv is None:  # non-finite: back to the best weights, half the learning rate
+                    recoveries += 1
+                    if recoveries > max_recoveries:
+                        raise TrainingDivergedError(
+                            f"training {model.name} on {problem.name} diverged: non-finite loss in epoch {epoch} "
+                            f"after {max_recoveries} roll-backs; try a lower lr")
+                    model.load_state_dict(best[2])
+                    lr_scale *= 0.5
+                    continue
+                ema = lv if ema is None else 0.9 * ema + 0.1 * lv
+                step += 1
+            model.eval()
+            vloss = _validation_loss(model, xv, cv, seed)
+            curve.append((epoch, vloss))
+            history.append((step, ema))
+            if np.isfinite(vloss) and vloss < best[0]:
+                best = (vloss, epoch, copy.deepcopy(model.state_dict()))
+            if bar is not None:
+                bar.set_postfix(val=f"{vloss:.4f}", best=f"{best[0]:.4f}", refresh=False)
+                bar.update(1)
+            if epoch - best[1] >= budget.patience:
+                stopped = f"early stopping: no better validation loss for {budget.patience} epochs"
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+    model.load_state_dict(best[2])
+    model.eval()
+    model.train_info = {**summary, "train_seconds": time.perf_counter() - t0, "final_loss": best[0],
+                        "loss_history": history, "epochs": len(curve), "best_epoch": best[1], "stopped": stopped,
+                        "validation_curve": curve, "batch_size": batch, "steps": step, "recoveries": recoveries}
+    return model.train_info

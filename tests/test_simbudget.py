@@ -1,0 +1,114 @@
+"""Training on a simulation budget: validation split, early stopping, best weights, the data-file path."""
+
+import json
+
+import numpy as np
+import pytest
+
+from innbench import api
+from innbench.cli import main
+from innbench.models import get_model_class, list_models
+from innbench.problems import get_problem
+from innbench.simbudget import SimulationBudget, _validation_loss, fit_simulations, read_simulations
+
+def _val_loss_of(model, x, y, info, seed=0):
+    """The validation loss of the restored model, recomputed on the same held-out rows."""
+    import torch
+
+    order = np.random.default_rng([seed, 104729]).permutation(len(x))
+    val = order[: info["n_validation"]]
+    xv = torch.as_tensor(x[val], dtype=torch.float32)
+    cv = model.condition(torch.as_tensor(y[val], dtype=torch.float32))
+    return _validation_loss(model, xv, cv, seed)
+
+
+def test_early_stopping_stops_and_restores_the_best_epoch():
+    """300 pairs, a network that overfits them: the validation loss turns up, training stops
+    ``patience`` epochs after its best epoch, and the weights are those of the best epoch."""
+    from innbench.models import build_model
+
+    p = get_problem("two_moons")
+    x, y = p.simulate(300, np.random.default_rng(1))
+    m = build_model("cinn", p, hidden=64, blocks=4)
+    info = fit_simulations(m, SimulationBudget(patience=5, max_epochs=400, lr=3e-3), seed=0, data=(x, y),
+                           progress=False)
+    assert info["stopped"].startswith("early stopping") and info["epochs"] == info["best_epoch"] + 5
+    assert info["epochs"] < 400 and info["n_validation"] == 30 and info["n_train"] == 270
+    curve = dict(info["validation_curve"])
+    assert len(curve) == info["epochs"] and min(curve.values()) == pytest.approx(curve[info["best_epoch"]])
+    assert curve[info["epochs"]] > curve[info["best_epoch"]]  # the last epoch was worse: not what we keep
+    assert _val_loss_of(m, x, y, info) == pytest.approx(info["final_loss"], rel=1e-5, abs=1e-6)
+
+
+def test_batch_size_and_epochs_follow_the_budget():
+    b = SimulationBudget()
+    assert [b.batch_for(n) for n in (900, 9000, 90_000, 20)] == [32, 128, 512, 20]
+    with pytest.raises(ValueError, match="validation_fraction: expected a number in"):
+        SimulationBudget(validation_fraction=0)
+    with pytest.raises(ValueError, match="patience: expected a positive integer"):
+        SimulationBudget(patience=0)
+
+
+def test_train_on_a_simulation_budget_records_it_and_saves(tmp_path):
+    m = api.train("linear", "mdn", simulations=500, out=tmp_path / "m", progress=False,
+                  simulation_budget={"max_epochs": 6, "patience": 3}, hidden=16)
+    info = m.train_info
+    assert info["preset"] == "simulations" and info["budget"]["kind"] == "simulations"
+    assert info["budget"]["simulations"] == 500 and info["n_train"] + info["n_validation"] == 500
+    assert 1 <= info["epochs"] <= 6 and len(info["validation_curve"]) == info["epochs"]
+    saved = json.loads((tmp_path / "m" / "config.json").read_text())["train_info"]
+    assert saved["stopped"] == info["stopped"] and saved["best_epoch"] == info["best_epoch"]
+    again = api.train("linear", "mdn", simulations=500, progress=False,
+                      simulation_budget={"max_epochs": 6, "patience": 3}, hidden=16)
+    np.testing.assert_array_equal(again.sample([[0.3]], 50, seed=2), m.sample([[0.3]], 50, seed=2))  # seeded
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".csv"])
+def test_the_cli_trains_on_a_users_simulation_file(tmp_path, capsys, suffix):
+    p = get_problem("linear")
+    x, y = p.simulate(400, np.random.default_rng(3))
+    f = tmp_path / f"sims{suffix}"
+    if suffix == ".npz":
+        np.savez(f, x=x, y=y)
+    else:
+        np.savetxt(f, np.column_stack([x, y]), delimiter=",", header="x1,x2,y")
+    out = tmp_path / "m"
+    assert main(["train", "--problem", "linear", "--model", "mdn", "--data", str(f), "--max-epochs", "3",
+                 "--set", "hidden=16", "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "400 simulations (40 held out)" in printed and "best epoch" in printed
+    info = json.loads((out / "config.json").read_text())["train_info"]
+    assert info["preset"] == "data" and info["epochs"] == 3
+
+
+def test_bad_simulation_data_is_named(tmp_path, capsys):
+    p = get_problem("linear")
+    x, y = p.simulate(100, np.random.default_rng(4))
+    x[7, 0] = np.nan
+    np.savez(tmp_path / "nan.npz", x=x, y=y)
+    np.savez(tmp_path / "short.npz", x=x[:50], y=y)
+    np.savez(tmp_path / "wrong.npz", a=x)
+    (tmp_path / "cols.csv").write_text("1,2\n3,4\n")
+    for name, message in (("nan.npz", "NaN or infinite values in rows [7]"),
+                          ("short.npz", "as many rows, got 50 and 100"),
+                          ("wrong.npz", "must hold arrays 'x' and 'y'"),
+                          ("cols.csv", "expected 3 columns"),
+                          ("missing.npz", "does not exist")):
+        with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
+            read_simulations(tmp_path / name, p)
+    code = main(["train", "--problem", "linear", "--model", "mdn", "--data", str(tmp_path / "nan.npz"),
+                 "--out", str(tmp_path / "m")])
+    assert code == 2 and "--data: NaN or infinite" in capsys.readouterr().err and not (tmp_path / "m").exists()
+    code = main(["train", "--problem", "linear", "--model", "mdn", "--simulations", "100", "--batches", "5"])
+    assert code == 2 and "--batches: fixed-batch budget options" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_model_trains_on_a_simulation_budget(name):
+    """Every registered model runs through the simulation-budget trainer (rejection ABC: not trainable)."""
+    small = {"hidden": 16, "blocks": 2, "transforms": 2, "layers": 2}
+    opts = {k: v for k, v in small.items() if k in get_model_class(name).defaults}
+    m = api.train("kinematics", name, simulations=200, progress=False,
+                  simulation_budget={"max_epochs": 2, "patience": 2}, **opts)
+    assert m.train_info["epochs"] == (2 if get_model_class(name).trainable else 0)
+    assert np.isfinite(m.sample([[1.0, 0.2]], 20, seed=0)).all()
