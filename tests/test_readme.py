@@ -22,6 +22,8 @@ def test_readme_python_example_runs(index, tmp_path, monkeypatch):
     code = _python_blocks()[index]
     code = code.replace('preset="quick"', 'preset="tiny", progress=False').replace("num_observations=100", "num_observations=3")
     code = code.replace('innbench.register_problem(problem)', 'innbench.register_problem(problem, overwrite=True)')
+    for call in ("simulations=1000)", "data=(x_sims, y_sims))"):  # two epochs are enough to run the example
+        code = code.replace(call, call[:-1] + ', simulation_budget={"max_epochs": 2}, progress=False)')
     exec(compile(code, f"README.md example {index}", "exec"), {})
 
 
