@@ -9,11 +9,13 @@ import numpy as np
 from .ballistics import Ballistics
 from .base import ObservationError, Problem
 from .kinematics import Kinematics
-from .sbi import TwoMoons
+from .sbi import GaussianLinear, GaussianMixture, TwoMoons
 from .toys import GaussianModes, Linear
 
 __all__ = [
     "Ballistics",
+    "GaussianLinear",
+    "GaussianMixture",
     "GaussianModes",
     "Kinematics",
     "Linear",
@@ -34,6 +36,8 @@ _REGISTRY: dict[str, Callable[[], Problem]] = {
     "gaussian_modes_none": lambda: GaussianModes("none"),
     "linear": Linear,
     "two_moons": TwoMoons,
+    "gaussian_linear": GaussianLinear,
+    "gaussian_mixture": GaussianMixture,
 }
 
 
