@@ -42,12 +42,18 @@ def train(problem, model: str, seed: int = 0, preset: str | Budget = "default", 
       a validation split, early stopping and the best epoch's weights restored
       (:func:`innbench.simbudget.fit_simulations`; ``simulation_budget`` a
       :class:`~innbench.simbudget.SimulationBudget` or a dict of its fields). The preset is not used.
+      For a model that does not train but simulates per query (rejection ABC), ``simulations`` is that
+      per-query budget (its ``simulations`` option).
     """
+    from .models import get_model_class
     from .params import nonnegative_count
     from .simbudget import SimulationBudget, check_training_data, fit_simulations
 
     nonnegative_count(seed, "seed")
     problem = get_problem(problem)
+    if simulations is not None and not get_model_class(model).trainable and "simulations" in get_model_class(
+            model).defaults:  # rejection ABC: its per-query simulation budget, nothing to train
+        model_config["simulations"], simulations = simulations, None
     on_sims = simulations is not None or data is not None or simulation_budget is not None
     if on_sims:
         sb = simulation_budget if isinstance(simulation_budget, SimulationBudget) else None
@@ -74,8 +80,6 @@ def train(problem, model: str, seed: int = 0, preset: str | Budget = "default", 
         from .models.base import MODEL_FILES
 
         check_output_dir(out, "out", MODEL_FILES)
-    from .models import get_model_class
-
     cls = get_model_class(model)
     known = cls.defaults  # a preset's size options apply to the models that have them
     config = {**{k: v for k, v in budget.model.items() if k in known}, **model_config, "seed": seed}
