@@ -40,6 +40,21 @@ def test_early_stopping_stops_and_restores_the_best_epoch():
     assert _val_loss_of(m, x, y, info) == pytest.approx(info["final_loss"], rel=1e-5, abs=1e-6)
 
 
+def test_plateau_schedule_halves_the_learning_rate():
+    from innbench.models import build_model
+
+    p = get_problem("two_moons")
+    x, y = p.simulate(300, np.random.default_rng(1))
+    m = build_model("cinn", p, hidden=64, blocks=4)
+    info = fit_simulations(m, SimulationBudget(patience=8, lr_patience=2, max_epochs=400, lr=3e-3), seed=0,
+                           data=(x, y), progress=False)
+    assert info["stopped"].startswith("early stopping") and info["lr_factor"] <= 0.25  # at least two cuts
+    plain = fit_simulations(build_model("cinn", p, hidden=64, blocks=4), SimulationBudget(patience=8, max_epochs=400,
+                                                                                          lr=3e-3),
+                            seed=0, data=(x, y), progress=False)
+    assert plain["lr_factor"] == 1.0
+
+
 def test_batch_size_and_epochs_follow_the_budget():
     b = SimulationBudget()
     assert [b.batch_for(n) for n in (900, 9000, 90_000, 20)] == [32, 128, 512, 20]

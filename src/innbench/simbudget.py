@@ -34,6 +34,8 @@ class SimulationBudget:
         batch_size: pairs per step; ``None``: ``N / 50`` rounded to a power of two within [32, 512].
         lr: Adam's learning rate (constant after a warm-up of one epoch), times the model's ``lr_scale``.
         patience: epochs without a better validation loss before stopping.
+        lr_patience: epochs without a better validation loss before the learning rate is halved (and the
+            count starts again); ``None``: a constant learning rate, as sbi trains.
         max_epochs: an upper bound on the epochs; ``None``: as many as ``max_steps`` allows.
         max_steps: an upper bound on the optimiser steps (``max_epochs`` derived from it).
         weight_decay, grad_clip: as in :class:`~innbench.training.Budget`.
@@ -44,6 +46,7 @@ class SimulationBudget:
     batch_size: int | None = None
     lr: float = 1e-3
     patience: int = 20
+    lr_patience: int | None = None
     max_epochs: int | None = None
     max_steps: int = 50_000
     weight_decay: float = 1e-5
@@ -58,6 +61,8 @@ class SimulationBudget:
             P.count(self.batch_size, "batch_size")
         P.positive_real(self.lr, "lr")
         P.count(self.patience, "patience")
+        if self.lr_patience is not None:
+            P.count(self.lr_patience, "lr_patience")
         if self.max_epochs is not None:
             P.count(self.max_epochs, "max_epochs")
         P.count(self.max_steps, "max_steps")
@@ -187,6 +192,7 @@ def fit_simulations(model, budget: SimulationBudget | None = None, seed: int = 0
     model.progress = 1.0
     best = (float("inf"), 0, copy.deepcopy(model.state_dict()))
     curve, history, recoveries, lr_scale = [], [], 0, 1.0
+    last_cut = 0  # the epoch of the last learning-rate cut (plateau schedule)
     stopped = f"max epochs ({max_epochs})"
     bar = None
     if progress:
@@ -224,6 +230,9 @@ def fit_simulations(model, budget: SimulationBudget | None = None, seed: int = 0
             history.append((step, ema))
             if np.isfinite(vloss) and vloss < best[0]:
                 best = (vloss, epoch, copy.deepcopy(model.state_dict()))
+            elif budget.lr_patience and epoch - max(best[1], last_cut) >= budget.lr_patience:
+                lr_scale *= 0.5
+                last_cut = epoch
             if bar is not None:
                 bar.set_postfix(val=f"{vloss:.4f}", best=f"{best[0]:.4f}", refresh=False)
                 bar.update(1)
@@ -237,5 +246,6 @@ def fit_simulations(model, budget: SimulationBudget | None = None, seed: int = 0
     model.eval()
     model.train_info = {**summary, "train_seconds": time.perf_counter() - t0, "final_loss": best[0],
                         "loss_history": history, "epochs": len(curve), "best_epoch": best[1], "stopped": stopped,
-                        "validation_curve": curve, "batch_size": batch, "steps": step, "recoveries": recoveries}
+                        "validation_curve": curve, "batch_size": batch, "steps": step, "recoveries": recoveries,
+                        "lr_factor": lr_scale}
     return model.train_info
