@@ -51,7 +51,7 @@ def main(argv=None):
     ap.add_argument("--early-stopping", action="store_true",
                     help="train on exactly --simulations pairs with a validation split and early stopping "
                          "(innbench.simbudget) instead of the preset's fixed batch count")
-    ap.add_argument("--patience", type=int, default=20)
+    ap.add_argument("--patience", type=int, default=None, help="epochs without improvement (default: the budget's)")
     ap.add_argument("--budget", action="append", default=[], metavar="KEY=VALUE",
                     help="with --early-stopping: a SimulationBudget field (batch_size, lr, weight_decay, ...)")
     ap.add_argument("--c2st-backend", choices=("torch", "sklearn"), default="torch",
@@ -70,7 +70,7 @@ def main(argv=None):
         overrides["params"] = args.params
     if args.early_stopping:
         model = api.train("two_moons", args.model, seed=args.seed, simulations=args.simulations, progress=False,
-                          simulation_budget={"patience": args.patience,
+                          simulation_budget={**({"patience": args.patience} if args.patience else {}),
                                              **{k: json.loads(v) for k, v in (b.split("=", 1) for b in args.budget)}},
                           budget_overrides={"params": args.params} if args.params else None, **opts)
     else:

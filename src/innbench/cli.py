@@ -292,7 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train on N fresh simulations with a validation split and early stopping (not the preset)")
     t.add_argument("--data", help="train on your own simulations: .npz with arrays x and y, or .csv with the "
                                   "parameters then the observations per row (validation split, early stopping)")
-    t.add_argument("--patience", type=int, help="with --simulations/--data: epochs without improvement (default 20)")
+    t.add_argument("--patience", type=int,
+                   help="with --simulations/--data: epochs without improvement before stopping (default 30)")
     t.add_argument("--max-epochs", type=int, help="with --simulations/--data: at most this many epochs")
     t.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")

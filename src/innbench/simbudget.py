@@ -3,9 +3,10 @@
 The paper's protocol trains every model for a fixed number of batches on fresh simulations
 (:func:`innbench.training.fit`). A user's simulator is expensive: there are ``N`` simulations (10^3 to
 10^5) and no more. :func:`fit_simulations` then holds out a validation split, draws batches from the
-rest epoch by epoch, evaluates the validation loss after every epoch, stops when it has not improved
-for ``patience`` epochs, and restores the weights of the best epoch — the recipe of neural posterior
-estimation in sbi (validation fraction 0.1, patience 20), with a batch size that grows with ``N``.
+rest epoch by epoch, evaluates the validation loss after every epoch, halves the learning rate after
+``lr_patience`` (10) epochs without a better one, stops after ``patience`` (30), and restores the
+weights of the best epoch: the recipe of neural posterior estimation in sbi (validation fraction 0.1,
+early stopping) with a plateau schedule and a batch size that grows with ``N``.
 """
 
 from __future__ import annotations
@@ -36,6 +37,11 @@ class SimulationBudget:
         patience: epochs without a better validation loss before stopping.
         lr_patience: epochs without a better validation loss before the learning rate is halved (and the
             count starts again); ``None``: a constant learning rate, as sbi trains.
+
+    Tuned (``patience``, ``lr_patience``) for the cINN on two moons, on validation observations (seed 777,
+    ``benchmarks/two_moons.py --split validation``; ``results/tuning/two_moons_es_s20.jsonl``): C2ST 0.729
+    -> 0.650 at 10^3 simulations and 0.607 -> 0.563 at 10^4 from a constant rate with patience 20 to
+    (10, 30); (5, 20) matched at 10^4 (0.564) but stopped far too early at 10^3 (0.796).
         max_epochs: an upper bound on the epochs; ``None``: as many as ``max_steps`` allows.
         max_steps: an upper bound on the optimiser steps (``max_epochs`` derived from it).
         weight_decay, grad_clip: as in :class:`~innbench.training.Budget`.
@@ -45,8 +51,8 @@ class SimulationBudget:
     validation_fraction: float = 0.1
     batch_size: int | None = None
     lr: float = 1e-3
-    patience: int = 20
-    lr_patience: int | None = None
+    patience: int = 30
+    lr_patience: int | None = 10
     max_epochs: int | None = None
     max_steps: int = 50_000
     weight_decay: float = 1e-5
