@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import lambertw
 
-from .base import ObservationError, Problem, first_showcase, importance_resample
+from .base import Problem, first_showcase, importance_resample, refuse_rows
 
 __all__ = ["Ballistics", "impact_time"]
 
@@ -74,12 +74,8 @@ class Ballistics(Problem):
     bounds = ((-np.inf, np.inf), (0.0, np.inf), (X3_LOW, X3_HIGH), (0.0, np.inf))
 
     def check_observations(self, y):
-        far = (y[:, 0] < Y_LOW) | (y[:, 0] > Y_HIGH)
-        if far.any():
-            rows = np.flatnonzero(far)[:5].tolist()
-            raise ObservationError(
-                f"observations: impact must lie in [{Y_LOW:.2f}, {Y_HIGH:.2f}] (where the prior's throws land); "
-                f"rows {rows} are out of reach (e.g. {y[rows[0], 0]:.4g})")
+        refuse_rows((y[:, 0] < Y_LOW) | (y[:, 0] > Y_HIGH), y,
+                    f"impact must lie in [{Y_LOW:.2f}, {Y_HIGH:.2f}] (where the prior's throws land)", column=0)
 
     def showcase_observations(self):
         """The paper's Figure 3 impact position, 5."""

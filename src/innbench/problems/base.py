@@ -191,6 +191,17 @@ class Problem:
         return f"{type(self).__name__}(name={self.name!r}, x_dim={self.x_dim}, y_dim={self.y_dim})"
 
 
+def refuse_rows(mask: np.ndarray, y: np.ndarray, requirement: str, column: int | None = None) -> None:
+    """Raise an :class:`ObservationError` naming the rows of ``y`` where ``mask`` is true: they fail
+    ``requirement`` (e.g. "horizontal coordinate must lie in [-2, 2] (the arm's reach)")."""
+    if not mask.any():
+        return
+    rows = np.flatnonzero(mask)[:5].tolist()
+    example = y[rows[0]] if column is None else y[rows[0], column]
+    shown = f"{example:.4g}" if np.ndim(example) == 0 else np.array2string(np.asarray(example), precision=4)
+    raise ObservationError(f"observations: {requirement}; rows {rows} are out of reach (e.g. {shown})")
+
+
 def first_showcase(panels):
     """``([(title, samples)], y*)`` for the first showcase observation ``y0`` of posterior-figure panels
     (the reference first); ``([], None)`` when the reference has none."""

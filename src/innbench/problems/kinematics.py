@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import ObservationError, Problem, first_showcase, importance_resample
+from .base import ObservationError, Problem, first_showcase, importance_resample, refuse_rows
 
 __all__ = ["Kinematics"]
 
@@ -112,20 +112,11 @@ class Kinematics(Problem):
         return torch.cat([torch.atanh(y[:, :1] / (REACH + 1e-3)), y[:, 1:]], -1)
 
     def check_observations(self, y):
-        far = np.abs(y[:, 0]) > REACH
-        if far.any():
-            rows = np.flatnonzero(far)[:5].tolist()
-            raise ObservationError(
-                f"observations: horizontal coordinate must lie in [-{REACH}, {REACH}] (the arm's reach); "
-                f"rows {rows} are out of reach (e.g. {y[rows[0], 0]:.4g})"
-            )
-        high = np.abs(y[:, 1]) > VERTICAL_LIMIT
-        if high.any():
-            rows = np.flatnonzero(high)[:5].tolist()
-            raise ObservationError(
-                f"observations: vertical coordinate must lie in [-{VERTICAL_LIMIT:.2f}, {VERTICAL_LIMIT:.2f}] (the "
-                f"reach above a rail height the prior allows); rows {rows} are out of reach (e.g. {y[rows[0], 1]:.4g})"
-            )
+        refuse_rows(np.abs(y[:, 0]) > REACH, y,
+                    f"horizontal coordinate must lie in [-{REACH}, {REACH}] (the arm's reach)", column=0)
+        refuse_rows(np.abs(y[:, 1]) > VERTICAL_LIMIT, y,
+                    f"vertical coordinate must lie in [-{VERTICAL_LIMIT:.2f}, {VERTICAL_LIMIT:.2f}] (the reach "
+                    "above a rail height the prior allows)", column=1)
 
     def exact_posterior(self, y, n, rng, min_ess=10_000, batch=200_000, max_proposals=20_000_000):
         r"""Importance resampling along the solution set.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Problem
+from .base import Problem, refuse_rows
 
 __all__ = ["GaussianLinear", "GaussianMixture", "TwoMoons"]
 
@@ -100,14 +100,9 @@ class GaussianLinear(Problem):
         return x + np.sqrt(self.NOISE_VAR) * rng.standard_normal(x.shape)
 
     def check_observations(self, y):
-        from .base import ObservationError
-
         limit = np.sqrt((self.PRIOR_VAR + self.NOISE_VAR) * 120.0)
-        far = (np.abs(y) > limit).any(1)
-        if far.any():
-            rows = np.flatnonzero(far)[:5].tolist()
-            raise ObservationError(f"observations: every coordinate must lie in [-{limit:.2f}, {limit:.2f}] "
-                                   f"(where the prior predicts observations); rows {rows} are out of reach")
+        refuse_rows((np.abs(y) > limit).any(1), y,
+                    f"every coordinate must lie in [-{limit:.2f}, {limit:.2f}] (where the prior predicts observations)")
 
     def exact_posterior(self, y, n, rng, **kwargs):
         y = np.asarray(y, dtype=float)
@@ -146,14 +141,9 @@ class GaussianMixture(Problem):
         return x + scale * rng.standard_normal(x.shape)
 
     def check_observations(self, y):
-        from .base import ObservationError
-
         limit = self.HIGH + self.SCALES[0] * np.sqrt(120.0)
-        far = (np.abs(y) > limit).any(1)
-        if far.any():
-            rows = np.flatnonzero(far)[:5].tolist()
-            raise ObservationError(f"observations: every coordinate must lie in [-{limit:.2f}, {limit:.2f}] "
-                                   f"(within reach of the prior box); rows {rows} are out of reach")
+        refuse_rows((np.abs(y) > limit).any(1), y,
+                    f"every coordinate must lie in [-{limit:.2f}, {limit:.2f}] (within reach of the prior box)")
 
     def exact_posterior(self, y, n, rng, **kwargs):
         from scipy.special import log_ndtr
