@@ -12,8 +12,7 @@ from .reference import reference_posterior, test_observations
 from .training import Budget, fit, get_budget
 
 __all__ = ["Posterior", "evaluate", "load", "noise_floor", "posterior", "reference", "resolve_device", "sample",
-           "train",
-           "width_for_params"]
+           "train", "width_for_params"]
 
 
 def resolve_device(device: str | None) -> str:
@@ -51,8 +50,9 @@ def train(problem, model: str, seed: int = 0, preset: str | Budget = "default", 
 
     nonnegative_count(seed, "seed")
     problem = get_problem(problem)
-    if simulations is not None and not get_model_class(model).trainable and "simulations" in get_model_class(
-            model).defaults:  # rejection ABC: its per-query simulation budget, nothing to train
+    cls = get_model_class(model)
+    if simulations is not None and not cls.trainable and "simulations" in cls.defaults:
+        # rejection ABC: its per-query simulation budget, nothing to train
         model_config["simulations"], simulations = simulations, None
     on_sims = simulations is not None or data is not None or simulation_budget is not None
     if on_sims:
@@ -80,7 +80,6 @@ def train(problem, model: str, seed: int = 0, preset: str | Budget = "default", 
         from .models.base import MODEL_FILES
 
         check_output_dir(out, "out", MODEL_FILES)
-    cls = get_model_class(model)
     known = cls.defaults  # a preset's size options apply to the models that have them
     config = {**{k: v for k, v in budget.model.items() if k in known}, **model_config, "seed": seed}
     if budget.params is not None and cls.width_option and cls.width_option not in model_config:
