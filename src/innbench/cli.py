@@ -21,7 +21,7 @@ def cmd_problems(args):
     for name in list_problems():
         p = get_problem(name)
         print(f"{name:22s} x_dim={p.x_dim} y_dim={p.y_dim}  x: {', '.join(p.x_names)}  |  y: {', '.join(p.y_names)}"
-              f"{'  (exact reference)' if p.has_exact_posterior else '  (ABC reference)'}")
+              f"  ({p.reference_kind} reference)")
 
 
 def cmd_models(args):
@@ -39,7 +39,9 @@ def cmd_models(args):
     for name in list_models():
         cls = get_model_class(name)
         f = cls.facts
-        if args.problem:
+        if args.problem and cls.requires_likelihood and not get_problem(args.problem).has_likelihood:
+            extra = f" {'–':6s} {'–':>8s}  (needs a likelihood)"
+        elif args.problem:
             m = cls(args.problem)
             extra = f" {m.dim_z():<6d} {m.n_parameters():8d}"
         print(f"{name:14s} {cls.title:26s} {f.equation:6s} {yn(f.ml_loss):3s} {yn(f.y_supervised):5s} "
@@ -314,7 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--observations", required=True)
     r.add_argument("--n", type=int, default=4000)
     r.add_argument("--out", required=True)
-    r.add_argument("--method", choices=["exact", "abc"], default="exact")
+    r.add_argument("--method", choices=["exact", "mcmc", "abc"], default="exact",
+                   help="exact: the problem's own sampler; mcmc: MCMC on its likelihood; abc: quantile ABC")
     r.add_argument("--seed", type=int, default=1234)
     r.add_argument("--pool-size", type=int, help="quantile ABC pool size (default 2e6)")
     r.set_defaults(func=cmd_reference)
@@ -324,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--observations", help="observations to score on (default: the problem's test set)")
     e.add_argument("--num-observations", type=int, default=200, help="how many test observations (default 200)")
     e.add_argument("--n", type=int, default=4000, help="samples per observation")
-    e.add_argument("--reference-method", choices=["exact", "abc"], default="exact")
+    e.add_argument("--reference-method", choices=["exact", "mcmc", "abc"], default="exact")
     e.add_argument("--timing-observations", type=int, default=20, help="observations to time (0: no timing)")
     e.add_argument("--c2st-observations", type=int, default=5,
                    help="observations for the classifier two-sample test (default 5, about 2 s each; 0 skips it)")

@@ -37,7 +37,10 @@ _C2ST_FLOORS = Memo(256)
 
 
 def _reference_method(problem, method: str) -> str:
-    return method if problem.has_exact_posterior or method == "abc" else "abc"
+    """``exact`` falls back to MCMC where the problem has a likelihood but no sampler, else to ABC."""
+    if method != "exact" or problem.has_exact_posterior:
+        return method
+    return "mcmc" if problem.has_likelihood else "abc"
 
 
 def noise_floor(problem, y: np.ndarray, n: int = 4000, method: str = "exact") -> np.ndarray:

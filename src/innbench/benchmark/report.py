@@ -290,7 +290,7 @@ def _posterior_figure(problem: str, prob, labels, db: ResultsDB, save) -> None:
     refs = db.references(problem)
     if prob is None or not refs:
         return
-    method = "exact" if prob.has_exact_posterior else "ABC"
+    method = prob.reference_kind
     panels = [(f"reference ({method})", refs)]
     for e in labels.values():
         shows = db.samples(e["runs"][0]["run_id"])

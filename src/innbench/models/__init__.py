@@ -26,6 +26,7 @@ BUILT_IN = (
     "flows:NeuralSplineFlow",
     "flow_matching:FlowMatching",
     "rejection_abc:RejectionABC",
+    "likelihood_mcmc:LikelihoodMCMC",
 )
 
 _REGISTRY: dict[str, type[Model]] = {}

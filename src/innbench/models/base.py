@@ -78,6 +78,8 @@ class Model(nn.Module):
     #: whether :meth:`sample` may draw one observation's ``n`` samples in several calls (False: the
     #: sampler needs all ``n`` at once, as rejection ABC's nearest-``n`` selection does)
     sample_in_chunks: ClassVar[bool] = True
+    #: whether the model needs the problem's ``log_prior`` and ``log_likelihood`` (the MCMC baseline)
+    requires_likelihood: ClassVar[bool] = False
     defaults: ClassVar[dict] = {}
     #: the config option that sets the network width (scaled by ``Budget.params``); None: no width
     width_option: ClassVar[str | None] = "hidden"

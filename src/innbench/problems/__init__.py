@@ -9,11 +9,13 @@ import numpy as np
 from .ballistics import Ballistics
 from .base import ObservationError, Problem
 from .kinematics import Kinematics
-from .sbi import GaussianLinear, GaussianMixture, TwoMoons
+from .sbi import SLCP, BernoulliGLM, GaussianLinear, GaussianMixture, TwoMoons
 from .toys import GaussianModes, Linear
 
 __all__ = [
+    "SLCP",
     "Ballistics",
+    "BernoulliGLM",
     "GaussianLinear",
     "GaussianMixture",
     "GaussianModes",
@@ -38,6 +40,8 @@ _REGISTRY: dict[str, Callable[[], Problem]] = {
     "two_moons": TwoMoons,
     "gaussian_linear": GaussianLinear,
     "gaussian_mixture": GaussianMixture,
+    "slcp": SLCP,
+    "bernoulli_glm": BernoulliGLM,
 }
 
 
@@ -55,12 +59,14 @@ class SimulatorProblem(Problem):
         >>> sq.simulate(3, np.random.default_rng(0))[1].shape
         (3, 1)
 
-    Reference posteriors for such problems come from quantile ABC (``method='abc'``).
-    ``valid(y) -> bool array`` optionally marks observations the simulator can produce.
+    Reference posteriors for such problems come from quantile ABC (``method='abc'``), or, if the problem
+    is given ``log_prior(x) -> (k,)`` and ``log_likelihood(x, y) -> (k,)`` (densities up to constants; ``x``
+    ``(k, x_dim)``, ``y`` one observation), from MCMC (``method='mcmc'``), and the ``mcmc`` baseline
+    model runs on it. ``valid(y) -> bool array`` optionally marks observations the simulator can produce.
     """
 
     def __init__(self, name, *, x_names, y_names, prior, simulator, stochastic=False,
-                 discrete=(), bounds=None, valid=None, version="1"):
+                 discrete=(), bounds=None, valid=None, version="1", log_prior=None, log_likelihood=None):
         self.name = name
         self.x_names = tuple(x_names)
         self.y_names = tuple(y_names)
@@ -71,6 +77,32 @@ class SimulatorProblem(Problem):
         self.bounds = None if bounds is None else tuple(tuple(b) for b in bounds)
         self._valid = valid
         self.version = version
+        if (log_prior is None) != (log_likelihood is None):
+            raise ValueError("log_prior, log_likelihood: give both (MCMC needs the prior density and the "
+                             "likelihood) or neither")
+        self._log_prior, self._log_likelihood = log_prior, log_likelihood
+
+    @property
+    def has_likelihood(self) -> bool:
+        return self._log_likelihood is not None
+
+    def log_prior(self, x):
+        if self._log_prior is None:
+            return super().log_prior(x)
+        return self._checked(self._log_prior(np.asarray(x, dtype=float)), len(x), "log_prior")
+
+    def log_likelihood(self, x, y):
+        if self._log_likelihood is None:
+            return super().log_likelihood(x, y)
+        return self._checked(self._log_likelihood(np.asarray(x, dtype=float), np.asarray(y, dtype=float)), len(x),
+                             "log_likelihood")
+
+    def _checked(self, v, k, what):
+        v = np.asarray(v, dtype=float).reshape(-1) if np.ndim(v) else np.full(k, float(v))
+        if v.shape != (k,):
+            raise ValueError(f"{what} of problem {self.name!r}: expected {k} values (one per parameter row), got "
+                             f"shape {v.shape}")
+        return v
 
     def sample_prior(self, n, rng):
         x = np.asarray(self._prior(n, rng), dtype=float)

@@ -103,6 +103,43 @@ class Problem:
     def has_exact_posterior(self) -> bool:
         return type(self).exact_posterior is not Problem.exact_posterior
 
+    #: how :meth:`exact_posterior` draws, in words for tables and figures ("exact"; "MCMC" where it runs MCMC)
+    reference_label: str = "exact"
+
+    @property
+    def reference_kind(self) -> str:
+        """What the default reference is: this problem's :attr:`reference_label`, "MCMC" (a likelihood but no
+        sampler) or "ABC"."""
+        if self.has_exact_posterior:
+            return self.reference_label
+        return "MCMC" if self.has_likelihood else "ABC"
+
+    # -- optional: a tractable likelihood (for MCMC references and the likelihood-based baseline) ----------
+    #: linear involutions ``A`` (``x_dim x x_dim`` matrices, commuting with each other) that leave the prior
+    #: and the likelihood unchanged, ``p(A x) = p(x)`` and ``p(y | A x) = p(y | x)``: the posterior's exact
+    #: symmetries (SLCP's signs of theta3 and theta4). MCMC applies each with probability 1/2 to its draws,
+    #: which puts exactly equal mass on mirrored modes that chains rarely cross between.
+    symmetries: tuple = ()
+
+    def log_prior(self, x: np.ndarray) -> np.ndarray:
+        """Log prior density of ``x (k, x_dim)`` up to an additive constant, ``-inf`` outside the support."""
+        raise NotImplementedError(f"problem {self.name!r} has no prior density")
+
+    def log_likelihood(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """``log p(y | x)`` for parameter rows ``x (k, x_dim)`` and one observation ``y (y_dim,)``, shape
+        ``(k,)``, up to an additive constant that may depend on ``y`` but not on ``x``."""
+        raise NotImplementedError(f"problem {self.name!r} has no tractable likelihood")
+
+    @property
+    def has_likelihood(self) -> bool:
+        """Whether :meth:`log_prior` and :meth:`log_likelihood` are implemented (MCMC can run)."""
+        return all(getattr(type(self), m) is not getattr(Problem, m) for m in ("log_prior", "log_likelihood"))
+
+    def fixed_observations(self):
+        """Published fixed observations ``(x_true (k, x_dim), y (k, y_dim))`` that numbers in the literature
+        use (sbibm's ten per task), or None. The ``sbi`` grid scores on these instead of the test draws."""
+        return None
+
     # -- shared helpers -----------------------------------------------------------------------
     def simulate(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Simulated training pairs: ``n`` prior draws and their observations (all valid)."""

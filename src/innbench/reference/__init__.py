@@ -98,8 +98,10 @@ def reference_posterior(problem, y, n: int = 4000, method: str = "exact", seed: 
                         cache: bool = True, **options):
     """Reference posterior samples ``(m, n, x_dim)`` for observations ``y`` and their provenance.
 
-    ``method``: ``exact`` (the problem's exact sampler: closed form or importance resampling along
-    the solution set, with its effective sample size) or ``abc`` (quantile ABC, any problem).
+    ``method``: ``exact`` (the problem's own reference sampler: closed form, importance resampling along
+    the solution set, or, for SLCP and the Bernoulli GLM, MCMC on the exact likelihood, each with its
+    effective sample size), ``mcmc`` (:func:`innbench.mcmc.mcmc_posterior`, any problem with a tractable
+    likelihood; R-hat and ESS in the provenance) or ``abc`` (quantile ABC, any problem).
     Results are cached on disk keyed by problem, version, observations, n, method, seed and options;
     the provenance dict (method, seed, sample counts, ESS or tolerance, versions) is stored beside them.
     """
@@ -109,10 +111,15 @@ def reference_posterior(problem, y, n: int = 4000, method: str = "exact", seed: 
     n = _count(n, "n")
     y = problem.validate_observations(y)
     check_memory(len(y) * n * problem.x_dim * 8 * 4.0, "n", f"{len(y):,} observations x {n:,} reference samples")
-    if method not in ("exact", "abc"):
-        raise ValueError(f"method: expected 'exact' or 'abc', got {method!r}")
+    if method not in ("exact", "mcmc", "abc"):
+        raise ValueError(f"method: expected 'exact', 'mcmc' or 'abc', got {method!r}")
     if method == "exact" and not problem.has_exact_posterior:
-        raise ValueError(f"method: problem {problem.name!r} has no exact sampler; use method='abc'")
+        raise ValueError(f"method: problem {problem.name!r} has no exact sampler; use method='abc'"
+                         + (" or 'mcmc'" if problem.has_likelihood else ""))
+    if method == "mcmc":
+        from ..mcmc import require_likelihood
+
+        require_likelihood(problem)
     key = _key(problem, y, n, method, seed, options)
     path = cache_dir() / "references" / f"{problem.name}-{method}-{key}.npz"
     if cache and path.exists():
@@ -127,6 +134,10 @@ def reference_posterior(problem, y, n: int = 4000, method: str = "exact", seed: 
     rng = np.random.default_rng(seed)
     if method == "exact":
         samples, info = problem.exact_posterior(y, n, rng, **options)
+    elif method == "mcmc":
+        from ..mcmc import mcmc_posterior
+
+        samples, info = mcmc_posterior(problem, y, n, rng, **options)
     else:
         samples, info = quantile_abc(problem, y, n, rng, **options)
     provenance = {

@@ -1,0 +1,71 @@
+"""MCMC on the exact likelihood at query time: the classical Bayesian baseline (non-amortized)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .base import Model, ModelFacts
+
+__all__ = ["LikelihoodMCMC"]
+
+
+class LikelihoodMCMC(Model):
+    r"""Ensemble MCMC on the problem's own prior density and likelihood for every query; nothing is learned.
+
+    The "classical Bayesian" answer the paper's outlook compares amortized inference with: for each
+    observation ``y*`` it runs :func:`innbench.mcmc.mcmc_posterior` (emcee with differential-evolution
+    moves, initialised by importance resampling ``init_draws`` prior draws, ``burn`` + ``pilot`` steps,
+    then draws thinned by the autocorrelation time; the problem's exact symmetries applied). It needs a
+    problem that implements ``log_prior`` and ``log_likelihood`` (the SBI tasks; a
+    :class:`~innbench.SimulatorProblem` given both) and refuses others at construction. The cost per query
+    is seconds, not milliseconds: the amortization figure shows it beside rejection ABC. ``last_diagnostics``
+    holds the R-hat, ESS and likelihood evaluations per observation of the latest :meth:`sample` call.
+    Unlike the reference sampler it does not refuse unconverged chains (``rhat_max`` None by default): a
+    baseline reports what a practitioner's default run gives. ``dim(z)``: none (reported as 0).
+    """
+
+    name = "mcmc"
+    title = "MCMC on the likelihood (baseline)"
+    facts = ModelFacts(ml_loss=False, y_supervised=False, exact_inverse=False, density=False, equation="MCMC")
+    width_option = None
+    trainable = False
+    amortized = False
+    sample_in_chunks = False
+    requires_likelihood = True
+    defaults = {"walkers": 0, "burn": 1000, "pilot": 500, "init_draws": 20_000, "rhat_max": None, "seed": 0}
+
+    def build(self):
+        from ..mcmc import require_likelihood
+
+        require_likelihood(self.problem)
+        c = self.config
+        for key in ("burn", "pilot"):
+            if int(c[key]) < 100:
+                raise ValueError(f"{key}: expected at least 100 steps, got {c[key]!r}")
+        if int(c["walkers"]) < 0 or int(c["init_draws"]) < 100:
+            raise ValueError(f"walkers, init_draws: expected walkers >= 0 (0: automatic) and init_draws >= 100, got "
+                             f"{c['walkers']!r}, {c['init_draws']!r}")
+        if c["rhat_max"] is not None:
+            from ..params import positive_real
+
+            c["rhat_max"] = positive_real(c["rhat_max"], "rhat_max")
+        self.last_diagnostics = {}
+
+    def dim_z(self):
+        return 0
+
+    def sample_standardized(self, y, n, generator):
+        from ..mcmc import mcmc_posterior
+
+        c = self.config
+        seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
+        y_raw = (y * self.c_std + self.c_mean).cpu().numpy().astype(np.float64)
+        x, info = mcmc_posterior(self.problem, y_raw, n, np.random.default_rng(seed), walkers=int(c["walkers"]) or None,
+                                 burn=int(c["burn"]), pilot=int(c["pilot"]), init_draws=int(c["init_draws"]),
+                                 rhat_max=c["rhat_max"])
+        self.last_diagnostics = {k: info[k].tolist() for k in ("rhat", "ess", "steps", "seconds")}
+        return self.standardize_x(torch.as_tensor(x, dtype=torch.float32, device=y.device))
+
+    def loss(self, x, y):  # pragma: no cover - never trained
+        raise RuntimeError("mcmc has nothing to train")

@@ -1,0 +1,144 @@
+"""MCMC on a tractable likelihood: the SLCP and Bernoulli-GLM tasks, the MCMC reference against closed
+forms and against an independent chain, the mcmc baseline model, and users' own likelihoods."""
+
+import numpy as np
+import pytest
+from scipy.stats import multivariate_normal
+
+from innbench import SimulatorProblem, api
+from innbench.calibration import c2st
+from innbench.mcmc import MCMCError, mcmc_posterior
+from innbench.problems import ObservationError, get_problem
+from innbench.problems.sbi import sbibm_observations
+
+FAST = {"burn": 500, "pilot": 500, "init_draws": 20_000}
+
+
+def test_sbibm_observations_are_bundled_and_reachable():
+    for task, (d, m) in {"two_moons": (2, 2), "gaussian_linear": (10, 10), "gaussian_mixture": (2, 2),
+                         "slcp": (5, 8), "bernoulli_glm": (10, 10)}.items():
+        p = get_problem(task)
+        x, y = p.fixed_observations()
+        assert x.shape == (10, d) and y.shape == (10, m)
+        p.validate_observations(y)
+        assert p.in_support(x).all() if p.bounds else True
+        assert all(np.isfinite(p.log_likelihood(x[k:k + 1], y[k])[0]) for k in range(10)), task
+    x, y = sbibm_observations("slcp")  # sbibm's observation 1, as its CSV files print it
+    assert x[0].tolist() == [-2.8581212, -0.44451332, 2.9473476, 1.2396116, 2.9712725]
+    assert y[0, :2].tolist() == [2.3718784, 0.49947417]
+    assert sbibm_observations("bernoulli_glm")[1][0, 0] == 56.0
+    with pytest.raises(KeyError, match="bundled for"):
+        sbibm_observations("lotka_volterra")
+
+
+def test_slcp_simulator_and_likelihood_by_hand():
+    p = get_problem("slcp")
+    theta = np.array([[1.0, -0.5, 1.2, -0.8, 0.4]])
+    s1, s2, rho = 1.2**2, 0.8**2, np.tanh(0.4)
+    cov = np.array([[s1**2 + 1e-6, rho * s1 * s2], [rho * s1 * s2, s2**2 + 1e-6]])
+    y = p.forward(np.repeat(theta, 100_000, 0), np.random.default_rng(0)).reshape(-1, 2)  # 400,000 points
+    np.testing.assert_allclose(y.mean(0), [1.0, -0.5], atol=0.01)
+    np.testing.assert_allclose(np.cov(y.T), cov, rtol=0.02, atol=0.005)
+    y_star = np.array([0.3, 0.1, 1.9, -0.7, 0.5, 0.2, 1.1, -1.0])
+    direct = sum(multivariate_normal(theta[0, :2], cov).logpdf(y_star[2 * j: 2 * j + 2]) for j in range(4))
+    assert p.log_likelihood(theta, y_star)[0] == pytest.approx(direct, rel=1e-9)
+    flipped = theta * [1, 1, -1, -1, 1]  # the likelihood sees only theta3^2 and theta4^2
+    assert p.log_likelihood(flipped, y_star)[0] == pytest.approx(direct, rel=1e-12)
+    with pytest.raises(ObservationError, match="out of reach"):
+        p.validate_observations(np.full((1, 8), 150.0))
+
+
+def test_bernoulli_glm_simulator_prior_and_likelihood_by_hand():
+    p = get_problem("bernoulli_glm")
+    X = p.design_matrix()
+    stim = np.random.RandomState(42).randn(100).astype(np.float32).astype(float)
+    assert (X[:, 0] == 1).all() and X[5, 3] == stim[3] and X[1, 2] == stim[0] and X[0, 2] == 0.0
+    theta = np.array([[-1.0, 0.5, 1.0, 0.2, -0.3, 0.0, 0.1, 0.0, 0.0, 0.0]])
+    y = p.forward(theta, np.random.default_rng(3))
+    spikes = (np.random.default_rng(3).uniform(size=(1, 100)) < 1 / (1 + np.exp(-theta @ X.T))).astype(float)
+    np.testing.assert_allclose(y, spikes @ X)  # the spike count and the spike-triggered sums
+    assert y[0, 0] == spikes.sum()
+    # sufficiency: the likelihood of the summary differs from the raw spike train's by a constant in theta
+    thetas = p.sample_prior(5, np.random.default_rng(4))
+    psi = thetas @ X.T
+    raw = (spikes * -np.logaddexp(0, -psi) + (1 - spikes) * -np.logaddexp(0, psi)).sum(1)
+    diff = p.log_likelihood(thetas, y[0]) - raw
+    np.testing.assert_allclose(diff, diff[0], atol=1e-9)
+    draws = p.sample_prior(200_000, np.random.default_rng(5))  # prior covariance = inverse of the precision
+    np.testing.assert_allclose(np.cov(draws.T), np.linalg.inv(p.prior_precision()), atol=0.03)
+    bad = y.copy()
+    bad[0, 0] = 10.5
+    with pytest.raises(ObservationError, match="spike count"):
+        p.validate_observations(bad)
+
+
+def test_mcmc_matches_the_closed_form_and_the_exact_sampler():
+    p = get_problem("gaussian_linear")
+    y = p.fixed_observations()[1][:1]
+    s, info = mcmc_posterior(p, y, 4000, np.random.default_rng(0), **FAST)
+    assert info["method"] == "mcmc-emcee" and info["rhat"][0] < 1.02 and info["ess"][0] > 1000
+    np.testing.assert_allclose(s[0].mean(0), y[0] / 2, atol=0.02)  # N(y / 2, 0.05 I)
+    np.testing.assert_allclose(s[0].var(0), 0.05, rtol=0.15)  # emcee's DE snooker move fails this (0.027)
+    moons = get_problem("two_moons")
+    y = moons.fixed_observations()[1][:1]
+    s, _ = mcmc_posterior(moons, y, 3000, np.random.default_rng(1), **FAST)
+    exact, _ = moons.exact_posterior(y, 3000, np.random.default_rng(2))
+    assert c2st(s[0], exact[0]) < 0.56  # two crescents, both found (the symmetry flip)
+
+
+def test_slcp_reference_two_independent_chains_agree_and_modes_are_balanced():
+    p = get_problem("slcp")
+    y = p.fixed_observations()[1][:1]
+    a, prov = api.reference(p, y, n=3000, cache=False)  # SLCP needs the default burn-in (500 steps: R-hat 1.10)
+    b, _ = api.reference(p, y, n=3000, cache=False, seed=7)
+    assert prov["method"] == "mcmc-emcee" and prov["rhat"][0] < 1.05 and len(prov["ess"]) == 1
+    assert c2st(a[0], b[0]) < 0.56
+    for k in (2, 3):  # the four mirrored modes carry equal mass
+        assert np.mean(a[0][:, k] > 0) == pytest.approx(0.5, abs=0.03)
+
+
+def test_mcmc_refuses_problems_without_likelihood_and_unconverged_chains():
+    with pytest.raises(ValueError, match="no tractable likelihood"):
+        api.reference("kinematics", [[1.0, 0.2]], n=100, method="mcmc", cache=False)
+    with pytest.raises(ValueError, match="no tractable likelihood"):
+        api.train("ballistics", "mcmc", simulations=100, progress=False)
+    p = get_problem("slcp")
+    with pytest.raises(MCMCError, match="did not converge"):
+        mcmc_posterior(p, p.fixed_observations()[1][:1], 500, np.random.default_rng(0), burn=100, pilot=100,
+                       init_draws=200, rhat_max=1.0001)
+
+
+def test_mcmc_baseline_model_answers_per_query():
+    m = api.train("gaussian_linear", "mcmc", simulations=200, progress=False, burn=300, pilot=300)
+    y = np.full((2, 10), 0.4)
+    s = m.sample(y, 2000, seed=0)
+    assert s.shape == (2, 2000, 10) and not m.amortized
+    np.testing.assert_allclose(s.mean(1), 0.2, atol=0.03)
+    assert len(m.last_diagnostics["rhat"]) == 2 and min(m.last_diagnostics["steps"]) > 600
+    with pytest.raises(ValueError, match="burn"):
+        api.train("gaussian_linear", "mcmc", simulations=200, progress=False, burn=10)
+
+
+def test_a_users_simulator_with_a_likelihood_gets_an_mcmc_reference():
+    prob = SimulatorProblem(
+        "noisy_mean", x_names=["mu"], y_names=["ybar"], stochastic=True,
+        prior=lambda n, rng: rng.normal(size=(n, 1)),
+        simulator=lambda x, rng: x + 0.5 * rng.normal(size=x.shape),
+        log_prior=lambda x: -0.5 * x[:, 0] ** 2, log_likelihood=lambda x, y: -0.5 * ((y[0] - x[:, 0]) / 0.5) ** 2)
+    assert prob.has_likelihood and prob.reference_kind == "MCMC"
+    s, prov = api.reference(prob, [[1.0]], n=4000, method="mcmc", cache=False, **FAST)
+    # conjugate: mu | y ~ N(y / 1.25, 0.2)
+    assert s[0, :, 0].mean() == pytest.approx(0.8, abs=0.03) and s[0, :, 0].var() == pytest.approx(0.2, rel=0.12)
+    with pytest.raises(ValueError, match="give both"):
+        SimulatorProblem("half", x_names=["a"], y_names=["b"], prior=None, simulator=None, log_prior=lambda x: x)
+
+
+def test_symmetries_must_be_commuting_reflections():
+    from innbench.mcmc import _normals
+
+    np.testing.assert_allclose(np.abs(_normals(get_problem("slcp").symmetries, 5)), np.eye(5)[[2, 3]])
+    np.testing.assert_allclose(np.abs(_normals(get_problem("two_moons").symmetries, 2)), np.sqrt(0.5))
+    with pytest.raises(ValueError, match="expected reflections"):
+        _normals([[[0.0, 1.0], [1.0, 0.5]]], 2)
+    with pytest.raises(ValueError, match="orthogonal"):
+        _normals([np.eye(2) - 2 * np.outer(u, u) for u in (np.array([1.0, 0.0]), np.array([0.6, 0.8]))], 2)
