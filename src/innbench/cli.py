@@ -220,7 +220,8 @@ def cmd_bench(args):
 
     from .benchmark import get_grid, load_grid, run_grid
 
-    overrides = _given(args, observations="observations", seeds="seeds", threads="threads")
+    overrides = _given(args, observations="observations", seeds="seeds", threads="threads",
+                       simulations="simulations")
     if args.config:
         if args.preset:
             raise ValueError("--config, --preset: give one of them (a config file may say base = \"quick\")")
@@ -349,13 +350,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("bench", help="run a benchmark grid (problems x models x seeds) into a results database",
                        parents=[plug])
-    b.add_argument("--preset", help="grid preset: quick (minutes), default, paper (default: quick)")
+    b.add_argument("--preset", help="grid preset: quick (minutes), default, paper, sbi (default: quick)")
     b.add_argument("--config", help="grid from a TOML file instead of a preset")
     b.add_argument("--db", default="results/innbench.db", help="SQLite results database (default results/innbench.db)")
     b.add_argument("--problems", nargs="+", help="only these problems of the grid")
     b.add_argument("--models", nargs="+", help="only these models (names or labels) of the grid")
     b.add_argument("--seeds", nargs="+", type=int, help="training seeds (overrides the grid's)")
     b.add_argument("--observations", type=int, help="test observations per cell (overrides the grid's)")
+    b.add_argument("--simulations", type=int, nargs="+", metavar="N",
+                   help="simulation budgets (overrides the grid's; e.g. --simulations 1000 10000)")
     b.add_argument("--threads", type=int, help="torch CPU threads per cell")
     b.add_argument("--executor", choices=["local", "ray"], default="local",
                    help="local (default) or ray: cells as Ray tasks")
@@ -395,7 +398,9 @@ def _check_numbers(args) -> None:
     for key in _POSITIVE + _NONNEGATIVE:
         value = getattr(args, key, None)
         if value is not None and not (key == "observations" and isinstance(value, str)):  # a file or inline rows
-            (P.count if key in _POSITIVE else P.nonnegative_count)(value, "--" + key.replace("_", "-"))
+            check = P.count if key in _POSITIVE else P.nonnegative_count
+            for v in value if isinstance(value, list) else [value]:  # bench --simulations takes several
+                check(v, "--" + key.replace("_", "-"))
     if getattr(args, "lr", None) is not None:
         P.positive_real(args.lr, "--lr")
     for s in getattr(args, "seeds", None) or []:

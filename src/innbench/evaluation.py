@@ -58,16 +58,18 @@ def noise_floor(problem, y: np.ndarray, n: int = 4000, method: str = "exact") ->
     return _NOISE_FLOORS.get(key, compute).copy()
 
 
-def c2st_floor(problem, y: np.ndarray, n: int, method: str = "exact") -> list[float]:
+def c2st_floor(problem, y: np.ndarray, n: int, method: str = "exact", folds: int = 2,
+               backend: str = "torch") -> list[float]:
     """C2ST of an independent reference draw (seed 98765, as for the noise floor of Err_post) against
     the reference, per observation: what the test reports for a perfect sampler with ``n`` samples."""
     method = _reference_method(problem, method)
+
     def compute():
         ref, _ = reference_posterior(problem, y, n, method=method)
         other, _ = reference_posterior(problem, y, n, method=method, seed=98765)
-        return [c2st(other[i], ref[i], seed=0, folds=2) for i in range(len(y))]
+        return [c2st(other[i], ref[i], seed=0, folds=folds, backend=backend) for i in range(len(y))]
 
-    key = (problem.name, problem.version, y.shape, y.tobytes(), n, method)
+    key = (problem.name, problem.version, y.shape, y.tobytes(), n, method, folds, backend)
     return list(_C2ST_FLOORS.get(key, compute))
 
 
@@ -96,7 +98,8 @@ def _query_times(model, y: np.ndarray, n: int, seed: int) -> list[float]:
 def score(model, y: np.ndarray, x_true: np.ndarray | None = None, n_samples: int = 4000,
           reference_method: str = "exact", seed: int = 0, timing_observations: int = 20,
           noise_floor_observations: int = 50, c2st_observations: int = 0, sbc: bool = True,
-          round_discrete: bool = True, progress: bool = False, keep_samples: bool = False) -> dict:
+          round_discrete: bool = True, progress: bool = False, keep_samples: bool = False, c2st_folds: int = 2,
+          c2st_backend: str = "torch") -> dict:
     """Score a trained ``model`` on validated observations ``y`` (m, y_dim) against reference posteriors.
 
     ``x_true`` (m, x_dim), the parameters that produced ``y``, enables the SBC metrics (with ``sbc``).
@@ -135,9 +138,10 @@ def score(model, y: np.ndarray, x_true: np.ndarray | None = None, n_samples: int
     if sbc and x_true is not None:
         ranks = sbc_ranks(samples, np.asarray(x_true, dtype=float), rng=np.random.default_rng([seed, 4711]))
     c2_k = min(c2st_observations, len(y))
-    c2 = [c2st(samples[i], ref[i], seed=0, folds=2) if np.isfinite(samples[i]).any() else float("nan")
+    c2 = [c2st(samples[i], ref[i], seed=0, folds=c2st_folds, backend=c2st_backend)
+          if np.isfinite(samples[i]).any() else float("nan")
           for i in range(c2_k)]  # a model whose samples are all invalid gets no score, not a crash
-    c2_floor = c2st_floor(problem, y[:c2_k], n_samples, method) if c2_k else []
+    c2_floor = c2st_floor(problem, y[:c2_k], n_samples, method, folds=c2st_folds, backend=c2st_backend) if c2_k else []
 
     summary = {
         "problem": problem.name,

@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 __all__ = [
     "amortization_figure",
     "ballistics_posterior_figure",
+    "budget_curve_figure",
     "coverage_figure",
     "density_level",
     "error_boxplots",
@@ -723,4 +724,39 @@ def coverage_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> Figu
     ax.set_ylabel("expected coverage")
     ax.set_title("Coverage of the posterior's credible regions", fontsize=10)
     ax.grid(alpha=0.3)
+    return fig
+
+
+def budget_curve_figure(curves: Mapping[str, tuple[Sequence[int], Sequence[float]]], title: str,
+                        published: Mapping[str, tuple[Sequence[int], Sequence[float]]] | None = None,
+                        flat: Mapping[str, float] | None = None) -> Figure:
+    """C2ST against the simulation budget (log scale), one line per model; ``published`` values dashed in
+    black, ``flat`` (baselines that use no simulations, e.g. MCMC on the likelihood) as dotted horizontals."""
+    fig = Figure(figsize=(7.0, 4.4), layout="constrained")
+    ax = fig.add_subplot()
+    drawn = 0
+    for k, (name, (n, c)) in enumerate(curves.items()):
+        n, c = np.asarray(n, dtype=float), np.asarray(c, dtype=float)
+        keep = np.isfinite(c)
+        if keep.any():
+            ax.plot(n[keep], c[keep], "o-", color=_PALETTE[k % len(_PALETTE)], lw=1.6, ms=4, label=name)
+            drawn += 1
+    for name, (n, c) in (published or {}).items():
+        ax.plot(n, c, "s--", color="black", lw=1.2, ms=4, label=name)
+        drawn += 1
+    for k, (name, v) in enumerate((flat or {}).items()):
+        if v is not None and np.isfinite(v):
+            ax.axhline(v, ls=":", lw=1.4, color=("0.35", "0.6")[k % 2], label=name)
+            drawn += 1
+    if drawn:
+        ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.03, 0.5))
+    else:
+        _no_data(ax)
+    ax.axhline(0.5, color="0.8", lw=1)
+    ax.set_xscale("log")
+    ax.set_ylim(0.45, 1.02)
+    ax.set_xlabel("simulations")
+    ax.set_ylabel("C2ST accuracy (0.5 = indistinguishable)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3, which="both")
     return fig

@@ -21,10 +21,10 @@ Per observation:
    (Gumbel top-k), so separated modes start populated in about the right proportions.
 2. **Burn-in** of ``burn`` steps, then a pilot of ``pilot`` steps that estimates the integrated
    autocorrelation time ``tau`` (emcee's estimator, the largest over parameters).
-3. **Production**: ``ceil(n / walkers)`` (at least 50) stored states per walker, ``thin = max(1, ceil(tau))`` steps apart,
-   so the draws are nearly independent (ESS close to ``n``).
-4. **Symmetries**: where the problem declares exact reflections (:attr:`Problem.symmetries`, ``A = I - 2 u
-   u^T`` with orthogonal normals ``u``), the chains run on the fundamental domain ``u . x >= 0`` (the
+3. **Production**: ``ceil(n / walkers)`` (at least 50) stored states per walker, ``thin = max(1, ceil(tau))``
+   steps apart, so the draws are nearly independent (ESS close to ``n``).
+4. **Symmetries**: where the problem declares exact reflections (:attr:`Problem.symmetries`,
+   ``A = I - 2 u u^T`` with orthogonal normals ``u``), the chains run on the fundamental domain ``u . x >= 0`` (the
    posterior folded onto it, which is the same density there), and each reflection is applied to each
    draw with probability 1/2 afterwards: mirrored modes get exactly equal mass, and the ensemble's
    moves never propose jumps between modes (on SLCP's four modes unfolded chains accepted 4 % of

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from ..training import PRESETS, Budget, get_budget
 
-__all__ = ["GRID_PRESETS", "Cell", "GridConfig", "ModelSpec", "get_grid", "import_plugins", "load_grid"]
+__all__ = ["GRID_PRESETS", "SBI_MODELS", "SBI_TASKS", "Cell", "GridConfig", "ModelSpec", "budget_label", "get_grid",
+           "import_plugins", "load_grid"]
 
 #: Observations whose posterior the report draws (the paper's Figures 2 and 3; every label of the mixture).
 
@@ -56,6 +57,14 @@ class ModelSpec:
     model: str
     label: str
     options: dict = field(default_factory=dict)
+    #: a simulation budget: the model trains on exactly this many simulations (``api.train(simulations=)``;
+    #: rejection ABC simulates this many per query); None: the grid's fixed-batch budget
+    simulations: int | None = None
+
+    @property
+    def family(self) -> str:
+        """The label without its simulation budget (``cinn@1e3`` -> ``cinn``)."""
+        return self.label.rsplit("@", 1)[0] if self.simulations is not None else self.label
 
     @classmethod
     def parse(cls, entry, where: str) -> ModelSpec:
@@ -90,6 +99,8 @@ class Cell:
     def key(self) -> str:
         payload = {"problem": self.problem, "model": self.spec.model, "label": self.spec.label,
                    "options": self.spec.options, "seed": self.seed, "settings": self.settings}
+        if self.spec.simulations is not None:  # only then, so that the keys of older grids stay the same
+            payload["simulations"] = self.spec.simulations
         if self.versions:
             payload["versions"] = dict(self.versions)
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:24]
@@ -118,6 +129,16 @@ class GridConfig:
         imports: modules imported first (where users register their own models and problems); also
             imported in every Ray worker.
         threads: torch CPU threads per cell (``None``: torch's default).
+        simulations: simulation budgets (e.g. ``[1000, 10000, 100000]``): every model runs once per budget,
+            labelled ``<label>@1e3`` ..., trained on exactly that many simulations with a validation split
+            and early stopping (:mod:`innbench.simbudget`; ``simulation_budget`` overrides its fields);
+            rejection ABC simulates that many per query; models that neither train nor simulate (``mcmc``)
+            run once. Empty: the fixed-batch ``preset`` / ``budget`` of the paper's protocol.
+        observation_set: ``test`` (the first ``observations`` of the fixed prior-predictive test set) or
+            ``fixed`` (the problem's published observations, e.g. sbibm's ten per task, with their true
+            parameters; ``observations`` is then at most their number).
+        c2st_backend, c2st_folds: the classifier two-sample test's classifier (``torch``: fast; ``sklearn``:
+            sbibm's own ``MLPClassifier``) and its cross-validation folds (sbibm: 5).
     """
 
     name: str = "custom"
@@ -135,6 +156,11 @@ class GridConfig:
     extra: list = field(default_factory=list)
     imports: list = field(default_factory=list)
     threads: int | None = None
+    simulations: list = field(default_factory=list)
+    simulation_budget: dict = field(default_factory=dict)
+    observation_set: str = "test"
+    c2st_backend: str = "torch"
+    c2st_folds: int = 2
 
     def __post_init__(self):
         from .. import params as P
@@ -181,6 +207,27 @@ class GridConfig:
         if unknown:
             raise ValueError(f"budget: unknown keys {sorted(unknown)}; known: {sorted(known)}")
         self.training_budget()  # the budget's own range checks, now rather than in every cell
+        if not isinstance(self.simulations, (list, tuple)):
+            raise ValueError(f"simulations: expected a list of simulation budgets, got {self.simulations!r}")
+        self.simulations = [P.count(n, "simulations") for n in self.simulations]
+        if not isinstance(self.simulation_budget, dict):
+            raise ValueError(f"simulation_budget: expected a table of SimulationBudget fields, got "
+                             f"{self.simulation_budget!r}")
+        if self.simulation_budget:
+            from ..simbudget import SimulationBudget
+
+            known = {f.name for f in dataclasses.fields(SimulationBudget)} - {"simulations"}
+            unknown = set(self.simulation_budget) - known
+            if unknown:
+                raise ValueError(f"simulation_budget: unknown keys {sorted(unknown)}; known: {sorted(known)}")
+            SimulationBudget(simulations=1000, **self.simulation_budget)  # its own range checks
+        if self.observation_set not in ("test", "fixed"):
+            raise ValueError(f"observation_set: expected 'test' or 'fixed', got {self.observation_set!r}")
+        if self.c2st_backend not in ("torch", "sklearn"):
+            raise ValueError(f"c2st_backend: expected 'torch' or 'sklearn', got {self.c2st_backend!r}")
+        P.count(self.c2st_folds, "c2st_folds")
+        if self.c2st_folds < 2:
+            raise ValueError(f"c2st_folds: expected at least 2 folds, got {self.c2st_folds!r}")
 
     # ------------------------------------------------------------------------------------------
     def select(self, problems=None, models=None, **overrides) -> GridConfig:
@@ -204,12 +251,38 @@ class GridConfig:
 
     def settings(self) -> dict:
         """Everything besides the cell's own identity that its numbers depend on."""
-        return {
+        out = {
             "budget": dataclasses.asdict(self.training_budget()),
             "observations": self.observations,
             "samples": self.samples,
             "c2st_observations": self.c2st_observations,
         }
+        # the settings added with simulation budgets enter only where they differ from the old behaviour,
+        # so that the cells of existing grids keep their keys
+        if self.simulations:
+            out["simulation_budget"] = dict(self.simulation_budget)
+        if self.observation_set != "test":
+            out["observation_set"] = self.observation_set
+        if (self.c2st_backend, self.c2st_folds) != ("torch", 2):
+            out["c2st"] = {"backend": self.c2st_backend, "folds": self.c2st_folds}
+        return out
+
+    def expanded_models(self) -> list[ModelSpec]:
+        """The model specs with the simulation budgets applied: one spec per budget for models that train
+        (or, like rejection ABC, simulate per query), the spec itself for the others."""
+        if not self.simulations:
+            return list(self.models)
+        from ..models import get_model_class
+
+        out = []
+        for spec in self.models:
+            cls = get_model_class(spec.model)
+            if not (cls.trainable or "simulations" in cls.defaults):
+                out.append(spec)
+                continue
+            out += [dataclasses.replace(spec, label=f"{spec.label}@{budget_label(n)}", simulations=n)
+                    for n in self.simulations]
+        return out
 
     def check_names(self) -> None:
         """Import ``imports`` and check every problem and model name, before any work starts."""
@@ -231,6 +304,15 @@ class GridConfig:
             if unknown:
                 raise ValueError(f"models: unknown options {sorted(unknown)} for {spec.label!r}; "
                                  f"known: {sorted(cls.defaults)}")
+        if self.observation_set == "fixed":
+            for p in self.problems + [p for p, _ in self.extra]:
+                fixed = get_problem(p).fixed_observations()
+                if fixed is None:
+                    raise ValueError(f"observation_set: problem {p!r} has no published fixed observations; "
+                                     "use observation_set = 'test'")
+                if self.observations > len(fixed[1]):
+                    raise ValueError(f"observations: problem {p!r} has {len(fixed[1])} fixed observations, "
+                                     f"fewer than {self.observations}")
         labels = {}
         for spec in self.models + [s for _, s in self.extra]:
             if labels.setdefault(spec.label, spec) != spec:
@@ -238,7 +320,7 @@ class GridConfig:
 
     def cells(self) -> list[Cell]:
         settings = self.settings()
-        pairs = [(p, s) for p in self.problems for s in self.models] + list(self.extra)
+        pairs = [(p, s) for p in self.problems for s in self.expanded_models()] + list(self.extra)
         seen, out = set(), []
         from .. import __version__
         from ..problems import get_problem
@@ -257,6 +339,13 @@ class GridConfig:
         d["models"] = [dataclasses.asdict(m) for m in self.models]
         d["extra"] = [{"problem": p, **dataclasses.asdict(s)} for p, s in self.extra]
         return d
+
+
+def budget_label(n: int) -> str:
+    """``1000 -> "1e3"``, ``25000 -> "2.5e4"``: a simulation budget in a label."""
+    exp = len(str(int(n))) - 1
+    mant = n / 10**exp
+    return f"{mant:g}e{exp}"
 
 
 PAPER_MODELS = ["inn", "inn_mmd", "cinn", "iaf", "maf", "iresnet", "invauto", "autoencoder", "cvae", "mdn"]
@@ -305,6 +394,19 @@ GRID_PRESETS: dict[str, dict] = {
         "c2st_observations": 50,
         "extra": _toy_cells(TOY_MODELS),
     },
+}
+
+
+#: The sbi grid: sbibm's tasks (their ten published observations each, exact or MCMC references), the conditional
+#: models and both non-amortized baselines at 10^3 / 10^4 / 10^5 simulations, each model's own default size,
+#: 10,000 samples per posterior and sbibm's C2ST protocol (5 folds) with the fast classifier. Training stops
+#: after at most 20,000 steps (about 110 epochs at 10^5 simulations) so that the grid fits in hours on 2 cores.
+SBI_TASKS = ["two_moons", "gaussian_linear", "gaussian_mixture", "slcp", "bernoulli_glm"]
+SBI_MODELS = ["cinn", "nsf", "flow_matching", "mdn", "maf", "cvae", "rejection_abc", "mcmc"]
+GRID_PRESETS["sbi"] = {
+    "name": "sbi", "problems": SBI_TASKS, "models": SBI_MODELS, "simulations": [1000, 10_000, 100_000],
+    "simulation_budget": {"max_steps": 20_000}, "observation_set": "fixed", "observations": 10, "samples": 10_000,
+    "timing_observations": 2, "c2st_observations": 10, "c2st_folds": 5, "noise_floor_observations": 10,
 }
 
 

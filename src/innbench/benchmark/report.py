@@ -30,7 +30,7 @@ import numpy as np
 from .. import __version__
 from ..atomic import atomic_file, check_output_dir, write_json, write_text
 from .db import ResultsDB
-from .paper import paper_row
+from .paper import NPE_C2ST, NPE_SOURCE, paper_row
 
 __all__ = ["CLAMP", "build_report", "collect"]
 
@@ -203,6 +203,8 @@ def _cell(row, key):
         return str(v)
     if key == "paper_err_post" or key == "paper_err_resim":
         return "–" if v is None else f"{v:g}"
+    if key.startswith("c2st_") and key[5:].isdigit() and v is not None:
+        return f"{v:.3f}"
     if key == "sbc_min_pvalue" and v is not None:
         return f"{v:.2g}"
     return _fmt(v) if key != "model" else str(v)
@@ -352,6 +354,58 @@ def _calibration_figures(problem: str, prob, labels, save) -> None:
          "level; below the diagonal = overconfident.")
 
 
+def _cell_spec(e) -> dict:
+    return ((e["runs"][0].get("config") or {}).get("cell") or {})
+
+
+def budget_table(problem: str, labels) -> tuple[list[dict], list[int]] | None:
+    """Mean C2ST per model family (rows) and simulation budget (columns ``c2st_<N>``), for grids with
+    simulation budgets; baselines without a budget (MCMC) fill every column; the published NPE row last.
+    None when no row of ``problem`` has a budget."""
+    fams: OrderedDict = OrderedDict()
+    flat = []
+    for e in labels.values():
+        spec = _cell_spec(e)
+        n = spec.get("simulations")
+        c2 = float(np.nanmean(e["c2st"])) if len(e["c2st"]) and np.isfinite(e["c2st"]).any() else None
+        if n is None:
+            flat.append((e, c2))
+            continue
+        fam = e["label"].rsplit("@", 1)[0]
+        fams.setdefault(fam, {"title": e["title"], "by": {}})["by"][int(n)] = c2
+    if not fams:
+        return None
+    budgets = sorted({n for f in fams.values() for n in f["by"]})
+    rows = [{"model": f["title"], "label": fam, **{f"c2st_{n}": f["by"].get(n) for n in budgets}}
+            for fam, f in fams.items()]
+    rows += [{"model": f"{e['title']}, no simulations", "label": e["label"],
+              **{f"c2st_{n}": c2 for n in budgets}} for e, c2 in flat]
+    if problem in NPE_C2ST:
+        rows.append({"model": "NPE, published (sbibm)", "label": "npe_published",
+                     **{f"c2st_{n}": NPE_C2ST[problem].get(n) for n in budgets}})
+    return rows, budgets
+
+
+def _budget_figure(problem: str, labels, save) -> None:
+    from .. import figures as F
+
+    table = budget_table(problem, labels)
+    if table is None:
+        return
+    rows, budgets = table
+    curves = {r["model"]: (budgets, [np.nan if r[f"c2st_{n}"] is None else r[f"c2st_{n}"] for n in budgets])
+              for r in rows if "no simulations" not in r["model"] and r["label"] != "npe_published"}
+    flat = {r["model"]: r[f"c2st_{budgets[0]}"] for r in rows if "no simulations" in r["model"]}
+    published = {}
+    if problem in NPE_C2ST:
+        pts = sorted(NPE_C2ST[problem].items())
+        published["NPE (published)"] = ([n for n, _ in pts], [v for _, v in pts])
+    save(F.budget_curve_figure(curves, f"{problem}: C2ST against the simulation budget", published, flat),
+         f"budget_{problem}", f"Simulation budgets: {problem}",
+         "C2ST against the number of simulations, one line per model (each trained on exactly that many, with "
+         "early stopping); dashed: published NPE; dotted: MCMC on the exact likelihood (no simulations).")
+
+
 def _figures(data: dict, db: ResultsDB, fig_dir: Path, problems: dict) -> list[tuple[str, str, Path]]:
     """Build every figure; returns (section, caption, path)."""
     save = _FigureWriter(fig_dir)
@@ -362,6 +416,7 @@ def _figures(data: dict, db: ResultsDB, fig_dir: Path, problems: dict) -> list[t
         _error_figures(problem, labels, save)
         _amortization_figure(problem, labels, save)
         _calibration_figures(problem, prob, labels, save)
+        _budget_figure(problem, labels, save)
     return save.saved
 
 
@@ -375,11 +430,20 @@ CALIBRATION_NOTE = (
     "parameters inside the central 50 % / 90 % marginal credible intervals.")
 
 
-def _caption(problem: str, rows) -> tuple[str, list]:
+def _c2st_protocol(labels) -> str:
+    settings = (next(iter(labels.values()))["runs"][0].get("config") or {}).get("settings") or {}
+    c = settings.get("c2st") or {"backend": "torch", "folds": 2}
+    return f"C2ST classifier: {c['backend']}, {c['folds']} folds, {settings.get('samples', '?'):,} samples"
+
+
+def _caption(problem: str, rows, labels=None, prob=None) -> tuple[str, list]:
     """The results table's caption and columns (an Err_resim column of the unrounded samples where the
     problem has integer parameters)."""
     n_obs = max(r["n_observations"] for r in rows)
-    caption = (f"{problem}: {n_obs} test observations, exact reference posteriors; Err_resim as mean distance; "
+    settings = ((next(iter(labels.values()))["runs"][0].get("config") or {}).get("settings") or {}) if labels else {}
+    which = "published (sbibm) observations" if settings.get("observation_set") == "fixed" else "test observations"
+    kind = prob.reference_kind if prob is not None else "exact"
+    caption = (f"{problem}: {n_obs} {which}, {kind} reference posteriors; Err_resim as mean distance; "
                f"clamped = errors capped at {CLAMP:g}. Paper: Kruse et al. 2019 (GTX 1080 Ti).")
     cols = MAIN_COLUMNS
     if any(r["err_resim_continuous_mean"] is not None for r in rows):
@@ -422,10 +486,21 @@ def build_report(db_path, out, grid: str | None = None) -> dict:
     for problem, labels in data["problems"].items():
         rows, cal = table_rows(labels), calibration_rows(labels)
         summary["problems"][problem] = {"table": rows, "calibration": cal}
-        caption, cols = _caption(problem, rows)
+        caption, cols = _caption(problem, rows, labels, problems.get(problem))
         written += _write_tables(out, f"table_{problem}", rows, cols, caption)
         written += _write_tables(out, f"calibration_{problem}", cal, CAL_COLUMNS, f"{problem}: calibration")
-        for title, tables in ((f"Results: {problem}", [_html_table(rows, cols, caption)]),
+        budgets = budget_table(problem, labels)
+        budget_tables = []
+        if budgets is not None:
+            brows, ns = budgets
+            bcols = [("model", "Model")] + [(f"c2st_{n}", f"C2ST @ {n:,}") for n in ns]
+            bcap = (f"{problem}: mean C2ST over {max(r['n_observations'] for r in rows)} observations per simulation "
+                    f"budget ({_c2st_protocol(labels)}). {NPE_SOURCE}.")
+            written += _write_tables(out, f"budgets_{problem}", brows, bcols, bcap)
+            summary["problems"][problem]["budgets"] = brows
+            budget_tables = [_html_table(brows, bcols, bcap)]
+        for title, tables in ((f"Simulation budgets: {problem}", budget_tables),
+                              (f"Results: {problem}", [_html_table(rows, cols, caption)]),
                               (f"Posteriors: {problem}", []), (f"Amortization: {problem}", []),
                               (f"Calibration: {problem}", [_html_table(cal, CAL_COLUMNS, CALIBRATION_NOTE)])):
             sections[title] = {"tables": tables, "figures": []}

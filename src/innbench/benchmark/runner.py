@@ -67,13 +67,23 @@ def run_cell(cell: Cell, config: dict, progress: bool = False, save_dir=None, de
     out = None
     if save_dir is not None:
         out = Path(save_dir) / f"{cell.problem}-{cell.spec.label}-seed{cell.seed}"
-    model = train(problem, cell.spec.model, seed=cell.seed, preset=budget, out=out, device=device,
-                  progress=progress, **cell.spec.options)
-    x_true, y = test_observations(problem, s["observations"])
+    if cell.spec.simulations is not None:
+        model = train(problem, cell.spec.model, seed=cell.seed, simulations=cell.spec.simulations,
+                      simulation_budget=s.get("simulation_budget") or None, out=out, device=device,
+                      progress=progress, **cell.spec.options)
+    else:
+        model = train(problem, cell.spec.model, seed=cell.seed, preset=budget, out=out, device=device,
+                      progress=progress, **cell.spec.options)
+    if s.get("observation_set", "test") == "fixed":
+        x_true, y = (a[: s["observations"]] for a in problem.fixed_observations())
+    else:
+        x_true, y = test_observations(problem, s["observations"])
+    c2st_opts = s.get("c2st", {})
     res = score(model, y, x_true, n_samples=s["samples"], seed=cell.seed,
                 timing_observations=config.get("timing_observations", 10),
                 noise_floor_observations=config.get("noise_floor_observations", 50),
-                c2st_observations=s["c2st_observations"])
+                c2st_observations=s["c2st_observations"], c2st_folds=c2st_opts.get("folds", 2),
+                c2st_backend=c2st_opts.get("backend", "torch"))
     names, ys = showcase_observations(problem)
     show = model.sample(ys, s["samples"], seed=cell.seed)
     show_ref, _ = reference_posterior(problem, ys, s["samples"],
@@ -81,7 +91,9 @@ def run_cell(cell: Cell, config: dict, progress: bool = False, save_dir=None, de
     summ = res["summary"]
     run = {
         "config": {**config, "cell": {"problem": cell.problem, **dataclasses.asdict(cell.spec), "seed": cell.seed},
-                   "settings": s},
+                   "settings": s,
+                   "training": {k: model.train_info[k] for k in ("epochs", "best_epoch", "stopped", "n_train",
+                                                                 "n_validation") if k in model.train_info}},
         "innbench_version": __version__,
         "torch_version": torch.__version__,
         "n_parameters": model.n_parameters(),

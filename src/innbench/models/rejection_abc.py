@@ -67,7 +67,7 @@ class RejectionABC(Model):
         while done < limit:
             k = min(int(c["chunk"]), limit - done)
             x = self.problem.sample_prior(k, rng)
-            y = self.problem.forward(x)
+            y = self.problem.forward(x, rng)
             d = np.sqrt((((y - y_star) / std) ** 2).sum(-1))
             d[~np.isfinite(d)] = np.inf
             best_x, best_d = np.concatenate([best_x, x]), np.concatenate([best_d, d])

@@ -42,6 +42,10 @@ class _SBIBMTask(Problem):
     def fixed_observations(self):
         return sbibm_observations(self.name)
 
+    def showcase_observations(self):
+        """sbibm's observation 1."""
+        return sbibm_observations(self.name)[1][:1]
+
 
 def _box_log_prior(x, low, high):
     x = np.asarray(x, dtype=float)
