@@ -197,7 +197,7 @@ def evaluate(model, observations=None, num_observations: int = 200, n_samples: i
              reference_method: str = "exact", seed: int = 0, timing_observations: int = 20,
              noise_floor_observations: int = 50, c2st_observations: int = 5, sbc: bool = True,
              true_parameters=None, round_discrete: bool = True, progress: bool = False,
-             keep_samples: bool = False) -> dict:
+             keep_samples: bool = False, c2st_backend: str = "torch", c2st_folds: int = 2) -> dict:
     """Score a model against reference posteriors on test observations (:func:`innbench.evaluation.score`).
 
     Without ``observations`` the first ``num_observations`` of the problem's fixed test set are used,
@@ -212,7 +212,8 @@ def evaluate(model, observations=None, num_observations: int = 200, n_samples: i
     (two independent reference draws, on ``noise_floor_observations``), the SBC rank-uniformity p-value
     (smallest over parameters) and the expected coverage of central 50 % / 90 % intervals (with ``sbc``),
     and the C2ST accuracy against the reference with its floor (on the first ``c2st_observations``; 0
-    skips it, the most expensive metric after the reference itself).
+    skips it, the most expensive metric after the reference itself; ``c2st_backend="sklearn"`` and
+    ``c2st_folds=5`` are sbibm's protocol, for numbers next to published ones).
     With ``keep_samples`` the dict also holds the model's ``samples`` and the ``reference`` samples.
     """
     if not isinstance(model, Model):
@@ -234,4 +235,5 @@ def evaluate(model, observations=None, num_observations: int = 200, n_samples: i
                             timing_observations=timing_observations,
                             noise_floor_observations=noise_floor_observations,
                             c2st_observations=c2st_observations, sbc=sbc, round_discrete=round_discrete,
-                            progress=progress, keep_samples=keep_samples)
+                            progress=progress, keep_samples=keep_samples, c2st_backend=c2st_backend,
+                            c2st_folds=c2st_folds)

@@ -160,7 +160,8 @@ def cmd_evaluate(args):
     res = evaluate(model, y, num_observations=args.num_observations, n_samples=args.n,
                    reference_method=args.reference_method, timing_observations=args.timing_observations,
                    c2st_observations=args.c2st_observations, sbc=not args.no_sbc, true_parameters=x_true,
-                   round_discrete=not args.no_round, progress=True)
+                   round_discrete=not args.no_round, progress=True, c2st_backend=args.c2st_backend,
+                   c2st_folds=args.c2st_folds)
     s = res["summary"]
     print(f"{s['model']} on {s['problem']} ({s['n_observations']} observations, {s['n_samples']} samples each)")
     print(f"  Err_post   mean {s['err_post_mean']:.4f}   median {s['err_post_median']:.4f}   "
@@ -332,6 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--timing-observations", type=int, default=20, help="observations to time (0: no timing)")
     e.add_argument("--c2st-observations", type=int, default=5,
                    help="observations for the classifier two-sample test (default 5, about 2 s each; 0 skips it)")
+    e.add_argument("--c2st-backend", choices=["torch", "sklearn"], default="torch",
+                   help="sklearn: sbibm's own classifier (slow); torch (default): the same network, fast")
+    e.add_argument("--c2st-folds", type=int, default=2, help="cross-validation folds of the C2ST (sbibm: 5)")
     e.add_argument("--no-sbc", action="store_true", help="skip the SBC ranks and coverage")
     e.add_argument("--true-parameters", help="with --observations: the x behind each observation (enables SBC)")
     e.add_argument("--json", help="write the results as JSON")

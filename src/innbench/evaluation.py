@@ -116,6 +116,10 @@ def score(model, y: np.ndarray, x_true: np.ndarray | None = None, n_samples: int
     for name, value in (("timing_observations", timing_observations), ("c2st_observations", c2st_observations),
                         ("noise_floor_observations", noise_floor_observations)):
         P.nonnegative_count(value, name)
+    if c2st_backend not in ("torch", "sklearn"):
+        raise ValueError(f"c2st_backend: expected 'torch' or 'sklearn', got {c2st_backend!r}")
+    if P.count(c2st_folds, "c2st_folds") < 2:
+        raise ValueError(f"c2st_folds: expected at least 2 folds, got {c2st_folds!r}")
     method = _reference_method(problem, reference_method)
     ref, prov = reference_posterior(problem, y, n_samples, method=method)
     t0 = time.perf_counter()

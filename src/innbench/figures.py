@@ -594,7 +594,8 @@ def amortization_figure(points: Sequence[Mapping]) -> Figure:
 
     usable = [p for p in points if ok(p, "query_ms") and ok(p, "err_post")]
     abc = sorted((p for p in usable if p.get("kind") == "abc"), key=lambda p: float(p["query_ms"]))
-    amort = [p for p in usable if p.get("kind") != "abc"]
+    mcmc = [p for p in usable if p.get("kind") == "mcmc"]
+    amort = [p for p in usable if p.get("kind") not in ("abc", "mcmc")]
     if usable:
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -604,6 +605,11 @@ def amortization_figure(points: Sequence[Mapping]) -> Figure:
         for p in abc:
             ax.annotate(str(p.get("label", "")), (p["query_ms"], p["err_post"]), xytext=(4, 4),
                         textcoords="offset points", fontsize=7, color="0.3")
+    for k, p in enumerate(mcmc):
+        ax.plot(p["query_ms"], p["err_post"], "*", color="black", ms=11,
+                label="MCMC on the likelihood (per observation)" if k == 0 else None)
+        ax.annotate(str(p.get("label", "")), (p["query_ms"], p["err_post"]), xytext=(5, 4),
+                    textcoords="offset points", fontsize=7, color="0.2")
     for k, p in enumerate(amort):
         c = _PALETTE[k % len(_PALETTE)]
         ax.plot(p["query_ms"], p["err_post"], "o", color=c, ms=7, mec="k", mew=0.5,
@@ -623,7 +629,7 @@ def amortization_figure(points: Sequence[Mapping]) -> Figure:
     ax.set_title("Accuracy vs. cost per query", fontsize=10)
     ax.grid(which="major", alpha=0.3)
 
-    trained = [p for p in points if p.get("kind") != "abc" and ok(p, "train_seconds")]
+    trained = [p for p in points if p.get("kind") not in ("abc", "mcmc") and ok(p, "train_seconds")]
     if trained:
         secs = np.array([float(p["train_seconds"]) for p in trained])
         ypos = np.arange(len(trained))

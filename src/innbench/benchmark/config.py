@@ -71,13 +71,19 @@ class ModelSpec:
         if isinstance(entry, str):
             return cls(entry, entry, {})
         if isinstance(entry, dict) and isinstance(entry.get("model"), str):
-            unknown = set(entry) - {"model", "label", "options"}
+            unknown = set(entry) - {"model", "label", "options", "simulations"}
             if unknown:
-                raise ValueError(f"{where}: unknown keys {sorted(unknown)}; expected model, label, options")
+                raise ValueError(f"{where}: unknown keys {sorted(unknown)}; expected model, label, options "
+                                 "(and simulations)")
             options = entry.get("options", {})
             if not isinstance(options, dict):
                 raise ValueError(f"{where}: options must be a table, got {options!r}")
-            return cls(entry["model"], str(entry.get("label", entry["model"])), dict(options))
+            sims = entry.get("simulations")
+            if sims is not None:
+                from ..params import count
+
+                sims = count(sims, f"{where}: simulations")
+            return cls(entry["model"], str(entry.get("label", entry["model"])), dict(options), sims)
         raise ValueError(f"{where}: expected a model name or a table with 'model' (and 'label', 'options'), "
                          f"got {entry!r}")
 

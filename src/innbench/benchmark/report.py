@@ -105,6 +105,18 @@ def _amortized(e) -> bool:
         return True
 
 
+def _kind(e) -> str:
+    """The amortization figure's kind of a row: ``amortized``, ``mcmc`` (needs the likelihood) or ``abc``."""
+    from ..models import get_model_class
+
+    if _amortized(e):
+        return "amortized"
+    try:
+        return "mcmc" if get_model_class(e["model"]).requires_likelihood else "abc"
+    except (KeyError, ValueError):
+        return "abc"
+
+
 def _title(e) -> str:
     """The row's name: the model's title, and for a variant its label (ABC: its simulation budget)."""
     if e["label"] == e["model"]:
@@ -329,7 +341,7 @@ def _amortization_figure(problem: str, labels, save) -> None:
         st = _stats(e["err_post"])
         points.append({"label": _title(e).replace("rejection ABC, ", "ABC ").replace(" simulations", ""),
                        "query_ms": e["inference_ms"], "err_post": st["mean"], "err_post_median": st["median"],
-                       "train_seconds": e["train_seconds"], "kind": "amortized" if _amortized(e) else "abc"})
+                       "train_seconds": e["train_seconds"], "kind": _kind(e)})
     if points:
         save(F.amortization_figure(points), f"amortization_{problem}", f"Amortization: {problem}",
              "What amortization buys: Err_post against query time per observation for rejection ABC at several "
