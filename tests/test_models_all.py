@@ -262,3 +262,24 @@ def test_train_with_a_params_target_records_the_count(tmp_path):
     assert load_model(tmp_path / "m").train_info["n_parameters"] == m.n_parameters()
     with pytest.raises(ValueError, match="params"):
         train("linear", "mdn", preset="tiny", progress=False, budget_overrides={"params": 0})
+
+
+def test_rejection_abc_keeps_the_nearest_and_draws_from_their_density_when_the_budget_is_small():
+    """sbibm's REJ-ABC: with 1,000 simulations for 2,000 samples the nearest-n rule returns the prior
+    itself; keeping the 100 nearest and sampling their kernel density estimate concentrates on the posterior."""
+    from innbench.calibration import c2st
+    from innbench.problems import get_problem
+
+    p = get_problem("gaussian_mixture")
+    y = p.fixed_observations()[1][:1]
+    exact, _ = p.exact_posterior(y, 2000, np.random.default_rng(0))
+    scores, spread = {}, {}
+    for keep in (0, 100):
+        m = train("gaussian_mixture", "rejection_abc", simulations=1000, keep=keep, progress=False)
+        s = m.sample(y, 2000, seed=1)
+        assert s.shape == (1, 2000, 2) and np.isfinite(s).all()
+        scores[keep], spread[keep] = c2st(s[0], exact[0]), s[0].std(0).mean()
+    assert spread[0] == pytest.approx(20 / np.sqrt(12), rel=0.05)  # the prior U(-10, 10)^2 itself
+    assert spread[100] < 0.4 * spread[0] and scores[100] < scores[0] - 0.05
+    with pytest.raises(ValueError, match="keep"):
+        build_model("rejection_abc", "two_moons", keep=3)

@@ -52,8 +52,9 @@ def train(problem, model: str, seed: int = 0, preset: str | Budget = "default", 
     problem = get_problem(problem)
     cls = get_model_class(model)
     if simulations is not None and not cls.trainable and "simulations" in cls.defaults:
-        # rejection ABC: its per-query simulation budget (and as many simulations for its normalisation)
-        model_config["simulations"] = simulations
+        # rejection ABC: its per-query simulation budget; as many simulations (at most 100,000) for its
+        # normalisation of the distance
+        model_config["simulations"], simulations = simulations, min(simulations, 100_000)
     on_sims = simulations is not None or data is not None or simulation_budget is not None
     if on_sims:
         sb = simulation_budget if isinstance(simulation_budget, SimulationBudget) else None
