@@ -142,3 +142,35 @@ def test_symmetries_must_be_commuting_reflections():
         _normals([[[0.0, 1.0], [1.0, 0.5]]], 2)
     with pytest.raises(ValueError, match="orthogonal"):
         _normals([np.eye(2) - 2 * np.outer(u, u) for u in (np.array([1.0, 0.0]), np.array([0.6, 0.8]))], 2)
+
+
+def test_bernoulli_glm_reference_against_importance_sampling():
+    """An independent check of the MCMC reference: self-normalised importance sampling from a Student-t
+    proposal around the posterior mode (the posterior is log-concave), compared in mean and spread."""
+    from scipy.optimize import minimize
+
+    p = get_problem("bernoulli_glm")
+    y = p.fixed_observations()[1][0]
+    s, prov = api.reference(p, y[None], n=4000, cache=False)
+    assert prov["rhat"][0] < 1.02
+
+    def neg(t):
+        return -(p.log_prior(t[None]) + p.log_likelihood(t[None], y))[0]
+
+    mode = minimize(neg, np.zeros(10), method="BFGS").x
+    cov = np.cov(s[0].T)  # the proposal's shape only; the weights correct it exactly
+    rng = np.random.default_rng(3)
+    df = 5
+    z = rng.standard_normal((200_000, 10)) / np.sqrt(rng.chisquare(df, (200_000, 1)) / df)
+    draws = mode + z @ np.linalg.cholesky(cov * 1.5).T
+    from scipy.stats import multivariate_t
+
+    logq = multivariate_t(mode, cov * 1.5, df=df).logpdf(draws)
+    logw = p.log_prior(draws) + p.log_likelihood(draws, y) - logq
+    w = np.exp(logw - logw.max())
+    w /= w.sum()
+    assert 1 / np.sum(w**2) > 20_000  # a good proposal: the estimate below is precise
+    mean_is = w @ draws
+    sd_is = np.sqrt(w @ (draws - mean_is) ** 2)
+    np.testing.assert_allclose(s[0].mean(0), mean_is, atol=0.06 * sd_is.max())
+    np.testing.assert_allclose(s[0].std(0), sd_is, rtol=0.06)
