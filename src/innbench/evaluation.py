@@ -36,6 +36,16 @@ _NOISE_FLOORS = Memo(256)  # per (problem, observations, n, method)
 _C2ST_FLOORS = Memo(256)
 
 
+def check_c2st_options(backend: str, folds: int) -> None:
+    """Refuse an unknown C2ST classifier backend or fewer than two cross-validation folds."""
+    from . import params as P
+
+    if backend not in ("torch", "sklearn"):
+        raise ValueError(f"c2st_backend: expected 'torch' or 'sklearn', got {backend!r}")
+    if P.count(folds, "c2st_folds") < 2:
+        raise ValueError(f"c2st_folds: expected at least 2 folds, got {folds!r}")
+
+
 def _reference_method(problem, method: str) -> str:
     """``exact`` falls back to MCMC where the problem has a likelihood but no sampler, else to ABC."""
     if method != "exact" or problem.has_exact_posterior:
@@ -116,10 +126,7 @@ def score(model, y: np.ndarray, x_true: np.ndarray | None = None, n_samples: int
     for name, value in (("timing_observations", timing_observations), ("c2st_observations", c2st_observations),
                         ("noise_floor_observations", noise_floor_observations)):
         P.nonnegative_count(value, name)
-    if c2st_backend not in ("torch", "sklearn"):
-        raise ValueError(f"c2st_backend: expected 'torch' or 'sklearn', got {c2st_backend!r}")
-    if P.count(c2st_folds, "c2st_folds") < 2:
-        raise ValueError(f"c2st_folds: expected at least 2 folds, got {c2st_folds!r}")
+    check_c2st_options(c2st_backend, c2st_folds)
     method = _reference_method(problem, reference_method)
     ref, prov = reference_posterior(problem, y, n_samples, method=method)
     t0 = time.perf_counter()

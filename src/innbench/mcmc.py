@@ -98,7 +98,7 @@ def _log_posterior(problem, y, normals):
     return f
 
 
-def _initial_walkers(problem, log_post, y, walkers, init_draws, rng, row, normals):
+def _initial_walkers(problem, y, walkers, init_draws, rng, row, normals):
     x = _fold(problem.sample_prior(init_draws, rng), normals)
     logw = np.asarray(problem.log_likelihood(x, y), dtype=float)
     logw = np.where(np.isfinite(logw), logw, -np.inf)
@@ -108,8 +108,8 @@ def _initial_walkers(problem, log_post, y, walkers, init_draws, rng, row, normal
                         f"draws have a finite likelihood, fewer than the {walkers} walkers; the observation is "
                         "practically unreachable under the prior")
     keys = logw + rng.gumbel(size=len(logw))  # Gumbel top-k: `walkers` draws without replacement, by weight
-    start = x[np.argsort(-keys)[:walkers]]
-    return start, log_post(start)
+    pick = np.argsort(-keys)[:walkers]
+    return x[pick], np.asarray(problem.log_prior(x[pick]), dtype=float) + logw[pick]
 
 
 @contextlib.contextmanager
@@ -160,7 +160,7 @@ def mcmc_posterior(problem, y, n: int, rng: np.random.Generator, *, walkers: int
     for i, yi in enumerate(y):
         t0 = time.perf_counter()
         log_post = _log_posterior(problem, yi, normals)
-        start, lp0 = _initial_walkers(problem, log_post, yi, walkers, init_draws, rng, i, normals)
+        start, lp0 = _initial_walkers(problem, yi, walkers, init_draws, rng, i, normals)
         moves = [(emcee.moves.DEMove(), 1.0)]
         sampler = emcee.EnsembleSampler(walkers, d, log_post, moves=moves, vectorize=True)
         sampler.random_state = np.random.RandomState(int(rng.integers(2**31))).get_state()

@@ -61,11 +61,6 @@ class ModelSpec:
     #: rejection ABC simulates this many per query); None: the grid's fixed-batch budget
     simulations: int | None = None
 
-    @property
-    def family(self) -> str:
-        """The label without its simulation budget (``cinn@1e3`` -> ``cinn``)."""
-        return self.label.rsplit("@", 1)[0] if self.simulations is not None else self.label
-
     @classmethod
     def parse(cls, entry, where: str) -> ModelSpec:
         if isinstance(entry, str):
@@ -229,11 +224,9 @@ class GridConfig:
             SimulationBudget(simulations=1000, **self.simulation_budget)  # its own range checks
         if self.observation_set not in ("test", "fixed"):
             raise ValueError(f"observation_set: expected 'test' or 'fixed', got {self.observation_set!r}")
-        if self.c2st_backend not in ("torch", "sklearn"):
-            raise ValueError(f"c2st_backend: expected 'torch' or 'sklearn', got {self.c2st_backend!r}")
-        P.count(self.c2st_folds, "c2st_folds")
-        if self.c2st_folds < 2:
-            raise ValueError(f"c2st_folds: expected at least 2 folds, got {self.c2st_folds!r}")
+        from ..evaluation import check_c2st_options
+
+        check_c2st_options(self.c2st_backend, self.c2st_folds)
 
     # ------------------------------------------------------------------------------------------
     def select(self, problems=None, models=None, **overrides) -> GridConfig:

@@ -123,7 +123,7 @@ def _title(e) -> str:
         return e["title"]
     from ..models import get_model_class
 
-    options = ((e["runs"][0].get("config") or {}).get("cell") or {}).get("options") or {}
+    options = _run_config(e, "cell").get("options") or {}
     try:
         cls = get_model_class(e["model"])
     except (KeyError, ValueError):  # a plugin model whose module this process did not import
@@ -366,19 +366,19 @@ def _calibration_figures(problem: str, prob, labels, save) -> None:
          "level; below the diagonal = overconfident.")
 
 
-def _cell_spec(e) -> dict:
-    return ((e["runs"][0].get("config") or {}).get("cell") or {})
+def _run_config(e, key: str) -> dict:
+    """Part ``key`` (``cell``, ``settings``) of the stored config of a row's first run."""
+    return ((e["runs"][0].get("config") or {}).get(key) or {})
 
 
 def budget_table(problem: str, labels) -> tuple[list[dict], list[int]] | None:
     """Mean C2ST per model family (rows) and simulation budget (columns ``c2st_<N>``), for grids with
     simulation budgets; baselines without a budget (MCMC) fill every column; the published NPE row last.
-    None when no row of ``problem`` has a budget."""
+    Each row's ``kind`` is ``budget``, ``flat`` or ``published``. None when no row of ``problem`` has a budget."""
     fams: OrderedDict = OrderedDict()
     flat = []
     for e in labels.values():
-        spec = _cell_spec(e)
-        n = spec.get("simulations")
+        n = _run_config(e, "cell").get("simulations")
         c2 = float(np.nanmean(e["c2st"])) if len(e["c2st"]) and np.isfinite(e["c2st"]).any() else None
         if n is None:
             flat.append((e, c2))
@@ -388,12 +388,12 @@ def budget_table(problem: str, labels) -> tuple[list[dict], list[int]] | None:
     if not fams:
         return None
     budgets = sorted({n for f in fams.values() for n in f["by"]})
-    rows = [{"model": f["title"], "label": fam, **{f"c2st_{n}": f["by"].get(n) for n in budgets}}
+    rows = [{"model": f["title"], "label": fam, "kind": "budget", **{f"c2st_{n}": f["by"].get(n) for n in budgets}}
             for fam, f in fams.items()]
-    rows += [{"model": f"{e['title']}, no simulations", "label": e["label"],
+    rows += [{"model": f"{e['title']}, no simulations", "label": e["label"], "kind": "flat",
               **{f"c2st_{n}": c2 for n in budgets}} for e, c2 in flat]
     if problem in NPE_C2ST:
-        rows.append({"model": "NPE, published (sbibm)", "label": "npe_published",
+        rows.append({"model": "NPE, published (sbibm)", "label": "npe_published", "kind": "published",
                      **{f"c2st_{n}": NPE_C2ST[problem].get(n) for n in budgets}})
     return rows, budgets
 
@@ -406,8 +406,8 @@ def _budget_figure(problem: str, labels, save) -> None:
         return
     rows, budgets = table
     curves = {r["model"]: (budgets, [np.nan if r[f"c2st_{n}"] is None else r[f"c2st_{n}"] for n in budgets])
-              for r in rows if "no simulations" not in r["model"] and r["label"] != "npe_published"}
-    flat = {r["model"]: r[f"c2st_{budgets[0]}"] for r in rows if "no simulations" in r["model"]}
+              for r in rows if r["kind"] == "budget"}
+    flat = {r["model"]: r[f"c2st_{budgets[0]}"] for r in rows if r["kind"] == "flat"}
     published = {}
     if problem in NPE_C2ST:
         pts = sorted(NPE_C2ST[problem].items())
@@ -443,7 +443,7 @@ CALIBRATION_NOTE = (
 
 
 def _c2st_protocol(labels) -> str:
-    settings = (next(iter(labels.values()))["runs"][0].get("config") or {}).get("settings") or {}
+    settings = _run_config(next(iter(labels.values())), "settings")
     c = settings.get("c2st") or {"backend": "torch", "folds": 2}
     return f"C2ST classifier: {c['backend']}, {c['folds']} folds, {settings.get('samples', '?'):,} samples"
 
@@ -452,7 +452,7 @@ def _caption(problem: str, rows, labels=None, prob=None) -> tuple[str, list]:
     """The results table's caption and columns (an Err_resim column of the unrounded samples where the
     problem has integer parameters)."""
     n_obs = max(r["n_observations"] for r in rows)
-    settings = ((next(iter(labels.values()))["runs"][0].get("config") or {}).get("settings") or {}) if labels else {}
+    settings = _run_config(next(iter(labels.values())), "settings") if labels else {}
     which = "published (sbibm) observations" if settings.get("observation_set") == "fixed" else "test observations"
     kind = prob.reference_kind if prob is not None else "exact"
     caption = (f"{problem}: {n_obs} {which}, {kind} reference posteriors; Err_resim as mean distance; "

@@ -67,13 +67,10 @@ def run_cell(cell: Cell, config: dict, progress: bool = False, save_dir=None, de
     out = None
     if save_dir is not None:
         out = Path(save_dir) / f"{cell.problem}-{cell.spec.label}-seed{cell.seed}"
-    if cell.spec.simulations is not None:
-        model = train(problem, cell.spec.model, seed=cell.seed, simulations=cell.spec.simulations,
-                      simulation_budget=s.get("simulation_budget") or None, out=out, device=device,
-                      progress=progress, **cell.spec.options)
-    else:
-        model = train(problem, cell.spec.model, seed=cell.seed, preset=budget, out=out, device=device,
-                      progress=progress, **cell.spec.options)
+    how = ({"simulations": cell.spec.simulations, "simulation_budget": s.get("simulation_budget") or None}
+           if cell.spec.simulations is not None else {"preset": budget})
+    model = train(problem, cell.spec.model, seed=cell.seed, out=out, device=device, progress=progress, **how,
+                  **cell.spec.options)
     if s.get("observation_set", "test") == "fixed":
         x_true, y = (a[: s["observations"]] for a in problem.fixed_observations())
     else:

@@ -116,10 +116,6 @@ def reference_posterior(problem, y, n: int = 4000, method: str = "exact", seed: 
     if method == "exact" and not problem.has_exact_posterior:
         raise ValueError(f"method: problem {problem.name!r} has no exact sampler; use method='abc'"
                          + (" or 'mcmc'" if problem.has_likelihood else ""))
-    if method == "mcmc":
-        from ..mcmc import require_likelihood
-
-        require_likelihood(problem)
     key = _key(problem, y, n, method, seed, options)
     path = cache_dir() / "references" / f"{problem.name}-{method}-{key}.npz"
     if cache and path.exists():
