@@ -54,9 +54,11 @@ def check_problem(problem: Problem | str, n: int = 500, reference: bool = True) 
     x, y = p.simulate(n, np.random.default_rng(0))
     _require(np.shape(x) == (n, p.x_dim) and np.shape(y) == (n, p.y_dim), who, "simulate",
              f"expected shapes ({n}, {p.x_dim}) and ({n}, {p.y_dim}), got {np.shape(x)} and {np.shape(y)}")
-    _require(np.isfinite(x).all() and np.isfinite(y).all(), who, "simulate", "non-finite parameters or observations")
+    _require(np.isfinite(x).all() and not p.invalid_rows(y).any(), who, "simulate",
+             "non-finite parameters or observations (NaN only as padding of shorter series or sets)")
     x2, y2 = p.simulate(n, np.random.default_rng(0))
-    _require(np.array_equal(x, x2) and np.array_equal(y, y2), who, "simulate", "not deterministic for a seed")
+    _require(np.array_equal(x, x2) and np.array_equal(y, y2, equal_nan=True), who, "simulate",
+             "not deterministic for a seed")
     done.append("simulate")
 
     b = np.asarray(p.support_bounds(), dtype=float)
@@ -65,7 +67,7 @@ def check_problem(problem: Problem | str, n: int = 500, reference: bool = True) 
     _require(np.asarray(p.in_support(x)).all(), who, "in_support", "prior draws reported outside the support")
     done.append("support")
 
-    _require(np.array_equal(p.validate_observations(y[:3]), y[:3]), who, "validate_observations",
+    _require(np.array_equal(p.validate_observations(y[:3]), y[:3], equal_nan=True), who, "validate_observations",
              "simulated observations were changed or refused")
     for bad, what in ((np.full((1, p.y_dim), np.nan), "NaN"), (np.zeros((1, p.y_dim + 1)), "a wrong width")):
         try:
@@ -106,7 +108,7 @@ def _fixed_batch_loss(m: Model, n: int = 1024, seed: int = 0) -> float:
     with torch.no_grad(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         xs = m.standardize_x(m.dequantize(torch.as_tensor(x, dtype=torch.float32)))
-        loss, parts = m.loss(xs, m.condition(torch.as_tensor(y, dtype=torch.float32)))
+        loss, parts = m.training_loss(xs, m.condition(torch.as_tensor(y, dtype=torch.float32)))
     return float(parts["fit"]) if "fit" in parts else float(loss)
 
 

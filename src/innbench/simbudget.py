@@ -92,6 +92,8 @@ def check_training_data(problem, x, y, name: str = "data") -> tuple[np.ndarray, 
         x = x[:, None]
     if y.ndim == 1 and problem.y_dim == 1:
         y = y[:, None]
+    if problem.structured and y.ndim == 3 and y.shape[2:] == problem.observation_shape[1:]:
+        y = problem.validate_observations(y, f"{name}: y")  # (N, length, channels): padded to flat rows
     if x.ndim != 2 or x.shape[1] != problem.x_dim:
         raise ValueError(f"{name}: x must have shape (N, {problem.x_dim}) for problem {problem.name!r} "
                          f"({', '.join(problem.x_names)}), got {x.shape}")
@@ -102,10 +104,12 @@ def check_training_data(problem, x, y, name: str = "data") -> tuple[np.ndarray, 
         raise ValueError(f"{name}: x and y must have as many rows, got {len(x)} and {len(y)}")
     if len(x) < 10:
         raise ValueError(f"{name}: expected at least 10 simulations (some are held out for validation), got {len(x)}")
-    bad = np.flatnonzero(~(np.isfinite(x).all(1) & np.isfinite(y).all(1)))
+    bad = np.flatnonzero(~np.isfinite(x).all(1) | problem.invalid_rows(y))
     if len(bad):
         raise ValueError(f"{name}: NaN or infinite values in rows {bad[:5].tolist()} (of {len(x)}); drop the "
-                         "failed simulations first")
+                         "failed simulations first"
+                         + (" (NaN is allowed only as trailing padding of shorter observations)"
+                            if problem.variable_length else ""))
     return x, y
 
 
@@ -147,7 +151,7 @@ def _validation_loss(model, xv, cv, seed: int) -> float:
         total, n = 0.0, 0
         for s in range(0, len(xv), 4096):
             xb = model.standardize_x(model.dequantize(xv[s : s + 4096]))
-            loss, _ = model.loss(xb, cv[s : s + 4096])
+            loss, _ = model.training_loss(xb, cv[s : s + 4096])
             total += float(loss) * len(xb)
             n += len(xb)
     return total / n

@@ -182,7 +182,7 @@ def _train_loop(model, budget, x_all, y_all, seed, bar, max_recoveries, checkpoi
 def _step(model, opt, xb, yb, grad_clip) -> float | None:
     """One optimiser step on a standardised batch; the loss, or None (and no step) where the loss or the
     gradient norm is not finite."""
-    loss, _ = model.loss(xb, yb)
+    loss, _ = model.training_loss(xb, yb)
     opt.zero_grad(set_to_none=True)
     if not torch.isfinite(loss):
         return None

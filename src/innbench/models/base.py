@@ -41,8 +41,11 @@ class ModelFacts:
 #: the budget's learning-rate schedule (the budget itself stays the same for every model of a grid).
 BASE_DEFAULTS = {"bounded_transform": "logit", "lr_scale": 1.0}
 #: Options of every conditional model: ``condition_features`` adds the problem's extra condition features
-#: (:meth:`~innbench.problems.Problem.condition_features`) to the standardised y it is given.
-CONDITIONAL_DEFAULTS = {"condition_features": True}
+#: (:meth:`~innbench.problems.Problem.condition_features`) to the standardised y it is given; ``summary``
+#: names the summary network that embeds y first (:mod:`innbench.models.summary`; "auto": by the problem's
+#: observation kind, none for a vector; or a ``torch.nn.Module`` of the user's), with ``summary_dim``
+#: outputs (None: ``max(8, 2 dim(x))``) and width ``summary_hidden``. The summary is trained with the model.
+CONDITIONAL_DEFAULTS = {"condition_features": True, "summary": "auto", "summary_dim": None, "summary_hidden": 64}
 #: Options of every y-supervised model (``facts.y_supervised``: x encoded as ``[y, z]``):
 #: ``transform_observations`` has its y output predict the problem's stretched observation coordinate
 #: (:meth:`~innbench.problems.Problem.transform_observations`) instead of raw y.
@@ -87,6 +90,9 @@ class Model(nn.Module):
     def __init__(self, problem: Problem | str, **config):
         super().__init__()
         self.problem = get_problem(problem)
+        custom_summary = config.get("summary")
+        if isinstance(custom_summary, nn.Module):
+            config = {**config, "summary": f"custom:{type(custom_summary).__name__}"}
         known = {**BASE_DEFAULTS, **(CONDITIONAL_DEFAULTS if self.conditional else {}),
                  **(Y_SUPERVISED_DEFAULTS if self.facts.y_supervised else {}), **self.defaults}
         unknown = set(config) - set(known)
@@ -113,6 +119,10 @@ class Model(nn.Module):
         self.register_buffer("x_std", torch.ones(p.x_dim))
         self.uses_features = self.conditional and bool(self.config["condition_features"])
         self.transforms_y = self.facts.y_supervised and bool(self.config["transform_observations"])
+        if p.structured and not self.conditional and self.facts.y_supervised:
+            raise ValueError(f"model {self.name!r} predicts y itself and cannot read the {p.observation_kind} "
+                             f"observations of problem {p.name!r}; use a conditional model (cinn, nsf, maf, "
+                             "flow_matching, mdn, cvae), which reads them through a summary network")
         self.cond_dim = p.y_dim + (p.n_condition_features if self.uses_features else 0)
         self.register_buffer("c_mean", torch.zeros(self.cond_dim))
         self.register_buffer("c_std", torch.ones(self.cond_dim))
@@ -121,7 +131,42 @@ class Model(nn.Module):
         self.progress = 1.0
         with torch.random.fork_rng(devices=[]):  # weights depend on the config's seed only
             torch.manual_seed(int(self.config.get("seed") or 0))
+            self.summary_net = self._make_summary(custom_summary)
+            if self.summary_net is not None:  # the model's networks read the summary, not y
+                self.cond_dim = int(self.summary_net.out_dim)
             self.build()
+
+    def _make_summary(self, custom):
+        """The summary network of the ``summary`` option (None: the model reads y itself)."""
+        from .summary import build_summary
+
+        if not self.conditional:
+            return None
+        if isinstance(custom, nn.Module):
+            out = getattr(custom, "out_dim", None)
+            if out is None:  # infer it from one zero observation in the problem's shape
+                shape = self.problem.observation_shape or (self.problem.y_dim,)
+                with torch.no_grad():
+                    out = custom(torch.zeros(2, *shape)).shape[-1]
+            custom.out_dim = int(out)
+            return custom
+        kind = self.config["summary"]
+        if isinstance(kind, str) and kind.startswith("custom:"):
+            raise ValueError(f"summary: this model was built with a custom summary network ({kind[7:]}); pass an "
+                             "instance of it again (load_model(path, summary=...))")
+        return build_summary(self.problem, kind, self.config["summary_dim"], self.config["summary_hidden"])
+
+    def embed(self, c: torch.Tensor) -> torch.Tensor:
+        """The condition the model's networks read: standardised ``c (m, cond_dim)`` itself, or its summary
+        (a series or set is given to the summary network as ``(m, length, channels)``, padding NaN)."""
+        if self.summary_net is None:
+            return c
+        shape = self.problem.observation_shape
+        return self.summary_net(c.view(len(c), *shape) if shape is not None else c)
+
+    def training_loss(self, x: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        """:meth:`loss` on a standardised batch, the condition first through the summary network."""
+        return self.loss(x, self.embed(c))
 
     # -- to implement -------------------------------------------------------------------------
     def build(self) -> None:
@@ -191,6 +236,14 @@ class Model(nn.Module):
         self.x_mean.copy_(torch.as_tensor(x.mean(0)))
         self.x_std.copy_(torch.as_tensor(x.std(0) + 1e-8))
         c = self._raw_condition(torch.as_tensor(y, dtype=torch.float64))
+        if self.problem.structured:  # one mean and scale per channel, over every step or item present
+            channels = self.problem.observation_shape[1]
+            steps = c.reshape(-1, channels)
+            steps = steps[torch.isfinite(steps).all(-1)]
+            reps = self.problem.observation_shape[0]
+            self.c_mean.copy_(steps.mean(0).repeat(reps))
+            self.c_std.copy_((steps.std(0) + 1e-8).repeat(reps))
+            return
         self.c_mean.copy_(c.mean(0))
         self.c_std.copy_(c.std(0) + 1e-8)
 
@@ -251,7 +304,7 @@ class Model(nn.Module):
         per = max(1, batch_size // chunk)
         outs = []
         for start in range(0, len(yt), per):
-            yb = yt[start : start + per]
+            yb = self.embed(yt[start : start + per])
             parts = [self.unstandardize_x(self.sample_standardized(yb, min(chunk, n - k), g)).cpu()
                      for k in range(0, n, chunk)]
             outs.append(parts[0] if len(parts) == 1 else torch.cat(parts, 1))
@@ -266,7 +319,7 @@ class Model(nn.Module):
         """The standardised condition of validated ``y``; observations absurdly far from every simulated
         observation the model was trained on (or overflowing float32) are refused, not extrapolated."""
         c = self.condition(torch.as_tensor(y, dtype=torch.float32, device=self.device))
-        far = ~(c.abs() <= self.MAX_CONDITION_Z).all(-1).cpu().numpy()
+        far = ~((c.abs() <= self.MAX_CONDITION_Z) | torch.isnan(c)).all(-1).cpu().numpy()  # NaN: padding
         if far.any():
             rows = np.flatnonzero(far)[:5].tolist()
             raise ObservationError(f"y: rows {rows} (e.g. {y[rows[0]].tolist()}) lie more than "
@@ -309,7 +362,7 @@ class Model(nn.Module):
         was_training = self.training
         self.eval()
         xt = torch.as_tensor(x, dtype=torch.float32, device=self.device)
-        c = self._checked_condition(y).expand(len(x), -1)
+        c = self.embed(self._checked_condition(y)).expand(len(x), -1)
         s = (self.to_unbounded(xt) - self.x_mean) / self.x_std
         lp = self.log_prob_standardized(s, c) - torch.log(self.x_std).sum()
         if self._logit_idx:  # d logit((x - lo) / w) / dx = 1 / (w u (1 - u))
@@ -359,8 +412,11 @@ class Model(nn.Module):
         return replace_dir(path, fill, name, owned=MODEL_FILES)
 
 
-def load_model(path, device: str = "cpu") -> Model:
-    """Load a model directory written by :meth:`Model.save` (weights with ``weights_only=True``)."""
+def load_model(path, device: str = "cpu", summary: nn.Module | None = None) -> Model:
+    """Load a model directory written by :meth:`Model.save` (weights with ``weights_only=True``).
+
+    A model trained with a summary network of the user's own needs a fresh instance of it as ``summary``
+    (its weights are loaded from the directory)."""
     from . import get_model_class
 
     path = Path(path)
@@ -390,6 +446,11 @@ def load_model(path, device: str = "cpu") -> Model:
                       f"{__version__}); it loads, but its numbers may differ from a model trained now",
                       stacklevel=2)
     config = {"bounded_transform": None, **config}  # saved before the option existed: trained without it
+    if summary is not None:
+        if not (isinstance(config.get("summary"), str) and config["summary"].startswith("custom:")):
+            raise ModelLoadError(f"summary: {str(path)!r} was trained with the built-in summary "
+                                 f"{config.get('summary', 'auto')!r}; load it without summary=")
+        config["summary"] = summary
     try:
         model = cls(problem, **config)
     except ValueError as exc:

@@ -52,6 +52,9 @@ class RejectionABC(Model):
 
     def build(self):
         c = self.config
+        if self.problem.variable_length:
+            raise ValueError(f"model 'rejection_abc' compares observations entry by entry and cannot compare the "
+                             f"{self.problem.observation_kind}s of varying length of problem {self.problem.name!r}")
         if int(c["simulations"]) < 1 or int(c["chunk"]) < 1:
             raise ValueError("simulations, chunk: expected positive integers, got "
                              f"{c['simulations']!r}, {c['chunk']!r}")

@@ -10,6 +10,7 @@ from .ballistics import Ballistics
 from .base import ObservationError, Problem
 from .kinematics import Kinematics
 from .sbi import SLCP, BernoulliGLM, GaussianLinear, GaussianMixture, TwoMoons
+from .sets import GaussianSet
 from .toys import GaussianModes, Linear
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "GaussianLinear",
     "GaussianMixture",
     "GaussianModes",
+    "GaussianSet",
     "Kinematics",
     "Linear",
     "ObservationError",
@@ -42,6 +44,7 @@ _REGISTRY: dict[str, Callable[[], Problem]] = {
     "gaussian_mixture": GaussianMixture,
     "slcp": SLCP,
     "bernoulli_glm": BernoulliGLM,
+    "gaussian_set": GaussianSet,
 }
 
 

@@ -26,6 +26,13 @@ class Problem:
             report how much posterior mass a model puts outside the support.
         stochastic: whether :meth:`forward` draws noise from the generator it is given.
         version: bumped whenever the prior or forward process changes; part of every cache key.
+        observation_kind: ``"vector"`` (``y_dim`` numbers, the default), ``"series"`` (a time series of
+            ``observation_shape = (T, channels)``, steps in order) or ``"set"`` (exchangeable items,
+            ``observation_shape = (n_max, item_dim)``). A series or set is stored flat, ``y_dim = T *
+            channels`` numbers in step-major order, so every array, file and database row keeps one shape.
+        min_length: the shortest series (fewest items) the problem produces, where that is less than
+            ``observation_shape[0]``: shorter observations are padded at the end with NaN steps (items),
+            and NaN means "absent" nowhere else. None: every observation has the full length.
     """
 
     name: str = "problem"
@@ -35,10 +42,69 @@ class Problem:
     bounds: tuple[tuple[float, float], ...] | None = None
     stochastic: bool = False
     version: str = "1"
+    observation_kind: str = "vector"
+    observation_shape: tuple[int, int] | None = None
+    min_length: int | None = None
 
     @property
     def x_dim(self) -> int:
         return len(self.x_names)
+
+    @property
+    def structured(self) -> bool:
+        """Whether an observation is a series or a set (read by a summary network), not a plain vector."""
+        return self.observation_kind != "vector"
+
+    @property
+    def variable_length(self) -> bool:
+        """Whether observations come in several lengths (padded with trailing NaN steps or items)."""
+        return self.structured and self.min_length is not None and self.min_length < self.observation_shape[0]
+
+    def observation_lengths(self, y: np.ndarray) -> np.ndarray:
+        """Number of steps (items) present in each flat observation row of ``y (m, y_dim)``."""
+        y = np.asarray(y, dtype=float)
+        if not self.structured:
+            return np.full(len(y), self.y_dim)
+        return np.isfinite(y.reshape(len(y), *self.observation_shape)).all(-1).sum(1)
+
+    def pad_observations(self, series) -> np.ndarray:
+        """Observations of varying length (a list of ``(length_i, channels)`` arrays) as flat rows
+        ``(m, y_dim)``, padded at the end with NaN steps (items)."""
+        length, channels = self.observation_shape
+        out = np.full((len(series), length, channels), np.nan)
+        for i, s in enumerate(series):
+            s = np.asarray(s, dtype=float)
+            if s.ndim == 1 and channels == 1:
+                s = s[:, None]
+            if s.ndim != 2 or s.shape[1] != channels or not 1 <= len(s) <= length:
+                raise ObservationError(f"observations: item {i} has shape {s.shape}; expected (length, {channels}) "
+                                       f"with 1 <= length <= {length} for problem {self.name!r}")
+            out[i, : len(s)] = s
+        return out.reshape(len(series), -1)
+
+    def invalid_rows(self, y: np.ndarray) -> np.ndarray:
+        """Which rows of ``y (m, y_dim)`` are no observation: a non-finite entry (a vector), or for a series or
+        set a step that is neither complete nor trailing all-NaN padding, or fewer steps than ``min_length``."""
+        y = np.asarray(y, dtype=float)
+        if not self.structured:
+            return ~np.isfinite(y).all(axis=1)
+        steps = y.reshape(len(y), *self.observation_shape)
+        present, padded = np.isfinite(steps).all(-1), np.isnan(steps).all(-1)
+        n = present.sum(1)
+        prefix = present == (np.arange(steps.shape[1]) < n[:, None])
+        shortest = self.min_length if self.min_length is not None else self.observation_shape[0]
+        return ~(present | padded).all(1) | ~prefix.all(1) | (n < max(shortest, 1))
+
+    def resimulate(self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+        """Observations of ``x (k, x_dim)`` made like ``y (k, y_dim)`` (for Err_resim): the forward process,
+        and for observations of varying length each row cut to the length of its ``y``."""
+        out = self.forward(x, rng)
+        if self.variable_length:
+            steps = out.reshape(len(out), *self.observation_shape).copy()
+            n = self.observation_lengths(y)
+            steps[np.arange(steps.shape[1]) >= n[:, None]] = np.nan
+            out = steps.reshape(len(out), -1)
+        return out
 
     @property
     def y_dim(self) -> int:
@@ -89,7 +155,7 @@ class Problem:
     def check_observations(self, y: np.ndarray) -> None:
         """Raise :class:`ObservationError` for observations the forward process cannot produce.
 
-        ``y`` already has shape ``(m, y_dim)`` and finite values.
+        ``y`` already has shape ``(m, y_dim)`` and finite values (a series or set: NaN only as padding).
         """
 
     def exact_posterior(self, y: np.ndarray, n: int, rng: np.random.Generator, **kwargs):
@@ -145,7 +211,7 @@ class Problem:
         """Simulated training pairs: ``n`` prior draws and their observations (all valid)."""
         x = self.sample_prior(n, rng)
         y = self.forward(x, rng)
-        bad = np.flatnonzero(~np.isfinite(y).all(axis=1))
+        bad = np.flatnonzero(self.invalid_rows(y))
         if len(bad) and n >= 100 and len(bad) > 0.99 * n:
             raise ValueError(f"simulator of problem {self.name!r}: {len(bad)} of {n} prior draws gave no valid "
                              "observation (NaN or infinite); check the simulator and the prior")
@@ -154,12 +220,19 @@ class Problem:
                 return x, y
             x2 = self.sample_prior(len(bad), rng)
             x[bad], y[bad] = x2, self.forward(x2, rng)
-            bad = bad[~np.isfinite(y[bad]).all(axis=1)]
+            bad = bad[self.invalid_rows(y[bad])]
         raise ValueError(f"simulator of problem {self.name!r}: {len(bad)} prior draws still gave no valid observation "
                          "after 1000 redraws; check the simulator and the prior")
 
     def validate_observations(self, y, name: str = "observations") -> np.ndarray:
-        """Return ``y`` as a float array of shape ``(m, y_dim)`` or raise a clear error."""
+        """Return ``y`` as a float array of shape ``(m, y_dim)`` or raise a clear error.
+
+        A series or set may also come as ``(m, length, channels)``, as one ``(length, channels)``
+        observation, or (of varying length) as a list of ``(length_i, channels)`` arrays: each is padded
+        to the flat row the models read.
+        """
+        if self.structured:
+            y = self._flatten_structured(y, name)
         if np.iscomplexobj(y):
             raise ObservationError(f"{name}: expected real numbers, got complex values")
         try:
@@ -171,15 +244,45 @@ class Problem:
         elif arr.ndim == 1 and arr.size == self.y_dim:
             arr = arr[None, :]
         if arr.ndim != 2 or arr.shape[1] != self.y_dim or arr.shape[0] == 0:
+            if self.structured:
+                length, channels = self.observation_shape
+                raise ObservationError(
+                    f"{name}: expected {self.observation_kind}s of up to {length} steps of {channels} values for "
+                    f"problem {self.name!r}: shape (m, length, {channels}), (length, {channels}), a list of such "
+                    f"arrays, or flat rows (m, {self.y_dim}); got shape {arr.shape}")
             raise ObservationError(
                 f"{name}: expected shape (m, {self.y_dim}) for problem {self.name!r} "
                 f"(observation {', '.join(self.y_names)}), got shape {arr.shape}"
             )
-        bad = ~np.isfinite(arr).all(axis=1)
+        bad = self.invalid_rows(arr)
         if bad.any():
             rows = np.flatnonzero(bad)[:5].tolist()
-            raise ObservationError(f"{name}: NaN or infinite values in rows {rows} (of {len(arr)})")
+            if not self.structured:
+                raise ObservationError(f"{name}: NaN or infinite values in rows {rows} (of {len(arr)})")
+            length = self.observation_shape[0]
+            shortest = self.min_length if self.min_length is not None else length
+            raise ObservationError(
+                f"{name}: rows {rows} (of {len(arr)}) are not {self.observation_kind}s of problem {self.name!r}: "
+                f"expected {shortest}-{length} complete steps of {self.observation_shape[1]} finite values"
+                + (", then NaN padding only" if self.variable_length else "") + " (infinite, NaN or missing values)")
         self.check_observations(arr)
+        return arr
+
+    def _flatten_structured(self, y, name):
+        """A series or set observation in any of the accepted layouts as flat rows (not yet checked)."""
+        length, channels = self.observation_shape
+        ragged = isinstance(y, (list, tuple)) and len(y) and all(np.ndim(s) == 2 for s in y)
+        if ragged and (len({np.shape(s) for s in y}) > 1 or np.shape(y[0])[0] != length):
+            return self.pad_observations(y)
+        arr = np.asarray(y) if not isinstance(y, np.ndarray) else y
+        if arr.dtype == object:
+            return y
+        if arr.ndim == 3 and arr.shape[2] == channels and 1 <= arr.shape[1] <= length:
+            if arr.shape[1] < length:
+                arr = np.concatenate([arr, np.full((len(arr), length - arr.shape[1], channels), np.nan)], 1)
+            return arr.reshape(len(arr), -1)
+        if arr.ndim == 2 and arr.shape[1] == channels and arr.shape[1] != self.y_dim and arr.shape[0] <= length:
+            return self.pad_observations([arr])
         return arr
 
     def in_support(self, x: np.ndarray) -> np.ndarray:
