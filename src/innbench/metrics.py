@@ -129,15 +129,13 @@ def err_resim(problem, samples, y, rng=None):
     y = np.asarray(y, dtype=float)
     yhat = np.full((m * n, problem.y_dim), np.nan)
     if ok_x.any():
-        like = np.repeat(y, n, 0)[ok_x] if problem.variable_length else None
-        yhat[ok_x] = problem.resimulate(flat[ok_x], like, rng) if like is not None else problem.forward(flat[ok_x], rng)
+        like = np.repeat(y, n, 0)[ok_x] if problem.variable_length else None  # only lengths are read
+        yhat[ok_x] = problem.resimulate(flat[ok_x], like, rng)
     yhat = yhat.reshape(m, n, -1)
-    if problem.variable_length:  # over the steps y* has; a re-simulation missing one of them is invalid
-        present = np.isfinite(y)[:, None, :]
-        diff = np.where(present, yhat - y[:, None, :], 0.0)
-        sq = np.where((present & ~np.isfinite(yhat)).any(-1), np.nan, (diff**2).sum(-1))
-    else:
-        sq = ((yhat - y[:, None, :]) ** 2).sum(-1)
+    # over the entries y* has (all but a shorter series' padding); a re-simulation missing one is invalid
+    present = np.isfinite(y)[:, None, :]
+    diff = np.where(present, yhat - y[:, None, :], 0.0)
+    sq = np.where((present & ~np.isfinite(yhat)).any(-1), np.nan, (diff**2).sum(-1))
     valid = np.isfinite(sq)
     cnt = valid.sum(1)
     with np.errstate(invalid="ignore", divide="ignore"):

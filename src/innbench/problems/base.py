@@ -67,7 +67,7 @@ class Problem:
             return np.full(len(y), self.y_dim)
         return np.isfinite(y.reshape(len(y), *self.observation_shape)).all(-1).sum(1)
 
-    def pad_observations(self, series) -> np.ndarray:
+    def pad_observations(self, series, name: str = "observations") -> np.ndarray:
         """Observations of varying length (a list of ``(length_i, channels)`` arrays) as flat rows
         ``(m, y_dim)``, padded at the end with NaN steps (items)."""
         length, channels = self.observation_shape
@@ -77,7 +77,7 @@ class Problem:
             if s.ndim == 1 and channels == 1:
                 s = s[:, None]
             if s.ndim != 2 or s.shape[1] != channels or not 1 <= len(s) <= length:
-                raise ObservationError(f"observations: item {i} has shape {s.shape}; expected (length, {channels}) "
+                raise ObservationError(f"{name}: item {i} has shape {s.shape}; expected (length, {channels}) "
                                        f"with 1 <= length <= {length} for problem {self.name!r}")
             out[i, : len(s)] = s
         return out.reshape(len(series), -1)
@@ -95,9 +95,10 @@ class Problem:
         shortest = self.min_length if self.min_length is not None else self.observation_shape[0]
         return ~(present | padded).all(1) | ~prefix.all(1) | (n < max(shortest, 1))
 
-    def resimulate(self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+    def resimulate(self, x: np.ndarray, y: np.ndarray | None, rng: np.random.Generator | None = None) -> np.ndarray:
         """Observations of ``x (k, x_dim)`` made like ``y (k, y_dim)`` (for Err_resim): the forward process,
-        and for observations of varying length each row cut to the length of its ``y``."""
+        and for observations of varying length each row cut to the length of its ``y`` (``y`` is read only
+        then; None otherwise)."""
         out = self.forward(x, rng)
         if self.variable_length:
             steps = out.reshape(len(out), *self.observation_shape).copy()
@@ -273,8 +274,11 @@ class Problem:
         length, channels = self.observation_shape
         ragged = isinstance(y, (list, tuple)) and len(y) and all(np.ndim(s) == 2 for s in y)
         if ragged and (len({np.shape(s) for s in y}) > 1 or np.shape(y[0])[0] != length):
-            return self.pad_observations(y)
-        arr = np.asarray(y) if not isinstance(y, np.ndarray) else y
+            return self.pad_observations(y, name)
+        try:
+            arr = np.asarray(y)
+        except ValueError:  # ragged in another way: the checks below name what is wrong
+            return y
         if arr.dtype == object:
             return y
         if arr.ndim == 3 and arr.shape[2] == channels and 1 <= arr.shape[1] <= length:
@@ -282,7 +286,7 @@ class Problem:
                 arr = np.concatenate([arr, np.full((len(arr), length - arr.shape[1], channels), np.nan)], 1)
             return arr.reshape(len(arr), -1)
         if arr.ndim == 2 and arr.shape[1] == channels and arr.shape[1] != self.y_dim and arr.shape[0] <= length:
-            return self.pad_observations([arr])
+            return self.pad_observations([arr], name)
         return arr
 
     def in_support(self, x: np.ndarray) -> np.ndarray:

@@ -78,10 +78,14 @@ class GaussianSet(Problem):
         rng = np.random.default_rng() if rng is None else rng
         return self._draws(x, rng, self.observation_lengths(y))
 
+    def items(self, y) -> np.ndarray:
+        """The items present in one flat set ``y (y_dim,)``: ``(n, 2)``."""
+        items = np.asarray(y, dtype=float).reshape(self.observation_shape)
+        return items[np.isfinite(items).all(1)]
+
     def posterior_parameters(self, y):
         """``(mu_n, kappa_n, nu_n, Psi_n)`` of the normal-inverse-Wishart posterior for one set ``y (y_dim,)``."""
-        items = np.asarray(y, dtype=float).reshape(100, 2)
-        items = items[np.isfinite(items).all(1)]
+        items = self.items(y)
         n = len(items)
         ybar = items.mean(0)
         dev = items - ybar
@@ -106,8 +110,7 @@ class GaussianSet(Problem):
 
     def log_likelihood(self, x, y):
         x = np.asarray(x, dtype=float)
-        items = np.asarray(y, dtype=float).reshape(100, 2)
-        items = items[np.isfinite(items).all(1)]
+        items = self.items(y)
         mu, chol = self.from_params(x)
         # solve L z = (y_i - mu) for every item: z = L^{-1} (y_i - mu), log N = -|z|^2 / 2 - log det L - log 2 pi
         d = items[None, :, :] - mu[:, None, :]
