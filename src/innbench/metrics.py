@@ -116,7 +116,9 @@ def err_post(samples, reference, kernels=KERNELS, progress: bool = False) -> np.
 
 
 def err_resim(problem, samples, y, rng=None):
-    """Re-simulation error per observation: mean ``||f(x_hat) - y*||`` and mean squared distance.
+    """Re-simulation error per observation: mean ``||f(x_hat) - y*||`` and mean squared distance (the
+    problem's :meth:`~innbench.problems.Problem.resimulation_sq_distance`: Euclidean, or for sets the
+    energy distance).
 
     Returns ``(distance (m,), squared (m,), invalid_fraction (m,))``. Samples whose forward process
     gives no observation (the invalid marker, NaN) are left out of both means and counted in
@@ -131,11 +133,7 @@ def err_resim(problem, samples, y, rng=None):
     if ok_x.any():
         like = np.repeat(y, n, 0)[ok_x] if problem.variable_length else None  # only lengths are read
         yhat[ok_x] = problem.resimulate(flat[ok_x], like, rng)
-    yhat = yhat.reshape(m, n, -1)
-    # over the entries y* has (all but a shorter series' padding); a re-simulation missing one is invalid
-    present = np.isfinite(y)[:, None, :]
-    diff = np.where(present, yhat - y[:, None, :], 0.0)
-    sq = np.where((present & ~np.isfinite(yhat)).any(-1), np.nan, (diff**2).sum(-1))
+    sq = problem.resimulation_sq_distance(yhat.reshape(m, n, -1), y)
     valid = np.isfinite(sq)
     cnt = valid.sum(1)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -140,6 +140,10 @@ class GridConfig:
             parameters; ``observations`` is then at most their number).
         c2st_backend, c2st_folds: the classifier two-sample test's classifier (``torch``: fast; ``sklearn``:
             sbibm's own ``MLPClassifier``) and its cross-validation folds (sbibm: 5).
+        sbc_observations, sbc_samples: simulation-based calibration on its own observations (the first
+            ``sbc_observations`` of the test set, ``sbc_samples`` draws each; they need no reference
+            posterior), where the scored observations are too few for it (a ``fixed`` set of ten). 0: the
+            ranks of the scored observations, as before.
     """
 
     name: str = "custom"
@@ -162,6 +166,8 @@ class GridConfig:
     observation_set: str = "test"
     c2st_backend: str = "torch"
     c2st_folds: int = 2
+    sbc_observations: int = 0
+    sbc_samples: int = 1000
 
     def __post_init__(self):
         from .. import params as P
@@ -179,8 +185,9 @@ class GridConfig:
             raise ValueError(f"budget: expected a table of budget keys (e.g. n_batches = 2000), got {self.budget!r}")
         if not isinstance(self.preset, str):
             raise ValueError(f"preset: expected a training preset name, got {self.preset!r}")
-        for key in ("timing_observations", "c2st_observations", "noise_floor_observations"):
+        for key in ("timing_observations", "c2st_observations", "noise_floor_observations", "sbc_observations"):
             P.nonnegative_count(getattr(self, key), key)
+        P.count(self.sbc_samples, "sbc_samples")
         if self.threads is not None:
             P.count(self.threads, "threads")
         self.models = [m if isinstance(m, ModelSpec) else ModelSpec.parse(m, f"models[{i}]")
@@ -264,6 +271,8 @@ class GridConfig:
             out["observation_set"] = self.observation_set
         if (self.c2st_backend, self.c2st_folds) != ("torch", 2):
             out["c2st"] = {"backend": self.c2st_backend, "folds": self.c2st_folds}
+        if self.sbc_observations:
+            out["sbc"] = {"observations": self.sbc_observations, "samples": self.sbc_samples}
         return out
 
     def expanded_models(self) -> list[ModelSpec]:
@@ -408,6 +417,19 @@ GRID_PRESETS["sbi"] = {
     "name": "sbi", "problems": SBI_TASKS, "models": SBI_MODELS, "simulations": [1000, 10_000, 100_000],
     "simulation_budget": {"max_steps": 20_000}, "observation_set": "fixed", "observations": 10, "samples": 10_000,
     "timing_observations": 2, "c2st_observations": 10, "c2st_folds": 5, "noise_floor_observations": 10,
+}
+
+#: The structured grid: observations that are series (the epidemic, 80 days of cases and deaths) or sets (a
+#: Gaussian's mean and covariance from 5-100 draws), read by each conditional model through its summary
+#: network, at 10^3 and 10^4 simulations. Scored on each problem's ten fixed observations (MCMC or exact
+#: references, 10,000 samples, sbibm's C2ST protocol); calibrated (SBC, coverage) on 200 test draws of their
+#: own, which need no reference. Training stops after at most 10,000 steps.
+STRUCTURED_PROBLEMS = ["epidemic", "gaussian_set"]
+GRID_PRESETS["structured"] = {
+    "name": "structured", "problems": STRUCTURED_PROBLEMS, "models": SBI_MODELS[:6], "simulations": [1000, 10_000],
+    "simulation_budget": {"max_steps": 10_000}, "observation_set": "fixed", "observations": 10, "samples": 10_000,
+    "timing_observations": 2, "c2st_observations": 10, "c2st_folds": 5, "noise_floor_observations": 10,
+    "sbc_observations": 200, "sbc_samples": 1000,
 }
 
 

@@ -77,6 +77,11 @@ CREATE TABLE IF NOT EXISTS references_ (
     problem TEXT NOT NULL, name TEXT NOT NULL, y TEXT NOT NULL, data BLOB NOT NULL,
     PRIMARY KEY (problem, name)
 );
+CREATE TABLE IF NOT EXISTS calibration (
+    run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+    obs_index INTEGER NOT NULL, sbc_ranks TEXT NOT NULL, sbc_draws INTEGER NOT NULL,
+    PRIMARY KEY (run_id, obs_index)
+);
 CREATE INDEX IF NOT EXISTS results_by_label ON results (problem, label);
 """
 
@@ -142,7 +147,7 @@ class ResultsDB:
         tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if not tables:
             return "new"
-        ours = {"meta", "runs", "results", "samples", "references_", "sqlite_sequence"}
+        ours = {"meta", "runs", "results", "samples", "references_", "calibration", "sqlite_sequence"}
         if "meta" in tables and tables <= ours:
             meta_cols = {r[1] for r in self.conn.execute("PRAGMA table_info(meta)")}
             if {"key", "value"} <= meta_cols and self.conn.execute(
@@ -256,6 +261,7 @@ class ResultsDB:
             run_id = row[0]
             c.execute("DELETE FROM results WHERE run_id = ?", (run_id,))
             c.execute("DELETE FROM samples WHERE run_id = ?", (run_id,))
+            c.execute("DELETE FROM calibration WHERE run_id = ?", (run_id,))
             c.execute(
                 "UPDATE runs SET status = 'done', finished_at = ?, config = ?, innbench_version = ?, torch_version = ?,"
                 " n_parameters = ?, dim_z = ?, facts = ?, title = ?, train_seconds = ?, inference_ms = ?,"
@@ -276,6 +282,9 @@ class ResultsDB:
                   o.get("c2st_reference"), o.get("err_resim_continuous"))
                  for o in result["observations"]],
             )
+            c.executemany("INSERT INTO calibration VALUES (?, ?, ?, ?)",
+                          [(run_id, o["obs_index"], json.dumps(o["sbc_ranks"]), o["sbc_draws"])
+                           for o in result.get("calibration", [])])
             c.executemany("INSERT INTO samples VALUES (?, ?, ?, ?)",
                           [(run_id, s["name"], json.dumps(s["y"]), blob_from_array(s["samples"]))
                            for s in result["samples"]])
@@ -321,6 +330,20 @@ class ResultsDB:
             run_ids)
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+    def calibration(self, run_ids) -> dict[int, tuple[np.ndarray, int]]:
+        """SBC ranks on a run's own calibration observations (grids with ``sbc_observations``): ``{run_id:
+        (ranks (k, x_dim), draws)}`` for the runs that have them."""
+        run_ids = list(run_ids)
+        if not run_ids:
+            return {}
+        rows = self.conn.execute(
+            f"SELECT run_id, sbc_ranks, sbc_draws FROM calibration WHERE run_id IN ({','.join('?' * len(run_ids))})"
+            " ORDER BY run_id, obs_index", run_ids).fetchall()
+        out: dict[int, tuple[list, int]] = {}
+        for run_id, ranks, draws in rows:
+            out.setdefault(run_id, ([], draws))[0].append(json.loads(ranks))
+        return {k: (np.asarray(r, dtype=float), d) for k, (r, d) in out.items()}
 
     def samples(self, run_id: int) -> dict[str, tuple[list, np.ndarray]]:
         rows = self.conn.execute("SELECT name, y, data FROM samples WHERE run_id = ?", (run_id,)).fetchall()

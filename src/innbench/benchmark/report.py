@@ -53,6 +53,7 @@ def collect(db: ResultsDB, grid: str | None = None) -> dict:
         raise ValueError(f"grid: no finished runs of grid {grid!r} in {str(db.path)!r}; it holds {', '.join(grids)}")
     runs = db.runs(grid)
     rows = db.results([r["run_id"] for r in runs])
+    own_calibration = db.calibration([r["run_id"] for r in runs])
     by_run: dict[int, list] = {}
     for row in rows:
         by_run.setdefault(row["run_id"], []).append(row)
@@ -78,6 +79,9 @@ def collect(db: ResultsDB, grid: str | None = None) -> dict:
                                            dtype=float)
             e["ranks"] = np.array([json.loads(o["sbc_ranks"]) for o in obs if o["sbc_ranks"]], dtype=float)
             e["sbc_draws"] = int(obs[0]["sbc_draws"]) if obs and obs[0]["sbc_draws"] else 0
+            own = [own_calibration[run["run_id"]] for run in e["runs"] if run["run_id"] in own_calibration]
+            if own:  # the grid calibrated on observations of their own (sbc_observations)
+                e["ranks"], e["sbc_draws"] = np.concatenate([r for r, _ in own]), int(own[0][1])
             e["n_observations"] = len({o["obs_index"] for o in obs})
             e["seeds"] = sorted({run["seed"] for run in e["runs"]})
             for key in ("train_seconds", "inference_ms", "noise_floor", "sampling_seconds"):
@@ -158,7 +162,8 @@ def calibration_rows(labels: OrderedDict) -> list[dict]:
     for e in labels.values():
         row = {"label": e["label"], "model": _title(e), "c2st_mean": None, "c2st_floor": None,
                "c2st_observations": len(e["c2st"]),
-               "sbc_min_pvalue": None, "coverage_50": None, "coverage_90": None}
+               "sbc_observations": len(e["ranks"]), "sbc_min_pvalue": None, "coverage_50": None,
+               "coverage_90": None}
         if len(e["c2st"]) and np.isfinite(e["c2st"]).any():
             row["c2st_mean"] = float(np.nanmean(e["c2st"]))
         if len(e["c2st_reference"]):
@@ -200,7 +205,7 @@ MAIN_COLUMNS = [
     ("paper_err_post", "paper Err_post"), ("paper_err_resim", "paper Err_resim"), ("paper_inference_ms", "paper ms"),
 ]
 CAL_COLUMNS = [("model", "Model"), ("c2st_mean", "C2ST accuracy"), ("c2st_floor", "C2ST floor"),
-               ("c2st_observations", "C2ST obs."),
+               ("c2st_observations", "C2ST obs."), ("sbc_observations", "SBC obs."),
                ("sbc_min_pvalue", "SBC min p-value"), ("coverage_50", "coverage @50%"),
                ("coverage_90", "coverage @90%")]
 

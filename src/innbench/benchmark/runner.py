@@ -81,6 +81,17 @@ def run_cell(cell: Cell, config: dict, progress: bool = False, save_dir=None, de
                 noise_floor_observations=config.get("noise_floor_observations", 50),
                 c2st_observations=s["c2st_observations"], c2st_folds=c2st_opts.get("folds", 2),
                 c2st_backend=c2st_opts.get("backend", "torch"))
+    calibration = []
+    if s.get("sbc"):  # calibration on test draws of its own: no reference posterior needed
+        from ..calibration import sbc_ranks
+        from ..evaluation import calibration_summary
+
+        x_sbc, y_sbc = test_observations(problem, s["sbc"]["observations"])
+        draws = model.sample(y_sbc, s["sbc"]["samples"], seed=cell.seed + 1)
+        ranks = sbc_ranks(draws, x_sbc, rng=np.random.default_rng([cell.seed, 4712]))
+        calibration = [{"obs_index": i, "sbc_ranks": r.tolist(), "sbc_draws": draws.shape[1]}
+                       for i, r in enumerate(ranks)]
+        res["summary"].update(calibration_summary(ranks, draws.shape[1]), sbc_observations=len(ranks))
     names, ys = showcase_observations(problem)
     show = model.sample(ys, s["samples"], seed=cell.seed)
     show_ref, _ = reference_posterior(problem, ys, s["samples"],
@@ -107,6 +118,7 @@ def run_cell(cell: Cell, config: dict, progress: bool = False, save_dir=None, de
     return {
         "run": run,
         "observations": _observation_rows(res),
+        "calibration": calibration,
         "samples": [{"name": n, "y": yy.tolist(), "samples": show[i]} for i, (n, yy) in enumerate(zip(names, ys,
                                                                                                       strict=True))],
         "references": [{"name": n, "y": yy.tolist(), "samples": show_ref[i]} for i, (n, yy) in enumerate(zip(names, ys,

@@ -262,7 +262,7 @@ class Model(nn.Module):
     def _raw_condition(self, y):
         if self.uses_features and self.problem.n_condition_features:
             return torch.cat([y, self.problem.condition_features(y)], -1)
-        if self.transforms_y:
+        if self.transforms_y or (self.conditional and self.problem.structured):
             return self.problem.transform_observations(y)
         return y
 

@@ -56,21 +56,28 @@ class SeriesSummary(nn.Module):
     """A time series ``(m, T, C)`` (trailing steps NaN where shorter than ``T``) to a summary ``(m, out_dim)``.
 
     Two 1-D convolutions (kernel 5, GELU) over time read local shape (the input carries the mask as one
-    more channel), a GRU reads them in order up to each series' own last step (packed sequences, so
-    padding never enters), and a linear layer maps its last hidden state and ``log(length / T)`` to the
-    summary: the convolutional-recurrent summary network of BayesFlow's epidemic model (Radev et al. 2021).
+    more channel; absent steps are zeros), a GRU reads their output in order, and a linear layer maps its
+    state at each series' own last step, the mean of the convolutional features over the steps present
+    and ``log(length / T)`` to the summary: the convolutional-recurrent summary network of BayesFlow's
+    epidemic model (Radev et al. 2021). The GRU runs over the whole padded batch and its output is read at
+    each series' last step, which equals running it on that series alone (it is causal), without the
+    cost of packed sequences.
 
     Args:
         length, channels: the longest series ``T`` and its channels ``C``.
         out_dim: size of the summary.
         hidden: channels of the convolutions and size of the GRU state.
+        stride: of each convolution; None: 2 for series of 32 steps or more (the GRU then reads ``T / 4``
+            steps: on the 80-day epidemic, a training step of batch 256 took 410 ms with packed sequences
+            at stride 1, 45 ms so; both timed beside a running grid), else 1.
     """
 
-    def __init__(self, length: int, channels: int, out_dim: int, hidden: int = 64):
+    def __init__(self, length: int, channels: int, out_dim: int, hidden: int = 64, stride: int | None = None):
         super().__init__()
         self.out_dim, self.length = out_dim, length
-        self.conv = nn.Sequential(nn.Conv1d(channels + 1, hidden, 5, padding=2), nn.GELU(),
-                                  nn.Conv1d(hidden, hidden, 5, padding=2), nn.GELU())
+        self.stride = stride if stride is not None else (2 if length >= 32 else 1)
+        self.conv = nn.Sequential(nn.Conv1d(channels + 1, hidden, 5, stride=self.stride, padding=2), nn.GELU(),
+                                  nn.Conv1d(hidden, hidden, 5, stride=self.stride, padding=2), nn.GELU())
         self.gru = nn.GRU(hidden, hidden, batch_first=True)
         self.head = nn.Linear(2 * hidden + 1, out_dim)
         self.norm = nn.LayerNorm(out_dim, elementwise_affine=False)
@@ -78,13 +85,17 @@ class SeriesSummary(nn.Module):
     def forward(self, y):
         v, mask = summary_input(y)
         m = mask.to(v.dtype)
-        h = self.conv(torch.cat([v, m[..., None]], -1).transpose(1, 2)).transpose(1, 2) * m[..., None]
         lengths = mask.sum(1).clamp(min=1)
-        packed = nn.utils.rnn.pack_padded_sequence(h, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        _, last = self.gru(packed)
+        h = self.conv(torch.cat([v, m[..., None]], -1).transpose(1, 2)).transpose(1, 2)
+        # steps of the (downsampled) features that read the series' own steps: ceil(length / stride^2)
+        reach = -(-lengths // self.stride**2)
+        present = (torch.arange(h.shape[1], device=h.device) < reach[:, None]).to(v.dtype)
+        h = h * present[..., None]
+        out, _ = self.gru(h)
+        last = out[torch.arange(len(out), device=out.device), reach - 1]
         frac = torch.log(lengths.to(v.dtype) / self.length)[:, None]
-        pooled = h.sum(1) / lengths[:, None].to(v.dtype)
-        return self.norm(self.head(torch.cat([last[-1], pooled, frac], -1)))
+        pooled = h.sum(1) / reach[:, None].to(v.dtype)
+        return self.norm(self.head(torch.cat([last, pooled, frac], -1)))
 
 
 class SetSummary(nn.Module):

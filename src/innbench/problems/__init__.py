@@ -8,6 +8,7 @@ import numpy as np
 
 from .ballistics import Ballistics
 from .base import ObservationError, Problem
+from .epidemic import Epidemic
 from .kinematics import Kinematics
 from .sbi import SLCP, BernoulliGLM, GaussianLinear, GaussianMixture, TwoMoons
 from .sets import GaussianSet
@@ -16,6 +17,7 @@ from .toys import GaussianModes, Linear
 __all__ = [
     "SLCP",
     "Ballistics",
+    "Epidemic",
     "BernoulliGLM",
     "GaussianLinear",
     "GaussianMixture",
@@ -45,6 +47,7 @@ _REGISTRY: dict[str, Callable[[], Problem]] = {
     "slcp": SLCP,
     "bernoulli_glm": BernoulliGLM,
     "gaussian_set": GaussianSet,
+    "epidemic": Epidemic,
 }
 
 

@@ -107,6 +107,14 @@ class Problem:
             out = steps.reshape(len(out), -1)
         return out
 
+    def resimulation_sq_distance(self, yhat: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Squared distance ``(m, n)`` between re-simulations ``yhat (m, n, y_dim)`` and observations ``y (m,
+        y_dim)`` for Err_resim: Euclidean over the entries ``y`` has (all but a shorter series' padding); NaN
+        where a re-simulation misses one of them (invalid)."""
+        present = np.isfinite(y)[:, None, :]
+        diff = np.where(present, yhat - y[:, None, :], 0.0)
+        return np.where((present & ~np.isfinite(yhat)).any(-1), np.nan, (diff**2).sum(-1))
+
     @property
     def y_dim(self) -> int:
         return len(self.y_names)
@@ -149,7 +157,9 @@ class Problem:
         """A bijective, elementwise re-coordinatisation of ``y`` (torch tensor) for models that predict ``y``.
 
         The INN (Eq. 4) outputs ``y``; where the posterior depends very non-linearly on one coordinate
-        (kinematics near the edge of the reach) a stretched coordinate is easier to learn. Default: identity.
+        (kinematics near the edge of the reach) a stretched coordinate is easier to learn. For a series or set
+        it is also what conditional models (and their summary networks) read, e.g. ``log(1 + counts)``; it
+        must map NaN padding to NaN. Default: identity.
         """
         return y
 
@@ -333,6 +343,17 @@ class Problem:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, x_dim={self.x_dim}, y_dim={self.y_dim})"
+
+
+def bundled_observations(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The fixed observations bundled for problem ``name`` (``data/<name>_observations.json``, written by
+    ``scripts/make_fixed_observations.py``): ``(x_true (k, x_dim), y (k, y_dim))``, padding (null) as NaN."""
+    import json
+    from importlib import resources
+
+    data = json.loads(resources.files("innbench.problems").joinpath(f"data/{name}_observations.json").read_text())
+    y = [[np.nan if v is None else v for v in row] for row in data["observations"]]
+    return np.asarray(data["true_parameters"], dtype=float), np.asarray(y, dtype=float)
 
 
 def refuse_rows(mask: np.ndarray, y: np.ndarray, requirement: str, column: int | None = None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from .base import Problem
+from .base import Problem, bundled_observations
 
 __all__ = ["GaussianSet"]
 
@@ -78,6 +78,26 @@ class GaussianSet(Problem):
         rng = np.random.default_rng() if rng is None else rng
         return self._draws(x, rng, self.observation_lengths(y))
 
+    def resimulation_sq_distance(self, yhat, y):
+        r"""The energy distance between each re-simulated set and the observed one (Szekely and Rizzo 2013):
+        ``2 E|a - b| - E|a - a'| - E|b - b'|`` over the items ``a`` of one set and ``b`` of the other (all
+        pairs, V-statistics, so it is never negative; its square root is a metric between the sets' empirical
+        distributions). Comparing items position by position would be meaningless for an exchangeable set."""
+        m, n, _ = yhat.shape
+        out = np.full((m, n), np.nan)
+        for i in range(m):
+            b = self.items(y[i])
+            self_b = np.linalg.norm(b[:, None] - b[None], axis=-1).mean()
+            sims = yhat[i].reshape(n, *self.observation_shape)[:, : len(b)]
+            ok = np.isfinite(sims).all((1, 2))
+            for start in range(0, n, 256):
+                a = sims[start : start + 256]
+                cross = np.linalg.norm(a[:, :, None] - b[None, None], axis=-1).mean((1, 2))
+                self_a = np.linalg.norm(a[:, :, None] - a[:, None], axis=-1).mean((1, 2))
+                out[i, start : start + 256] = 2 * cross - self_a - self_b
+            out[i, ~ok] = np.nan
+        return out
+
     def items(self, y) -> np.ndarray:
         """The items present in one flat set ``y (y_dim,)``: ``(n, 2)``."""
         items = np.asarray(y, dtype=float).reshape(self.observation_shape)
@@ -97,6 +117,14 @@ class GaussianSet(Problem):
         y = np.asarray(y, dtype=float)
         out = np.stack([self._niw(n, *self.posterior_parameters(row), rng) for row in y])
         return out, {"method": "exact (normal-inverse-Wishart posterior)"}
+
+    def fixed_observations(self):
+        """Ten prior draws (seed 2021) seen through sets of 5, 5, 5, 10, 20, 40, 60, 100, 100 and 100 items."""
+        return bundled_observations(self.name)
+
+    def showcase_observations(self):
+        """The first (five items) and the last (100 items) of the fixed observations."""
+        return self.fixed_observations()[1][[0, -1]]
 
     def log_prior(self, x):
         x = np.asarray(x, dtype=float)
