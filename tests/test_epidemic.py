@@ -142,3 +142,48 @@ def test_the_structured_grid_calibrates_on_observations_of_its_own(tmp_path):
         ranks, draws = d.calibration([run["run_id"]])[run["run_id"]]
         assert ranks.shape == (30, 5) and draws == 50 and ranks.max() <= 50
         assert len(d.results([run["run_id"]])) == 3  # the scored observations stay three
+
+
+def test_sets_of_varying_size_go_through_the_cli_from_npz_and_ragged_csv(tmp_path, capsys):
+    p = get_problem("gaussian_set")
+    x, y = p.fixed_observations()
+    model_dir = tmp_path / "m"
+    assert main(["train", "--problem", "gaussian_set", "--model", "mdn", "--simulations", "300", "--max-epochs",
+                 "2", "--out", str(model_dir), "--quiet"]) == 0
+    sets = [p.items(row) for row in y[[0, 3]]]  # 5 and 10 items
+    np.savez(tmp_path / "sets.npz", *sets)
+    (tmp_path / "sets.csv").write_text("\n".join(",".join(f"{v:.17g}" for v in s.ravel()) for s in sets) + "\n")
+    np.savetxt(tmp_path / "truth.csv", x[[0, 3]], delimiter=",")
+    assert main(["sample", "--model-path", str(model_dir), "--observations", str(tmp_path / "sets.npz"), "--n",
+                 "50", "--out", str(tmp_path / "s.npy")]) == 0
+    from_npz = np.load(tmp_path / "s.npy")
+    assert main(["sample", "--model-path", str(model_dir), "--observations", str(tmp_path / "sets.csv"), "--n",
+                 "50", "--out", str(tmp_path / "s2.npy")]) == 0
+    np.testing.assert_allclose(np.load(tmp_path / "s2.npy"), from_npz)  # the same two sets either way
+    assert from_npz.shape == (2, 50, 5)
+    figs = tmp_path / "figs"
+    assert main(["evaluate", "--model-path", str(model_dir), "--observations", str(tmp_path / "sets.csv"),
+                 "--true-parameters", str(tmp_path / "truth.csv"), "--n", "200", "--c2st-observations", "0",
+                 "--timing-observations", "0", "--figures", str(figs), "--json", str(tmp_path / "r.json")]) == 0
+    assert {f.name for f in figs.iterdir()} == {"posterior.png", "sbc.png", "coverage.png"}
+    res = json.loads((tmp_path / "r.json").read_text())
+    assert res["summary"]["n_observations"] == 2 and "samples" not in res
+
+
+def test_the_predictive_figure_draws_bands_over_an_epidemic_series(tmp_path):
+    p = get_problem("epidemic")
+    x, y = p.fixed_observations()
+    model = api.train(p, "mdn", simulations=300, simulation_budget={"max_epochs": 1}, seed=0)
+    rng = np.random.default_rng(0)
+    near = x[:1] + 0.01 * rng.standard_normal((300, 5))
+    result = {"per_observation": {"y": y[:1].tolist(), "sbc_ranks": None, "sbc_draws": 300},
+              "samples": model.sample(y[:1], 300), "reference": near[None]}
+    paths = api.evaluation_figures(model, result, tmp_path, true_parameters=x[:1])
+    assert sorted(q.name for q in paths) == ["posterior.png", "predictive.png"]
+    assert all(q.stat().st_size > 20_000 for q in paths)
+    from innbench.figures import predictive_figure
+
+    fig = predictive_figure([("reference", near)], y[0], p, draws=200)
+    ax = fig.axes[0]
+    band = ax.collections[0].get_paths()[0].vertices  # the 90 % band of the cases
+    assert band[:, 1].max() > 0.5 * y.reshape(10, 80, 2)[0, :, 0].max()  # it reaches the observed peak

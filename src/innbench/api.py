@@ -11,8 +11,8 @@ from .problems import get_problem
 from .reference import reference_posterior, test_observations
 from .training import Budget, fit, get_budget
 
-__all__ = ["Posterior", "evaluate", "load", "noise_floor", "posterior", "reference", "resolve_device", "sample",
-           "train", "width_for_params"]
+__all__ = ["Posterior", "evaluate", "evaluation_figures", "load", "noise_floor", "posterior", "reference",
+           "resolve_device", "sample", "train", "width_for_params"]
 
 
 def resolve_device(device: str | None) -> str:
@@ -238,3 +238,46 @@ def evaluate(model, observations=None, num_observations: int = 200, n_samples: i
                             c2st_observations=c2st_observations, sbc=sbc, round_discrete=round_discrete,
                             progress=progress, keep_samples=keep_samples, c2st_backend=c2st_backend,
                             c2st_folds=c2st_folds)
+
+
+def evaluation_figures(model, result: dict, out, true_parameters=None) -> list:
+    """Draw what a user looks at after :func:`evaluate` (called with ``keep_samples=True``) into directory
+    ``out``; returns the paths written.
+
+    ``posterior.png``: the marginal and pair plots of the model's samples over the reference for the first
+    observation, with its true parameters where known (``true_parameters``); ``predictive.png`` (problems
+    observed as series): posterior predictive bands of the model and the reference over that observed series;
+    ``sbc.png`` and ``coverage.png`` (where the result has SBC ranks): rank histograms and expected coverage.
+    """
+    from pathlib import Path
+
+    from . import figures as F
+    from .calibration import expected_coverage
+    from .evaluation import COVERAGE_LEVELS
+
+    if "samples" not in result or "reference" not in result:
+        raise ValueError("result: expected the output of evaluate(..., keep_samples=True) (it has no samples)")
+    if not isinstance(model, Model):
+        model = load(model)
+    problem = model.problem
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    y0 = np.asarray(result["per_observation"]["y"][0], dtype=float)
+    truth = None if true_parameters is None else np.asarray(true_parameters, dtype=float)[0]
+    panels = [(f"reference ({problem.reference_kind})", result["reference"][0]), (model.title, result["samples"][0])]
+    figures = {"posterior": F.pair_plot_figure(panels, y0, problem.x_names, truth=truth)}
+    if problem.observation_kind == "series":
+        figures["predictive"] = F.predictive_figure(panels, y0, problem)
+    ranks = result["per_observation"].get("sbc_ranks")
+    if ranks:
+        ranks = np.asarray(ranks, dtype=float)
+        draws = int(result["per_observation"]["sbc_draws"])
+        figures["sbc"] = F.sbc_figure({model.title: ranks}, draws, list(problem.x_names))
+        levels, cov = expected_coverage(ranks, draws, COVERAGE_LEVELS)
+        figures["coverage"] = F.coverage_figure({model.title: (levels, cov)})
+    paths = []
+    for name, fig in figures.items():
+        path = out / f"{name}.png"
+        fig.savefig(path, dpi=110)
+        paths.append(path)
+    return paths

@@ -153,6 +153,10 @@ def cmd_evaluate(args):
         if y is None:
             raise ObservationError("--true-parameters: only with --observations (the test set's are known)")
         x_true = read_parameters(args.true_parameters, model.problem, len(y))
+    if y is None and args.figures:  # the test set's parameters, for the posterior figure's truth
+        from .reference import test_observations
+
+        x_true, y = test_observations(model.problem, args.num_observations)
     if args.json:  # fail before the evaluation, not after, if the results cannot be written
         from .atomic import check_output_file
 
@@ -161,7 +165,13 @@ def cmd_evaluate(args):
                    reference_method=args.reference_method, timing_observations=args.timing_observations,
                    c2st_observations=args.c2st_observations, sbc=not args.no_sbc, true_parameters=x_true,
                    round_discrete=not args.no_round, progress=True, c2st_backend=args.c2st_backend,
-                   c2st_folds=args.c2st_folds)
+                   c2st_folds=args.c2st_folds, keep_samples=bool(args.figures))
+    if args.figures:
+        from .api import evaluation_figures
+
+        written = evaluation_figures(model, res, args.figures, true_parameters=x_true)
+        res.pop("samples"), res.pop("reference")
+        print(f"wrote {', '.join(p.name for p in written)} to {args.figures}")
     s = res["summary"]
     print(f"{s['model']} on {s['problem']} ({s['n_observations']} observations, {s['n_samples']} samples each)")
     print(f"  Err_post   mean {s['err_post_mean']:.4f}   median {s['err_post_median']:.4f}   "
@@ -339,6 +349,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--no-sbc", action="store_true", help="skip the SBC ranks and coverage")
     e.add_argument("--true-parameters", help="with --observations: the x behind each observation (enables SBC)")
     e.add_argument("--json", help="write the results as JSON")
+    e.add_argument("--figures", metavar="DIR", help="draw the posterior of the first observation (with its true "
+                   "parameters where known), posterior predictive bands (series), SBC and coverage into DIR")
     e.add_argument("--device", default="cpu")
     e.add_argument("--no-round", action="store_true", help="leave discrete parameters (ballistics speed) unrounded")
     e.set_defaults(func=cmd_evaluate)

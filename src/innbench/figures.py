@@ -26,6 +26,7 @@ __all__ = [
     "error_boxplots",
     "gaussian_modes_figure",
     "pair_plot_figure",
+    "predictive_figure",
     "kinematics_posterior_figure",
     "mean_shift_mode",
     "priors_figure",
@@ -349,12 +350,20 @@ def ballistics_posterior_figure(panels: Sequence[tuple[str, np.ndarray]], y_star
 
 # -- any problem: pair plots --------------------------------------------------------------------------
 
+def _y_title(y_star) -> str:
+    y = np.atleast_1d(np.asarray(y_star, dtype=float)).ravel()
+    if len(y) <= 8:
+        return f"y* = {np.array2string(y, precision=3, separator=', ')}"
+    return f"one observation ({np.isfinite(y).sum()} values)"
+
+
 def pair_plot_figure(panels: Sequence[tuple[str, np.ndarray]], y_star, names: Sequence[str] | None = None,
-                     max_dims: int = 5, max_points: int = 1500) -> Figure:
+                     max_dims: int = 5, max_points: int = 1500, truth=None) -> Figure:
     """The posterior for one observation for any problem: one corner plot per panel after the first, the
     first panel (the reference) in grey under each model's samples in colour; histograms of the marginals
     on the diagonal, scatter plots of the pairs below it (at most ``max_dims`` parameters, ``max_points``
-    points per scatter). ``panels`` is ``[(title, samples (n, x_dim)), ...]`` with the reference first.
+    points per scatter). ``panels`` is ``[(title, samples (n, x_dim)), ...]`` with the reference first;
+    ``truth (x_dim,)``, where known, the parameters behind ``y_star`` (black lines and crosses).
     """
     panels = list(panels) or [("no data", np.empty((0, 1)))]
     ref_title, ref = panels[0]
@@ -391,18 +400,74 @@ def pair_plot_figure(panels: Sequence[tuple[str, np.ndarray]], y_star, names: Se
                     if len(s):
                         ax.hist(s[:, c], bins=bins, density=True, histtype="step", color=color, lw=1.2)
                     ax.set_yticks([])
+                    if truth is not None:
+                        ax.axvline(truth[c], color="k", lw=0.8)
                 else:
                     ax.scatter(ref[:max_points, c], ref[:max_points, r], s=1.5, color="0.6", alpha=0.35, lw=0)
                     if len(s):
                         ax.scatter(s[:max_points, c], s[:max_points, r], s=1.5, color=color, alpha=0.35, lw=0)
+                    if truth is not None:
+                        ax.plot(truth[c], truth[r], "k+", ms=7, mew=1.2)
                 if r == k - 1:
                     ax.set_xlabel(names[c], fontsize=7)
                 if c == 0 and r > 0:
                     ax.set_ylabel(names[r], fontsize=7)
         sub.suptitle(f"{title} (colour) vs {ref_title} (grey)" if len(panels) > 1 else title, fontsize=8)
-    y = np.atleast_1d(np.asarray(y_star, dtype=float)).ravel()
-    fig.suptitle(f"Posteriors for y* = {np.array2string(y, precision=3, separator=', ')}", fontsize=10)
+    fig.suptitle(f"Posteriors for {_y_title(y_star)}" + (" (black: the true parameters)" if truth is not None
+                                                          else ""), fontsize=10)
     return fig
+
+
+def predictive_figure(panels: Sequence[tuple[str, np.ndarray]], y_star, problem, draws: int = 500,
+                      seed: int = 0) -> Figure:
+    """Posterior predictive bands over an observed series (the talk's "predictive posteriors"): for each
+    panel's posterior samples (the reference first), ``draws`` of them re-simulated at the observation's
+    length; per channel the median (line), the central 50 % and 90 % bands of the re-simulated series, and
+    the observed series (black dots). ``panels`` is ``[(title, samples (n, x_dim)), ...]``.
+    """
+    length, channels = problem.observation_shape
+    y = np.asarray(y_star, dtype=float).reshape(1, -1)
+    steps = y.reshape(length, channels)
+    present = np.isfinite(steps).all(1)
+    t = np.arange(1, length + 1)[present]
+    names = _channel_names(problem)
+    panels = list(panels) or [("no data", np.empty((0, problem.x_dim)))]
+    fig = Figure(figsize=(min(MAX_WIDTH, 1.2 + 3.3 * channels), 0.6 + 1.7 * len(panels)), layout="constrained")
+    axes = fig.subplots(len(panels), channels, squeeze=False, sharex=True)
+    rng = np.random.default_rng(seed)
+    for i, (title, samples) in enumerate(panels):
+        x = _finite_rows(samples, problem.x_dim)
+        x = x[rng.permutation(len(x))[:draws]]
+        sims = (problem.resimulate(x, np.repeat(y, len(x), 0), rng).reshape(len(x), length, channels)[:, present]
+                if len(x) else np.empty((0, present.sum(), channels)))
+        color = "0.4" if i == 0 else _PALETTE[(i - 1) % len(_PALETTE)]
+        for c in range(channels):
+            ax = axes[i, c]
+            ax.tick_params(labelsize=7)
+            if len(sims):
+                q = np.nanquantile(sims[..., c], [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
+                ax.fill_between(t, q[0], q[4], color=color, alpha=0.18, lw=0, label="90 %")
+                ax.fill_between(t, q[1], q[3], color=color, alpha=0.35, lw=0, label="50 %")
+                ax.plot(t, q[2], color=color, lw=1.2, label="median")
+            else:
+                _no_data(ax)
+            ax.plot(t, steps[present, c], "k.", ms=2.5, label="observed")
+            if i == 0:
+                ax.set_title(names[c], fontsize=9)
+            if c == 0:
+                ax.set_ylabel(title, fontsize=7)
+            if i == len(panels) - 1:
+                ax.set_xlabel(getattr(problem, "step_label", "step"), fontsize=8)
+    axes[0, -1].legend(fontsize=6, loc="upper right")
+    fig.suptitle("Posterior predictive: the observed series (dots) and re-simulations from each posterior", fontsize=10)
+    return fig
+
+
+def _channel_names(problem) -> list[str]:
+    """A series' channel names from its ``y_names`` (``cases_day1`` -> ``cases``), else ``channel k``."""
+    channels = problem.observation_shape[1]
+    first = [str(n).split("_")[0] for n in problem.y_names[:channels]]
+    return first if len(set(first)) == channels else [f"channel {k + 1}" for k in range(channels)]
 
 
 # -- Figure 1 -----------------------------------------------------------------------------------------

@@ -14,9 +14,62 @@ __all__ = ["read_array", "read_observations", "read_parameters", "save_array"]
 def read_observations(spec, problem, name: str = "--observations") -> np.ndarray:
     """Observations from a ``.npy`` file, a CSV/whitespace text file, or inline ``"1.5,0;1.2,-0.3"``.
 
+    For a problem observed as a series or set (:attr:`~innbench.problems.Problem.observation_kind`) also:
+    a ``.npy`` array ``(m, length, channels)``; a ``.npz`` file with one ``(length_i, channels)`` array per
+    observation (in the order of their names as saved, ``arr_0, arr_1, ...``); text or inline rows of one
+    observation each, step-major (``step1_channel1, step1_channel2, step2_channel1, ...``), which may be
+    shorter than the longest series for observations of varying length (padded with NaN; ``nan`` entries
+    work too).
+
     Returns a validated array of shape ``(m, y_dim)``.
     """
+    if problem.structured:
+        arr = _read_structured(spec, problem, name)
+        if arr is not None:
+            return problem.validate_observations(arr, name)
     return problem.validate_observations(read_array(spec, name), name)
+
+
+def _read_structured(spec, problem, name: str):
+    """Series or sets stored ragged (``.npz`` per observation, text rows of unequal length) as padded
+    rows; None for formats :func:`read_array` reads as they are."""
+    channels = problem.observation_shape[1]
+    path = Path(str(spec)) if not isinstance(spec, np.ndarray) else None
+    if path is not None and path.suffix.lower() == ".npz":
+        if not path.is_file():
+            raise ObservationError(f"{name}: file {str(spec)!r} does not exist")
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                keys = sorted(f.files, key=lambda k: (len(k), k))  # arr_2 before arr_10
+                series = [np.asarray(f[k], dtype=float) for k in keys]
+        except Exception as exc:
+            raise ObservationError(f"{name}: could not read {str(spec)!r} as .npz arrays "
+                                   f"({type(exc).__name__}: {exc})") from None
+        return problem.pad_observations([s.reshape(-1, channels) if s.size % channels == 0 else s for s in series],
+                                        name)
+    if path is None or path.suffix.lower() == ".npy":
+        return None
+    if path.exists():
+        if path.is_dir():
+            return None
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError):
+            return None
+        lines = [ln.split("#")[0] for ln in text.splitlines()]
+    else:
+        lines = str(spec).split(";")
+    try:
+        rows = [[float(v) for v in ln.replace(",", " ").split()] for ln in lines if ln.strip()]
+    except ValueError:
+        return None  # read_array says what is wrong
+    if not rows or len({len(r) for r in rows}) == 1:
+        return None
+    bad = [i for i, r in enumerate(rows) if len(r) % channels]
+    if bad:
+        raise ObservationError(f"{name}: row {bad[0]} has {len(rows[bad[0]])} values, not a multiple of the "
+                               f"{channels} channels of problem {problem.name!r}'s steps")
+    return problem.pad_observations([np.asarray(r).reshape(-1, channels) for r in rows], name)
 
 
 def read_parameters(spec, problem, n: int, name: str = "--true-parameters") -> np.ndarray:

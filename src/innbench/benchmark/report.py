@@ -320,6 +320,24 @@ def _posterior_figure(problem: str, prob, labels, db: ResultsDB, save) -> None:
         save(drawn[0], f"posterior_{problem}", f"Posteriors: {problem}", drawn[1])
 
 
+def _predictive_figure(problem: str, prob, labels, db: ResultsDB, save) -> None:
+    """Posterior predictive bands over the first showcase observation, for problems observed as series."""
+    from .. import figures as F
+
+    refs = db.references(problem)
+    if prob is None or prob.observation_kind != "series" or "y0" not in refs:
+        return
+    y0, ref = refs["y0"]
+    panels = [(f"reference ({prob.reference_kind})", ref)]
+    for e in labels.values():
+        shows = db.samples(e["runs"][0]["run_id"])
+        if "y0" in shows and _amortized(e):
+            panels.append((_title(e), shows["y0"][1]))
+    save(F.predictive_figure(panels, y0, prob), f"predictive_{problem}", f"Posteriors: {problem}",
+         "Posterior predictive: 500 draws of each posterior re-simulated; median, central 50 % and 90 % bands of "
+         "the simulated series per channel, and the observed series (dots).")
+
+
 def _error_figures(problem: str, labels, save) -> None:
     from .. import figures as F
 
@@ -430,6 +448,7 @@ def _figures(data: dict, db: ResultsDB, fig_dir: Path, problems: dict) -> list[t
     for problem, labels in data["problems"].items():
         prob = problems.get(problem)
         _posterior_figure(problem, prob, labels, db, save)
+        _predictive_figure(problem, prob, labels, db, save)
         _error_figures(problem, labels, save)
         _amortization_figure(problem, labels, save)
         _calibration_figures(problem, prob, labels, save)

@@ -90,6 +90,7 @@ class Epidemic(Problem):
     y_names = tuple(f"{c}_day{d + 1}" for d in range(DAYS) for c in ("cases", "deaths"))
     stochastic = True
     version = "1"
+    step_label = "day"
     PRIOR_MEAN = np.log([0.5, 0.15, 1.0, 0.2, 0.01])
     PRIOR_SD = np.array([0.2, 0.3, 1.0, 0.15, 0.4])
 
