@@ -379,7 +379,8 @@ class BernoulliGLM(_MCMCReference, _SBIBMTask):
             raise ValueError("problem 'bernoulli_glm' is stochastic: pass a numpy Generator as rng")
         design = self.design_matrix()
         psi = np.asarray(x, dtype=float) @ design.T
-        spikes = (rng.uniform(size=psi.shape) < 1.0 / (1.0 + np.exp(-psi))).astype(float)
+        with np.errstate(over="ignore"):  # exp(-psi) = inf for psi << 0: probability 0, as it should be
+            spikes = (rng.uniform(size=psi.shape) < 1.0 / (1.0 + np.exp(-psi))).astype(float)
         return spikes @ design
 
     def log_prior(self, x):
