@@ -1,8 +1,8 @@
-"""The cINN (or any model) on sbibm's two-moons task: C2ST against exact reference posteriors.
+"""The cINN (or any model) on sbibm's two-moons task (or another SBI task): C2ST against reference posteriors.
 
 Usage::
 
-    python benchmarks/two_moons.py [--model cinn] [--simulations 100000] [--preset default]
+    python benchmarks/two_moons.py [--problem two_moons] [--model cinn] [--simulations 100000] [--preset default]
         [--batches N] [--observations 10] [--samples 10000] [--set KEY=VALUE ...] [--threads 2]
         [--split validation|test] [--out results/two_moons.json]
 
@@ -11,7 +11,8 @@ Trains on ``--simulations`` simulated pairs with the preset's batch count (or, w
 draws ``--samples`` posterior samples and scores them with the classifier two-sample test (C2ST,
 sbibm's classifier and 5-fold protocol; 0.5 = indistinguishable) against the same number of exact
 reference draws (:meth:`innbench.problems.TwoMoons.exact_posterior`: the simulator's noise inverted,
-no tolerance). Observations are prior-predictive draws: ``--split test`` uses the benchmark's fixed
+no tolerance; for ``--problem`` another task, its own reference: closed form or MCMC on the exact
+likelihood). Observations are prior-predictive draws: ``--split test`` uses the benchmark's fixed
 test seed, ``validation`` (for tuning) another seed. sbibm's own ten observations are not bundled
 (no downloads at run time), so numbers are comparable in protocol, not observation by observation.
 """
@@ -37,6 +38,7 @@ VALIDATION_SEED = 777
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--problem", default="two_moons")
     ap.add_argument("--model", default="cinn")
     ap.add_argument("--simulations", type=int, default=100_000)
     ap.add_argument("--preset", default="default")
@@ -69,21 +71,21 @@ def main(argv=None):
     if args.params:
         overrides["params"] = args.params
     if args.early_stopping:
-        model = api.train("two_moons", args.model, seed=args.seed, simulations=args.simulations, progress=False,
+        model = api.train(args.problem, args.model, seed=args.seed, simulations=args.simulations, progress=False,
                           simulation_budget={**({"patience": args.patience} if args.patience else {}),
                                              **{k: json.loads(v) for k, v in (b.split("=", 1) for b in args.budget)}},
                           budget_overrides={"params": args.params} if args.params else None, **opts)
     else:
-        model = api.train("two_moons", args.model, seed=args.seed, preset=args.preset, progress=False,
+        model = api.train(args.problem, args.model, seed=args.seed, preset=args.preset, progress=False,
                           budget_overrides=overrides, **opts)
     seed = TEST_SEED if args.split == "test" else VALIDATION_SEED
-    _, y = test_observations("two_moons", args.observations, seed=seed)
-    ref, _ = reference_posterior("two_moons", y, args.samples)
+    _, y = test_observations(args.problem, args.observations, seed=seed)
+    ref, _ = reference_posterior(args.problem, y, args.samples)
     t = time.perf_counter()
     s = model.sample(y, args.samples, seed=args.seed)
     sample_s = time.perf_counter() - t
     scores = [c2st(s[i], ref[i], seed=i, backend=args.c2st_backend) for i in range(len(y))]
-    row = {"tag": args.tag, "model": args.model, "options": model.config, "simulations": args.simulations,
+    row = {"tag": args.tag, "problem": args.problem, "model": args.model, "options": model.config, "simulations": args.simulations,
            "budget": model.train_info["budget"], "n_parameters": model.n_parameters(),
            "train_seconds": round(model.train_info["train_seconds"], 1), "split": args.split,
            "observations": len(y), "samples": args.samples, "c2st_backend": args.c2st_backend,

@@ -129,8 +129,12 @@ def test_a_users_simulator_with_a_likelihood_gets_an_mcmc_reference():
     s, prov = api.reference(prob, [[1.0]], n=4000, method="mcmc", cache=False, **FAST)
     # conjugate: mu | y ~ N(y / 1.25, 0.2)
     assert s[0, :, 0].mean() == pytest.approx(0.8, abs=0.03) and s[0, :, 0].var() == pytest.approx(0.2, rel=0.12)
-    with pytest.raises(ValueError, match="give both"):
-        SimulatorProblem("half", x_names=["a"], y_names=["b"], prior=None, simulator=None, log_prior=lambda x: x)
+    with pytest.raises(ValueError, match="needs the prior density too"):
+        SimulatorProblem("half", x_names=["a"], y_names=["b"], prior=None, simulator=None,
+                         log_likelihood=lambda x, y: x[:, 0])
+    prior_only = SimulatorProblem("half", x_names=["a"], y_names=["b"], prior=None, simulator=None,
+                                  log_prior=lambda x: -x[:, 0] ** 2)
+    assert not prior_only.has_likelihood and prior_only.log_prior(np.ones((2, 1))).tolist() == [-1.0, -1.0]
 
 
 def test_symmetries_must_be_commuting_reflections():
@@ -174,3 +178,34 @@ def test_bernoulli_glm_reference_against_importance_sampling():
     sd_is = np.sqrt(w @ (draws - mean_is) ** 2)
     np.testing.assert_allclose(s[0].mean(0), mean_is, atol=0.06 * sd_is.max())
     np.testing.assert_allclose(s[0].std(0), sd_is, rtol=0.06)
+
+
+def _noisy_mean(**density):
+    """x ~ N(0, 1), y = x + N(0, 0.5^2): conjugate, mu | y ~ N(y / 1.25, 0.2)."""
+    return SimulatorProblem(
+        "noisy_mean_nle", x_names=["mu"], y_names=["y"], stochastic=True,
+        prior=lambda n, rng: rng.normal(size=(n, 1)),
+        simulator=lambda x, rng: x + 0.5 * rng.normal(size=x.shape), **density)
+
+
+def test_neural_likelihood_learns_the_likelihood_and_samples_the_posterior_by_mcmc():
+    with pytest.raises(ValueError, match="no prior density"):
+        api.train(_noisy_mean(), "nle", simulations=100, progress=False)
+    prob = _noisy_mean(log_prior=lambda x: -0.5 * x[:, 0] ** 2)  # the prior density alone: no likelihood
+    m = api.train(prob, "nle", simulations=3000, progress=False, hidden=32, transforms=2, burn=200, pilot=200,
+                  simulation_budget={"max_epochs": 40})
+    assert not m.amortized and m.train_info["epochs"] <= 40
+    # the learned likelihood is the simulator's: log q(y | x) - log N(y; x, 0.25) is nearly constant in x
+    # where the posterior of y = 0.4 has its mass (N(0.32, 0.45^2); residuals up to 1.6 sd)
+    x = np.linspace(-0.4, 1.0, 6)[:, None]
+    diff = m.log_likelihood(x, np.array([0.4])) + 0.5 * ((0.4 - x[:, 0]) / 0.5) ** 2
+    assert np.ptp(diff) < 0.3
+    s = m.sample([[1.0], [-0.5]], 3000, seed=0)
+    assert s.shape == (2, 3000, 1)
+    np.testing.assert_allclose(s[:, :, 0].mean(1), [0.8, -0.4], atol=0.05)
+    np.testing.assert_allclose(s[:, :, 0].var(1), 0.2, rtol=0.15)
+    assert len(m.last_diagnostics["rhat"]) == 2 and max(m.last_diagnostics["rhat"]) < 1.05
+    with pytest.raises(ValueError, match="deterministic simulator"):
+        api.train("kinematics", "nle", simulations=100, progress=False)
+    with pytest.raises(ValueError, match="burn"):
+        api.train(prob, "nle", simulations=100, progress=False, burn=10)

@@ -123,7 +123,10 @@ def test_every_model_trains_on_a_simulation_budget(name):
     """Every registered model runs through the simulation-budget trainer (rejection ABC: not trainable)."""
     small = {"hidden": 16, "blocks": 2, "transforms": 2, "layers": 2}
     opts = {k: v for k, v in small.items() if k in get_model_class(name).defaults}
-    on_moons = get_model_class(name).requires_likelihood  # the MCMC baseline: kinematics has no likelihood
+    cls = get_model_class(name)
+    on_moons = cls.requires_likelihood or cls.requires_prior_density  # MCMC per query: not on kinematics
+    if cls.requires_prior_density:
+        opts.update(burn=50, pilot=50, init_draws=500, max_thin=1)
     m = api.train("two_moons" if on_moons else "kinematics", name, simulations=200, progress=False,
                   simulation_budget={"max_epochs": 2, "patience": 2}, **opts)
     assert m.train_info["epochs"] == (2 if get_model_class(name).trainable else 0)

@@ -133,7 +133,7 @@ def check_model(model: type[Model] | str, problem: Problem | str = "kinematics",
     _require(isinstance(cls.facts, ModelFacts), who, "facts", f"expected a ModelFacts, got {type(cls.facts).__name__}")
     _require(all(isinstance(getattr(cls.facts, f.name), bool) for f in fields(ModelFacts) if f.name != "equation"),
              who, "facts", "every fact but the equation must be a bool")
-    for cap in ("conditional", "trainable", "amortized", "requires_likelihood"):
+    for cap in ("conditional", "trainable", "amortized", "requires_likelihood", "requires_prior_density"):
         _require(isinstance(getattr(cls, cap), bool), who, cap,
                  f"expected a bool class attribute, got {getattr(cls, cap)!r}")
     _require(isinstance(cls.defaults, dict) and "seed" in cls.defaults, who, "defaults",

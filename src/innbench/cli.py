@@ -42,8 +42,12 @@ def cmd_models(args):
         if args.problem and cls.requires_likelihood and not get_problem(args.problem).has_likelihood:
             extra = f" {'–':6s} {'–':>8s}  (needs a likelihood)"
         elif args.problem:
-            m = cls(args.problem)
-            extra = f" {m.dim_z():<6d} {m.n_parameters():8d}"
+            try:
+                m = cls(args.problem)
+            except ValueError as exc:  # a model that cannot run on this problem says why
+                extra = f" {'–':6s} {'–':>8s}  ({str(exc).split(':')[0]})"
+            else:
+                extra = f" {m.dim_z():<6d} {m.n_parameters():8d}"
         print(f"{name:14s} {cls.title:26s} {f.equation:6s} {yn(f.ml_loss):3s} {yn(f.y_supervised):5s} "
               f"{yn(f.exact_inverse):7s} {yn(f.density):7s}{extra}")
     if not args.problem:

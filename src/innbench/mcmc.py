@@ -43,7 +43,7 @@ import time
 
 import numpy as np
 
-__all__ = ["MCMCError", "mcmc_posterior", "require_likelihood"]
+__all__ = ["MCMCError", "batched_posterior", "mcmc_posterior", "require_likelihood"]
 
 
 #: stored draws per walker at least, so that R-hat and ESS are meaningful however few samples are asked for
@@ -84,7 +84,7 @@ def _fold(x, normals):
     return x
 
 
-def _log_posterior(problem, y, normals):
+def _log_posterior(problem, y, normals, log_likelihood):
     def f(x):
         lp = np.asarray(problem.log_prior(x), dtype=float)
         if len(normals):
@@ -92,15 +92,15 @@ def _log_posterior(problem, y, normals):
         out = np.full(len(x), -np.inf)
         ok = np.isfinite(lp)
         if ok.any():
-            out[ok] = lp[ok] + np.asarray(problem.log_likelihood(x[ok], y), dtype=float)
+            out[ok] = lp[ok] + np.asarray(log_likelihood(x[ok], y), dtype=float)
         return np.where(np.isnan(out), -np.inf, out)
 
     return f
 
 
-def _initial_walkers(problem, y, walkers, init_draws, rng, row, normals):
+def _initial_walkers(problem, y, walkers, init_draws, rng, row, normals, log_likelihood):
     x = _fold(problem.sample_prior(init_draws, rng), normals)
-    logw = np.asarray(problem.log_likelihood(x, y), dtype=float)
+    logw = np.asarray(log_likelihood(x, y), dtype=float)
     logw = np.where(np.isfinite(logw), logw, -np.inf)
     finite = np.isfinite(logw).sum()
     if finite < walkers:
@@ -135,8 +135,12 @@ def _unfold(samples, normals, rng):
 
 def mcmc_posterior(problem, y, n: int, rng: np.random.Generator, *, walkers: int | None = None, burn: int = 1000,
                    pilot: int = 1000, init_draws: int = 50_000, rhat_max: float | None = 1.05,
-                   max_thin: int = 200):
+                   max_thin: int = 200, log_likelihood=None):
     """Posterior samples ``(m, n, x_dim)`` for each row of ``y (m, y_dim)`` by ensemble MCMC, and provenance.
+
+    ``log_likelihood(x (k, x_dim), y (y_dim,)) -> (k,)`` replaces the problem's own likelihood where given
+    (a learned one: :class:`~innbench.models.nle.NeuralLikelihood`); the problem's ``log_prior`` is used
+    either way.
 
     ``walkers`` defaults to ``max(32, 4 x_dim)`` (even). The info dict holds per observation ``rhat`` (the
     largest over parameters), ``ess`` (the smallest bulk ESS), ``tau`` (autocorrelation time in steps),
@@ -148,7 +152,9 @@ def mcmc_posterior(problem, y, n: int, rng: np.random.Generator, *, walkers: int
     from .problems import get_problem
 
     problem = get_problem(problem)
-    require_likelihood(problem)
+    if log_likelihood is None:
+        require_likelihood(problem)
+        log_likelihood = problem.log_likelihood
     y = np.atleast_2d(np.asarray(y, dtype=float))
     d = problem.x_dim
     walkers = walkers or max(32, 4 * d)
@@ -159,8 +165,8 @@ def mcmc_posterior(problem, y, n: int, rng: np.random.Generator, *, walkers: int
     info = {k: [] for k in ("rhat", "ess", "tau", "thin", "acceptance", "steps", "seconds")}
     for i, yi in enumerate(y):
         t0 = time.perf_counter()
-        log_post = _log_posterior(problem, yi, normals)
-        start, lp0 = _initial_walkers(problem, yi, walkers, init_draws, rng, i, normals)
+        log_post = _log_posterior(problem, yi, normals, log_likelihood)
+        start, lp0 = _initial_walkers(problem, yi, walkers, init_draws, rng, i, normals, log_likelihood)
         moves = [(emcee.moves.DEMove(), 1.0)]
         sampler = emcee.EnsembleSampler(walkers, d, log_post, moves=moves, vectorize=True)
         sampler.random_state = np.random.RandomState(int(rng.integers(2**31))).get_state()
@@ -185,4 +191,103 @@ def mcmc_posterior(problem, y, n: int, rng: np.random.Generator, *, walkers: int
             info[k].append(v)
     info = {k: np.asarray(v) for k, v in info.items()}
     info.update(method="mcmc-emcee", walkers=walkers, burn=burn, pilot=pilot)
+    return out, info
+
+
+def _de_sweep(log_post, x, lp, rng, g0, sigma=1e-5):
+    """One step of emcee's differential-evolution move for ``m`` independent ensembles at once: the walkers of
+    each ensemble split at random into halves, each half proposing ``x + g0 (1 + sigma N(0, 1)) (c_a - c_b)``
+    from two distinct walkers of the other half, accepted by Metropolis. ``x (m, W, d)``, ``lp (m, W)``;
+    ``log_post(q (m, k, d)) -> (m, k)``. Returns the new state and the accepted mask ``(m, W)``."""
+    m, w, d = x.shape
+    half = w // 2
+    perm = np.argsort(rng.random((m, w)), axis=1)
+    rows = np.arange(m)[:, None]
+    accepted = np.zeros((m, w), dtype=bool)
+    for own, other in ((perm[:, :half], perm[:, half:]), (perm[:, half:], perm[:, :half])):
+        s, c = x[rows, own], x[rows, other]
+        nc = c.shape[1]
+        a = rng.integers(nc, size=own.shape)
+        b = (a + rng.integers(1, nc, size=own.shape)) % nc
+        gamma = g0 * (1 + sigma * rng.standard_normal((*own.shape, 1)))
+        q = s + gamma * (c[rows, b] - c[rows, a])
+        lq = log_post(q)
+        ok = lq - lp[rows, own] > np.log(rng.uniform(size=own.shape))
+        idx_m, idx_w = np.nonzero(ok)
+        x[idx_m, own[ok]] = q[ok]
+        lp[idx_m, own[ok]] = lq[ok]
+        accepted[idx_m, own[ok]] = True
+    return x, lp, accepted
+
+
+def batched_posterior(problem, log_likelihood, y, n: int, rng: np.random.Generator, *, walkers: int | None = None,
+                      burn: int = 1000, pilot: int = 500, init_draws: int = 20_000, max_thin: int = 200):
+    """:func:`mcmc_posterior` for a likelihood that is cheap per call but costly per point (a neural network):
+    the ensembles of all observations advance together, one likelihood call per half-step for all of them.
+
+    ``log_likelihood(x (m, k, x_dim), y (m, y_dim)) -> (m, k)``; the problem's ``log_prior`` and declared
+    symmetries are used as in :func:`mcmc_posterior`. The sampler is emcee's differential-evolution move
+    (red-blue halves, ``gamma = 2.38 / sqrt(2 d)``), rewritten vectorised over observations; initialisation,
+    burn-in, pilot, thinning by the autocorrelation time (the largest over the observations) and the
+    diagnostics (ArviZ R-hat and bulk ESS per observation) follow :func:`mcmc_posterior`. Nothing is
+    refused: the caller reads ``rhat``. Returns ``(samples (m, n, x_dim), info)``.
+    """
+    import emcee
+    from arviz_stats.base import array_stats
+
+    y = np.atleast_2d(np.asarray(y, dtype=float))
+    m, d = len(y), problem.x_dim
+    walkers = walkers or max(32, 4 * d)
+    walkers += walkers % 2
+    per_walker = max(math.ceil(n / walkers), MIN_DRAWS_PER_WALKER)
+    normals = _normals(problem.symmetries, d)
+    t0 = time.perf_counter()
+
+    def log_post(q):
+        flat = q.reshape(-1, d)
+        lp = np.asarray(problem.log_prior(flat), dtype=float)
+        if len(normals):
+            lp = np.where((flat @ normals.T >= 0).all(1), lp, -np.inf)
+        # every point is evaluated (the batch stays rectangular); the likelihood must accept points outside
+        # the prior's support, which the prior's -inf then rejects
+        out = lp.reshape(m, -1) + np.asarray(log_likelihood(q, y), dtype=float)
+        return np.where(np.isnan(out), -np.inf, out)
+
+    starts = [_initial_walkers(problem, yi, walkers, init_draws, rng, i, normals,
+                               lambda x, yi=yi: log_likelihood(x[None], yi[None])[0]) for i, yi in enumerate(y)]
+    x = np.stack([s for s, _ in starts])
+    lp = np.stack([lp0 for _, lp0 in starts])
+    g0 = 2.38 / np.sqrt(2 * d)
+    for _ in range(burn):
+        x, lp, _ = _de_sweep(log_post, x, lp, rng, g0)
+    pilot_chain = np.empty((pilot, m, walkers, d))
+    for t in range(pilot):
+        x, lp, _ = _de_sweep(log_post, x, lp, rng, g0)
+        pilot_chain[t] = x
+    with _quiet_emcee():
+        tau = np.array([float(np.max(emcee.autocorr.integrated_time(pilot_chain[:, i], quiet=True)))
+                        for i in range(m)])
+    thin = int(min(max(1, math.ceil(tau.max())), max_thin))
+    chain = np.empty((per_walker, m, walkers, d))
+    acc = np.zeros((m, walkers))
+    for t in range(per_walker * thin):
+        x, lp, a = _de_sweep(log_post, x, lp, rng, g0)
+        acc += a
+        if (t + 1) % thin == 0:
+            chain[(t + 1) // thin - 1] = x
+    out = np.empty((m, n, d))
+    info = {k: [] for k in ("rhat", "ess", "tau", "thin", "acceptance", "steps", "seconds")}
+    seconds = (time.perf_counter() - t0) / m
+    for i in range(m):
+        c = np.swapaxes(chain[:, i], 0, 1)  # (walkers, draws, d)
+        rhat = float(np.max(array_stats.rhat(c, chain_axis=0, draw_axis=1)))
+        ess = float(np.min(array_stats.ess(c, chain_axis=0, draw_axis=1)))
+        draws = c.reshape(-1, d)
+        out[i] = _unfold(draws[rng.permutation(len(draws))[:n]], normals, rng)
+        for k, v in (("rhat", rhat), ("ess", min(ess, float(n))), ("tau", tau[i]), ("thin", thin),
+                     ("acceptance", float(acc[i].mean() / (per_walker * thin))),
+                     ("steps", burn + pilot + per_walker * thin), ("seconds", seconds)):
+            info[k].append(v)
+    info = {k: np.asarray(v) for k, v in info.items()}
+    info.update(method="de-mcmc-batched", walkers=walkers, burn=burn, pilot=pilot)
     return out, info

@@ -110,15 +110,20 @@ def _amortized(e) -> bool:
 
 
 def _kind(e) -> str:
-    """The amortization figure's kind of a row: ``amortized``, ``mcmc`` (needs the likelihood) or ``abc``."""
+    """The amortization figure's kind of a row: ``amortized``, ``mcmc`` (MCMC on the exact likelihood per
+    query), ``abc``, or ``trained-mcmc`` (trained once, MCMC per query on the learned likelihood: drawn with
+    the trained models, at its per-query cost)."""
     from ..models import get_model_class
 
     if _amortized(e):
         return "amortized"
     try:
-        return "mcmc" if get_model_class(e["model"]).requires_likelihood else "abc"
+        cls = get_model_class(e["model"])
     except (KeyError, ValueError):
         return "abc"
+    if cls.requires_likelihood:
+        return "mcmc"
+    return "trained-mcmc" if cls.requires_prior_density else "abc"
 
 
 def _title(e) -> str:

@@ -27,6 +27,7 @@ BUILT_IN = (
     "flow_matching:FlowMatching",
     "rejection_abc:RejectionABC",
     "likelihood_mcmc:LikelihoodMCMC",
+    "nle:NeuralLikelihood",
 )
 
 _REGISTRY: dict[str, type[Model]] = {}

@@ -83,6 +83,8 @@ class Model(nn.Module):
     sample_in_chunks: ClassVar[bool] = True
     #: whether the model needs the problem's ``log_prior`` and ``log_likelihood`` (the MCMC baseline)
     requires_likelihood: ClassVar[bool] = False
+    #: whether the model needs the problem's ``log_prior`` (and a stochastic simulator): neural likelihood + MCMC
+    requires_prior_density: ClassVar[bool] = False
     defaults: ClassVar[dict] = {}
     #: the config option that sets the network width (scaled by ``Budget.params``); None: no width
     width_option: ClassVar[str | None] = "hidden"

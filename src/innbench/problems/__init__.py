@@ -68,7 +68,9 @@ class SimulatorProblem(Problem):
     Reference posteriors for such problems come from quantile ABC (``method='abc'``), or, if the problem
     is given ``log_prior(x) -> (k,)`` and ``log_likelihood(x, y) -> (k,)`` (densities up to constants; ``x``
     ``(k, x_dim)``, ``y`` one observation), from MCMC (``method='mcmc'``), and the ``mcmc`` baseline
-    model runs on it. ``valid(y) -> bool array`` optionally marks observations the simulator can produce.
+    model runs on it. ``log_prior`` alone is enough for neural likelihood estimation (model ``nle``),
+    which learns the likelihood from the simulations. ``valid(y) -> bool array`` optionally marks observations
+    the simulator can produce.
     """
 
     def __init__(self, name, *, x_names, y_names, prior, simulator, stochastic=False,
@@ -83,9 +85,9 @@ class SimulatorProblem(Problem):
         self.bounds = None if bounds is None else tuple(tuple(b) for b in bounds)
         self._valid = valid
         self.version = version
-        if (log_prior is None) != (log_likelihood is None):
-            raise ValueError("log_prior, log_likelihood: give both (MCMC needs the prior density and the "
-                             "likelihood) or neither")
+        if log_likelihood is not None and log_prior is None:
+            raise ValueError("log_prior, log_likelihood: a likelihood needs the prior density too (MCMC samples "
+                             "their product); give log_prior as well, or neither")
         self._log_prior, self._log_likelihood = log_prior, log_likelihood
 
     @property

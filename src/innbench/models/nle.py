@@ -1,0 +1,124 @@
+"""Neural likelihood estimation: a conditional flow for ``p(y | x)`` trained once, MCMC per observation."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import zuko
+
+from .base import Model, ModelFacts
+
+__all__ = ["NeuralLikelihood"]
+
+
+class NeuralLikelihood(Model):
+    r"""Neural likelihood estimation (NLE; Papamakarios, Sterratt & Murray 2019, non-sequential): a
+    conditional neural spline flow learns the simulator's likelihood ``q(y | x)`` from the simulations,
+    and each query runs ensemble MCMC on ``log p(x) + log q(y* | x)`` with the problem's own prior density
+    (:func:`innbench.mcmc.batched_posterior`: emcee's differential-evolution move, vectorised over the
+    observations of one call so that the flow is evaluated once per half-step for all of them).
+
+    Loss: ``-log q(y | x) / dim(y)`` on standardised ``y`` given standardised ``x`` (after the logit of
+    bounded parameters). The flow is zuko's ``NSF`` over ``y`` (``transforms`` 4 autoregressive
+    rational-quadratic spline transforms, ``bins`` 8, MADE networks of ``layers`` x ``hidden``).
+
+    Why it is here: the likelihood is often a simpler function than the posterior. On two moons
+    ``q(y | x)`` is one half-ring whose position moves smoothly with ``x``, the same shape for every
+    ``x``, so every simulation teaches the flow about the ring's thin profile; a posterior estimator must
+    learn thin crescents whose orientation changes with ``y*``. Training is amortized (once), inference is
+    not: each observation costs an MCMC run (seconds), so the model sits with the non-amortized
+    baselines in the amortization figure (``amortized = False``).
+
+    Needs a problem with a prior density (``log_prior``: the SBI tasks, a
+    :class:`~innbench.SimulatorProblem` given one) and a stochastic simulator with vector observations
+    (a deterministic ``y = f(x)`` has no likelihood density to learn). The problem's declared exact
+    symmetries (:attr:`~innbench.problems.Problem.symmetries`) are used by the sampler as for the MCMC
+    baseline: chains run on the fundamental domain and draws are mirrored, which balances mirrored
+    modes exactly (``use_symmetries=False`` switches this off). MCMC options: ``walkers`` (0: ``max(64,
+    8 dim(x))``), ``burn``, ``pilot``, ``init_draws`` as in :func:`~innbench.mcmc.mcmc_posterior`.
+    ``last_diagnostics`` holds R-hat, ESS, steps and seconds per observation of the latest sample call.
+    ``dim(z) = dim(y)`` (the flow's latent is the observation's).
+    """
+
+    name = "nle"
+    title = "neural likelihood + MCMC"
+    facts = ModelFacts(ml_loss=True, y_supervised=False, exact_inverse=False, density=False, equation="NLE")
+    amortized = False
+    sample_in_chunks = False
+    requires_prior_density = True
+    defaults = {"transforms": 4, "hidden": 128, "layers": 3, "bins": 8, "walkers": 0, "burn": 1000, "pilot": 500,
+                "init_draws": 20_000, "max_thin": 200, "use_symmetries": True, "seed": 0}
+
+    def build(self):
+        p = self.problem
+        if p.structured:
+            raise ValueError(f"model 'nle' learns the density of y and needs vector observations; problem "
+                             f"{p.name!r} observes a {p.observation_kind}")
+        try:
+            lp = np.asarray(p.log_prior(p.sample_prior(4, np.random.default_rng(0))), dtype=float)
+        except NotImplementedError:
+            raise ValueError(f"problem {p.name!r} has no prior density (log_prior): model 'nle' runs MCMC on the "
+                             "prior times the learned likelihood; give the problem a log_prior") from None
+        if lp.shape != (4,) or not np.isfinite(lp).all():
+            raise ValueError(f"problem {p.name!r}: log_prior of prior draws must be finite, got {lp.tolist()}")
+        if not p.stochastic:
+            raise ValueError(f"problem {p.name!r} has a deterministic simulator: y given x has no density for "
+                             "model 'nle' to learn; use a posterior model (nsf, cinn, ...)")
+        c = self.config
+        for key in ("burn", "pilot"):
+            if int(c[key]) < 50:
+                raise ValueError(f"{key}: expected at least 50 steps, got {c[key]!r}")
+        if int(c["walkers"]) < 0 or int(c["init_draws"]) < 100 or int(c["max_thin"]) < 1:
+            raise ValueError(f"walkers, init_draws, max_thin: expected walkers >= 0 (0: automatic), init_draws >= 100 "
+                             f"and max_thin >= 1, got {c['walkers']!r}, {c['init_draws']!r}, {c['max_thin']!r}")
+        self.flow = zuko.flows.NSF(p.y_dim, p.x_dim, bins=c["bins"], transforms=c["transforms"],
+                                   hidden_features=[c["hidden"]] * c["layers"], randperm=False)
+        self.last_diagnostics = {}
+
+    def dim_z(self):
+        return self.problem.y_dim
+
+    def loss(self, x, y):
+        nll = -self.flow(x).log_prob(y).mean() / self.problem.y_dim
+        return nll, {"nll": float(nll.detach())}
+
+    def log_likelihood(self, x, y) -> np.ndarray:
+        """The learned ``log q(y | x)`` (up to a constant in ``x``): for ``x (k, x_dim)`` and one raw
+        observation ``y (y_dim,)`` an array ``(k,)``; for ``x (m, k, x_dim)`` and ``y (m, y_dim)`` one row
+        per observation, ``(m, k)``."""
+        x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+        single = x.ndim == 2
+        if single:
+            x, y = x[None], y[None]
+        m, k, d = x.shape
+        with torch.inference_mode():
+            xt = self.standardize_x(torch.as_tensor(x.reshape(-1, d), dtype=torch.float32, device=self.device))
+            c = self.condition(torch.as_tensor(y, dtype=torch.float32, device=self.device))
+            lp = self.flow(xt).log_prob(c.repeat_interleave(k, 0)).reshape(m, k)
+        lp = lp.double().cpu().numpy()
+        return lp[0] if single else lp
+
+    def sample_standardized(self, y, n, generator):
+        from ..mcmc import batched_posterior
+
+        c = self.config
+        seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
+        y_raw = (y * self.c_std + self.c_mean).cpu().numpy().astype(np.float64)
+        problem = self.problem
+        if not c["use_symmetries"] and problem.symmetries:
+            problem = _without_symmetries(problem)
+        walkers = int(c["walkers"]) or max(64, 8 * problem.x_dim)
+        x, info = batched_posterior(problem, self.log_likelihood, y_raw, n, np.random.default_rng(seed),
+                                    walkers=walkers, burn=int(c["burn"]), pilot=int(c["pilot"]),
+                                    init_draws=int(c["init_draws"]), max_thin=int(c["max_thin"]))
+        self.last_diagnostics = {k: info[k].tolist() for k in ("rhat", "ess", "steps", "seconds")}
+        return self.standardize_x(torch.as_tensor(x, dtype=torch.float32, device=y.device))
+
+
+def _without_symmetries(problem):
+    """A shallow copy of ``problem`` that declares no symmetries."""
+    import copy
+
+    other = copy.copy(problem)
+    other.symmetries = ()
+    return other
