@@ -84,7 +84,7 @@ def _fold(x, normals):
     return x
 
 
-def _log_posterior(problem, y, normals, log_likelihood):
+def _log_posterior(problem, y, normals):
     def f(x):
         lp = np.asarray(problem.log_prior(x), dtype=float)
         if len(normals):
@@ -92,7 +92,7 @@ def _log_posterior(problem, y, normals, log_likelihood):
         out = np.full(len(x), -np.inf)
         ok = np.isfinite(lp)
         if ok.any():
-            out[ok] = lp[ok] + np.asarray(log_likelihood(x[ok], y), dtype=float)
+            out[ok] = lp[ok] + np.asarray(problem.log_likelihood(x[ok], y), dtype=float)
         return np.where(np.isnan(out), -np.inf, out)
 
     return f
@@ -133,28 +133,50 @@ def _unfold(samples, normals, rng):
     return samples
 
 
+def _convergence(chain) -> tuple[float, float]:
+    """The largest rank-normalised split R-hat and the smallest bulk ESS over parameters of ``chain (walkers,
+    draws, d)``, the walkers taken as chains (ArviZ)."""
+    from arviz_stats.base import array_stats
+
+    return (float(np.max(array_stats.rhat(chain, chain_axis=0, draw_axis=1))),
+            float(np.min(array_stats.ess(chain, chain_axis=0, draw_axis=1))))
+
+
+def _draws(chain, n, normals, rng):
+    """``n`` of the stored states of ``chain (walkers, draws, d)`` in random order, the symmetries applied."""
+    draws = chain.reshape(-1, chain.shape[-1])
+    return _unfold(draws[rng.permutation(len(draws))[:n]], normals, rng)
+
+
+def check_sampler_options(config: dict, min_steps: int) -> None:
+    """Refuse bad MCMC options of a model (``burn``, ``pilot``, ``walkers``, ``init_draws`` and, where the model
+    has it, ``max_thin``) before any work, naming the option."""
+    for key in ("burn", "pilot"):
+        if int(config[key]) < min_steps:
+            raise ValueError(f"{key}: expected at least {min_steps} steps, got {config[key]!r}")
+    keys = ("walkers", "init_draws", "max_thin") if "max_thin" in config else ("walkers", "init_draws")
+    if (int(config["walkers"]) < 0 or int(config["init_draws"]) < 100
+            or ("max_thin" in config and int(config["max_thin"]) < 1)):
+        raise ValueError(f"{', '.join(keys)}: expected walkers >= 0 (0: automatic), init_draws >= 100"
+                         f"{' and max_thin >= 1' if 'max_thin' in config else ''}, got "
+                         f"{', '.join(repr(config[k]) for k in keys)}")
+
+
 def mcmc_posterior(problem, y, n: int, rng: np.random.Generator, *, walkers: int | None = None, burn: int = 1000,
                    pilot: int = 1000, init_draws: int = 50_000, rhat_max: float | None = 1.05,
-                   max_thin: int = 200, log_likelihood=None):
+                   max_thin: int = 200):
     """Posterior samples ``(m, n, x_dim)`` for each row of ``y (m, y_dim)`` by ensemble MCMC, and provenance.
-
-    ``log_likelihood(x (k, x_dim), y (y_dim,)) -> (k,)`` replaces the problem's own likelihood where given
-    (a learned one: :class:`~innbench.models.nle.NeuralLikelihood`); the problem's ``log_prior`` is used
-    either way.
 
     ``walkers`` defaults to ``max(32, 4 x_dim)`` (even). The info dict holds per observation ``rhat`` (the
     largest over parameters), ``ess`` (the smallest bulk ESS), ``tau`` (autocorrelation time in steps),
     ``thin``, ``acceptance``, ``steps`` (likelihood evaluations per walker) and ``seconds``.
     """
     import emcee
-    from arviz_stats.base import array_stats
 
     from .problems import get_problem
 
     problem = get_problem(problem)
-    if log_likelihood is None:
-        require_likelihood(problem)
-        log_likelihood = problem.log_likelihood
+    require_likelihood(problem)
     y = np.atleast_2d(np.asarray(y, dtype=float))
     d = problem.x_dim
     walkers = walkers or max(32, 4 * d)
@@ -165,8 +187,8 @@ def mcmc_posterior(problem, y, n: int, rng: np.random.Generator, *, walkers: int
     info = {k: [] for k in ("rhat", "ess", "tau", "thin", "acceptance", "steps", "seconds")}
     for i, yi in enumerate(y):
         t0 = time.perf_counter()
-        log_post = _log_posterior(problem, yi, normals, log_likelihood)
-        start, lp0 = _initial_walkers(problem, yi, walkers, init_draws, rng, i, normals, log_likelihood)
+        log_post = _log_posterior(problem, yi, normals)
+        start, lp0 = _initial_walkers(problem, yi, walkers, init_draws, rng, i, normals, problem.log_likelihood)
         moves = [(emcee.moves.DEMove(), 1.0)]
         sampler = emcee.EnsembleSampler(walkers, d, log_post, moves=moves, vectorize=True)
         sampler.random_state = np.random.RandomState(int(rng.integers(2**31))).get_state()
@@ -177,14 +199,11 @@ def mcmc_posterior(problem, y, n: int, rng: np.random.Generator, *, walkers: int
         sampler.reset()
         sampler.run_mcmc(state, per_walker, thin_by=thin)
         chain = np.swapaxes(sampler.get_chain(), 0, 1)  # (walkers, draws, d)
-        rhat = float(np.max(array_stats.rhat(chain, chain_axis=0, draw_axis=1)))
-        ess = float(np.min(array_stats.ess(chain, chain_axis=0, draw_axis=1)))
+        rhat, ess = _convergence(chain)
         if rhat_max is not None and not rhat <= rhat_max:
             raise MCMCError(f"observations: row {i} ({yi.tolist()}): MCMC did not converge (R-hat {rhat:.3f} > "
                             f"{rhat_max}; tau {tau:.0f} steps); more burn-in (burn=) or walkers may help")
-        draws = chain.reshape(-1, d)
-        draws = draws[rng.permutation(len(draws))[:n]]
-        out[i] = _unfold(draws, normals, rng)
+        out[i] = _draws(chain, n, normals, rng)
         for k, v in (("rhat", rhat), ("ess", min(ess, float(n))), ("tau", tau), ("thin", thin),
                      ("acceptance", float(np.mean(sampler.acceptance_fraction))),
                      ("steps", burn + pilot + per_walker * thin), ("seconds", time.perf_counter() - t0)):
@@ -233,7 +252,6 @@ def batched_posterior(problem, log_likelihood, y, n: int, rng: np.random.Generat
     refused: the caller reads ``rhat``. Returns ``(samples (m, n, x_dim), info)``.
     """
     import emcee
-    from arviz_stats.base import array_stats
 
     y = np.atleast_2d(np.asarray(y, dtype=float))
     m, d = len(y), problem.x_dim
@@ -280,10 +298,8 @@ def batched_posterior(problem, log_likelihood, y, n: int, rng: np.random.Generat
     seconds = (time.perf_counter() - t0) / m
     for i in range(m):
         c = np.swapaxes(chain[:, i], 0, 1)  # (walkers, draws, d)
-        rhat = float(np.max(array_stats.rhat(c, chain_axis=0, draw_axis=1)))
-        ess = float(np.min(array_stats.ess(c, chain_axis=0, draw_axis=1)))
-        draws = c.reshape(-1, d)
-        out[i] = _unfold(draws[rng.permutation(len(draws))[:n]], normals, rng)
+        rhat, ess = _convergence(c)
+        out[i] = _draws(c, n, normals, rng)
         for k, v in (("rhat", rhat), ("ess", min(ess, float(n))), ("tau", tau[i]), ("thin", thin),
                      ("acceptance", float(acc[i].mean() / (per_walker * thin))),
                      ("steps", burn + pilot + per_walker * thin), ("seconds", seconds)):

@@ -36,16 +36,11 @@ class LikelihoodMCMC(Model):
     defaults = {"walkers": 0, "burn": 1000, "pilot": 500, "init_draws": 20_000, "rhat_max": None, "seed": 0}
 
     def build(self):
-        from ..mcmc import require_likelihood
+        from ..mcmc import check_sampler_options, require_likelihood
 
         require_likelihood(self.problem)
         c = self.config
-        for key in ("burn", "pilot"):
-            if int(c[key]) < 100:
-                raise ValueError(f"{key}: expected at least 100 steps, got {c[key]!r}")
-        if int(c["walkers"]) < 0 or int(c["init_draws"]) < 100:
-            raise ValueError(f"walkers, init_draws: expected walkers >= 0 (0: automatic) and init_draws >= 100, got "
-                             f"{c['walkers']!r}, {c['init_draws']!r}")
+        check_sampler_options(c, min_steps=100)
         if c["rhat_max"] is not None:
             from ..params import positive_real
 

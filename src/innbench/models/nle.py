@@ -71,13 +71,10 @@ class NeuralLikelihood(Model):
         if not p.stochastic:
             raise ValueError(f"problem {p.name!r} has a deterministic simulator: y given x has no density for "
                              "model 'nle' to learn; use a posterior model (nsf, cinn, ...)")
+        from ..mcmc import check_sampler_options
+
+        check_sampler_options(self.config, min_steps=50)
         c = self.config
-        for key in ("burn", "pilot"):
-            if int(c[key]) < 50:
-                raise ValueError(f"{key}: expected at least 50 steps, got {c[key]!r}")
-        if int(c["walkers"]) < 0 or int(c["init_draws"]) < 100 or int(c["max_thin"]) < 1:
-            raise ValueError(f"walkers, init_draws, max_thin: expected walkers >= 0 (0: automatic), init_draws >= 100 "
-                             f"and max_thin >= 1, got {c['walkers']!r}, {c['init_draws']!r}, {c['max_thin']!r}")
         self.flow = zuko.flows.NSF(p.y_dim, p.x_dim, bins=c["bins"], transforms=c["transforms"],
                                    hidden_features=[c["hidden"]] * c["layers"], randperm=False)
         self.last_diagnostics = {}
