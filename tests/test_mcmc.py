@@ -229,3 +229,25 @@ def test_neural_likelihood_learns_the_likelihood_and_samples_the_posterior_by_mc
         api.train("kinematics", "nle", simulations=100, progress=False)
     with pytest.raises(ValueError, match="burn"):
         api.train(prob, "nle", simulations=100, progress=False, burn=10)
+
+
+def test_nle_ensemble_likelihood_is_the_members_mixture():
+    # ensemble=3: three flows trained side by side; the likelihood the sampler sees is their equal-weight mixture
+    import torch
+
+    from innbench.models import build_model
+
+    m = build_model("nle", "two_moons", ensemble=3, hidden=16, transforms=1)
+    single = build_model("nle", "two_moons", hidden=16, transforms=1)
+    assert len(m.members) == 2 and 3 * single.n_parameters() == m.n_parameters()
+    x = m.problem.sample_prior(50, np.random.default_rng(0))
+    y = np.array([0.1, -0.2])
+    with torch.no_grad():
+        xt = m.standardize_x(torch.as_tensor(x, dtype=torch.float32))
+        c = m.condition(torch.as_tensor(y[None], dtype=torch.float32)).expand(len(x), -1)
+        each = np.stack([f(xt).log_prob(c).double().numpy() for f in [m.flow, *m.members]])
+    want = np.log(np.exp(each).mean(0))
+    np.testing.assert_allclose(m.log_likelihood(x, y), want, rtol=1e-5, atol=1e-5)
+    assert np.ptp(each, axis=0).max() > 1e-3  # the members differ (their own initialisations)
+    with pytest.raises(ValueError, match="ensemble"):
+        build_model("nle", "two_moons", ensemble=0)

@@ -391,10 +391,12 @@ GRID_PRESETS: dict[str, dict] = {
     },
     "default": {
         "name": "default", "problems": ["kinematics", "ballistics"],
-        "models": PAPER_MODELS + ["flow_matching"] + ABC_BUDGETS[1:2],
+        "models": PAPER_MODELS + ["flow_matching", "latent_mixture_inn"] + ABC_BUDGETS[1:2],
         "preset": "default", "budget": {"n_batches": 4000}, "params": 100_000, "observations": 500,
         "timing_observations": 20,
         "c2st_observations": 5,
+        "extra": [{"problem": p, "model": m} for p in ("gaussian_modes", "gaussian_modes_some")
+                  for m in ("cinn", "latent_mixture_inn")],
     },
     "paper": {
         "name": "paper", "problems": ["kinematics", "ballistics"], "models": PAPER_MODELS + BEYOND + ABC_BUDGETS,

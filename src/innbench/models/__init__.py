@@ -25,6 +25,7 @@ BUILT_IN = (
     "mdn:MDN",
     "flows:NeuralSplineFlow",
     "flow_matching:FlowMatching",
+    "latent_mixture:LatentMixtureINN",
     "rejection_abc:RejectionABC",
     "likelihood_mcmc:LikelihoodMCMC",
     "nle:NeuralLikelihood",

@@ -33,6 +33,8 @@ class Problem:
         min_length: the shortest series (fewest items) the problem produces, where that is less than
             ``observation_shape[0]``: shorter observations are padded at the end with NaN steps (items),
             and NaN means "absent" nowhere else. None: every observation has the full length.
+        observation_classes: where an observation is a class label, the number of classes ``K``: ``y`` is
+            then one-hot over ``K`` columns (the Gaussian-mixture problem). None: a continuous observation.
     """
 
     name: str = "problem"
@@ -45,6 +47,7 @@ class Problem:
     observation_kind: str = "vector"
     observation_shape: tuple[int, int] | None = None
     min_length: int | None = None
+    observation_classes: int | None = None
 
     @property
     def x_dim(self) -> int:

@@ -54,6 +54,7 @@ class GaussianModes(Problem):
         self.labels = labels
         self.label_map = LABEL_MAPS[labels]
         self.n_labels = int(self.label_map.max()) + 1
+        self.observation_classes = self.n_labels
         self.name = "gaussian_modes" if labels == "all" else f"gaussian_modes_{labels}"
         self.y_names = tuple(f"label {i}" for i in range(self.n_labels))
 

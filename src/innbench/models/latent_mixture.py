@@ -1,0 +1,241 @@
+"""The latent-mixture INN: one unconditional INN, the observation lives in its latent space (the talk's third
+INN family; trained with the information-bottleneck weighting of Ardizzone et al. 2020 as an option)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from .base import Model, ModelFacts
+from .blocks import InvertibleSequence
+
+__all__ = ["LatentMixtureINN"]
+
+_LOG_2PI = math.log(2 * math.pi)
+
+
+class LatentMixtureINN(Model):
+    r"""Latent-mixture INN: ``z = f(x)`` with one unconditional coupling INN ``f`` and a Gaussian per
+    observation in latent space, ``p(z | y) = N(mu_y, Sigma_y)``, so that ``p(z) = sum_y p(y) N(mu_y,
+    Sigma_y)`` is a mixture. Posterior sampling draws ``z ~ N(mu_y*, Sigma_y*)`` and returns ``x =
+    f^{-1}(z)``; the density ``p(x | y) = N(f(x); mu_y, Sigma_y) |det J_f(x)|`` is exact.
+
+    **Class observations** (a problem with ``observation_classes``, ``y`` one-hot: the Gaussian-mixture
+    problem and its ``some`` / ``none`` label maps): one learned mean and covariance per class (``covariance``
+    ``"diag"``, the default, or ``"full"``, a learned Cholesky factor). Loss per sample, divided by ``dim(z)``:
+    ``L_X + beta L_Y`` with ``L_X = -log sum_k p(k) N(f(x); mu_k, Sigma_k) - log|det J|`` (maximum likelihood
+    of the mixture, ``y`` unused) and ``L_Y = -log p(y | x)`` (the mixture's classification of ``f(x)``),
+    ``p(k)`` the training set's class frequencies. ``beta = 1`` (default) is the class-conditional
+    maximum likelihood ``-log N(f(x); mu_y, Sigma_y) - log|det J|`` (up to the constant ``-log p(y)``),
+    which is what makes the posterior exact at the optimum; the information-bottleneck INN trades the two
+    terms with ``beta`` (larger: the classes separate more in latent space, the density of ``x`` is fit less).
+    Several classes may share nothing, one class may cover several modes of ``x`` (``some``): its one
+    latent Gaussian must then be split by ``f^{-1}`` into separate modes, as a cINN's must.
+
+    **Continuous observations** (kinematics, ballistics, users' problems): the documented extension.
+    A small network reads the (standardised) observation and gives the latent Gaussian's mean and scale
+    (diagonal, or a Cholesky factor with ``covariance="full"``), ``z | y ~ N(mu(y), Sigma(y))``, trained by
+    conditional maximum likelihood (``beta`` must be 1: a continuum of classes has no mixture to classify
+    against). During training the condition gets Gaussian noise of standard deviation ``y_noise`` (as
+    the cINN's: the posterior of a deterministic forward process is concentrated on a lower-dimensional
+    set, where the likelihood has no finite optimum).
+
+    How this differs from a cINN: in the cINN ``y`` enters every coupling block, so the map ``z -> x``
+    itself changes with ``y`` and each observation's posterior may have its own shape. Here the map is one
+    bijection for all ``y`` and ``y`` only moves and stretches a Gaussian in its latent space: every
+    posterior is the image of an ellipsoid under the same ``f^{-1}``. The family is smaller, but ``f``
+    organises the whole latent space by the observation (the "disentangled" latent of the talk: the
+    observation is readable from ``z`` alone, ``p(y | z)``) and ``f`` is also a density model of ``p(x)``.
+    With ``mu(y) = [y, 0]`` and a small fixed scale on the first ``dim(y)`` coordinates it is the
+    maximum-likelihood form of the augmented-latent INN (``inn``).
+
+    Architecture: ``blocks`` GLOW-style affine coupling blocks (unconditional), ``hidden`` x ``layers``
+    subnetworks, scales soft-clamped at ``clamp``, a fixed random permutation after each block; the
+    continuous head is an MLP of ``head_layers`` x ``hidden``. Problems with one parameter are padded
+    with a standard normal dimension (divided out of the density, dropped when sampling). Latent size
+    ``dim(z) = dim(x)`` (2 where ``dim(x) = 1``).
+    """
+
+    name = "latent_mixture_inn"
+    title = "latent-mixture INN"
+    facts = ModelFacts(ml_loss=True, y_supervised=False, exact_inverse=True, density=True, equation="IB-INN")
+    conditional = True
+    defaults = {"blocks": 6, "hidden": 128, "layers": 3, "clamp": 2.0, "activation": "silu", "permutation": "random",
+                "covariance": "diag", "components": 4, "beta": 1.0, "head_layers": 2, "y_noise": 0.01,
+                "lr_scale": 1.0, "condition_features": True, "seed": 0}
+
+    def build(self):
+        c = self.config
+        p = self.problem
+        if c["covariance"] not in ("diag", "full"):
+            raise ValueError(f"covariance: expected 'diag' or 'full', got {c['covariance']!r}")
+        beta = c["beta"]
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not math.isfinite(beta) or beta < 0:
+            raise ValueError(f"beta: expected a finite weight >= 0 of the classification term, got {beta!r}")
+        from .. import params as P
+
+        self.n_comp = P.count(c["components"], "components")
+        self.classes = p.observation_classes
+        if self.classes is None and beta != 1.0:
+            raise ValueError(f"beta: the information-bottleneck weighting needs class observations; problem "
+                             f"{p.name!r} has continuous ones (use beta=1, conditional maximum likelihood)")
+        self.dim = max(2, p.x_dim)
+        d = self.dim
+        self.n_off = d * (d - 1) // 2 if c["covariance"] == "full" else 0
+        self.net = InvertibleSequence(d, 0, c["blocks"], c["hidden"], c["layers"], c["clamp"], seed=c["seed"],
+                                      activation=c["activation"], permutation=c["permutation"])
+        if self.classes is not None:
+            k, m = int(self.classes), self.n_comp
+            # set from the training data by set_normalization
+            self.means = nn.Parameter(torch.randn(k, m, d) * 0.1)
+            self.log_scales = nn.Parameter(torch.zeros(k, m, d))
+            self.off_diag = nn.Parameter(torch.zeros(k, m, self.n_off))
+            self.weight_logits = nn.Parameter(torch.zeros(k, m))
+            self.register_buffer("log_class_prior", torch.full((k,), -math.log(k)))
+            self.head = None
+        else:
+            width, mods, n_in = c["hidden"], [], self.cond_dim
+            for _ in range(int(c["head_layers"])):
+                mods += [nn.Linear(n_in, width), nn.SiLU()]
+                n_in = width
+            last = nn.Linear(n_in, 2 * d + self.n_off)
+            nn.init.zeros_(last.weight)  # start at the standard normal
+            nn.init.zeros_(last.bias)
+            self.head = nn.Sequential(*mods, last)
+        self._tril = torch.tril_indices(d, d, -1)
+
+    def dim_z(self):
+        return self.problem.x_dim
+
+    def set_normalization(self, x, y):
+        super().set_normalization(x, y)
+        if self.classes is None:
+            return
+        onehot = torch.as_tensor(np.asarray(y)[:, : self.classes], dtype=torch.float64)
+        counts = onehot.sum(0)
+        self.log_class_prior.copy_(torch.log((counts + 1e-3) / (counts + 1e-3).sum()))  # p(k) of the training set
+        # data-dependent start: each class's components at the k-means clusters of its training codes f(x)
+        # under the initial f, with their spreads and shares, so that f need not first carry the classes
+        # (and the modes within a class) to arbitrary places
+        g = torch.Generator().manual_seed(int(self.config["seed"]))
+        with torch.no_grad():
+            xs = self.standardize_x(torch.as_tensor(np.asarray(x)[:200_000], dtype=torch.float32))
+            z = torch.cat([self.net(self._pad(part))[0] for part in xs.split(20_000)])
+            onehot = onehot[: len(z)]
+            for k in range(int(self.classes)):
+                rows = z[onehot[:, k] > 0.5][:20_000]
+                if len(rows) >= 2 * self.n_comp:
+                    centres, share, spread = _kmeans(rows, self.n_comp, g)
+                    self.means[k] = centres
+                    self.log_scales[k] = torch.log(spread + 1e-3)
+                    self.weight_logits[k] = torch.log(share + 1e-3)
+
+    # -- the latent Gaussians ------------------------------------------------------------------
+    def _labels(self, y):
+        """Class index of each standardised one-hot row (the one positive entry after standardisation)."""
+        return y[:, : self.classes].argmax(-1)
+
+    def _head(self, y):
+        """Mean ``(m, d)``, log scales ``(m, d)`` and off-diagonal Cholesky entries ``(m, n_off)`` per row of a
+        continuous y."""
+        d = self.dim
+        out = self.head(y)
+        return out[:, :d], out[:, d : 2 * d].clamp(-8.0, 5.0), out[:, 2 * d :]
+
+    def _cholesky(self, log_scale, off):
+        lower = torch.diag_embed(torch.exp(log_scale))
+        if self.n_off:
+            i, j = self._tril.to(log_scale.device)
+            lower = lower.clone()
+            lower[..., i, j] = off
+        return lower
+
+    def _log_normal(self, z, mean, log_scale, off):
+        """``log N(z; mean, L L^T)`` (``L`` from the log scales and off-diagonal entries), broadcast over
+        the leading dimensions."""
+        r = z - mean
+        if self.n_off:
+            lower = self._cholesky(log_scale, off).expand(*r.shape, self.dim)
+            u = torch.linalg.solve_triangular(lower, r.unsqueeze(-1), upper=False).squeeze(-1)
+        else:
+            u = r * torch.exp(-log_scale)
+        return -0.5 * (u**2).sum(-1) - log_scale.sum(-1) - 0.5 * self.dim * _LOG_2PI
+
+    def class_log_likelihoods(self, z):
+        """``log p(z | k) = log sum_c w_kc N(z; mu_kc, Sigma_kc)`` for every class: ``(n, K)`` (class
+        observations only)."""
+        lp = self._log_normal(z[:, None, None, :], self.means, self.log_scales, self.off_diag)  # (n, K, C)
+        return torch.logsumexp(lp + torch.log_softmax(self.weight_logits, -1), -1)
+
+    def _latent_log_density(self, z, y):
+        """``log p(z | y)`` per row."""
+        if self.classes is None:
+            return self._log_normal(z, *self._head(y))
+        return self.class_log_likelihoods(z).gather(1, self._labels(y)[:, None]).squeeze(1)
+
+    # -- the contract -------------------------------------------------------------------------
+    def _pad(self, x):
+        if self.dim == x.shape[-1]:
+            return x
+        return torch.cat([x, torch.randn(*x.shape[:-1], self.dim - x.shape[-1], device=x.device)], -1)
+
+    def loss(self, x, y):
+        z, logdet = self.net(self._pad(x))
+        if self.classes is None:
+            noise = self.config["y_noise"]
+            y = y + noise * torch.randn_like(y) if noise > 0 else y
+            nll = -(self._log_normal(z, *self._head(y)) + logdet).mean() / self.dim
+            return nll, {"nll": float(nll.detach())}
+        joint = self.class_log_likelihoods(z) + self.log_class_prior  # log p(z, k)
+        log_pz = torch.logsumexp(joint, -1)
+        own = joint.gather(1, self._labels(y)[:, None]).squeeze(1)
+        l_x = -(log_pz + logdet).mean() / self.dim
+        l_y = -(own - log_pz).mean() / self.dim  # -log p(y | z)
+        loss = l_x + self.config["beta"] * l_y
+        return loss, {"nll_x": float(l_x.detach()), "nll_y": float(l_y.detach())}
+
+    def log_prob_standardized(self, x, y):
+        xp = self._pad(x)
+        z, logdet = self.net(xp)
+        lp = self._latent_log_density(z, y) + logdet
+        if self.dim > x.shape[-1]:  # the padding dimension is standard normal noise: divide its density out
+            pad = xp[..., x.shape[-1] :]
+            lp = lp + 0.5 * (pad**2).sum(-1) + 0.5 * pad.shape[-1] * _LOG_2PI
+        return lp
+
+    def sample_standardized(self, y, n, generator):
+        m = len(y)
+        eps = torch.randn(m * n, self.dim, generator=generator, device=y.device)
+        if self.classes is None:
+            mean, log_scale, off = (a.repeat_interleave(n, 0) for a in self._head(y))
+        else:  # a component of the row's class by its weight, then its Gaussian
+            k = self._labels(y).repeat_interleave(n, 0)
+            comp = torch.multinomial(torch.softmax(self.weight_logits, -1)[k], 1, generator=generator).squeeze(1)
+            mean, log_scale, off = self.means[k, comp], self.log_scales[k, comp], self.off_diag[k, comp]
+        if self.n_off:
+            step = (self._cholesky(log_scale, off) @ eps.unsqueeze(-1)).squeeze(-1)
+        else:
+            step = torch.exp(log_scale) * eps
+        x, _ = self.net(mean + step, rev=True)
+        return x[:, : self.problem.x_dim].reshape(m, n, -1)
+
+
+def _kmeans(rows: torch.Tensor, k: int, generator: torch.Generator, iterations: int = 20):
+    """Lloyd's k-means on ``rows (n, d)`` from ``k`` distinct random rows: the centres ``(k, d)``, each
+    cluster's share of the rows ``(k,)`` and per-coordinate spread ``(k, d)`` (a cluster left empty keeps its
+    start and the overall spread)."""
+    rows = rows.double()
+    centres = rows[torch.randperm(len(rows), generator=generator)[:k]].clone()
+    for _ in range(iterations):
+        assign = torch.cdist(rows, centres).argmin(1)
+        for j in range(k):
+            members = rows[assign == j]
+            if len(members):
+                centres[j] = members.mean(0)
+    assign = torch.cdist(rows, centres).argmin(1)
+    share = torch.bincount(assign, minlength=k).double() / len(rows)
+    spread = torch.stack([rows[assign == j].std(0) if (assign == j).sum() >= 2 else rows.std(0) for j in range(k)])
+    return centres.float(), share.float(), spread.float()
