@@ -289,7 +289,10 @@ def test_default_grid_is_the_papers_protocol_at_benchmark_scale():
     cells = grid.cells()
     for problem in ("kinematics", "ballistics"):
         labels = {c.spec.label for c in cells if c.problem == problem}
-        assert set(PAPER_MODELS) | {"flow_matching", "rejection_abc@1e5"} == labels
+        assert set(PAPER_MODELS) | {"flow_matching", "latent_mixture_inn", "rejection_abc@1e5"} == labels
+    # the 8-mode mixture (all and some labels) for the latent-mixture INN, next to the cINN
+    mixture = {(c.problem, c.spec.label) for c in cells if c.problem.startswith("gaussian_modes")}
+    assert mixture == {(p, m) for p in ("gaussian_modes", "gaussian_modes_some") for m in ("cinn", "latent_mixture_inn")}
     budgets = {json.dumps(c.settings["budget"], sort_keys=True) for c in cells if c.spec.model != "rejection_abc"}
     assert len(budgets) == 1
     budget = json.loads(budgets.pop())

@@ -24,24 +24,26 @@ class LatentMixtureINN(Model):
     f^{-1}(z)``; the density ``p(x | y) = N(f(x); mu_y, Sigma_y) |det J_f(x)|`` is exact.
 
     **Class observations** (a problem with ``observation_classes``, ``y`` one-hot: the Gaussian-mixture
-    problem and its ``some`` / ``none`` label maps): one learned mean and covariance per class (``covariance``
-    ``"diag"``, the default, or ``"full"``, a learned Cholesky factor). Loss per sample, divided by ``dim(z)``:
-    ``L_X + beta L_Y`` with ``L_X = -log sum_k p(k) N(f(x); mu_k, Sigma_k) - log|det J|`` (maximum likelihood
-    of the mixture, ``y`` unused) and ``L_Y = -log p(y | x)`` (the mixture's classification of ``f(x)``),
-    ``p(k)`` the training set's class frequencies. ``beta = 1`` (default) is the class-conditional
-    maximum likelihood ``-log N(f(x); mu_y, Sigma_y) - log|det J|`` (up to the constant ``-log p(y)``),
-    which is what makes the posterior exact at the optimum; the information-bottleneck INN trades the two
-    terms with ``beta`` (larger: the classes separate more in latent space, the density of ``x`` is fit less).
-    Several classes may share nothing, one class may cover several modes of ``x`` (``some``): its one
-    latent Gaussian must then be split by ``f^{-1}`` into separate modes, as a cINN's must.
+    problem and its ``some`` / ``none`` label maps): ``p(z | k)`` is a mixture of ``components`` Gaussians
+    per class (default 4; 1 is the talk's one Gaussian per class) with learned means, weights and
+    covariances (``covariance`` ``"diag"``, the default, or ``"full"``, a learned Cholesky factor). They
+    start where the initial ``f`` puts the class's training codes: k-means on ``f(x)`` per class, with the
+    clusters' spreads and shares. Loss per sample, divided by ``dim(z)``: ``L_X + beta L_Y`` with ``L_X =
+    -log sum_k p(k) p(f(x) | k) - log|det J|`` (maximum likelihood of the mixture, ``y`` unused) and
+    ``L_Y = -log p(y | f(x))`` (the mixture's classification of the code), ``p(k)`` the training set's class
+    frequencies. ``beta = 1`` (default) is the class-conditional maximum likelihood ``-log p(f(x) | y) -
+    log|det J|`` (up to the constant ``-log p(y)``), which makes the posterior exact at the optimum; the
+    information-bottleneck INN trades the two terms with ``beta`` (larger: the classes separate more in
+    latent space, the density of ``x`` is fit less).
 
     **Continuous observations** (kinematics, ballistics, users' problems): the documented extension.
-    A small network reads the (standardised) observation and gives the latent Gaussian's mean and scale
-    (diagonal, or a Cholesky factor with ``covariance="full"``), ``z | y ~ N(mu(y), Sigma(y))``, trained by
-    conditional maximum likelihood (``beta`` must be 1: a continuum of classes has no mixture to classify
-    against). During training the condition gets Gaussian noise of standard deviation ``y_noise`` (as
-    the cINN's: the posterior of a deterministic forward process is concentrated on a lower-dimensional
-    set, where the likelihood has no finite optimum).
+    A small network (``head_layers`` x ``hidden``) reads the standardised observation and gives the
+    latent mixture's means, scales (diagonal, or a Cholesky factor with ``covariance="full"``; log scales
+    clamped to [-8, 1]) and weights, ``z | y ~ sum_c w_c(y) N(mu_c(y), Sigma_c(y))``, default one
+    component. Trained by conditional maximum likelihood (``beta`` must be 1: a continuum of classes has no
+    mixture to classify against). During training the condition gets Gaussian noise of standard
+    deviation ``y_noise`` (as the cINN's: the posterior of a deterministic forward process is concentrated
+    on a lower-dimensional set, where the likelihood has no finite optimum).
 
     How this differs from a cINN: in the cINN ``y`` enters every coupling block, so the map ``z -> x``
     itself changes with ``y`` and each observation's posterior may have its own shape. Here the map is one
@@ -53,10 +55,25 @@ class LatentMixtureINN(Model):
     maximum-likelihood form of the augmented-latent INN (``inn``).
 
     Architecture: ``blocks`` GLOW-style affine coupling blocks (unconditional), ``hidden`` x ``layers``
-    subnetworks, scales soft-clamped at ``clamp``, a fixed random permutation after each block; the
-    continuous head is an MLP of ``head_layers`` x ``hidden``. Problems with one parameter are padded
-    with a standard normal dimension (divided out of the density, dropped when sampling). Latent size
-    ``dim(z) = dim(x)`` (2 where ``dim(x) = 1``).
+    subnetworks, scales soft-clamped at ``clamp``, a fixed random permutation after each block. Problems
+    with one parameter are padded with a standard normal dimension (divided out of the density, dropped
+    when sampling). Latent size ``dim(z) = dim(x)`` (2 where ``dim(x) = 1``).
+
+    Defaults, chosen with the ``default`` grid's budget (4,000 batches of 512, 100k parameters):
+    - On ``gaussian_modes`` (model seed 1, not the grid's 0; 100 test labels, Err_post against a noise
+      floor of 0.0012): with the class Gaussians started at random, 10 blocks at twice the budget's rate
+      (the cINN's recipe) 0.0038, at the budget's rate 0.0029, 6 blocks 0.0031; started at the mean and
+      spread of each class's x, 6 blocks at the budget's rate 0.0013 and 10 blocks at twice it 0.0034; half
+      the rate failed (0.19: the classes merged). Hence 6 blocks at the budget's rate and a data-dependent
+      start, now k-means on the codes under the initial ``f`` (right whatever ``f``'s initialisation is).
+    - On ``gaussian_modes_some`` (four modes share label 0): one Gaussian per class 0.039 against a
+      floor of 0.0018 (mode weights 0.20-0.28 instead of 0.25), four components 0.0019 (0.245-0.257).
+    - On kinematics (100 validation observations, seed 777, ``benchmarks/tune.py latent_mixture_inn
+      kinematics --batches 4000 --params 100000``; ``results/tuning/latent_mixture_s27.jsonl``): one
+      component Err_post 0.052, Err_resim 0.030; four components Err_post 0.026 and Err_resim 0.029, but
+      about one sample in 8,000 thrown to ``|x|`` of 10^2-10^4 (mean squared re-simulation error 7.6
+      instead of 0.0035; a component reaching into latent regions where no training code lies, where
+      ``f^{-1}`` is unconstrained), so continuous observations default to one component.
     """
 
     name = "latent_mixture_inn"
@@ -64,7 +81,7 @@ class LatentMixtureINN(Model):
     facts = ModelFacts(ml_loss=True, y_supervised=False, exact_inverse=True, density=True, equation="IB-INN")
     conditional = True
     defaults = {"blocks": 6, "hidden": 128, "layers": 3, "clamp": 2.0, "activation": "silu", "permutation": "random",
-                "covariance": "diag", "components": 4, "beta": 1.0, "head_layers": 2, "y_noise": 0.01,
+                "covariance": "diag", "components": None, "beta": 1.0, "head_layers": 2, "y_noise": 0.01,
                 "lr_scale": 1.0, "condition_features": True, "seed": 0}
 
     def build(self):
@@ -77,8 +94,9 @@ class LatentMixtureINN(Model):
             raise ValueError(f"beta: expected a finite weight >= 0 of the classification term, got {beta!r}")
         from .. import params as P
 
-        self.n_comp = P.count(c["components"], "components")
         self.classes = p.observation_classes
+        comps = c["components"]
+        self.n_comp = (4 if self.classes is not None else 1) if comps is None else P.count(comps, "components")
         if self.classes is None and beta != 1.0:
             raise ValueError(f"beta: the information-bottleneck weighting needs class observations; problem "
                              f"{p.name!r} has continuous ones (use beta=1, conditional maximum likelihood)")
@@ -101,9 +119,13 @@ class LatentMixtureINN(Model):
             for _ in range(int(c["head_layers"])):
                 mods += [nn.Linear(n_in, width), nn.SiLU()]
                 n_in = width
-            last = nn.Linear(n_in, 2 * d + self.n_off)
-            nn.init.zeros_(last.weight)  # start at the standard normal
+            m = self.n_comp
+            last = nn.Linear(n_in, m * (2 * d + self.n_off + 1))
+            nn.init.zeros_(last.weight)  # start at standard normals of equal weight
             nn.init.zeros_(last.bias)
+            if m > 1:  # ... whose means differ a little, or the components could never separate
+                with torch.no_grad():
+                    last.bias.view(m, -1)[:, :d] = 0.5 * torch.randn(m, d)
             self.head = nn.Sequential(*mods, last)
         self._tril = torch.tril_indices(d, d, -1)
 
@@ -139,11 +161,19 @@ class LatentMixtureINN(Model):
         return y[:, : self.classes].argmax(-1)
 
     def _head(self, y):
-        """Mean ``(m, d)``, log scales ``(m, d)`` and off-diagonal Cholesky entries ``(m, n_off)`` per row of a
-        continuous y."""
-        d = self.dim
-        out = self.head(y)
-        return out[:, :d], out[:, d : 2 * d].clamp(-8.0, 5.0), out[:, 2 * d :]
+        """Per row of a continuous y and per component: means ``(m, C, d)``, log scales ``(m, C, d)``,
+        off-diagonal Cholesky entries ``(m, C, n_off)`` and log weights ``(m, C)``."""
+        d, k = self.dim, self.n_off
+        out = self.head(y).view(len(y), self.n_comp, 2 * d + k + 1)
+        return (out[..., :d], out[..., d : 2 * d].clamp(-8.0, 1.0), out[..., 2 * d : 2 * d + k],
+                torch.log_softmax(out[..., -1], -1))
+
+    def _mixture(self, y):
+        """The latent mixture ``p(z | y)`` of each row of y: as :meth:`_head`, for a class label its class's."""
+        if self.classes is None:
+            return self._head(y)
+        k = self._labels(y)
+        return self.means[k], self.log_scales[k], self.off_diag[k], torch.log_softmax(self.weight_logits, -1)[k]
 
     def _cholesky(self, log_scale, off):
         lower = torch.diag_embed(torch.exp(log_scale))
@@ -172,9 +202,8 @@ class LatentMixtureINN(Model):
 
     def _latent_log_density(self, z, y):
         """``log p(z | y)`` per row."""
-        if self.classes is None:
-            return self._log_normal(z, *self._head(y))
-        return self.class_log_likelihoods(z).gather(1, self._labels(y)[:, None]).squeeze(1)
+        mean, log_scale, off, log_w = self._mixture(y)
+        return torch.logsumexp(log_w + self._log_normal(z[:, None, :], mean, log_scale, off), -1)
 
     # -- the contract -------------------------------------------------------------------------
     def _pad(self, x):
@@ -187,7 +216,7 @@ class LatentMixtureINN(Model):
         if self.classes is None:
             noise = self.config["y_noise"]
             y = y + noise * torch.randn_like(y) if noise > 0 else y
-            nll = -(self._log_normal(z, *self._head(y)) + logdet).mean() / self.dim
+            nll = -(self._latent_log_density(z, y) + logdet).mean() / self.dim
             return nll, {"nll": float(nll.detach())}
         joint = self.class_log_likelihoods(z) + self.log_class_prior  # log p(z, k)
         log_pz = torch.logsumexp(joint, -1)
@@ -209,12 +238,10 @@ class LatentMixtureINN(Model):
     def sample_standardized(self, y, n, generator):
         m = len(y)
         eps = torch.randn(m * n, self.dim, generator=generator, device=y.device)
-        if self.classes is None:
-            mean, log_scale, off = (a.repeat_interleave(n, 0) for a in self._head(y))
-        else:  # a component of the row's class by its weight, then its Gaussian
-            k = self._labels(y).repeat_interleave(n, 0)
-            comp = torch.multinomial(torch.softmax(self.weight_logits, -1)[k], 1, generator=generator).squeeze(1)
-            mean, log_scale, off = self.means[k, comp], self.log_scales[k, comp], self.off_diag[k, comp]
+        mean, log_scale, off, log_w = (a.repeat_interleave(n, 0) for a in self._mixture(y))
+        comp = torch.multinomial(torch.exp(log_w), 1, generator=generator)  # a component by its weight
+        mean, log_scale, off = (a.gather(1, comp[:, :, None].expand(-1, 1, a.shape[-1])).squeeze(1)
+                                for a in (mean, log_scale, off))
         if self.n_off:
             step = (self._cholesky(log_scale, off) @ eps.unsqueeze(-1)).squeeze(-1)
         else:
