@@ -379,7 +379,8 @@ _QUICK_MODELS = [{"model": "iresnet", "label": "iresnet", "options": {"loss": "m
 #: 1000 samples per posterior: its numbers show the pipeline, not the models' best; the noise floor of
 #: Err_post grows as the sample count shrinks); ``default`` is the benchmark of the README (the paper's
 #: protocol with 100k-parameter networks, 4,000 batches of 512, on 500 observations; the paper's ten
-#: models, flow matching and ABC at 10^5 simulations, sized for about 90 minutes on a 2-core CPU with two
+#: models, flow matching, the latent-mixture INN and ABC at 10^5 simulations, plus the cINN and the latent-mixture
+#: INN on the 8-mode mixture (all and some labels), sized for about 90 minutes on a 2-core CPU with two
 #: jobs: the README has the measured time); ``paper`` is the paper's scale (1000 observations, about 3M
 #: parameters per model, 6,000 batches, every model and ABC budget, the Gaussian mixture).
 GRID_PRESETS: dict[str, dict] = {
