@@ -7,6 +7,7 @@ import torch
 
 from innbench.models import build_model, load_model
 from innbench.problems import get_problem
+from innbench.problems.toys import MODE_CENTRES
 from innbench.training import fit, get_budget
 
 SMALL = {"blocks": 4, "hidden": 32}
@@ -54,6 +55,17 @@ def test_every_mode_gets_its_posterior_weight(some):
         frac = np.bincount(p.nearest_mode(s[label]), minlength=8) / len(s[label])
         assert frac[modes].sum() > 0.99, f"label {label}: samples in other labels' modes"
         np.testing.assert_allclose(frac[modes], 1 / len(modes), atol=0.04, err_msg=f"label {label}")
+
+
+def test_one_label_for_all_eight_modes():
+    # the `none` map: y says nothing, the posterior is the prior; each mode gets 1/8 and no sample bridges modes
+    m = _train("gaussian_modes_none")
+    p = m.problem
+    s = m.sample(np.ones((1, 1)), 8000, seed=1)[0]
+    near = p.nearest_mode(s)
+    np.testing.assert_allclose(np.bincount(near, minlength=8) / len(s), 1 / 8, atol=0.03)
+    dist = np.linalg.norm(s - MODE_CENTRES[near], axis=1)
+    assert np.mean(dist < 0.6) > 0.98  # within 3 standard deviations of its mode
 
 
 def test_latent_codes_are_organised_by_class(some):
@@ -112,4 +124,4 @@ def test_options_are_checked():
     with pytest.raises(ValueError, match="components"):
         build_model("latent_mixture_inn", "gaussian_modes", components=0)
     m = build_model("latent_mixture_inn", "gaussian_modes", covariance="full", **SMALL)
-    assert m.off_diag.shape == (8, 4, 1) and get_problem("gaussian_modes").observation_classes == 8
+    assert m.off_diag.shape == (8, 8, 1) and get_problem("gaussian_modes").observation_classes == 8

@@ -25,7 +25,7 @@ class LatentMixtureINN(Model):
 
     **Class observations** (a problem with ``observation_classes``, ``y`` one-hot: the Gaussian-mixture
     problem and its ``some`` / ``none`` label maps): ``p(z | k)`` is a mixture of ``components`` Gaussians
-    per class (default 4; 1 is the talk's one Gaussian per class) with learned means, weights and
+    per class (default 8; 1 is the talk's one Gaussian per class) with learned means, weights and
     covariances (``covariance`` ``"diag"``, the default, or ``"full"``, a learned Cholesky factor). They
     start where the initial ``f`` puts the class's training codes: k-means on ``f(x)`` per class, with the
     clusters' spreads and shares. Loss per sample, divided by ``dim(z)``: ``L_X + beta L_Y`` with ``L_X =
@@ -39,16 +39,17 @@ class LatentMixtureINN(Model):
     **Continuous observations** (kinematics, ballistics, users' problems): the documented extension.
     A small network (``head_layers`` x ``hidden``) reads the standardised observation and gives the
     latent mixture's means, scales (diagonal, or a Cholesky factor with ``covariance="full"``; log scales
-    clamped to [-8, 1]) and weights, ``z | y ~ sum_c w_c(y) N(mu_c(y), Sigma_c(y))``, default one
-    component. Trained by conditional maximum likelihood (``beta`` must be 1: a continuum of classes has no
-    mixture to classify against). During training the condition gets Gaussian noise of standard
-    deviation ``y_noise`` (as the cINN's: the posterior of a deterministic forward process is concentrated
-    on a lower-dimensional set, where the likelihood has no finite optimum).
+    clamped to [-8, 0]: no component wider than the standard normal) and weights, ``z | y ~ sum_c w_c(y)
+    N(mu_c(y), Sigma_c(y))``, ``components`` of them (default 4). Trained by conditional maximum
+    likelihood (``beta`` must be 1: a continuum of classes has no mixture to classify against). During
+    training the condition gets Gaussian noise of standard deviation ``y_noise`` (as the cINN's: the
+    posterior of a deterministic forward process is concentrated on a lower-dimensional set, where the
+    likelihood has no finite optimum).
 
     How this differs from a cINN: in the cINN ``y`` enters every coupling block, so the map ``z -> x``
     itself changes with ``y`` and each observation's posterior may have its own shape. Here the map is one
-    bijection for all ``y`` and ``y`` only moves and stretches a Gaussian in its latent space: every
-    posterior is the image of an ellipsoid under the same ``f^{-1}``. The family is smaller, but ``f``
+    bijection for all ``y`` and ``y`` only moves and stretches a Gaussian mixture in its latent space: every
+    posterior is the image of a few ellipsoids under the same ``f^{-1}``. The family is smaller, but ``f``
     organises the whole latent space by the observation (the "disentangled" latent of the talk: the
     observation is readable from ``z`` alone, ``p(y | z)``) and ``f`` is also a density model of ``p(x)``.
     With ``mu(y) = [y, 0]`` and a small fixed scale on the first ``dim(y)`` coordinates it is the
@@ -65,15 +66,20 @@ class LatentMixtureINN(Model):
       (the cINN's recipe) 0.0038, at the budget's rate 0.0029, 6 blocks 0.0031; started at the mean and
       spread of each class's x, 6 blocks at the budget's rate 0.0013 and 10 blocks at twice it 0.0034; half
       the rate failed (0.19: the classes merged). Hence 6 blocks at the budget's rate and a data-dependent
-      start, now k-means on the codes under the initial ``f`` (right whatever ``f``'s initialisation is).
+      start, now k-means++ (the best of 8 runs) on the codes under the initial ``f`` (right whatever
+      ``f``'s initialisation is; a single run could leave one component on two modes).
     - On ``gaussian_modes_some`` (four modes share label 0): one Gaussian per class 0.039 against a
       floor of 0.0018 (mode weights 0.20-0.28 instead of 0.25), four components 0.0019 (0.245-0.257).
+    - On ``gaussian_modes_none`` (one label, all eight modes; model seed 1): four components 0.144 against
+      a floor of 0.0024 (the mode shares right, 0.12-0.13, but ``f^{-1}`` cannot split a component into two
+      modes cleanly), eight 0.0023. Hence eight per class: a class needs at least a component per mode.
     - On kinematics (100 validation observations, seed 777, ``benchmarks/tune.py latent_mixture_inn
       kinematics --batches 4000 --params 100000``; ``results/tuning/latent_mixture_s27.jsonl``): one
-      component Err_post 0.052, Err_resim 0.030; four components Err_post 0.026 and Err_resim 0.029, but
-      about one sample in 8,000 thrown to ``|x|`` of 10^2-10^4 (mean squared re-simulation error 7.6
-      instead of 0.0035; a component reaching into latent regions where no training code lies, where
-      ``f^{-1}`` is unconstrained), so continuous observations default to one component.
+      component Err_post 0.052, Err_resim 0.030; four components with log scales up to 1: Err_post 0.026 and
+      Err_resim 0.029, but about one sample in 8,000 thrown to ``|x|`` of 10^2-10^4 (mean squared
+      re-simulation error 7.6 instead of 0.0035): components of nearly no weight for a y grew to the
+      largest scale and reached latent regions where no training code lies, where ``f^{-1}`` is
+      unconstrained. With log scales capped at 0: Err_post 0.023, Err_resim 0.022, mean squared 0.0035.
     """
 
     name = "latent_mixture_inn"
@@ -95,8 +101,8 @@ class LatentMixtureINN(Model):
         from .. import params as P
 
         self.classes = p.observation_classes
-        comps = c["components"]
-        self.n_comp = (4 if self.classes is not None else 1) if comps is None else P.count(comps, "components")
+        comps = c["components"]  # None: 8 per class label, 4 for a continuous y (measured: class docstring)
+        self.n_comp = (8 if self.classes is not None else 4) if comps is None else P.count(comps, "components")
         if self.classes is None and beta != 1.0:
             raise ValueError(f"beta: the information-bottleneck weighting needs class observations; problem "
                              f"{p.name!r} has continuous ones (use beta=1, conditional maximum likelihood)")
@@ -148,7 +154,7 @@ class LatentMixtureINN(Model):
             z = torch.cat([self.net(self._pad(part))[0] for part in xs.split(20_000)])
             onehot = onehot[: len(z)]
             for k in range(int(self.classes)):
-                rows = z[onehot[:, k] > 0.5][:20_000]
+                rows = z[onehot[:, k] > 0.5][:5_000]  # plenty for a start; k-means costs O(rows)
                 if len(rows) >= 2 * self.n_comp:
                     centres, share, spread = _kmeans(rows, self.n_comp, g)
                     self.means[k] = centres
@@ -165,7 +171,7 @@ class LatentMixtureINN(Model):
         off-diagonal Cholesky entries ``(m, C, n_off)`` and log weights ``(m, C)``."""
         d, k = self.dim, self.n_off
         out = self.head(y).view(len(y), self.n_comp, 2 * d + k + 1)
-        return (out[..., :d], out[..., d : 2 * d].clamp(-8.0, 1.0), out[..., 2 * d : 2 * d + k],
+        return (out[..., :d], out[..., d : 2 * d].clamp(-8.0, 0.0), out[..., 2 * d : 2 * d + k],
                 torch.log_softmax(out[..., -1], -1))
 
     def _mixture(self, y):
@@ -250,19 +256,40 @@ class LatentMixtureINN(Model):
         return x[:, : self.problem.x_dim].reshape(m, n, -1)
 
 
-def _kmeans(rows: torch.Tensor, k: int, generator: torch.Generator, iterations: int = 20):
-    """Lloyd's k-means on ``rows (n, d)`` from ``k`` distinct random rows: the centres ``(k, d)``, each
-    cluster's share of the rows ``(k,)`` and per-coordinate spread ``(k, d)`` (a cluster left empty keeps its
-    start and the overall spread)."""
+def _kmeans(rows: torch.Tensor, k: int, generator: torch.Generator, restarts: int = 8):
+    """The best of ``restarts`` k-means runs (:func:`_kmeans_once`) by within-cluster sum of squares: a
+    single run can leave two centres in one mode and one centre between two, which training does not undo."""
+    best, best_cost = None, float("inf")
+    for _ in range(restarts):
+        centres, share, spread = _kmeans_once(rows, k, generator)
+        cost = float(_sq_dist(rows.double(), centres.double()).min(1).values.sum())
+        if cost < best_cost:
+            best, best_cost = (centres, share, spread), cost
+    return best
+
+
+def _kmeans_once(rows: torch.Tensor, k: int, generator: torch.Generator, iterations: int = 20):
+    """Lloyd's k-means on ``rows (n, d)`` from a k-means++ start (each next centre drawn with probability
+    proportional to the squared distance to the nearest one so far): the centres ``(k, d)``, each cluster's
+    share of the rows ``(k,)`` and per-coordinate spread ``(k, d)`` (a cluster left empty keeps its start
+    and the overall spread)."""
     rows = rows.double()
-    centres = rows[torch.randperm(len(rows), generator=generator)[:k]].clone()
-    for _ in range(iterations):
-        assign = torch.cdist(rows, centres).argmin(1)
-        for j in range(k):
-            members = rows[assign == j]
-            if len(members):
-                centres[j] = members.mean(0)
-    assign = torch.cdist(rows, centres).argmin(1)
-    share = torch.bincount(assign, minlength=k).double() / len(rows)
-    spread = torch.stack([rows[assign == j].std(0) if (assign == j).sum() >= 2 else rows.std(0) for j in range(k)])
-    return centres.float(), share.float(), spread.float()
+    first = int(torch.randint(len(rows), (1,), generator=generator))
+    centres = rows[[first]].clone()
+    for _ in range(k - 1):
+        d2 = _sq_dist(rows, centres).min(1).values
+        pick = torch.multinomial(d2 / d2.sum() if d2.sum() > 0 else torch.ones_like(d2), 1, generator=generator)
+        centres = torch.cat([centres, rows[pick]])
+    for _ in range(iterations + 1):
+        member = torch.nn.functional.one_hot(_sq_dist(rows, centres).argmin(1), k).double()  # (n, k)
+        count = member.sum(0)
+        mean = (member.T @ rows) / count.clamp(min=1)[:, None]
+        centres = torch.where(count[:, None] > 0, mean, centres)
+    var = (member.T @ rows**2) / count.clamp(min=1)[:, None] - centres**2
+    spread = torch.where(count[:, None] >= 2, var.clamp(min=0).sqrt(), rows.std(0).expand(k, -1))
+    return centres.float(), (count / len(rows)).float(), spread.float()
+
+
+def _sq_dist(rows: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
+    """Squared Euclidean distances ``(n, k)`` (directly: ``torch.cdist`` is slow for a few centres on a CPU)."""
+    return ((rows[:, None, :] - centres[None]) ** 2).sum(-1)
