@@ -1,6 +1,8 @@
 """Observations that are sets or series: the set problem's posterior, the observation layouts, the summary
 networks, and one training path for every shape."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -87,6 +89,40 @@ def test_set_summary_ignores_item_order_and_series_summary_ignores_padding_and_b
     together = series(torch.cat([long, short]))
     torch.testing.assert_close(together[1:], alone)
     assert not torch.allclose(together[:1], alone)
+
+
+def test_set_summary_moments_are_the_items_mean_and_covariance_and_models_saved_without_them_load(tmp_path):
+    torch.manual_seed(0)
+    net = SetSummary(100, 2, 6, hidden=16, moments=True)
+    assert not SetSummary(100, 2, 6, hidden=16, moments=False).moments
+    seen = {}
+    net.rho.register_forward_hook(lambda mod, inp, out: seen.update(inp=inp[0]))
+    items = torch.randn(2, 100, 2)
+    items[0, 7:] = float("nan")
+    net(items)
+    for row, n in ((0, 7), (1, 100)):
+        present = items[row, :n].double().numpy()
+        moments = seen["inp"][row, -5:].detach().double().numpy()  # mean (2), covariance (11, 21, 22)
+        np.testing.assert_allclose(moments[:2], present.mean(0), atol=1e-5)
+        cov = np.cov(present.T, bias=True)
+        np.testing.assert_allclose(moments[2:], [cov[0, 0], cov[1, 0], cov[1, 1]], atol=1e-5)
+    perm = torch.cat([torch.randperm(7), torch.arange(7, 100)])
+    torch.testing.assert_close(net(items[:1, perm]), net(items[:1]))
+
+    # a model directory written before the option existed holds a summary without moments: it still loads
+    m = api.train("gaussian_set", "mdn", simulations=200, progress=False, summary_moments=False, hidden=16,
+                  summary_hidden=8, simulation_budget={"max_epochs": 2})
+    m.save(tmp_path / "old")
+    cfg_file = tmp_path / "old" / "config.json"
+    cfg = json.loads(cfg_file.read_text())
+    del cfg["config"]["summary_moments"]
+    cfg_file.write_text(json.dumps(cfg))
+    old = load_model(tmp_path / "old")
+    assert old.config["summary_moments"] is False and not old.summary_net.moments
+    _, y = SET.simulate(3, np.random.default_rng(0))
+    np.testing.assert_array_equal(old.sample(y, 20, seed=1), m.sample(y, 20, seed=1))
+    assert api.train("gaussian_set", "mdn", simulations=200, progress=False, hidden=16, summary_hidden=8,
+                     simulation_budget={"max_epochs": 1}).summary_net.moments
 
 
 def test_training_on_sets_samples_saves_and_loads_and_the_posterior_narrows_with_n(tmp_path):

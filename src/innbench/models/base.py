@@ -44,8 +44,11 @@ BASE_DEFAULTS = {"bounded_transform": "logit", "lr_scale": 1.0}
 #: (:meth:`~innbench.problems.Problem.condition_features`) to the standardised y it is given; ``summary``
 #: names the summary network that embeds y first (:mod:`innbench.models.summary`; "auto": by the problem's
 #: observation kind, none for a vector; or a ``torch.nn.Module`` of the user's), with ``summary_dim``
-#: outputs (None: ``max(8, 2 dim(x))``) and width ``summary_hidden``. The summary is trained with the model.
-CONDITIONAL_DEFAULTS = {"condition_features": True, "summary": "auto", "summary_dim": None, "summary_hidden": 64}
+#: outputs (None: ``max(8, 2 dim(x))``) and width ``summary_hidden``; ``summary_moments``: the set summary
+#: also pools the items' mean and covariance (:class:`~innbench.models.summary.SetSummary`). The summary is
+#: trained with the model.
+CONDITIONAL_DEFAULTS = {"condition_features": True, "summary": "auto", "summary_dim": None, "summary_hidden": 64,
+                        "summary_moments": True}
 #: Options of every y-supervised model (``facts.y_supervised``: x encoded as ``[y, z]``):
 #: ``transform_observations`` has its y output predict the problem's stretched observation coordinate
 #: (:meth:`~innbench.problems.Problem.transform_observations`) instead of raw y.
@@ -156,7 +159,8 @@ class Model(nn.Module):
         if isinstance(kind, str) and kind.startswith("custom:"):
             raise ValueError(f"summary: this model was built with a custom summary network ({kind[7:]}); pass an "
                              "instance of it again (load_model(path, summary=...))")
-        return build_summary(self.problem, kind, self.config["summary_dim"], self.config["summary_hidden"])
+        return build_summary(self.problem, kind, self.config["summary_dim"], self.config["summary_hidden"],
+                             moments=self.config["summary_moments"])
 
     def embed(self, c: torch.Tensor) -> torch.Tensor:
         """The condition the model's networks read: standardised ``c (m, cond_dim)`` itself, or its summary
@@ -448,6 +452,8 @@ def load_model(path, device: str = "cpu", summary: nn.Module | None = None) -> M
                       f"{__version__}); it loads, but its numbers may differ from a model trained now",
                       stacklevel=2)
     config = {"bounded_transform": None, **config}  # saved before the option existed: trained without it
+    if cls.conditional:  # likewise (innbench 0.2.0 before the set summary's moment features)
+        config = {"summary_moments": False, **config}
     if summary is not None:
         if not (isinstance(config.get("summary"), str) and config["summary"].startswith("custom:")):
             raise ModelLoadError(f"summary: {str(path)!r} was trained with the built-in summary "

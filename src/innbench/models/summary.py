@@ -101,21 +101,33 @@ class SeriesSummary(nn.Module):
 class SetSummary(nn.Module):
     r"""An exchangeable set of items ``(m, n_max, C)`` (missing items NaN) to a summary ``(m, out_dim)``.
 
-    A DeepSet (Zaheer et al. 2017): ``rho(mean_i phi(item_i), log n / log n_max)``, with ``phi`` and ``rho``
-    two-hidden-layer networks. The mean over the items present makes the summary invariant to their order
-    and defined for any set size; the size itself is one more input, since a posterior narrows with ``n``.
+    A DeepSet (Zaheer et al. 2017): ``rho(mean_i phi(item_i), log n / log n_max, moments)``, with ``phi``
+    and ``rho`` two-hidden-layer networks. The mean over the items present makes the summary invariant to
+    their order and defined for any set size; the size itself is one more input, since a posterior narrows
+    with ``n``. ``moments`` adds the items' mean and covariance (lower triangle; items standardised): for
+    items from an exponential family with quadratic sufficient statistics, such as a Gaussian, these and
+    ``n`` are all the posterior depends on, which a learned ``phi`` only approximates.
+
+    Measured on ``gaussian_set`` (flow matching, 10^4 simulations with at most 10,000 steps, ten validation
+    parameter draws of seed 777 each seen through 5 and 100 items, Err_post over 4,000 samples against the
+    exact posterior; ``benchmarks/set_tuning.py``, ``results/tuning/set_s28.jsonl``): 0.046 / 0.096 (5 /
+    100 items) without the moments, 0.028 / 0.084 with them.
 
     Args:
         length, channels: the largest set ``n_max`` and the size ``C`` of one item.
         out_dim: size of the summary.
         hidden: width of ``phi`` and ``rho``.
+        moments: also pool the mean and covariance of the items.
     """
 
-    def __init__(self, length: int, channels: int, out_dim: int, hidden: int = 64):
+    def __init__(self, length: int, channels: int, out_dim: int, hidden: int = 64, moments: bool = False):
         super().__init__()
-        self.out_dim, self.length = out_dim, length
+        self.out_dim, self.length, self.moments = out_dim, length, bool(moments)
         self.phi = _mlp(channels, hidden, hidden)
-        self.rho = _mlp(hidden + 1, out_dim, hidden)
+        rows, cols = torch.tril_indices(channels, channels)
+        self.register_buffer("_tril", torch.stack([rows, cols]), persistent=False)
+        n_moments = channels + len(rows) if self.moments else 0
+        self.rho = _mlp(hidden + 1 + n_moments, out_dim, hidden)
         self.norm = nn.LayerNorm(out_dim, elementwise_affine=False)
 
     def forward(self, y):
@@ -124,12 +136,19 @@ class SetSummary(nn.Module):
         count = m.sum(1).clamp(min=1)
         pooled = (self.phi(v) * m).sum(1) / count
         size = torch.log(count) / math.log(max(self.length, 2))
-        return self.norm(self.rho(torch.cat([pooled, size], -1)))
+        parts = [pooled, size]
+        if self.moments:
+            mean = (v * m).sum(1) / count
+            dev = (v - mean[:, None]) * m
+            cov = dev.transpose(1, 2) @ dev / count[..., None]
+            parts += [mean, cov[:, self._tril[0], self._tril[1]]]
+        return self.norm(self.rho(torch.cat(parts, -1)))
 
 
-def build_summary(problem, kind: str, out_dim: int | None, hidden: int):
+def build_summary(problem, kind: str, out_dim: int | None, hidden: int, moments: bool = True):
     """The summary network ``kind`` (one of :data:`SUMMARY_KINDS`) for ``problem``'s observations, or None
-    for none (the model reads the observation vector itself). ``out_dim`` None: ``max(8, 2 dim(x))``."""
+    for none (the model reads the observation vector itself). ``out_dim`` None: ``max(8, 2 dim(x))``;
+    ``moments``: the set summary's moment features (:class:`SetSummary`)."""
     if kind not in SUMMARY_KINDS:
         raise ValueError(f"summary: expected one of {', '.join(SUMMARY_KINDS)} or a torch.nn.Module, got {kind!r}")
     obs = problem.observation_kind
@@ -144,5 +163,7 @@ def build_summary(problem, kind: str, out_dim: int | None, hidden: int):
         raise ValueError(f"summary: {kind!r} reads {kind} observations; problem {problem.name!r} observes a {obs}")
     length, channels = problem.observation_shape if obs != "vector" else (problem.y_dim, 1)
     out = int(out_dim) if out_dim is not None else max(8, 2 * problem.x_dim)
-    cls = {"mlp": MLPSummary, "series": SeriesSummary, "set": SetSummary}[kind]
+    if kind == "set":
+        return SetSummary(length, channels, out, hidden, moments=moments)
+    cls = {"mlp": MLPSummary, "series": SeriesSummary}[kind]
     return cls(length, channels, out, hidden)

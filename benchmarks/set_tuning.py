@@ -1,0 +1,136 @@
+"""Tuning runs for the set problem ``gaussian_set``: one model on a simulation budget, scored per set size.
+
+Usage::
+
+    python benchmarks/set_tuning.py [--model flow_matching] [--simulations 10000] [--set KEY=VALUE ...]
+        [--budget KEY=VALUE ...] [--draws 10] [--sizes 5 100] [--samples 4000] [--threads 1]
+        [--split validation|test] [--tag NAME] [--out results/tuning/set_tuning.jsonl]
+
+Trains ``--model`` with :func:`innbench.api.train` on ``--simulations`` simulations (validation split, early
+stopping), then draws ``--draws`` parameter vectors from the prior (``--split validation``: seed 777, never
+the benchmark's test observations) and observes each through a set of every size in ``--sizes``, so one
+trained network answers for small and large sets. For each observation it draws ``--samples`` posterior
+samples and scores them against as many exact normal-inverse-Wishart draws: Err_post (the benchmark's MMD)
+and its noise floor (two exact draws), per set size. One JSON line per run goes to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from innbench import api
+from innbench.metrics import err_post
+from innbench.problems import get_problem
+
+SEEDS = {"validation": 777, "test": 2021}
+
+
+def _value(text):
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False, "none": None}.get(text.lower(), text)
+
+
+def _pairs(items, name):
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise SystemExit(f"{name}: expected KEY=VALUE, got {item!r}")
+        k, v = item.split("=", 1)
+        out[k] = _value(v)
+    return out
+
+
+def observations(problem, draws: int, sizes, seed: int):
+    """``draws`` prior draws, each seen through one set of every size: ``(x (k, 5), y (k, y_dim), n (k,))``."""
+    rng = np.random.default_rng(seed)
+    x = problem.sample_prior(draws, rng)
+    xs, ys, ns = [], [], []
+    for size in sizes:
+        ys.append(problem._draws(x, rng, np.full(draws, size)))
+        xs.append(x)
+        ns.append(np.full(draws, size))
+    return np.concatenate(xs), np.concatenate(ys), np.concatenate(ns)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="flow_matching")
+    ap.add_argument("--simulations", type=int, default=10_000)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a model option")
+    ap.add_argument("--budget", action="append", default=[], metavar="KEY=VALUE", help="a SimulationBudget field")
+    ap.add_argument("--draws", type=int, default=10)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[5, 100])
+    ap.add_argument("--samples", type=int, default=4000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--split", choices=tuple(SEEDS), default="validation")
+    ap.add_argument("--moments", action="store_true",
+                    help="the set summary with pooled moment features (SetSummary(moments=True), passed as a custom "
+                         "summary network)")
+    ap.add_argument("--summary-hidden", type=int, default=64)
+    ap.add_argument("--summary-dim", type=int, default=10)
+    ap.add_argument("--preset", default=None,
+                    help="train with this fixed-batch preset (fresh simulations every batch, the paper's protocol; "
+                         "--budget then sets Budget fields such as n_batches) instead of --simulations")
+    ap.add_argument("--tag", default="")
+    ap.add_argument("--out", default="results/tuning/set_tuning.jsonl")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    problem = get_problem("gaussian_set")
+    options, budget = _pairs(args.set, "--set"), _pairs(args.budget, "--budget")
+    x_true, y, sizes = observations(problem, args.draws, args.sizes, SEEDS[args.split])
+
+    if args.moments:
+        from innbench.models.summary import SetSummary
+
+        options["summary"] = SetSummary(*problem.observation_shape, args.summary_dim, args.summary_hidden,
+                                        moments=True)
+    t0 = time.perf_counter()
+    if args.preset:
+        model = api.train(problem, args.model, seed=args.seed, preset=args.preset, budget_overrides=budget,
+                          progress=False, **options)
+    else:
+        model = api.train(problem, args.model, seed=args.seed, simulations=args.simulations,
+                          simulation_budget=budget, progress=False, **options)
+    train_s = time.perf_counter() - t0
+    rng = np.random.default_rng(SEEDS[args.split] + 1)
+    ref, _ = problem.exact_posterior(y, args.samples, rng)
+    ref2, _ = problem.exact_posterior(y, args.samples, rng)
+    samples = api.sample(model, y, n=args.samples, seed=args.seed + 1)
+    err = err_post(samples, ref)
+    floor = err_post(ref2, ref)
+    std_ratio = samples.std(1) / ref.std(1)
+    if args.moments:
+        options["summary"] = f"moments (dim {args.summary_dim}, hidden {args.summary_hidden})"
+    row = {"tag": args.tag, "model": args.model, "simulations": None if args.preset else args.simulations,
+           "preset": args.preset, "options": options,
+           "budget": budget, "split": args.split, "seed": args.seed, "train_s": round(train_s, 1),
+           "epochs": model.train_info.get("epochs"), "best_epoch": model.train_info.get("best_epoch"),
+           "stop": model.train_info.get("stopped")}
+    for size in args.sizes:
+        k = sizes == size
+        row[f"err_post_n{size}"] = float(err[k].mean())
+        row[f"floor_n{size}"] = float(floor[k].mean())
+        row[f"ratio_n{size}"] = float(err[k].mean() / floor[k].mean())
+        row[f"std_ratio_n{size}"] = [round(float(v), 3) for v in std_ratio[k].mean(0)]
+        row[f"err_post_n{size}_each"] = [round(float(v), 5) for v in err[k]]
+    print(json.dumps(row), flush=True)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("a") as f:
+        f.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
