@@ -11,6 +11,7 @@ Gaussian KDE density (bandwidth 0.1); the kinematics contour encloses 97 % of th
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -455,7 +456,7 @@ def predictive_figure(panels: Sequence[tuple[str, np.ndarray]], y_star, problem,
             if i == 0:
                 ax.set_title(names[c], fontsize=9)
             if c == 0:
-                ax.set_ylabel(title, fontsize=7)
+                ax.set_ylabel(textwrap.fill(title, 24), fontsize=7)  # long model titles: two lines
             if i == len(panels) - 1:
                 ax.set_xlabel(getattr(problem, "step_label", "step"), fontsize=8)
     axes[0, -1].legend(fontsize=6, loc="upper right")
