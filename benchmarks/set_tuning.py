@@ -17,38 +17,18 @@ and its noise floor (two exact draws), per set size. One JSON line per run goes 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
+from structured_tuning import _pairs, emit  # the sibling script (this directory is on sys.path)
 
 from innbench import api
 from innbench.metrics import err_post
 from innbench.problems import get_problem
 
 SEEDS = {"validation": 777, "test": 2021}
-
-
-def _value(text):
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return {"true": True, "false": False, "none": None}.get(text.lower(), text)
-
-
-def _pairs(items, name):
-    out = {}
-    for item in items:
-        if "=" not in item:
-            raise SystemExit(f"{name}: expected KEY=VALUE, got {item!r}")
-        k, v = item.split("=", 1)
-        out[k] = _value(v)
-    return out
 
 
 def observations(problem, draws: int, sizes, seed: int):
@@ -125,11 +105,7 @@ def main(argv=None):
         row[f"ratio_n{size}"] = float(err[k].mean() / floor[k].mean())
         row[f"std_ratio_n{size}"] = [round(float(v), 3) for v in std_ratio[k].mean(0)]
         row[f"err_post_n{size}_each"] = [round(float(v), 5) for v in err[k]]
-    print(json.dumps(row), flush=True)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("a") as f:
-        f.write(json.dumps(row) + "\n")
+    emit(row, args.out)
 
 
 if __name__ == "__main__":

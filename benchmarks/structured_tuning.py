@@ -58,6 +58,15 @@ def _pairs(items, name):
     return out
 
 
+def emit(row: dict, path) -> None:
+    """Print one result row and append it to the JSON-lines file ``path``."""
+    print(json.dumps(row), flush=True)
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("a") as f:
+        f.write(json.dumps(row) + "\n")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--problem", default="epidemic")
@@ -105,11 +114,7 @@ def main(argv=None):
         samples = np.concatenate([api.sample(m, y, n=share, seed=args.seed + 1) for m in models], 1)
         samples = samples[:, : args.sbc_samples]
         row.update(calibration_summary(sbc_ranks(samples, x, rng=0), samples.shape[1]))
-    print(json.dumps(row), flush=True)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("a") as f:
-        f.write(json.dumps(row) + "\n")
+    emit(row, args.out)
 
 
 if __name__ == "__main__":
