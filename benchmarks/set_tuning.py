@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/set_tuning.py [--model flow_matching] [--simulations 10000] [--set KEY=VALUE ...]
         [--budget KEY=VALUE ...] [--draws 10] [--sizes 5 100] [--samples 4000] [--threads 1]
-        [--split validation|test] [--tag NAME] [--out results/tuning/set_tuning.jsonl]
+        [--split validation|test] [--sample-steps 8 32] [--tag NAME] [--out results/tuning/set_tuning.jsonl]
 
 Trains ``--model`` with :func:`innbench.api.train` on ``--simulations`` simulations (validation split, early
 stopping), then draws ``--draws`` parameter vectors from the prior (``--split validation``: seed 777, never
@@ -63,6 +63,9 @@ def main(argv=None):
     ap.add_argument("--preset", default=None,
                     help="train with this fixed-batch preset (fresh simulations every batch, the paper's protocol; "
                          "--budget then sets Budget fields such as n_batches) instead of --simulations")
+    ap.add_argument("--sample-steps", type=int, nargs="+", default=None,
+                    help="flow matching: score the trained model once per number of ODE steps (its 'steps' option "
+                         "at sampling time); one output line each")
     ap.add_argument("--tag", default="")
     ap.add_argument("--out", default="results/tuning/set_tuning.jsonl")
     args = ap.parse_args(argv)
@@ -87,26 +90,29 @@ def main(argv=None):
     rng = np.random.default_rng(SEEDS[args.split] + 1)
     ref, _ = problem.exact_posterior(y, args.samples, rng)
     ref2, _ = problem.exact_posterior(y, args.samples, rng)
-    samples = api.sample(model, y, n=args.samples, seed=args.seed + 1)
-    err = err_post(samples, ref)
     floor = err_post(ref2, ref)
-    std_ratio = samples.std(1) / ref.std(1)
     if args.moments:
         options["summary"] = f"moments (dim {args.summary_dim}, hidden {args.summary_hidden})"
-    row = {"tag": args.tag, "model": args.model, "simulations": None if args.preset else args.simulations,
-           "preset": args.preset, "options": options,
-           "budget": budget, "split": args.split, "seed": args.seed, "train_s": round(train_s, 1),
-           "epochs": model.train_info.get("epochs"), "best_epoch": model.train_info.get("best_epoch"),
-           "stop": model.train_info.get("stopped")}
-    for size in args.sizes:
-        k = sizes == size
-        row[f"err_post_n{size}"] = float(err[k].mean())
-        row[f"floor_n{size}"] = float(floor[k].mean())
-        row[f"ratio_n{size}"] = float(err[k].mean() / floor[k].mean())
-        row[f"std_ratio_n{size}"] = [round(float(v), 3) for v in std_ratio[k].mean(0)]
-        row[f"err_post_n{size}_each"] = [round(float(v), 5) for v in err[k]]
-    emit(row, args.out)
-
+    for steps in args.sample_steps or [None]:
+        if steps is not None:  # the ODE solver's steps are read at sampling time
+            for m in getattr(model, "members", [model]):
+                m.config["steps"] = steps
+        samples = api.sample(model, y, n=args.samples, seed=args.seed + 1)
+        err = err_post(samples, ref)
+        std_ratio = samples.std(1) / ref.std(1)
+        row = {"tag": args.tag, "model": args.model, "simulations": None if args.preset else args.simulations,
+               "preset": args.preset, "options": options, "sample_steps": steps,
+               "budget": budget, "split": args.split, "seed": args.seed, "train_s": round(train_s, 1),
+               "epochs": model.train_info.get("epochs"), "best_epoch": model.train_info.get("best_epoch"),
+               "stop": model.train_info.get("stopped")}
+        for size in args.sizes:
+            k = sizes == size
+            row[f"err_post_n{size}"] = float(err[k].mean())
+            row[f"floor_n{size}"] = float(floor[k].mean())
+            row[f"ratio_n{size}"] = float(err[k].mean() / floor[k].mean())
+            row[f"std_ratio_n{size}"] = [round(float(v), 3) for v in std_ratio[k].mean(0)]
+            row[f"err_post_n{size}_each"] = [round(float(v), 5) for v in err[k]]
+        emit(row, args.out)
 
 if __name__ == "__main__":
     sys.exit(main())

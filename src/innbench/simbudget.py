@@ -173,6 +173,9 @@ def fit_simulations(model, budget: SimulationBudget | None = None, seed: int = 0
     if data is None:
         data = simulate_training_data(problem, budget.simulations, seed)
     x_np, y_np = check_training_data(problem, *data)
+    if getattr(model, "is_ensemble", False):  # each member in turn, on the same simulations
+        return model.fit_members(fit_simulations, (x_np, y_np), seed, budget=budget, progress=progress,
+                                 max_recoveries=max_recoveries)
     n = len(x_np)
     rng = np.random.default_rng([seed, 104729])
     order = rng.permutation(n)

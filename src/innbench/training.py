@@ -109,6 +109,9 @@ def fit(model: Model, budget: Budget, seed: int = 0, data=None, progress: bool =
     torch.manual_seed(seed)
     if data is None:
         data = simulate_training_data(model.problem, budget.n_train, seed)
+    if getattr(model, "is_ensemble", False):  # each member in turn, on the same data
+        return model.fit_members(fit, data, seed, budget=budget, progress=progress, max_recoveries=max_recoveries,
+                                 checkpoint_every=checkpoint_every)
     x_np, y_np = data
     if len(x_np) != len(y_np) or len(x_np) == 0:
         raise ValueError(f"data: expected equally long non-empty x and y, got {len(x_np)} and {len(y_np)}")

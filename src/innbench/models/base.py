@@ -46,9 +46,10 @@ BASE_DEFAULTS = {"bounded_transform": "logit", "lr_scale": 1.0}
 #: observation kind, none for a vector; or a ``torch.nn.Module`` of the user's), with ``summary_dim``
 #: outputs (None: ``max(8, 2 dim(x))``) and width ``summary_hidden``; ``summary_moments``: the set summary
 #: also pools the items' mean and covariance (:class:`~innbench.models.summary.SetSummary`). The summary is
-#: trained with the model.
+#: trained with the model. ``members=K > 1`` makes the model an ensemble of K such models trained from seeds
+#: ``seed .. seed + K - 1`` on the same simulations (:mod:`innbench.models.ensemble`).
 CONDITIONAL_DEFAULTS = {"condition_features": True, "summary": "auto", "summary_dim": None, "summary_hidden": 64,
-                        "summary_moments": True}
+                        "summary_moments": True, "members": 1}
 #: Options of every y-supervised model (``facts.y_supervised``: x encoded as ``[y, z]``):
 #: ``transform_observations`` has its y output predict the problem's stretched observation coordinate
 #: (:meth:`~innbench.problems.Problem.transform_observations`) instead of raw y.
@@ -91,6 +92,16 @@ class Model(nn.Module):
     defaults: ClassVar[dict] = {}
     #: the config option that sets the network width (scaled by ``Budget.params``); None: no width
     width_option: ClassVar[str | None] = "hidden"
+
+    def __new__(cls, *args, **config):
+        # ``members=K > 1`` on a conditional model: an ensemble of K of them (innbench.models.ensemble)
+        k = config.get("members", 1)
+        if (cls.conditional and not getattr(cls, "is_ensemble", False) and isinstance(k, int)
+                and not isinstance(k, bool) and k > 1):
+            from .ensemble import ensemble_class
+
+            cls = ensemble_class(cls)
+        return super().__new__(cls)
 
     def __init__(self, problem: Problem | str, **config):
         super().__init__()

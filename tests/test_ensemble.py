@@ -1,0 +1,110 @@
+"""Posterior ensembles (``members=K``): K models on the same simulations, their mixture as the posterior."""
+
+import numpy as np
+import pytest
+import torch
+
+from innbench import api
+from innbench.models import build_model, load_model
+from innbench.models.cinn import ConditionalINN
+from innbench.problems import get_problem
+from innbench.simbudget import SimulationBudget
+from innbench.training import get_budget
+
+SMALL = {"hidden": 16, "blocks": 2}
+
+
+def _trained_ensemble(members=3):
+    p = get_problem("two_moons")
+    x, y = p.simulate(400, np.random.default_rng(5))
+    m = api.train(p, "cinn", seed=2, data=(x, y), simulation_budget={"max_epochs": 3}, progress=False,
+                  members=members, **SMALL)
+    return p, (x, y), m
+
+
+def test_members_option_builds_an_ensemble_of_that_model():
+    p = get_problem("two_moons")
+    single = build_model("cinn", p, **SMALL)
+    ens = build_model("cinn", p, members=3, seed=4, **SMALL)
+    assert isinstance(ens, ConditionalINN) and ens.is_ensemble and len(ens.members) == 3
+    assert ens.name == "cinn" and ens.title == single.title and ens.config["members"] == 3
+    assert ens.n_parameters() == 3 * single.n_parameters()  # the fair budget counts every member
+    assert [m.config["seed"] for m in ens.members] == [4, 5, 6]
+    w = [next(m.parameters()).detach() for m in ens.members]
+    assert not torch.equal(w[0], w[1])  # different seeds, different initial weights
+    assert type(build_model("cinn", p, members=1, **SMALL)) is ConditionalINN
+
+
+@pytest.mark.parametrize("bad", [0, -2, 2.5, "3", True])
+def test_a_bad_member_count_is_named(bad):
+    with pytest.raises(ValueError, match="members"):
+        build_model("cinn", "two_moons", members=bad)
+
+
+def test_each_member_trains_as_a_single_model_on_the_same_simulations():
+    """Member k of an ensemble trained with seed s is the model trained alone with seed s + k on the same
+    data (same validation split, batch order and early stop): nothing is shared between members."""
+    p, data, ens = _trained_ensemble()
+    alone = api.train(p, "cinn", seed=3, data=data, simulation_budget={"max_epochs": 3}, progress=False, **SMALL)
+    for a, b in zip(ens.members[1].state_dict().values(), alone.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    info = ens.train_info
+    assert info["members"] == 3 and len(info["member_summaries"]) == 3 and info["epochs"] == 9
+    assert info["n_train"] == 360 and info["n_validation"] == 40
+    assert info["final_loss"] == pytest.approx(np.mean([s["final_loss"] for s in info["member_summaries"]]))
+    assert info["train_seconds"] == pytest.approx(sum(s["train_seconds"] for s in info["member_summaries"]))
+
+
+def test_the_fixed_batch_budget_trains_every_member_too():
+    p = get_problem("linear")
+    ens = api.train(p, "cinn", seed=0, preset=get_budget("quick", n_batches=20, n_train=256), progress=False,
+                    members=2, **SMALL)
+    assert ens.train_info["members"] == 2
+    assert all(s["budget"]["n_batches"] == 20 for s in ens.train_info["member_summaries"])
+    untrained = build_model("cinn", p, members=2, **SMALL)
+    for trained, fresh in zip(ens.members, untrained.members, strict=True):
+        assert not torch.equal(next(trained.parameters()), next(fresh.parameters()))
+
+
+def test_density_is_the_members_mean_and_samples_pool_them_in_equal_shares(tmp_path):
+    p, _, ens = _trained_ensemble()
+    x_true, y = p.fixed_observations()
+    x = ens.sample(y[:1], 6, seed=1)[0]
+    each = np.stack([m.log_prob(x, y[:1]) for m in ens.members])
+    assert ens.log_prob(x, y[:1]) == pytest.approx(np.log(np.exp(each).mean(0)), rel=1e-6)
+
+    s = ens.sample(y[:2], 7, seed=9)
+    assert s.shape == (2, 7, 2) and np.array_equal(s, ens.sample(y[:2], 7, seed=9))
+    shares = [3, 2, 2]  # 7 draws from 3 members
+    pooled = np.concatenate([m.sample(y[:2], k, seed=int(np.random.SeedSequence([9, i]).generate_state(1)[0]))
+                             for i, (m, k) in enumerate(zip(ens.members, shares, strict=True))], 1)
+    for i in range(2):  # the same draws, shuffled
+        assert sorted(map(tuple, s[i])) == sorted(map(tuple, pooled[i]))
+    assert not np.array_equal(s, pooled)
+
+    ens.save(tmp_path / "ens")
+    again = load_model(tmp_path / "ens")
+    assert type(again) is type(ens) and again.config == ens.config
+    assert np.array_equal(again.sample(y[:2], 7, seed=9), s)
+    assert again.train_info["members"] == 3
+
+
+def test_the_cli_trains_an_ensemble(tmp_path, capsys):
+    from innbench.cli import main
+
+    out = tmp_path / "m"
+    rc = main(["train", "--problem", "two_moons", "--model", "mdn", "--simulations", "300", "--set", "members=2",
+               "--set", "hidden=16", "--max-epochs", "3", "--out", str(out), "--quiet"])
+    assert rc == 0
+    m = load_model(out)
+    assert m.is_ensemble and len(m.members) == 2 and m.name == "mdn"
+    assert m.sample(m.problem.fixed_observations()[1][:1], 5).shape == (1, 5, 2)
+
+
+def test_an_ensemble_has_a_default_simulation_budget_path():
+    p = get_problem("two_moons")
+    ens = build_model("flow_matching", p, members=2, hidden=16)
+    from innbench.simbudget import fit_simulations
+
+    info = fit_simulations(ens, SimulationBudget(simulations=200, max_epochs=2), seed=0, progress=False)
+    assert info["members"] == 2 and info["epochs"] == 4 and info["n_train"] + info["n_validation"] == 200
