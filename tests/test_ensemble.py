@@ -108,3 +108,35 @@ def test_an_ensemble_has_a_default_simulation_budget_path():
 
     info = fit_simulations(ens, SimulationBudget(simulations=200, max_epochs=2), seed=0, progress=False)
     assert info["members"] == 2 and info["epochs"] == 4 and info["n_train"] + info["n_validation"] == 200
+
+
+def test_a_grid_takes_the_option_and_names_a_bad_one():
+    from innbench.benchmark.config import get_grid
+
+    grid = get_grid("structured", problems=["gaussian_set"])
+    grid.check_names()  # members (a shared conditional option) is known to the grid's check
+    assert any(s.options == {"members": 4} and s.model == "cinn" for s in grid.models)
+    bad = get_grid("structured", problems=["gaussian_set"],
+                   models=[{"model": "cinn", "label": "c", "options": {"member": 4}}])
+    with pytest.raises(ValueError, match=r"unknown options \['member'\].*'members'"):
+        bad.check_names()
+
+
+def test_an_ensemble_pickles_into_a_fresh_process(tmp_path):
+    """A pickled ensemble (as torch.save of the whole model, or a process pool, would write it) loads in a
+    process that never built an ensemble class, and samples the same."""
+    import pickle
+    import subprocess
+    import sys
+
+    p = get_problem("two_moons")
+    ens = build_model("mdn", p, members=2, hidden=16)
+    y = p.fixed_observations()[1][:1]
+    (tmp_path / "m.pkl").write_bytes(pickle.dumps(ens))
+    np.save(tmp_path / "s.npy", ens.sample(y, 5, seed=1))
+    code = ("import pickle, sys, numpy as np; m = pickle.load(open(sys.argv[1] + '/m.pkl', 'rb')); "
+            "y = m.problem.fixed_observations()[1][:1]; "
+            "assert np.array_equal(m.sample(y, 5, seed=1), np.load(sys.argv[1] + '/s.npy')); print(type(m).__name__)")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "MDNEnsemble"

@@ -122,7 +122,8 @@ def test_energy_distance_on_sets_ranks_the_exact_posterior_above_the_prior_and_i
 
 def test_the_structured_grid_calibrates_on_observations_of_its_own(tmp_path):
     g = get_grid("structured")
-    assert {c.problem for c in g.cells()} == {"epidemic", "gaussian_set"} and len(g.cells()) == 2 * 6 * 2
+    # two problems x (six models and the ensemble of four cINNs) x two budgets
+    assert {c.problem for c in g.cells()} == {"epidemic", "gaussian_set"} and len(g.cells()) == 2 * 7 * 2
     assert g.settings()["sbc"] == {"observations": 200, "samples": 1000}
     config = tmp_path / "tiny.toml"
     config.write_text('base = "structured"\nname = "tiny_structured"\nproblems = ["gaussian_set"]\n'

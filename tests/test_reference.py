@@ -113,3 +113,33 @@ def test_user_problem_reference_by_abc(rng):
     assert s[0, :, 0].var() == pytest.approx(0.2, abs=0.02)
     with pytest.raises(ValueError, match="no exact sampler"):
         reference_posterior(p, [[1.0]], 100)
+
+
+def test_floors_are_computed_once_across_processes(tmp_cache, monkeypatch):
+    """The C2ST and Err_post floors are kept on disk beside the references: a second process (here: emptied
+    memos, and the classifier and MMD made to fail) reads them back; a corrupt file is computed again."""
+    import innbench.evaluation as ev
+    from innbench.memo import clear_all
+
+    p = get_problem("two_moons")
+    _, y = p.fixed_observations()
+    c2 = ev.c2st_floor(p, y[:2], 300, folds=2)
+    nf = ev.noise_floor(p, y[:2], 300)
+    assert len(c2) == 2 and all(0.3 < v < 0.7 for v in c2) and nf.shape == (2,)
+    clear_all()
+
+    def fail(*a, **k):
+        raise AssertionError("recomputed")
+
+    monkeypatch.setattr(ev, "c2st", fail)
+    monkeypatch.setattr(ev, "mmd", fail)
+    assert ev.c2st_floor(p, y[:2], 300, folds=2) == c2
+    assert np.array_equal(ev.noise_floor(p, y[:2], 300), nf)
+    with pytest.raises(AssertionError, match="recomputed"):  # other observations: not in the cache
+        ev.c2st_floor(p, y[2:3], 300, folds=2)
+    clear_all()
+    for f in (tmp_cache / "floors").glob("*c2st_floor*.json"):
+        f.write_text("{not json")
+    monkeypatch.undo()
+    monkeypatch.setenv("INNBENCH_CACHE", str(tmp_cache))
+    assert ev.c2st_floor(p, y[:2], 300, folds=2) == c2

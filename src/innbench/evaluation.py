@@ -65,7 +65,8 @@ def noise_floor(problem, y: np.ndarray, n: int = 4000, method: str = "exact") ->
         return np.array([mmd(a[i], b[i]) for i in range(len(a))])
 
     key = (problem.name, problem.version, y.shape, y.tobytes(), n, method)
-    return _NOISE_FLOORS.get(key, compute).copy()
+    return np.asarray(_NOISE_FLOORS.get(key, lambda: _on_disk("noise_floor", problem, y, [n, method], compute)),
+                      dtype=float).copy()
 
 
 def c2st_floor(problem, y: np.ndarray, n: int, method: str = "exact", folds: int = 2,
@@ -80,7 +81,44 @@ def c2st_floor(problem, y: np.ndarray, n: int, method: str = "exact", folds: int
         return [c2st(other[i], ref[i], seed=0, folds=folds, backend=backend) for i in range(len(y))]
 
     key = (problem.name, problem.version, y.shape, y.tobytes(), n, method, folds, backend)
-    return list(_C2ST_FLOORS.get(key, compute))
+    return list(_C2ST_FLOORS.get(key, lambda: _on_disk("c2st_floor", problem, y, [n, method, folds, backend],
+                                                        compute)))
+
+
+def _on_disk(kind: str, problem, y: np.ndarray, parts: list, compute) -> list[float]:
+    """One float per observation, cached on disk beside the reference posteriors (keyed by ``kind``, the
+    problem and its version, the observations, ``parts``, and the innbench and torch versions), so that
+    every process of a grid computes a floor once (the epidemic's 5-fold C2ST floor costs about 20 minutes
+    on one thread). A corrupt or unwritable cache file costs the computation, not the result."""
+    import hashlib
+    import json
+
+    import torch
+
+    from . import __version__
+    from .atomic import OutputError, atomic_file
+    from .reference import cache_dir
+
+    h = hashlib.sha256(json.dumps([kind, problem.name, problem.version, parts, __version__, torch.__version__],
+                                  default=str).encode())
+    h.update(np.ascontiguousarray(y, dtype=np.float64).tobytes())
+    path = cache_dir() / "floors" / f"{problem.name}-{kind}-{h.hexdigest()[:20]}.json"
+    try:
+        values = json.loads(path.read_text())
+        if isinstance(values, list) and len(values) == len(y) and all(isinstance(v, float) for v in values):
+            return values
+    except (OSError, ValueError):
+        pass  # absent or corrupt: computed again
+    values = [float(v) for v in compute()]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_file(path, "cache") as tmp:
+            tmp.write_text(json.dumps(values))
+    except (OutputError, OSError) as exc:
+        import warnings
+
+        warnings.warn(f"cache: could not write {str(path)!r} ({exc}); the floor is not cached", stacklevel=2)
+    return values
 
 
 def calibration_summary(ranks: np.ndarray, draws: int) -> dict:

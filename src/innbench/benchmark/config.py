@@ -308,10 +308,11 @@ class GridConfig:
                 cls = get_model_class(spec.model)
             except KeyError as exc:
                 raise ValueError(f"models: {exc.args[0]}") from None
-            unknown = set(spec.options) - set(cls.defaults)
+            known = cls.known_options()
+            unknown = set(spec.options) - set(known)
             if unknown:
                 raise ValueError(f"models: unknown options {sorted(unknown)} for {spec.label!r}; "
-                                 f"known: {sorted(cls.defaults)}")
+                                 f"known: {sorted(known)}")
         if self.observation_set == "fixed":
             for p in self.problems + [p for p, _ in self.extra]:
                 fixed = get_problem(p).fixed_observations()

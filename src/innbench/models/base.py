@@ -109,8 +109,7 @@ class Model(nn.Module):
         custom_summary = config.get("summary")
         if isinstance(custom_summary, nn.Module):
             config = {**config, "summary": f"custom:{type(custom_summary).__name__}"}
-        known = {**BASE_DEFAULTS, **(CONDITIONAL_DEFAULTS if self.conditional else {}),
-                 **(Y_SUPERVISED_DEFAULTS if self.facts.y_supervised else {}), **self.defaults}
+        known = self.known_options()
         unknown = set(config) - set(known)
         if unknown:
             raise ValueError(f"config: unknown options {sorted(unknown)} for model {self.name!r}; "
@@ -151,6 +150,13 @@ class Model(nn.Module):
             if self.summary_net is not None:  # the model's networks read the summary, not y
                 self.cond_dim = int(self.summary_net.out_dim)
             self.build()
+
+    @classmethod
+    def known_options(cls) -> dict:
+        """Every option the model takes with its default: the model's own ``defaults`` and the options all
+        models (:data:`BASE_DEFAULTS`), conditional ones and y-supervised ones share."""
+        return {**BASE_DEFAULTS, **(CONDITIONAL_DEFAULTS if cls.conditional else {}),
+                **(Y_SUPERVISED_DEFAULTS if cls.facts.y_supervised else {}), **cls.defaults}
 
     def _make_summary(self, custom):
         """The summary network of the ``summary`` option (None: the model reads y itself)."""

@@ -39,6 +39,18 @@ def ensemble_class(member: type[Model]) -> type[Model]:
     return _CLASSES[member]
 
 
+def __getattr__(name: str):
+    """The ensemble class of a registered model by its name (``ConditionalINNEnsemble``), so that pickle
+    finds it in a process that has not built one yet."""
+    if name.endswith("Ensemble"):
+        from . import _REGISTRY
+
+        for cls in _REGISTRY.values():
+            if cls.__name__ == name[: -len("Ensemble")] and cls.conditional:
+                return ensemble_class(cls)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 class PosteriorEnsemble(Model):
     """``members`` models of one class on one problem: member ``k`` is built (and trained) with seed
     ``seed + k``. Training (:func:`~innbench.training.fit`, :func:`~innbench.simbudget.fit_simulations`)
