@@ -90,13 +90,6 @@ class PosteriorEnsemble(Model):
     def dim_z(self) -> int:
         return self.members[0].dim_z()
 
-    @property
-    def has_density(self) -> bool:
-        return self.members[0].has_density
-
-    def round_discrete(self, samples: np.ndarray) -> np.ndarray:
-        return self.members[0].round_discrete(samples)
-
     # -- training: each member in turn, on the same simulations --------------------------------
     def fit_members(self, fit_one, data, seed: int, **kwargs) -> dict:
         """Train member ``k`` with ``fit_one(member, seed=seed + k, data=data, **kwargs)``; the ensemble's
