@@ -57,7 +57,7 @@ class ConditionalINN(Model):
     defaults = {"blocks": 10, "hidden": 128, "layers": 3, "clamp": 2.0, "activation": "silu", "permutation": "random",
                 "y_noise": 0.01,
                 "y_noise_final": None, "noise_conditioned": False, "y_noise_min": 0.001, "y_noise_sample": None,
-                "lr_scale": 2.0, "condition_features": True, "seed": 0}
+                "conditional_affine": False, "lr_scale": 2.0, "condition_features": True, "seed": 0}
 
     def build(self):
         c = self.config
@@ -72,7 +72,8 @@ class ConditionalINN(Model):
         extra = 1 if c["noise_conditioned"] else 0
         self.net = InvertibleSequence(self.dim, self.cond_dim + extra, c["blocks"], c["hidden"], c["layers"],
                                       c["clamp"], seed=c["seed"], activation=c["activation"],
-                                      permutation=c["permutation"])
+                                      permutation=c["permutation"],
+                                      conditional_affine=bool(c["conditional_affine"]))
 
     def dim_z(self):
         return self.problem.x_dim
