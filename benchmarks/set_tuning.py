@@ -31,6 +31,29 @@ from innbench.problems import get_problem
 SEEDS = {"validation": 777, "test": 2021}
 
 
+class SufficientStatistics(torch.nn.Module):
+    """Not learned: the items' mean (2), covariance (lower triangle, 3) and ``log n / log n_max`` of a set
+    ``(m, n_max, 2)``, all the Gaussian posterior depends on. With it, what remains of Err_post is the
+    conditional flow's, not the summary's."""
+
+    out_dim = 6
+
+    def __init__(self, n_max: int):
+        super().__init__()
+        self.n_max = n_max
+
+    def forward(self, y):
+        from innbench.models.summary import summary_input
+
+        v, mask = summary_input(y)
+        m = mask.to(v.dtype)[..., None]
+        count = m.sum(1).clamp(min=1)
+        mean = (v * m).sum(1) / count
+        dev = (v - mean[:, None]) * m
+        cov = dev.transpose(1, 2) @ dev / count[..., None]
+        return torch.cat([mean, cov[:, 0, :1], cov[:, 1, :2], torch.log(count) / np.log(self.n_max)], -1)
+
+
 def observations(problem, draws: int, sizes, seed: int):
     """``draws`` prior draws, each seen through one set of every size: ``(x (k, 5), y (k, y_dim), n (k,))``."""
     rng = np.random.default_rng(seed)
@@ -58,6 +81,9 @@ def main(argv=None):
     ap.add_argument("--moments", action="store_true",
                     help="the set summary with pooled moment features (SetSummary(moments=True), passed as a custom "
                          "summary network)")
+    ap.add_argument("--oracle-summary", action="store_true",
+                    help="a diagnostic: no learned summary, the model reads the sufficient statistics themselves "
+                         "(the items' mean, covariance and log n; SufficientStatistics below)")
     ap.add_argument("--summary-hidden", type=int, default=64)
     ap.add_argument("--summary-dim", type=int, default=10)
     ap.add_argument("--preset", default=None,
@@ -74,6 +100,8 @@ def main(argv=None):
     options, budget = _pairs(args.set, "--set"), _pairs(args.budget, "--budget")
     x_true, y, sizes = observations(problem, args.draws, args.sizes, SEEDS[args.split])
 
+    if args.oracle_summary:
+        options["summary"] = SufficientStatistics(problem.observation_shape[0])
     if args.moments:
         from innbench.models.summary import SetSummary
 
@@ -91,6 +119,8 @@ def main(argv=None):
     ref, _ = problem.exact_posterior(y, args.samples, rng)
     ref2, _ = problem.exact_posterior(y, args.samples, rng)
     floor = err_post(ref2, ref)
+    if args.oracle_summary:
+        options["summary"] = "sufficient statistics (oracle)"
     if args.moments:
         options["summary"] = f"moments (dim {args.summary_dim}, hidden {args.summary_hidden})"
     for steps in args.sample_steps or [None]:

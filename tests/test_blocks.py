@@ -105,3 +105,20 @@ def test_conditional_affine_inverts_and_its_log_determinant_matches_autograd():
     assert torch.allclose(out, (same_x - t) * torch.exp(-soft_clamp(s, layer.clamp)))
     with pytest.raises(ValueError, match="conditional_affine"):
         ConditionalAffine(3, 0)
+
+
+def test_a_cinn_with_conditional_affine_trains_saves_and_loads(tmp_path):
+    import numpy as np
+
+    from innbench import api
+    from innbench.models import load_model
+
+    p = api.get_problem("two_moons")
+    m = api.train(p, "cinn", simulations=300, simulation_budget={"max_steps": 20}, conditional_affine=True,
+                  progress=False)
+    assert type(m.net.blocks[0]).__name__ == "ConditionalAffine"
+    m.save(tmp_path / "m")
+    again = load_model(tmp_path / "m")
+    x, y = p.simulate(5, np.random.default_rng(0))
+    assert again.config["conditional_affine"] is True
+    np.testing.assert_array_equal(again.log_prob(x, y), m.log_prob(x, y))

@@ -47,7 +47,10 @@ class SimulationBudget:
         weight_decay, grad_clip: as in :class:`~innbench.training.Budget`.
         weight_average: decay of an exponential moving average of the weights (Polyak averaging, e.g.
             0.999: an average over about the last 1,000 steps); the validation loss, early stopping and the
-            model returned then use the averaged weights. ``None``: off, the weights as trained.
+            model returned then use the averaged weights. ``None``: off, the weights as trained. Measured
+            for the cINN on the epidemic (10^4 simulations, at most 10,000 steps; validation NLL on 2,000
+            pairs of seed 777, ``benchmarks/structured_tuning.py``): 0.999 gives -7.315 against -7.367
+            without (standard error 0.05) and SBC min p 0.30 against 0.11, so no default uses it.
     """
 
     simulations: int = 10_000
