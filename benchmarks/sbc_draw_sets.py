@@ -40,7 +40,7 @@ from innbench.reference import TEST_SEED, test_observations
 from innbench.training import simulate_training_data
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
-from structured_tuning import _pairs, emit  # noqa: E402
+from structured_tuning import _pairs, add_model_arguments, emit  # noqa: E402
 
 
 def _summary(problem, samples, x, L):
@@ -54,11 +54,7 @@ def _summary(problem, samples, x, L):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--problem", default="epidemic")
-    ap.add_argument("--model", default="cinn")
-    ap.add_argument("--simulations", type=int, default=10_000)
-    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a model option")
-    ap.add_argument("--budget", action="append", default=[], metavar="KEY=VALUE", help="a SimulationBudget field")
+    add_model_arguments(ap)
     ap.add_argument("--draws", type=int, default=200)
     ap.add_argument("--sets", type=int, default=5)
     ap.add_argument("--samples", type=int, default=1000)

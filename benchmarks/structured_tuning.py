@@ -67,13 +67,18 @@ def emit(row: dict, path) -> None:
         f.write(json.dumps(row) + "\n")
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_model_arguments(ap) -> None:
+    """The options that say which model trains how: ``--problem --model --simulations --set --budget``."""
     ap.add_argument("--problem", default="epidemic")
     ap.add_argument("--model", default="cinn")
     ap.add_argument("--simulations", type=int, default=10_000)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a model option")
     ap.add_argument("--budget", action="append", default=[], metavar="KEY=VALUE", help="a SimulationBudget field")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_model_arguments(ap)
     ap.add_argument("--nll", type=int, default=2000)
     ap.add_argument("--sbc", type=int, default=200)
     ap.add_argument("--sbc-samples", type=int, default=1000)
