@@ -43,14 +43,9 @@ class SufficientStatistics(torch.nn.Module):
         self.n_max = n_max
 
     def forward(self, y):
-        from innbench.models.summary import summary_input
+        from innbench.models.summary import set_moments, summary_input
 
-        v, mask = summary_input(y)
-        m = mask.to(v.dtype)[..., None]
-        count = m.sum(1).clamp(min=1)
-        mean = (v * m).sum(1) / count
-        dev = (v - mean[:, None]) * m
-        cov = dev.transpose(1, 2) @ dev / count[..., None]
+        mean, cov, count = set_moments(*summary_input(y))
         return torch.cat([mean, cov[:, 0, :1], cov[:, 1, :2], torch.log(count) / np.log(self.n_max)], -1)
 
 

@@ -98,6 +98,16 @@ class SeriesSummary(nn.Module):
         return self.norm(self.head(torch.cat([last, pooled, frac], -1)))
 
 
+def set_moments(v: torch.Tensor, mask: torch.Tensor):
+    """``(mean (m, C), covariance (m, C, C), count (m, 1))`` of the items present in sets ``v (m, n_max, C)``
+    (``mask (m, n_max)`` true where an item is present; see :func:`summary_input`)."""
+    m = mask.to(v.dtype)[..., None]
+    count = m.sum(1).clamp(min=1)
+    mean = (v * m).sum(1) / count
+    dev = (v - mean[:, None]) * m
+    return mean, dev.transpose(1, 2) @ dev / count[..., None], count
+
+
 class SetSummary(nn.Module):
     r"""An exchangeable set of items ``(m, n_max, C)`` (missing items NaN) to a summary ``(m, out_dim)``.
 
@@ -138,9 +148,7 @@ class SetSummary(nn.Module):
         size = torch.log(count) / math.log(max(self.length, 2))
         parts = [pooled, size]
         if self.moments:
-            mean = (v * m).sum(1) / count
-            dev = (v - mean[:, None]) * m
-            cov = dev.transpose(1, 2) @ dev / count[..., None]
+            mean, cov, _ = set_moments(v, mask)
             parts += [mean, cov[:, self._tril[0], self._tril[1]]]
         return self.norm(self.rho(torch.cat(parts, -1)))
 
