@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from innbench.benchmark.db import ResultsDB
 from innbench.metrics import mmd
 from innbench.problems import get_problem
 
@@ -41,25 +41,21 @@ def main(argv=None):
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    if not Path(args.db).is_file():
-        raise SystemExit(f"--db: no such file {args.db!r}")
-    conn = sqlite3.connect(Path(args.db).resolve().as_uri() + "?mode=ro", uri=True)
-    runs = conn.execute("SELECT run_id, label, config FROM runs WHERE problem = 'gaussian_set' "
-                        "ORDER BY run_id").fetchall()
-    if args.run_id:
-        runs = [r for r in runs if r[0] in args.run_id]
+    with ResultsDB(args.db, create=False) as db:  # read-only; refuses a missing or foreign file
+        runs = [r for r in db.runs() if r["problem"] == "gaussian_set"
+                and (not args.run_id or r["run_id"] in args.run_id)]
+        results = {r["run_id"]: db.results([r["run_id"]]) for r in runs}
     if not runs:
-        raise SystemExit(f"--run-id: no gaussian_set run {args.run_id} in {args.db}")
+        raise SystemExit(f"--run-id: no finished gaussian_set run {args.run_id or ''} in {args.db}")
     problem = get_problem("gaussian_set")
     floors: dict[tuple, np.ndarray] = {}
-    for run_id, label, config in runs:
-        n = int(json.loads(config)["samples"])
-        rows = conn.execute("SELECT obs_index, y, err_post FROM results WHERE run_id = ? ORDER BY obs_index",
-                            (run_id,)).fetchall()
+    for run in runs:
+        run_id, label, n = run["run_id"], run["label"], int(run["config"]["samples"])
         out = {"db": args.db, "run_id": run_id, "label": label, "samples": n, "pairs": args.pairs, "observations": []}
         print(f"run {run_id} ({label}), {n} samples, floors from {args.pairs} pairs of exact draws")
-        for idx, y_text, err in rows:
-            y = np.array(json.loads(y_text.replace("NaN", "null")), dtype=float)[None]
+        for r in results[run_id]:
+            idx, err = r["obs_index"], r["err_post"]
+            y = np.array(json.loads(r["y"]), dtype=float)[None]  # the stored row, NaN padding included
             items = int(problem.observation_lengths(y)[0])
             key = (y.tobytes(), n)
             if key not in floors:
