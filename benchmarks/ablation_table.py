@@ -33,7 +33,8 @@ def render(rows, problem="kinematics") -> str:
     out = []
     for model, rs in by_model.items():
         out.append(f"### {model} ({problem})\n")
-        out.append("| run | options set (the rest: the model's defaults at the time, see the tag) | budget | params | Err_post mean | median | interior | edge | Err_resim |")
+        out.append("| run | options set (the rest: the model's defaults at the time, see the tag) | budget | params "
+                   "| Err_post mean | median | interior | edge | Err_resim |")
         out.append("|---|---|---|---|---|---|---|---|---|")
         for r in rs:
             b = r["budget"]
@@ -45,11 +46,11 @@ def render(rows, problem="kinematics") -> str:
     return "\n".join(out)
 
 
-def main():
+def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("log", nargs="?", default="results/tuning/tune.jsonl")
     ap.add_argument("--problem", default="kinematics")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     with open(args.log) as f:
         rows = [json.loads(line) for line in f if line.strip()]
     print(render(rows, args.problem))

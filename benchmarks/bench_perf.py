@@ -1,7 +1,7 @@
 """Speed of the pieces the performance targets are about: references, Err_post, inference, batched sampling.
 
 Usage: python benchmarks/bench_perf.py [--models-dir runs/bench] [--threads 2] [--observations 1000]
-       [--sampling-observations 200] [--out results/perf.json]
+       [--sampling-observations 200] [--samples 4000] [--out results/perf.json]
 
 - reference: exact reference posteriors for the first ``--observations`` test observations x 4000 samples
   per problem, without the disk cache (target: 1000 x 4000 within 2 minutes per problem);
@@ -15,7 +15,8 @@ Usage: python benchmarks/bench_perf.py [--models-dir runs/bench] [--threads 2] [
   each parameter count of ``--size-params``, with each ``--activations`` of the coupling subnets (a
   single-pass sampler's cost does not depend on its weights, so this is the speed-size curve behind
   the trained models' numbers).
-``--device cuda`` times the same calls on a GPU (synchronised). Prints a table and writes JSON.
+``--device cuda`` times the same calls on a GPU (synchronised); ``--samples`` changes the 4000 samples per
+observation of every timing (the targets are stated for 4000). Prints a table and writes JSON.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from innbench.metrics import err_post
 from innbench.reference import reference_posterior, test_observations
 
 
-def main():
+def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models-dir", default="runs/bench")
     ap.add_argument("--threads", type=int, default=2)
@@ -50,15 +51,17 @@ def main():
     ap.add_argument("--activations", nargs="+", default=["silu", "relu"])
     ap.add_argument("--skip-saved", action="store_true", help="skip the saved models under --models-dir")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--samples", type=int, default=4000, help="samples per observation in every timing")
     ap.add_argument("--out", default="results/perf.json")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
+    n = args.samples
     from innbench.runtime import tune_allocator
 
     tune_allocator()
     torch.set_num_threads(args.threads)
     sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
     res = {"meta": {"innbench_version": innbench.__version__, "torch": torch.__version__, "threads": args.threads,
-                    "device": args.device,
+                    "device": args.device, "samples": n,
                     "machine": platform.platform(), "processor": platform.processor(),
                     "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
                     "date": time.strftime("%Y-%m-%d")},
@@ -66,10 +69,10 @@ def main():
     for problem in [] if args.skip_reference else args.problems:
         _, y = test_observations(problem, args.observations)
         t = time.perf_counter()
-        reference_posterior(problem, y, 4000, cache=False)
+        reference_posterior(problem, y, n, cache=False)
         res["reference"][problem] = {"observations": len(y), "seconds": time.perf_counter() - t}
-        print(f"reference {problem}: {len(y)} x 4000 in {res['reference'][problem]['seconds']:.1f} s", flush=True)
-        ref, _ = reference_posterior(problem, y[:20], 4000)
+        print(f"reference {problem}: {len(y)} x {n} in {res['reference'][problem]['seconds']:.1f} s", flush=True)
+        ref, _ = reference_posterior(problem, y[:20], n)
         rng = np.random.default_rng(0)
         fake = ref + 0.05 * rng.standard_normal(ref.shape)
         t = time.perf_counter()
@@ -90,17 +93,17 @@ def main():
         if m.problem.name not in args.problems:
             continue
         _, y = test_observations(m.problem, max(args.sampling_observations, 1))
-        m.sample(y[:1], 4000)
+        m.sample(y[:1], n)
         times = []
         for i in range(10):
             sync()
             t = time.perf_counter()
-            m.sample(y[i % len(y) : i % len(y) + 1], 4000, seed=i)
+            m.sample(y[i % len(y) : i % len(y) + 1], n, seed=i)
             sync()
             times.append(time.perf_counter() - t)
         k = args.sampling_observations
         t = time.perf_counter()
-        m.sample(y[:k], 4000)
+        m.sample(y[:k], n)
         sync()
         batched = (time.perf_counter() - t) / k
         res["models"][d.name] = {"model": m.name, "problem": m.problem.name, "n_parameters": m.n_parameters(),
@@ -125,12 +128,12 @@ def main():
                         opts[cls.width_option] = width_for_params(cls, p, target, **opts)
                         m = build_model(name, p, **opts).to(args.device)
                         m.set_normalization(*p.simulate(2000, np.random.default_rng(0)))
-                        m.sample(y[:1], 4000)
+                        m.sample(y[:1], n)
                         times = []
                         for i in range(20):
                             sync()
                             t = time.perf_counter()
-                            m.sample(y[i % 10 : i % 10 + 1], 4000, seed=i)
+                            m.sample(y[i % 10 : i % 10 + 1], n, seed=i)
                             sync()
                             times.append(time.perf_counter() - t)
                         key = f"{problem}-{name}-{target}" + (f"-{act}" if act else "")
@@ -141,7 +144,7 @@ def main():
                               flush=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if out.exists() and (args.skip_reference or args.only or args.skip_saved):  # a partial re-run updates the earlier file
+    if out.exists() and (args.skip_reference or args.only or args.skip_saved):  # a partial re-run: update the file
         old = json.loads(out.read_text())
         for key in ("reference", "err_post", "models", "sizes"):
             old.setdefault(key, {}).update(res[key])

@@ -1,7 +1,7 @@
 """Latency of the live posterior explorer (``innbench explore``): from a click on a new target to the drawing.
 
-Usage: python benchmarks/explore_latency.py [--models DIR ... | --train cinn mdn inn] [--targets 30]
-       [--n 1000] [--out results/explore_latency.json] [--screenshot docs/img/explore.png]
+Usage: python benchmarks/explore_latency.py [--models DIR ... | --train cinn mdn inn [--batches 1000]]
+       [--targets 30] [--n 1000] [--out results/explore_latency.json] [--screenshot docs/img/explore.png]
 
 Starts ``innbench explore`` as a user would (a subprocess, one torch thread, its default) on three
 kinematics models: those in ``--models``, or three small ones trained here first (``--train``, default the
@@ -45,15 +45,15 @@ import innbench
 from innbench.reference import test_observations
 
 
-def train_models(out: Path, models: list[str]) -> list[dict]:
-    """Small kinematics models (``tiny`` networks, 1000 batches), saved under ``out``."""
+def train_models(out: Path, models: list[str], batches: int = 1000) -> list[dict]:
+    """Small kinematics models (``tiny`` networks, ``batches`` batches of 256), saved under ``out``."""
     from innbench import api
 
     facts = []
     for name in models:
         t = time.perf_counter()
         m = api.train("kinematics", name, preset="tiny", progress=False, out=out / f"kinematics-{name}-seed0",
-                      budget_overrides={"n_batches": 1000, "n_train": 100_000})
+                      budget_overrides={"n_batches": batches, "n_train": 100_000})
         facts.append({"name": f"kinematics-{name}-seed0", "n_parameters": m.n_parameters(),
                       "train_seconds": round(time.perf_counter() - t, 1)})
         print(f"trained {name}: {m.n_parameters():,} parameters, {facts[-1]['train_seconds']} s", flush=True)
@@ -160,17 +160,18 @@ def browser_timings(base: str, targets: np.ndarray, screenshot: str | None) -> d
                      "drawings_per_second_per_model": round(during / seconds / 3, 1)}}
 
 
-def main():
+def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", nargs="+", help="three kinematics model directories or one directory of them "
                                                 "(default: train three small ones first, --train)")
     ap.add_argument("--train", nargs=3, default=["cinn", "mdn", "inn"], metavar="MODEL",
                     help="the three models to train without --models (default: cinn mdn inn)")
+    ap.add_argument("--batches", type=int, default=1000, help="training batches of each model with --train")
     ap.add_argument("--targets", type=int, default=30)
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--out", default="results/explore_latency.json")
     ap.add_argument("--screenshot", help="save the page on the target (1.5, 0) here, e.g. docs/img/explore.png")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     torch.set_num_threads(1)
     tmp = None
     facts = None
@@ -178,7 +179,7 @@ def main():
         dirs = args.models
     else:
         tmp = tempfile.TemporaryDirectory(prefix="explore-latency-")
-        facts = train_models(Path(tmp.name), args.train)
+        facts = train_models(Path(tmp.name), args.train, args.batches)
         dirs = [tmp.name]
     _, y = test_observations("kinematics", 1000)
     y = y[np.abs(y).max(axis=1) < 2.2]  # on the canvas

@@ -4,7 +4,8 @@ Usage::
 
     pip download --no-deps sbibm==1.1.0 -d /tmp/sbibm
     python benchmarks/sbibm_references.py /tmp/sbibm/sbibm-1.1.0-py2.py3-none-any.whl \
-        [--tasks two_moons,slcp,...] [--samples 10000] [--c2st-backend sklearn] [--out results/sbibm_references.json]
+        [--tasks two_moons,slcp,...] [--observations 10] [--samples 10000] [--c2st-backend sklearn]
+        [--out results/sbibm_references.json]
 
 For each task and observation: innbench's reference (:func:`innbench.reference.reference_posterior`:
 exact samplers for two moons, the Gaussian linear and the Gaussian mixture tasks; ensemble MCMC for SLCP
@@ -46,6 +47,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("wheel")
     ap.add_argument("--tasks", default=",".join(TASKS))
+    ap.add_argument("--observations", type=int, default=10, choices=range(1, 11), metavar="1..10",
+                    help="the first this many of sbibm's ten observations per task")
     ap.add_argument("--samples", type=int, default=10_000)
     ap.add_argument("--c2st-backend", choices=("torch", "sklearn"), default="sklearn")
     ap.add_argument("--threads", type=int, default=2)
@@ -57,11 +60,12 @@ def main(argv=None):
         for task in args.tasks.split(","):
             problem = get_problem(task)
             _, y = problem.fixed_observations()
+            y = y[: args.observations]
             t0 = time.perf_counter()
             ours, prov = reference_posterior(problem, y, args.samples)
             again, _ = reference_posterior(problem, y, args.samples, seed=99)
             ref_seconds = time.perf_counter() - t0
-            for k in range(1, 11):
+            for k in range(1, len(y) + 1):
                 theirs = sbibm_reference(z, task, k)[: args.samples]
                 row = {"task": task, "observation": k, "method": prov["method"],
                        "c2st_vs_sbibm": c2st(ours[k - 1], theirs, backend=args.c2st_backend),

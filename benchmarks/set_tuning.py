@@ -22,13 +22,14 @@ import time
 
 import numpy as np
 import torch
-from structured_tuning import _pairs, emit  # the sibling script (this directory is on sys.path)
 
 from innbench import api
 from innbench.metrics import err_post
 from innbench.problems import get_problem
 
-SEEDS = {"validation": 777, "test": 2021}
+from _common import VALIDATION_SEED, append_jsonl, parse_pairs
+
+SEEDS = {"validation": VALIDATION_SEED, "test": 2021}
 
 
 class SufficientStatistics(torch.nn.Module):
@@ -55,7 +56,7 @@ def observations(problem, draws: int, sizes, seed: int):
     x = problem.sample_prior(draws, rng)
     xs, ys, ns = [], [], []
     for size in sizes:
-        ys.append(problem._draws(x, rng, np.full(draws, size)))
+        ys.append(problem.draw_sets(x, np.full(draws, size), rng))
         xs.append(x)
         ns.append(np.full(draws, size))
     return np.concatenate(xs), np.concatenate(ys), np.concatenate(ns)
@@ -92,7 +93,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     problem = get_problem("gaussian_set")
-    options, budget = _pairs(args.set, "--set"), _pairs(args.budget, "--budget")
+    options, budget = parse_pairs(args.set, "--set"), parse_pairs(args.budget, "--budget")
     x_true, y, sizes = observations(problem, args.draws, args.sizes, SEEDS[args.split])
 
     if args.oracle_summary:
@@ -137,7 +138,8 @@ def main(argv=None):
             row[f"ratio_n{size}"] = float(err[k].mean() / floor[k].mean())
             row[f"std_ratio_n{size}"] = [round(float(v), 3) for v in std_ratio[k].mean(0)]
             row[f"err_post_n{size}_each"] = [round(float(v), 5) for v in err[k]]
-        emit(row, args.out)
+        append_jsonl(row, args.out)
+
 
 if __name__ == "__main__":
     sys.exit(main())

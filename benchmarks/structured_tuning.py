@@ -22,10 +22,8 @@ One JSON line per run goes to ``--out``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -36,49 +34,18 @@ from innbench.evaluation import calibration_summary
 from innbench.problems import get_problem
 from innbench.training import simulate_training_data
 
-NLL_SEED, SBC_SEED = 777, 778
+from _common import VALIDATION_SEED, append_jsonl, parse_pairs
+
+NLL_SEED, SBC_SEED = VALIDATION_SEED, VALIDATION_SEED + 1
 
 
-def _value(text):
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return {"true": True, "false": False, "none": None}.get(text.lower(), text)
-
-
-def _pairs(items, name):
-    out = {}
-    for item in items:
-        if "=" not in item:
-            raise SystemExit(f"{name}: expected KEY=VALUE, got {item!r}")
-        k, v = item.split("=", 1)
-        out[k] = _value(v)
-    return out
-
-
-def emit(row: dict, path) -> None:
-    """Print one result row and append it to the JSON-lines file ``path``."""
-    print(json.dumps(row), flush=True)
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("a") as f:
-        f.write(json.dumps(row) + "\n")
-
-
-def add_model_arguments(ap) -> None:
-    """The options that say which model trains how: ``--problem --model --simulations --set --budget``."""
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--problem", default="epidemic")
     ap.add_argument("--model", default="cinn")
     ap.add_argument("--simulations", type=int, default=10_000)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a model option")
     ap.add_argument("--budget", action="append", default=[], metavar="KEY=VALUE", help="a SimulationBudget field")
-
-
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_model_arguments(ap)
     ap.add_argument("--nll", type=int, default=2000)
     ap.add_argument("--sbc", type=int, default=200)
     ap.add_argument("--sbc-samples", type=int, default=1000)
@@ -92,7 +59,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     problem = get_problem(args.problem)
-    options, budget = _pairs(args.set, "--set"), _pairs(args.budget, "--budget")
+    options, budget = parse_pairs(args.set, "--set"), parse_pairs(args.budget, "--budget")
 
     t0 = time.perf_counter()
     data = simulate_training_data(problem, args.simulations, args.seed)
@@ -119,7 +86,7 @@ def main(argv=None):
         samples = np.concatenate([api.sample(m, y, n=share, seed=args.seed + 1) for m in models], 1)
         samples = samples[:, : args.sbc_samples]
         row.update(calibration_summary(sbc_ranks(samples, x, rng=0), samples.shape[1]))
-    emit(row, args.out)
+    append_jsonl(row, args.out)
 
 
 if __name__ == "__main__":

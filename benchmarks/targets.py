@@ -37,17 +37,17 @@ def _mark(ok) -> str:
     return "–" if ok is None else ("yes" if ok else "**no**")
 
 
-def main():
+def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", default="results/default.db")
     ap.add_argument("--grid", default=None, help="grid name in the database (default: the last finished)")
     ap.add_argument("--perf", default="results/perf.json")
     ap.add_argument("--grid-time", default="results/logs/bench_default.time")
     ap.add_argument("--out", default="results/targets")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
 
     out = {"rows": [], "best": {}, "training": [], "grid": {}, "inference": [], "sampling": [], "reference": []}
-    with ResultsDB(args.db) as db:
+    with ResultsDB(args.db, create=False) as db:  # read-only; refuses a missing or foreign file
         data = collect(db, args.grid)
     for problem, labels in data["problems"].items():
         rows = table_rows(labels)
@@ -124,6 +124,9 @@ def main():
     for e in out["reference"]:
         lines.append(f"| references 1000 x 4000 {e['problem']} <= 120 s | {e['seconds_per_1000']:.1f} s | "
                      f"{_mark(e['ok'])} |")
+    n = (out.get("perf_meta") or {}).get("samples", 4000)
+    if n != 4000:  # the targets are stated for 4000 samples per observation
+        lines += ["", f"Timings measured at {n} samples per observation (`bench_perf.py --samples {n}`), not 4000."]
     text = "\n".join(lines) + "\n"
     print(text)
     base = Path(args.out)

@@ -16,9 +16,7 @@ mean, median and quantiles, Err_resim, and for kinematics the split into interio
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -31,15 +29,10 @@ from innbench.reference import reference_posterior, test_observations
 from innbench.runtime import tune_allocator
 from innbench.training import fit, get_budget
 
-#: seed of the validation observations (the test set uses ``innbench.reference.TEST_SEED``)
-VALIDATION_SEED = 777
+from _common import VALIDATION_SEED, append_jsonl, parse_pairs
 
 
-def validation_observations(problem, n: int):
-    return test_observations(problem, n, seed=VALIDATION_SEED)
-
-
-def main():
+def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model")
     ap.add_argument("problem")
@@ -60,10 +53,10 @@ def main():
     ap.add_argument("--save-samples", help="write model samples, reference and y to this .npz")
     ap.add_argument("--sweep", metavar="KEY=V1,V2,...",
                     help="after training, score again with each value of a sampling-time option (one log line each)")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     tune_allocator()
-    opts = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}
+    opts = parse_pairs(args.set, "--set")
     p = get_problem(args.problem)
     overrides = {k: v for k, v in (("n_batches", args.batches), ("batch_size", args.batch_size),
                                    ("n_train", args.n_train), ("lr", args.lr)) if v is not None}
@@ -74,12 +67,12 @@ def main():
         config[cls.width_option] = width_for_params(cls, p, args.params, **config)
     m = build_model(args.model, p, **config)
     info = fit(m, budget, seed=args.seed, progress=False)
-    _, y = validation_observations(p, args.observations)
+    _, y = test_observations(p, args.observations, seed=VALIDATION_SEED)
     ref, _ = reference_posterior(p, y, args.samples)
     sweep = [(None, None)]
     if args.sweep:
         key, values = args.sweep.split("=", 1)
-        sweep = [(key, json.loads(v)) for v in values.split(",")]
+        sweep = [(key, parse_pairs([f"{key}={v}"], "--sweep")[key]) for v in values.split(",")]
     for key, value in sweep:
         if key is not None:
             m.config[key] = value
@@ -112,11 +105,7 @@ def _score(args, p, m, y, ref, config, budget, info, tag):
         for name, mask in (("interior", h < 1.5), ("edge", h >= 1.9)):
             row[f"err_post_{name}"] = round(float(ep[mask].mean()), 5) if mask.any() else None
             row[f"err_resim_{name}"] = round(float(np.nanmean(dist[mask])), 5) if mask.any() else None
-    print(json.dumps(row))
-    log = Path(args.log)
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("a") as f:
-        f.write(json.dumps(row) + "\n")
+    append_jsonl(row, args.log)
     return s, ep, dist
 
 

@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/two_moons.py [--problem two_moons] [--model cinn] [--simulations 100000] [--preset default]
         [--batches N] [--observations 10] [--samples 10000] [--set KEY=VALUE ...] [--threads 2]
-        [--split validation|test] [--out results/two_moons.json]
+        [--split validation|test] [--out results/two_moons.jsonl]
 
 Trains on ``--simulations`` simulated pairs with the preset's batch count (or, with
 ``--early-stopping``, on exactly that simulation budget with a validation split), then for each observation
@@ -20,10 +20,8 @@ test seed, ``validation`` (for tuning) another seed. sbibm's own ten observation
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -33,7 +31,7 @@ from innbench.calibration import c2st
 from innbench.reference import TEST_SEED, reference_posterior, test_observations
 from innbench.runtime import tune_allocator
 
-VALIDATION_SEED = 777
+from _common import VALIDATION_SEED, append_jsonl, parse_pairs
 
 
 def main(argv=None):
@@ -64,7 +62,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     tune_allocator()
-    opts = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}
+    opts = parse_pairs(args.set, "--set")
     overrides = {"n_train": args.simulations}
     if args.batches:
         overrides["n_batches"] = args.batches
@@ -73,7 +71,7 @@ def main(argv=None):
     if args.early_stopping:
         model = api.train(args.problem, args.model, seed=args.seed, simulations=args.simulations, progress=False,
                           simulation_budget={**({"patience": args.patience} if args.patience else {}),
-                                             **{k: json.loads(v) for k, v in (b.split("=", 1) for b in args.budget)}},
+                                             **parse_pairs(args.budget, "--budget")},
                           budget_overrides={"params": args.params} if args.params else None, **opts)
     else:
         model = api.train(args.problem, args.model, seed=args.seed, preset=args.preset, progress=False,
@@ -85,18 +83,15 @@ def main(argv=None):
     s = model.sample(y, args.samples, seed=args.seed)
     sample_s = time.perf_counter() - t
     scores = [c2st(s[i], ref[i], seed=i, backend=args.c2st_backend) for i in range(len(y))]
-    row = {"tag": args.tag, "problem": args.problem, "model": args.model, "options": model.config, "simulations": args.simulations,
+    row = {"tag": args.tag, "problem": args.problem, "model": args.model, "options": model.config,
+           "simulations": args.simulations,
            "budget": model.train_info["budget"], "n_parameters": model.n_parameters(),
            "train_seconds": round(model.train_info["train_seconds"], 1), "split": args.split,
            "observations": len(y), "samples": args.samples, "c2st_backend": args.c2st_backend,
            "epochs": model.train_info.get("epochs"), "best_epoch": model.train_info.get("best_epoch"),
            "c2st": [round(v, 4) for v in scores],
            "c2st_mean": round(float(np.mean(scores)), 4), "sample_seconds": round(sample_s, 2)}
-    print(json.dumps(row))
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        with open(args.out, "a") as f:
-            f.write(json.dumps(row) + "\n")
+    append_jsonl(row, args.out)
     return row
 
 

@@ -242,7 +242,8 @@ def test_users_model_and_problem_get_leaderboard_rows(tmp_path, scratch_registri
     grid.check_names()
     assert {c.describe() for c in grid.cells()} >= {"kinematics/gaussian_regression/seed0", "noisy_sum/mdn/seed0"}
     config = tiny_config(tmp_path, models=["gaussian_regression", "mdn"])
-    text = config.read_text().replace('name = "tiny"', f'name = "lb"\nimports = ["{example.parent / "leaderboard_plugin.py"}"]')
+    plugin = example.parent / "leaderboard_plugin.py"
+    text = config.read_text().replace('name = "tiny"', f'name = "lb"\nimports = ["{plugin}"]')
     text = text.replace("[budget]", 'extra = [{problem = "noisy_sum", model = "gaussian_regression"}]\n[budget]')
     config.write_text(text)
     counts = run_grid(load_grid(config), tmp_path / "r.db", progress=False, log=quiet)
@@ -292,7 +293,8 @@ def test_default_grid_is_the_papers_protocol_at_benchmark_scale():
         assert set(PAPER_MODELS) | {"flow_matching", "latent_mixture_inn", "rejection_abc@1e5"} == labels
     # the 8-mode mixture (all and some labels) for the latent-mixture INN, next to the cINN
     mixture = {(c.problem, c.spec.label) for c in cells if c.problem.startswith("gaussian_modes")}
-    assert mixture == {(p, m) for p in ("gaussian_modes", "gaussian_modes_some") for m in ("cinn", "latent_mixture_inn")}
+    assert mixture == {(p, m) for p in ("gaussian_modes", "gaussian_modes_some")
+                       for m in ("cinn", "latent_mixture_inn")}
     budgets = {json.dumps(c.settings["budget"], sort_keys=True) for c in cells if c.spec.model != "rejection_abc"}
     assert len(budgets) == 1
     budget = json.loads(budgets.pop())

@@ -11,7 +11,8 @@ from innbench.cli import main
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("cli") / "kin-cinn"
-    assert main(["train", "--problem", "kinematics", "--model", "cinn", "--preset", "tiny", "--out", str(d), "--quiet"]) == 0
+    assert main(["train", "--problem", "kinematics", "--model", "cinn", "--preset", "tiny", "--out", str(d),
+                 "--quiet"]) == 0
     return d
 
 
@@ -24,7 +25,8 @@ def test_lists(capsys):
     assert "cinn" in out and "Eq. 5" in out and "inn" in out
     assert main(["models", "--problem", "ballistics"]) == 0
     rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[1:]}
-    assert len(rows) == 16 and rows["latent_mixture_inn"][-2] == "4" and rows["inn"][-2] == "3" and rows["cinn"][-2] == "4" and rows["rejection_abc"][-1] == "0"
+    assert len(rows) == 16 and rows["latent_mixture_inn"][-2] == "4" and rows["inn"][-2] == "3"
+    assert rows["cinn"][-2] == "4" and rows["rejection_abc"][-1] == "0"
     assert "needs a likelihood" in " ".join(rows["mcmc"])
     assert "prior density" in " ".join(rows["nle"])  # says why it cannot run on ballistics
 
@@ -34,7 +36,8 @@ def test_train_sample_evaluate(model_dir, tmp_path, capsys):
     obs = tmp_path / "obs.npy"
     np.save(obs, np.array([[1.5, 0.0], [1.0, 0.5], [0.5, -0.5]]))
     out = tmp_path / "s.npy"
-    assert main(["sample", "--model-path", str(model_dir), "--observations", str(obs), "--n", "64", "--out", str(out)]) == 0
+    assert main(["sample", "--model-path", str(model_dir), "--observations", str(obs), "--n", "64",
+                 "--out", str(out)]) == 0
     s = np.load(out)
     assert s.shape == (3, 64, 4)
     # the same observations as CSV and inline give the same samples for the same seed
@@ -42,7 +45,8 @@ def test_train_sample_evaluate(model_dir, tmp_path, capsys):
     csv.write_text("# horizontal, vertical\n1.5,0\n1.0,0.5\n0.5,-0.5\n")
     for spec in (str(csv), "1.5,0;1.0,0.5;0.5,-0.5"):
         out2 = tmp_path / "s2.npy"
-        assert main(["sample", "--model-path", str(model_dir), "--observations", spec, "--n", "64", "--out", str(out2)]) == 0
+        assert main(["sample", "--model-path", str(model_dir), "--observations", spec, "--n", "64",
+                     "--out", str(out2)]) == 0
         np.testing.assert_array_equal(np.load(out2), s)
     js = tmp_path / "eval.json"
     capsys.readouterr()
@@ -95,7 +99,8 @@ def test_observations_command_round_trips_through_reference(tmp_path):
 
     np.testing.assert_allclose(get_problem("ballistics").forward(x), y)
     ref = tmp_path / "ref.npy"
-    assert main(["reference", "--problem", "ballistics", "--observations", str(obs), "--n", "100", "--out", str(ref)]) == 0
+    assert main(["reference", "--problem", "ballistics", "--observations", str(obs), "--n", "100",
+                 "--out", str(ref)]) == 0
     assert np.load(ref).shape == (5, 100, 4)
 
 
@@ -122,7 +127,8 @@ def test_reference_command(tmp_path):
         (["models", "--problem", "nope"], "unknown name 'nope'"),
         (["reference", "--problem", "kinematics", "--observations", "2.5,0", "--out", "x.npy"], "out of reach"),
         (["reference", "--problem", "kinematics", "--observations", "nan,0", "--out", "x.npy"], "NaN or infinite"),
-        (["reference", "--problem", "kinematics", "--observations", "1,2,3", "--out", "x.npy"], r"expected shape (m, 2)"),
+        (["reference", "--problem", "kinematics", "--observations", "1,2,3", "--out", "x.npy"],
+         r"expected shape (m, 2)"),
         (["reference", "--problem", "gaussian_modes", "--observations", "0,0,0,0,0,0,0,0,1,0", "--out", "x.npy"],
          "expected shape (m, 8)"),
         (["reference", "--problem", "gaussian_modes", "--observations", "0,0,0,0,0,0,0,0", "--out", "x.npy"],

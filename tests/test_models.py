@@ -7,6 +7,7 @@ import torch
 from innbench.models import ModelLoadError, build_model, list_models, load_model
 from innbench.problems import ObservationError
 from innbench.training import TrainingDivergedError, fit, get_budget
+from tolerance import EPS32, assert_close_ulps
 
 TINY = get_budget("tiny")
 Y_KIN = np.array([[1.5, 0.0], [0.8, -0.4]])
@@ -46,7 +47,7 @@ def test_every_model_takes_a_learning_rate_factor_that_training_applies():
         lrs = []
         orig = torch.optim.Adam.step
 
-        def spy(self, *a, **k):
+        def spy(self, *a, lrs=lrs, orig=orig, **k):  # this iteration's list and original method
             lrs.append(self.param_groups[0]["lr"])
             return orig(self, *a, **k)
 
@@ -183,8 +184,11 @@ def test_trained_cinn_inverts_its_own_samples(trained):
         c = y.repeat_interleave(1000, 0)
         x, _ = m.net(z, c, rev=True)
         z_back, _ = m.net(x, c)
-    err = (z_back - z).abs()
-    assert err.max() <= 1e-4 and err.mean() <= 3e-6  # float32 through 10 coupling blocks and back
+    # float32 through 10 coupling blocks and back: rounding relative to the largest value each row carried
+    # (tests/tolerance.py); a wrong inverse is off by O(1) of it
+    row = 1.0 + torch.maximum(z.abs().amax(1), x.abs().amax(1))
+    assert_close_ulps(z_back, z, ulps=300, per_row_scale=row, what="z round trip")
+    assert ((z_back - z).abs().amax(1) / (EPS32 * row)).mean() <= 30
 
 
 def test_condition_features_can_be_switched_off():
@@ -213,4 +217,5 @@ def test_evaluate_reports_err_resim_of_the_unrounded_samples_for_integer_paramet
     # without rounding there is nothing separate to report
     res = evaluate(m, num_observations=3, n_samples=200, timing_observations=1, noise_floor_observations=0,
                    round_discrete=False)
-    assert res["summary"]["err_resim_continuous_mean"] is None and res["per_observation"]["err_resim_continuous"] is None
+    assert res["summary"]["err_resim_continuous_mean"] is None
+    assert res["per_observation"]["err_resim_continuous"] is None

@@ -9,6 +9,7 @@ import torch
 from innbench import api
 from innbench.models import build_model, load_model
 from innbench.training import fit, get_budget
+from tolerance import EPS32, assert_close_ulps, magnitude
 
 SMALL = {"hidden": 32, "layers": 3}
 
@@ -86,7 +87,8 @@ def test_training_mmd_loss_is_zero_for_equal_batches_and_grows_with_a_shift():
     from innbench.models.losses import mmd_loss
 
     a = torch.randn(256, 3, generator=torch.Generator().manual_seed(0))
-    assert mmd_loss(a, a).item() == pytest.approx(0.0, abs=1e-6)
+    # exactly zero up to float32 rounding of the kernel sums (each term at most k(0), a few units)
+    assert mmd_loss(a, a).item() == pytest.approx(0.0, abs=1000 * EPS32)
     assert mmd_loss(a, a + 1.0).item() > 10 * mmd_loss(a, torch.randn(256, 3)).item()
 
 
@@ -108,7 +110,8 @@ def test_observation_weighted_mmd_compares_conditionals_not_only_marginals():
     weighted_same = mmd_loss(a, same, BACKWARD_MMD_KERNELS, weights=w).item()
     assert weighted > 5 * plain and weighted > 5 * weighted_same
     ones = torch.ones(512, 512)
-    assert mmd_loss(a, b, BACKWARD_MMD_KERNELS, weights=ones).item() == pytest.approx(plain, rel=1e-5)
+    # a difference of kernel sums of a few units in float32: rounding relative to those, not to the result
+    assert mmd_loss(a, b, BACKWARD_MMD_KERNELS, weights=ones).item() == pytest.approx(plain, rel=1e-5, abs=1000 * EPS32)
 
 
 @pytest.mark.parametrize("kernels", ["FORWARD_MMD_KERNELS", "BACKWARD_MMD_KERNELS"])
@@ -145,7 +148,8 @@ def test_coupling_models_take_an_activation_and_stay_invertible(model):
         c = torch.randn(32, m.cond_dim) if model == "cinn" else None
         out, _ = m.net(x, c)
         back, _ = m.net(out, c, rev=True)
-    torch.testing.assert_close(back, x, atol=1e-5, rtol=0)
+    # float32 through 2 coupling blocks and back: rounding relative to the largest value carried
+    assert_close_ulps(back, x, ulps=200, scale=magnitude(x, out), what="round trip")
     with pytest.raises(ValueError, match="activation: unknown name 'swish'"):
         build_model(model, "kinematics", blocks=2, hidden=16, activation="swish")
 

@@ -42,7 +42,9 @@ def test_ballistics_root_matches_fine_numerical_solve(rng):
     b = get_problem("ballistics")
     x = b.sample_prior(40, rng)
     for xi in x:
-        height = lambda t: trajectory(xi, t)[1]
+        def height(t, xi=xi):
+            return trajectory(xi, t)[1]
+
         grid = np.linspace(0, 30, 30001)
         h = height(grid)
         j = np.flatnonzero(np.sign(h[:-1]) != np.sign(h[1:]))[-1]  # the last (descending) crossing

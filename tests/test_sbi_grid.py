@@ -48,7 +48,7 @@ def test_cells_without_a_simulation_budget_keep_their_keys():
 ])
 def test_bad_sbi_grid_settings_are_refused(overrides, message):
     with pytest.raises(ValueError, match=message):
-        g = GridConfig(**{**{k: v for k, v in get_grid("sbi").to_dict().items()}, **overrides})
+        g = GridConfig(**{**get_grid("sbi").to_dict(), **overrides})
         g.check_names()
 
 

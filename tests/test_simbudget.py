@@ -10,6 +10,8 @@ from innbench.cli import main
 from innbench.models import get_model_class, list_models
 from innbench.problems import get_problem
 from innbench.simbudget import SimulationBudget, _validation_loss, fit_simulations, read_simulations
+from tolerance import EPS32
+
 
 def _val_loss_of(model, x, y, info, seed=0):
     """The validation loss of the restored model, recomputed on the same held-out rows."""
@@ -37,7 +39,8 @@ def test_early_stopping_stops_and_restores_the_best_epoch():
     curve = dict(info["validation_curve"])
     assert len(curve) == info["epochs"] and min(curve.values()) == pytest.approx(curve[info["best_epoch"]])
     assert curve[info["epochs"]] > curve[info["best_epoch"]]  # the last epoch was worse: not what we keep
-    assert _val_loss_of(m, x, y, info) == pytest.approx(info["final_loss"], rel=1e-5, abs=1e-6)
+    # the same float32 computation on the restored weights: equal up to rounding of order-one loss terms
+    assert _val_loss_of(m, x, y, info) == pytest.approx(info["final_loss"], rel=1e-5, abs=100 * EPS32)
 
 
 def test_plateau_schedule_halves_the_learning_rate():
@@ -82,11 +85,11 @@ def test_weight_average_is_the_moving_average_and_is_what_training_keeps():
     info = fit_simulations(m, SimulationBudget(patience=5, max_epochs=40, lr=3e-3, weight_average=0.95), seed=0,
                            data=(x, y), progress=False)
     assert info["budget"]["weight_average"] == 0.95
-    assert _val_loss_of(m, x, y, info) == pytest.approx(info["final_loss"], rel=1e-5, abs=1e-6)
+    assert _val_loss_of(m, x, y, info) == pytest.approx(info["final_loss"], rel=1e-5, abs=100 * EPS32)
     plain = build_model("cinn", p, hidden=64, blocks=4)
     fit_simulations(plain, SimulationBudget(patience=5, max_epochs=40, lr=3e-3), seed=0, data=(x, y),
                     progress=False)
-    differs = [not torch.equal(a, b) for a, b in zip(m.state_dict().values(), plain.state_dict().values())]
+    differs = [not torch.equal(a, b) for a, b in zip(m.state_dict().values(), plain.state_dict().values(), strict=True)]
     assert any(differs)
     with pytest.raises(ValueError, match="weight_average"):
         SimulationBudget(weight_average=1.0)

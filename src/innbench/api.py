@@ -1,4 +1,18 @@
-"""The Python API: train, sample, reference, evaluate. The CLI is a thin front over these functions."""
+"""The Python API: train, sample, reference, evaluate. The CLI is a thin front over these functions.
+
+Four steps from a problem to its scores (training takes minutes on a CPU, so this block is not run as a doctest; the
+functions' own examples are):
+
+```python
+from innbench import api
+
+model = api.train("kinematics", "cinn", preset="quick", out="runs/cinn")  # or api.load("runs/cinn")
+samples = api.sample(model, [[1.5, 0.0]], n=4000)                       # (1, 4000, 4)
+ref, provenance = api.reference("kinematics", [[1.5, 0.0]])              # exact reference samples
+result = api.evaluate(model, num_observations=100)                       # Err_post, Err_resim, SBC, C2ST
+print(result["summary"]["err_post_mean"])
+```
+"""
 
 from __future__ import annotations
 
@@ -16,7 +30,22 @@ __all__ = ["Posterior", "evaluate", "evaluation_figures", "load", "noise_floor",
 
 
 def resolve_device(device: str | None) -> str:
-    """``cpu``, ``cuda``, ``cuda:N`` or ``auto``; a clear error where CUDA is asked for but absent."""
+    """The torch device a model goes to: ``cpu``, ``cuda``, ``cuda:N`` or ``auto``.
+
+    Args:
+        device: the requested device; ``auto`` picks ``cuda`` where a GPU is available, else ``cpu``;
+            None means ``cpu``.
+
+    Returns:
+        The device name; a ``ValueError`` where CUDA is asked for but absent, or the name is unknown.
+
+    Example:
+        >>> from innbench import api
+        >>> api.resolve_device(None), api.resolve_device("cpu")
+        ('cpu', 'cpu')
+        >>> api.resolve_device("auto") in ("cpu", "cuda")
+        True
+    """
     device = device or "cpu"
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
@@ -40,9 +69,43 @@ def train(problem, model: str, seed: int = 0, preset: str | Budget = "default", 
     - a simulation budget: ``simulations=N`` fresh simulations, or ``data=(x, y)`` made elsewhere, with
       a validation split, early stopping and the best epoch's weights restored
       (:func:`innbench.simbudget.fit_simulations`; ``simulation_budget`` a
-      :class:`~innbench.simbudget.SimulationBudget` or a dict of its fields). The preset is not used.
+      :class:`innbench.simbudget.SimulationBudget` or a dict of its fields). The preset is not used.
       For a model that does not train but simulates per query (rejection ABC), ``simulations`` is that
       per-query budget (its ``simulations`` option).
+
+    Args:
+        problem: a registered problem name or a :class:`innbench.problems.Problem`.
+        model: a registered model name (:func:`innbench.models.list_models`).
+        seed: seeds the weights, the simulations and the batches: the same seed gives the same model.
+        preset: the fixed-batch budget, a preset name (``tiny``, ``quick``, ``default``) or a
+            :class:`innbench.training.Budget`.
+        out: a directory to save the trained model to (checked before training starts); None: not saved.
+        device: ``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (:func:`resolve_device`).
+        progress: show a progress bar.
+        budget_overrides: fields of the preset's :class:`innbench.training.Budget` to change, e.g.
+            ``{"n_batches": 2000}``; ``params`` sizes the network to about that many trainable parameters.
+        simulations: train on exactly this many fresh simulations (a simulation budget).
+        data: ``(x (N, x_dim), y (N, y_dim))``, simulations made elsewhere (a simulation budget).
+        simulation_budget: a :class:`innbench.simbudget.SimulationBudget` or a dict of its fields.
+        **model_config: the model's options (its class's ``defaults``, e.g. ``blocks=6``), over the preset's.
+
+    Returns:
+        The trained :class:`innbench.models.Model`, in evaluation mode; ``model.train_info`` holds the
+        training summary (losses, seconds, the budget).
+
+    Example:
+        ```python
+        import numpy, innbench
+        from innbench import api
+
+        # the paper's protocol: 2,500 batches of fresh simulations (minutes on a CPU)
+        model = api.train("kinematics", "cinn", preset="quick", out="runs/cinn")
+        # a simulation budget: 1,000 simulations, early stopping on a validation split
+        model = api.train("two_moons", "nsf", simulations=1000)
+        # simulations of one's own: x (N, 2) parameters and y (N, 2) observations
+        x, y = innbench.get_problem("two_moons").simulate(5000, numpy.random.default_rng(0))
+        model = api.train("two_moons", "nsf", data=(x, y), simulation_budget={"max_epochs": 200})
+        ```
     """
     from .models import get_model_class
     from .params import nonnegative_count
@@ -101,6 +164,23 @@ def width_for_params(cls, problem, target: int, **config) -> int:
     """The value of ``cls.width_option`` whose model has the parameter count nearest ``target``.
 
     Parameter counts grow monotonically with the width, so a bisection over integer widths finds it.
+
+    Args:
+        cls: a :class:`innbench.models.Model` subclass with a ``width_option``.
+        problem: the :class:`innbench.problems.Problem` the model is built for.
+        target: the wanted number of trainable parameters.
+        **config: the model's other options (they change the count too).
+
+    Returns:
+        The width (an integer).
+
+    Example:
+        >>> from innbench import api, get_problem
+        >>> from innbench.models import get_model_class
+        >>> cinn, arm = get_model_class("cinn"), get_problem("kinematics")
+        >>> width = api.width_for_params(cinn, arm, 100_000)
+        >>> abs(cinn(arm, hidden=width).n_parameters() - 100_000) < 5_000
+        True
     """
     if not isinstance(target, (int, np.integer)) or target < 1:
         raise ValueError(f"params: expected a positive target parameter count, got {target!r}")
@@ -119,12 +199,48 @@ def width_for_params(cls, problem, target: int, **config) -> int:
 
 
 def load(path, device: str = "cpu") -> Model:
-    """Load a saved model directory."""
+    """Load a model directory written by ``api.train(..., out=path)``, ``Model.save`` or ``innbench train``.
+
+    Args:
+        path: the model directory (``config.json`` and ``weights.pt``).
+        device: where to put the model (:func:`resolve_device`).
+
+    Returns:
+        The :class:`innbench.models.Model`, in evaluation mode (:func:`innbench.models.load_model`).
+
+    Example:
+        >>> import tempfile
+        >>> from innbench import api
+        >>> from innbench.models import build_model
+        >>> path = build_model("cinn", "linear", blocks=2).save(tempfile.mkdtemp() + "/model")
+        >>> api.load(path).name
+        'cinn'
+    """
     return load_model(path, resolve_device(device))
 
 
 def sample(model, observations, n: int = 4000, seed: int = 0, round_discrete: bool = True) -> np.ndarray:
-    """Posterior samples ``(m, n, x_dim)`` from a model or a model directory."""
+    """Posterior samples ``(m, n, x_dim)`` from a model or a model directory.
+
+    Args:
+        model: a :class:`innbench.models.Model` or the path of a saved one.
+        observations: ``(m, y_dim)`` observations (one ``(y_dim,)`` works too); checked against the problem.
+        n: samples per observation.
+        seed: the same seed gives the same samples.
+        round_discrete: round integer-valued parameters (:meth:`innbench.models.Model.sample`).
+
+    Returns:
+        An array ``(m, n, x_dim)``.
+
+    Example:
+        An untrained model samples too (its samples mean nothing yet, but have the right shape):
+
+        >>> from innbench import api
+        >>> from innbench.models import build_model
+        >>> model = build_model("cinn", "kinematics")
+        >>> api.sample(model, [[1.5, 0.0], [1.0, 0.5]], n=20, seed=1).shape
+        (2, 20, 4)
+    """
     if not isinstance(model, Model):
         model = load(model)
     return model.sample(observations, n, seed=seed, round_discrete=round_discrete)
@@ -136,6 +252,21 @@ class Posterior:
     ``observation`` (one ``y``, shape ``(y_dim,)`` or ``(1, y_dim)``) is the default for both methods,
     as ``set_default_x`` is in sbi; without it, every call names its ``y``. The observation is checked
     against the problem (shape, finiteness, reachability) when it is set, not at the first draw.
+    Usually made by :func:`posterior`.
+
+    Args:
+        model: a :class:`innbench.models.Model`.
+        observation: the default observation ``y`` of :meth:`sample` and :meth:`log_prob`; None: none.
+
+    Example:
+        >>> from innbench import api
+        >>> from innbench.models import build_model
+        >>> post = api.Posterior(build_model("cinn", "kinematics"), observation=[1.5, 0.0])
+        >>> post
+        Posterior(cinn on kinematics, y=[1.5, 0.0])
+        >>> x = post.sample(5)
+        >>> x.shape, post.log_prob(x).shape, post.has_density
+        ((5, 4), (5,), True)
     """
 
     def __init__(self, model: Model, observation=None):
@@ -161,11 +292,39 @@ class Posterior:
         return self._one(y, "y")
 
     def sample(self, n: int = 1000, y=None, seed: int = 0, round_discrete: bool = True) -> np.ndarray:
-        """``n`` posterior draws ``(n, x_dim)`` for ``y`` (default: the posterior's observation)."""
+        """``n`` posterior draws ``(n, x_dim)`` for ``y`` (default: the posterior's observation).
+
+        Args:
+            n: number of draws.
+            y: one observation; None: the posterior's default ``observation``.
+            seed: the same seed gives the same draws.
+            round_discrete: round integer-valued parameters.
+
+        Example:
+            >>> from innbench import api
+            >>> from innbench.models import build_model
+            >>> post = api.posterior(build_model("mdn", "kinematics"))
+            >>> post.sample(3, y=[1.5, 0.0]).shape
+            (3, 4)
+        """
         return self.model.sample(self._y(y), n, seed=seed, round_discrete=round_discrete)[0]
 
     def log_prob(self, x, y=None) -> np.ndarray:
-        """``log q(x | y)`` for each row of ``x (n, x_dim)``: an array ``(n,)`` (:meth:`Model.log_prob`)."""
+        """``log q(x | y)`` for each row of ``x (n, x_dim)``: an array ``(n,)`` (:meth:`Model.log_prob`).
+
+        Args:
+            x: parameter rows ``(n, x_dim)``.
+            y: one observation; None: the posterior's default ``observation``.
+
+        Example:
+            >>> import numpy as np
+            >>> from innbench import api
+            >>> from innbench.models import build_model
+            >>> post = api.posterior(build_model("mdn", "kinematics"), observation=[1.5, 0.0])
+            >>> lp = post.log_prob(np.zeros((2, 4)))
+            >>> lp.shape, bool(np.isfinite(lp).all())
+            ((2,), True)
+        """
         return self.model.log_prob(x, self._y(y))
 
     def __repr__(self) -> str:
@@ -174,14 +333,50 @@ class Posterior:
 
 
 def posterior(model, observation=None, device: str = "cpu") -> Posterior:
-    """The posterior interface of a model or a model directory (:class:`Posterior`)."""
+    """The posterior interface of a model or a model directory (:class:`Posterior`).
+
+    Args:
+        model: a :class:`innbench.models.Model` or the path of a saved one.
+        observation: the default observation of the posterior's ``sample`` and ``log_prob``.
+        device: where to load a model directory to.
+
+    Returns:
+        A :class:`Posterior`.
+
+    Example:
+        >>> from innbench import api
+        >>> from innbench.models import build_model
+        >>> post = api.posterior(build_model("cinn", "linear"), observation=[1.0])
+        >>> post.sample(10, seed=0).shape
+        (10, 2)
+    """
     if not isinstance(model, Model):
         model = load(model, device)
     return Posterior(model, observation)
 
 
 def reference(problem, observations, n: int = 4000, method: str = "exact", **options):
-    """Reference posterior samples ``(m, n, x_dim)`` and their provenance (cached on disk)."""
+    """Reference posterior samples ``(m, n, x_dim)`` and their provenance (cached on disk).
+
+    See :func:`innbench.reference.reference_posterior` for the methods and the cache.
+
+    Args:
+        problem: a registered problem name or a :class:`innbench.problems.Problem`.
+        observations: ``(m, y_dim)`` observations.
+        n: samples per observation.
+        method: ``exact`` (the problem's own sampler), ``mcmc`` (a problem with a likelihood) or ``abc``
+            (quantile ABC, any problem).
+        **options: options of the method (e.g. ``pool_size`` for ``abc``).
+
+    Returns:
+        ``(samples (m, n, x_dim), provenance dict)``.
+
+    Example:
+        >>> from innbench import api
+        >>> samples, provenance = api.reference("linear", [[1.0], [2.0]], n=500)
+        >>> samples.shape, provenance["method"]
+        ((2, 500, 2), 'exact-closed-form')
+    """
     return reference_posterior(problem, observations, n, method=method, **options)
 
 
@@ -189,6 +384,23 @@ def noise_floor(problem, observations, n: int = 4000, method: str = "exact") -> 
     """Err_post between two independent reference draws per observation: the metric's noise floor.
 
     Kept in memory per (problem, observations, n, method), so a grid computes it once per problem.
+    A model whose Err_post is at its noise floor is as good as ``n`` samples can tell.
+
+    Args:
+        problem: a registered problem name or a :class:`innbench.problems.Problem`.
+        observations: ``(m, y_dim)`` observations.
+        n: samples per reference draw (the floor falls as ``n`` grows).
+        method: the reference method (:func:`reference`).
+
+    Returns:
+        An array ``(m,)``, one floor per observation.
+
+    Example:
+        >>> import numpy as np
+        >>> from innbench import api
+        >>> floor = api.noise_floor("linear", [[0.0], [1.0]], n=300)
+        >>> floor.shape, bool((floor >= 0).all() and (floor < 0.1).all())
+        ((2,), True)
     """
     problem = get_problem(problem)
     return evaluation.noise_floor(problem, problem.validate_observations(observations), n, method)
@@ -198,7 +410,8 @@ def evaluate(model, observations=None, num_observations: int = 200, n_samples: i
              reference_method: str = "exact", seed: int = 0, timing_observations: int = 20,
              noise_floor_observations: int = 50, c2st_observations: int = 5, sbc: bool = True,
              true_parameters=None, round_discrete: bool = True, progress: bool = False,
-             keep_samples: bool = False, c2st_backend: str = "torch", c2st_folds: int = 2) -> dict:
+             keep_samples: bool = False, c2st_backend: str = "torch", c2st_folds: int = 2,
+             reference_options: dict | None = None) -> dict:
     """Score a model against reference posteriors on test observations (:func:`innbench.evaluation.score`).
 
     Without ``observations`` the first ``num_observations`` of the problem's fixed test set are used,
@@ -216,6 +429,43 @@ def evaluate(model, observations=None, num_observations: int = 200, n_samples: i
     skips it, the most expensive metric after the reference itself; ``c2st_backend="sklearn"`` and
     ``c2st_folds=5`` are sbibm's protocol, for numbers next to published ones).
     With ``keep_samples`` the dict also holds the model's ``samples`` and the ``reference`` samples.
+
+    Args:
+        model: a :class:`innbench.models.Model` or the path of a saved one.
+        observations: ``(m, y_dim)`` observations to score on; None: the problem's fixed test set.
+        num_observations: how many of the test set's observations (without ``observations``).
+        n_samples: posterior samples per observation, of the model and of the reference.
+        reference_method: ``exact`` (falls back to MCMC or ABC where the problem has no sampler), ``mcmc``
+            or ``abc``.
+        seed: seeds the model's samples and the metrics' randomness.
+        timing_observations: observations timed one sampling call each (0: no timing).
+        noise_floor_observations: observations for the noise floor of Err_post (0: none).
+        c2st_observations: the first observations scored by C2ST (0: none; the costliest metric).
+        sbc: compute the SBC ranks and coverage (where the true parameters are known).
+        true_parameters: ``(m, x_dim)``, the parameters behind ``observations`` (for SBC).
+        round_discrete: round integer-valued parameters before scoring.
+        progress: show progress bars.
+        keep_samples: also return the samples (for :func:`evaluation_figures`).
+        c2st_backend: ``torch`` (fast) or ``sklearn`` (sbibm's classifier).
+        c2st_folds: cross-validation folds of C2ST.
+        reference_options: keyword options of the reference sampler (:func:`api.reference`), e.g. a shorter
+            MCMC for a quick look, ``{"burn": 200, "pilot": 200, "rhat_max": None}``; they go into the
+            reference cache's key and apply to the noise floors too.
+
+    Returns:
+        ``{"summary": {...}, "per_observation": {...}}`` as described above.
+
+    Example:
+        Scoring an untrained model on three test observations of the linear toy (the cheap metrics only):
+
+        >>> from innbench import api
+        >>> from innbench.models import build_model
+        >>> result = api.evaluate(build_model("cinn", "linear"), num_observations=3, n_samples=200,
+        ...                       timing_observations=0, noise_floor_observations=0, c2st_observations=0)
+        >>> result["summary"]["n_observations"], len(result["per_observation"]["err_post"])
+        (3, 3)
+        >>> result["summary"]["err_post_mean"] > 0
+        True
     """
     if not isinstance(model, Model):
         model = load(model)
@@ -237,7 +487,7 @@ def evaluate(model, observations=None, num_observations: int = 200, n_samples: i
                             noise_floor_observations=noise_floor_observations,
                             c2st_observations=c2st_observations, sbc=sbc, round_discrete=round_discrete,
                             progress=progress, keep_samples=keep_samples, c2st_backend=c2st_backend,
-                            c2st_folds=c2st_folds)
+                            c2st_folds=c2st_folds, reference_options=reference_options)
 
 
 def evaluation_figures(model, result: dict, out, true_parameters=None) -> list:
@@ -248,6 +498,25 @@ def evaluation_figures(model, result: dict, out, true_parameters=None) -> list:
     observation, with its true parameters where known (``true_parameters``); ``predictive.png`` (problems
     observed as series): posterior predictive bands of the model and the reference over that observed series;
     ``sbc.png`` and ``coverage.png`` (where the result has SBC ranks): rank histograms and expected coverage.
+
+    Args:
+        model: the :class:`innbench.models.Model` (or its directory) that was evaluated.
+        result: the output of :func:`evaluate` with ``keep_samples=True``.
+        out: the directory to write the figures to (created if missing).
+        true_parameters: ``(m, x_dim)``, the parameters behind the observations, marked in the posterior plot.
+
+    Returns:
+        The paths of the PNG files written.
+
+    Example:
+        >>> import tempfile
+        >>> from innbench import api
+        >>> from innbench.models import build_model
+        >>> model = build_model("cinn", "linear")
+        >>> result = api.evaluate(model, num_observations=3, n_samples=200, timing_observations=0,
+        ...                       noise_floor_observations=0, c2st_observations=0, keep_samples=True)
+        >>> [p.name for p in api.evaluation_figures(model, result, tempfile.mkdtemp())]
+        ['posterior.png', 'sbc.png', 'coverage.png']
     """
     from pathlib import Path
 

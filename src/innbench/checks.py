@@ -28,7 +28,21 @@ __all__ = ["ContractError", "check_model", "check_problem"]
 
 
 class ContractError(AssertionError):
-    """A model or problem breaks the contract; the message names the check."""
+    """A model or problem breaks the contract; the message names the check.
+
+    Example:
+        >>> import numpy as np
+        >>> from innbench import SimulatorProblem
+        >>> from innbench.checks import ContractError, check_problem
+        >>> noisy = SimulatorProblem("unseeded", x_names=["a"], y_names=["b"],
+        ...                          prior=lambda n, rng: np.random.normal(size=(n, 1)),  # ignores rng
+        ...                          simulator=lambda x, rng: x)
+        >>> try:
+        ...     check_problem(noisy)
+        ... except ContractError as err:
+        ...     print(err)
+        check_problem('unseeded'): simulate: not deterministic for a seed
+    """
 
 
 def _require(ok, who: str, check: str, why: str) -> None:
@@ -36,9 +50,32 @@ def _require(ok, who: str, check: str, why: str) -> None:
         raise ContractError(f"{who}: {check}: {why}")
 
 
-def check_problem(problem: Problem | str, n: int = 500, reference: bool = True) -> list[str]:
+def check_problem(problem: Problem | str, n: int = 500, reference: bool = True,
+                  reference_options: dict | None = None) -> list[str]:
     """Check a problem: dimensions, seeded simulation, support, observation validation, the torch forward
-    process where there is one, and (with ``reference``) a small exact reference posterior where claimed."""
+    process where there is one, and (with ``reference``) a small exact reference posterior where claimed.
+
+    Args:
+        problem: a :class:`innbench.problems.Problem` or a registered name.
+        n: prior draws to simulate for the checks.
+        reference: also draw a small exact reference posterior (where the problem has a sampler; MCMC
+            references take seconds).
+        reference_options: keyword options of the problem's reference sampler, e.g. a shorter MCMC
+            (``{"burn": 100, "pilot": 100, "rhat_max": None}``) for a quick check.
+
+    Returns:
+        The names of the checks that ran.
+
+    Raises:
+        ContractError: naming the first check that failed and why.
+
+    Example:
+        >>> from innbench.checks import check_problem
+        >>> check_problem("linear")
+        ['dimensions', 'simulate', 'support', 'validate_observations', 'forward_torch', 'exact_posterior']
+        >>> check_problem("epidemic", reference=False)
+        ['dimensions', 'simulate', 'support', 'validate_observations']
+    """
     p = get_problem(problem)
     who = f"check_problem({getattr(p, 'name', p)!r})"
     done = []
@@ -92,7 +129,7 @@ def check_problem(problem: Problem | str, n: int = 500, reference: bool = True) 
     if reference and p.has_exact_posterior:
         from .reference import reference_posterior
 
-        ref, _ = reference_posterior(p, y[:2], 200, method="exact", cache=False)
+        ref, _ = reference_posterior(p, y[:2], 200, method="exact", cache=False, **(reference_options or {}))
         _require(np.shape(ref) == (2, 200, p.x_dim) and np.isfinite(ref).all(), who, "exact_posterior",
                  f"expected finite samples of shape (2, 200, {p.x_dim}), got {np.shape(ref)}")
         _require(np.asarray(p.in_support(ref.reshape(-1, p.x_dim))).all(), who, "exact_posterior",
@@ -120,6 +157,30 @@ def check_model(model: type[Model] | str, problem: Problem | str = "kinematics",
 
     The network is built small (``width`` for the model's width option, plus ``options``) and trained
     for ``n_batches`` batches of 256 on 5,000 pairs, so the whole check takes seconds.
+
+    Args:
+        model: a :class:`innbench.models.Model` subclass or a registered model name.
+        problem: the problem to check it on (a :class:`innbench.problems.Problem` or a registered name).
+        width: the value of the model's width option.
+        n_batches: training batches of the short run whose loss must go down.
+        options: further model options (e.g. ``{"blocks": 2}``).
+
+    Returns:
+        The names of the checks that ran.
+
+    Raises:
+        ContractError: naming the first check that failed and why.
+
+    Example:
+        It trains a small network, so it takes seconds and is not run here (the test suite runs it over every
+        registered model):
+
+        ```python
+        from innbench.checks import check_model
+        check_model("cinn", "linear")
+        # ['declarations', 'construction', 'training', 'sample', 'save/load', 'density', 'bad observations']
+        check_model(MyModel, problem=MyProblem(), options={"blocks": 2})
+        ```
     """
     from .models import get_model_class
     from .training import fit, get_budget

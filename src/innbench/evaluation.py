@@ -53,36 +53,86 @@ def _reference_method(problem, method: str) -> str:
     return "mcmc" if problem.has_likelihood else "abc"
 
 
-def noise_floor(problem, y: np.ndarray, n: int = 4000, method: str = "exact") -> np.ndarray:
+def noise_floor(problem, y: np.ndarray, n: int = 4000, method: str = "exact", options: dict | None = None
+                ) -> np.ndarray:
     """Err_post between two independent reference draws per observation: the metric's noise floor.
 
     Remembered per (problem, observations, n, method) (:mod:`innbench.memo`), so a grid computes it once
     per problem.
+
+    Args:
+        problem: the :class:`~innbench.problems.Problem`.
+        y: validated observations ``(m, y_dim)``.
+        n: samples per reference draw.
+        method: the reference method (``exact``, ``mcmc`` or ``abc``).
+
+    Returns:
+        An array ``(m,)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from innbench import get_problem
+        >>> from innbench.evaluation import noise_floor
+        >>> noise_floor(get_problem("linear"), np.array([[0.0], [2.0]]), n=200).shape
+        (2,)
     """
+    options = dict(options or {})
+
     def compute():
-        a, _ = reference_posterior(problem, y, n, method=method)
-        b, _ = reference_posterior(problem, y, n, method=method, seed=98765)
+        a, _ = reference_posterior(problem, y, n, method=method, **options)
+        b, _ = reference_posterior(problem, y, n, method=method, seed=98765, **options)
         return np.array([mmd(a[i], b[i]) for i in range(len(a))])
 
-    key = (problem.name, problem.version, y.shape, y.tobytes(), n, method)
-    return np.asarray(_NOISE_FLOORS.get(key, lambda: _on_disk("noise_floor", problem, y, [n, method], compute)),
+    parts = [n, method] + ([_options_key(options)] if options else [])
+    key = (problem.name, problem.version, y.shape, y.tobytes(), *parts)
+    return np.asarray(_NOISE_FLOORS.get(key, lambda: _on_disk("noise_floor", problem, y, parts, compute)),
                       dtype=float).copy()
 
 
+def _options_key(options: dict) -> str:
+    """Reference-sampler options as a stable string for the floors' cache keys."""
+    import json
+
+    return json.dumps(options, sort_keys=True, default=repr)
+
+
 def c2st_floor(problem, y: np.ndarray, n: int, method: str = "exact", folds: int = 2,
-               backend: str = "torch") -> list[float]:
+               backend: str = "torch", options: dict | None = None) -> list[float]:
     """C2ST of an independent reference draw (seed 98765, as for the noise floor of Err_post) against
-    the reference, per observation: what the test reports for a perfect sampler with ``n`` samples."""
+    the reference, per observation: what the test reports for a perfect sampler with ``n`` samples.
+
+    Remembered in memory and cached on disk beside the references.
+
+    Args:
+        problem: the :class:`~innbench.problems.Problem`.
+        y: validated observations ``(m, y_dim)``.
+        n: samples per reference draw.
+        method: the reference method (``exact`` falls back to MCMC or ABC where there is no sampler).
+        folds: cross-validation folds of C2ST.
+        backend: ``torch`` or ``sklearn`` (:func:`innbench.calibration.c2st`).
+
+    Returns:
+        A list of ``m`` accuracies (about 0.5).
+
+    Example:
+        It trains a classifier per fold and observation, so it is not run here:
+
+        ```python
+        c2st_floor(get_problem("two_moons"), y, n=10_000, folds=5)   # sbibm's protocol
+        ```
+    """
     method = _reference_method(problem, method)
 
+    options = dict(options or {})
+
     def compute():
-        ref, _ = reference_posterior(problem, y, n, method=method)
-        other, _ = reference_posterior(problem, y, n, method=method, seed=98765)
+        ref, _ = reference_posterior(problem, y, n, method=method, **options)
+        other, _ = reference_posterior(problem, y, n, method=method, seed=98765, **options)
         return [c2st(other[i], ref[i], seed=0, folds=folds, backend=backend) for i in range(len(y))]
 
-    key = (problem.name, problem.version, y.shape, y.tobytes(), n, method, folds, backend)
-    return list(_C2ST_FLOORS.get(key, lambda: _on_disk("c2st_floor", problem, y, [n, method, folds, backend],
-                                                        compute)))
+    parts = [n, method, folds, backend] + ([_options_key(options)] if options else [])
+    key = (problem.name, problem.version, y.shape, y.tobytes(), *parts)
+    return list(_C2ST_FLOORS.get(key, lambda: _on_disk("c2st_floor", problem, y, parts, compute)))
 
 
 def _on_disk(kind: str, problem, y: np.ndarray, parts: list, compute) -> list[float]:
@@ -124,7 +174,22 @@ def _on_disk(kind: str, problem, y: np.ndarray, parts: list, compute) -> list[fl
 
 def calibration_summary(ranks: np.ndarray, draws: int) -> dict:
     """The smallest per-parameter p-value of the SBC rank histograms' uniformity test and the expected
-    coverage of the central 50 % and 90 % intervals (1.0 / 0.5 / 0.9 for a calibrated posterior)."""
+    coverage of the central 50 % and 90 % intervals (1.0 / 0.5 / 0.9 for a calibrated posterior).
+
+    Args:
+        ranks: SBC ranks ``(m, x_dim)`` (:func:`innbench.calibration.sbc_ranks`).
+        draws: number of posterior draws behind each rank (``L``).
+
+    Returns:
+        ``{"sbc_min_pvalue": ..., "coverage_50": ..., "coverage_90": ...}``.
+
+    Example:
+        >>> import numpy as np
+        >>> from innbench.evaluation import calibration_summary
+        >>> ranks = np.tile(np.arange(101)[:, None], (1, 2))  # every rank of 100 draws once, two parameters
+        >>> {k: round(v, 2) for k, v in calibration_summary(ranks, 100).items()}
+        {'sbc_min_pvalue': 1.0, 'coverage_50': 0.5, 'coverage_90': 0.9}
+    """
     levels, cov = expected_coverage(ranks, draws, COVERAGE_LEVELS)
     levels, cov = np.asarray(levels, dtype=float), np.asarray(cov, dtype=float)
     return {"sbc_min_pvalue": float(np.min(rank_histogram_pvalue(ranks, draws))),
@@ -148,12 +213,40 @@ def score(model, y: np.ndarray, x_true: np.ndarray | None = None, n_samples: int
           reference_method: str = "exact", seed: int = 0, timing_observations: int = 20,
           noise_floor_observations: int = 50, c2st_observations: int = 0, sbc: bool = True,
           round_discrete: bool = True, progress: bool = False, keep_samples: bool = False, c2st_folds: int = 2,
-          c2st_backend: str = "torch") -> dict:
+          c2st_backend: str = "torch", reference_options: dict | None = None) -> dict:
     """Score a trained ``model`` on validated observations ``y`` (m, y_dim) against reference posteriors.
 
     ``x_true`` (m, x_dim), the parameters that produced ``y``, enables the SBC metrics (with ``sbc``).
     Returns ``{"summary": {...}, "per_observation": {...}}`` (plus ``samples`` and ``reference`` with
-    ``keep_samples``); see :func:`innbench.api.evaluate` for the keys.
+    ``keep_samples``); see :func:`innbench.api.evaluate` for the keys. The API, the CLI and the benchmark
+    runner all score through this function.
+
+    Args:
+        model: a :class:`~innbench.models.Model`.
+        y: validated observations ``(m, y_dim)``.
+        x_true: the parameters behind ``y``, ``(m, x_dim)``, or None.
+        n_samples: samples per observation, of the model and of the reference.
+        reference_method: ``exact`` (falls back to MCMC or ABC), ``mcmc`` or ``abc``.
+        seed: seeds the model's samples and the metrics' randomness.
+        timing_observations: observations timed one sampling call each.
+        noise_floor_observations: observations for the noise floor of Err_post.
+        c2st_observations: the first observations scored by C2ST.
+        sbc: compute SBC ranks and coverage (needs ``x_true``).
+        round_discrete: round integer-valued parameters before scoring.
+        progress: show progress bars.
+        keep_samples: also return the samples.
+        c2st_folds: cross-validation folds of C2ST.
+        c2st_backend: ``torch`` or ``sklearn``.
+
+    Example:
+        >>> from innbench.evaluation import score
+        >>> from innbench.models import build_model
+        >>> from innbench.reference import test_observations
+        >>> model = build_model("mdn", "linear")
+        >>> x_true, y = test_observations(model.problem, 4)
+        >>> result = score(model, y, x_true, n_samples=100, timing_observations=0, noise_floor_observations=0)
+        >>> result["summary"]["sbc_observations"], len(result["per_observation"]["sbc_ranks"])
+        (4, 4)
     """
     problem = model.problem
     if x_true is not None and np.shape(x_true) != (len(y), problem.x_dim):
@@ -167,7 +260,11 @@ def score(model, y: np.ndarray, x_true: np.ndarray | None = None, n_samples: int
         P.nonnegative_count(value, name)
     check_c2st_options(c2st_backend, c2st_folds)
     method = _reference_method(problem, reference_method)
-    ref, prov = reference_posterior(problem, y, n_samples, method=method)
+    if reference_options is not None and not (isinstance(reference_options, dict)
+                                              and all(isinstance(k, str) for k in reference_options)):
+        raise ValueError(f"reference_options: expected a dict of keyword options, got {reference_options!r}")
+    options = dict(reference_options or {})
+    ref, prov = reference_posterior(problem, y, n_samples, method=method, **options)
     t0 = time.perf_counter()
     rounds = bool(problem.discrete) and round_discrete
     samples = model.sample(y, n_samples, seed=seed, round_discrete=False)
@@ -182,7 +279,7 @@ def score(model, y: np.ndarray, x_true: np.ndarray | None = None, n_samples: int
     dist, sq, invalid = err_resim(problem, samples, y, rng=np.random.default_rng([seed, 31]))
     outside = support_violation(problem, samples)
     nf_k = min(noise_floor_observations, len(y))
-    nf = noise_floor(problem, y[:nf_k], n_samples, method) if nf_k else np.array([])
+    nf = noise_floor(problem, y[:nf_k], n_samples, method, options) if nf_k else np.array([])
 
     ranks = None
     if sbc and x_true is not None:
@@ -191,7 +288,8 @@ def score(model, y: np.ndarray, x_true: np.ndarray | None = None, n_samples: int
     c2 = [c2st(samples[i], ref[i], seed=0, folds=c2st_folds, backend=c2st_backend)
           if np.isfinite(samples[i]).any() else float("nan")
           for i in range(c2_k)]  # a model whose samples are all invalid gets no score, not a crash
-    c2_floor = c2st_floor(problem, y[:c2_k], n_samples, method, folds=c2st_folds, backend=c2st_backend) if c2_k else []
+    c2_floor = (c2st_floor(problem, y[:c2_k], n_samples, method, folds=c2st_folds, backend=c2st_backend,
+                           options=options) if c2_k else [])
 
     summary = {
         "problem": problem.name,

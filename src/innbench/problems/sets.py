@@ -26,6 +26,18 @@ class GaussianSet(Problem):
     draws it exactly; it narrows as ``n`` grows, which a summary network must learn from the set's size.
     :meth:`log_prior` and :meth:`log_likelihood` are the same model in ``x`` (with the Jacobian
     ``|d Sigma / d x| = 4 exp(3 a + 2 c)`` of ``a = log L11``, ``c = log L22``), for the MCMC baseline.
+
+    Registered as ``"gaussian_set"``.
+
+    Example:
+        >>> import numpy as np
+        >>> from innbench.problems import GaussianSet
+        >>> p = GaussianSet()
+        >>> x, y = p.simulate(3, np.random.default_rng(0))
+        >>> x.shape, y.shape, p.observation_shape  # each row: 100 items of 2 values, flat
+        ((3, 5), (3, 200), (100, 2))
+        >>> p.observation_lengths(y)  # items present in each set; the rest is NaN padding
+        array([ 5, 16,  5])
     """
 
     name = "gaussian_set"
@@ -68,6 +80,23 @@ class GaussianSet(Problem):
         items = mu[:, None, :] + np.einsum("kij,knj->kni", chol, rng.standard_normal((len(x), 100, 2)))
         items[np.arange(100) >= np.asarray(sizes)[:, None]] = np.nan
         return items.reshape(len(x), -1)
+
+    def draw_sets(self, x, sizes, rng: np.random.Generator) -> np.ndarray:
+        """:meth:`forward` with chosen set sizes: one set of ``sizes[k]`` draws for each parameter row ``x[k]``.
+
+        Returns flat observations ``(k, y_dim)``, NaN past each set's size, so one parameter vector can be
+        seen through sets of several sizes.
+
+        Example:
+            >>> import numpy as np
+            >>> from innbench.problems import GaussianSet
+            >>> p = GaussianSet()
+            >>> x = p.sample_prior(1, np.random.default_rng(0))
+            >>> y = p.draw_sets(np.repeat(x, 2, axis=0), [5, 100], np.random.default_rng(1))
+            >>> p.observation_lengths(y).tolist()
+            [5, 100]
+        """
+        return self._draws(x, rng, sizes)
 
     def forward(self, x, rng=None):
         rng = np.random.default_rng() if rng is None else rng
