@@ -72,10 +72,19 @@ def check_output_dir(path, name: str, owned: set[str] | None = None) -> Path:
 
 @contextlib.contextmanager
 def atomic_file(path, name: str) -> Iterator[Path]:
-    """``with atomic_file(path, "--out") as tmp:`` write ``tmp``; on leaving the block it replaces ``path``.
+    r"""``with atomic_file(path, "--out") as tmp:`` write ``tmp``; on leaving the block it replaces ``path``.
 
     On any exception the temporary file is removed and ``path`` is left as it was; an ``OSError`` (full
     disk, permissions) becomes an :class:`OutputError` naming ``name``.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> from innbench.atomic import atomic_file
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "table.csv"
+        >>> with atomic_file(path, "--out") as tmp:
+        ...     _ = tmp.write_text("a,b\n1,2\n")
+        >>> path.read_text()
+        'a,b\n1,2\n'
     """
     p = check_output_file(path, name)
     try:

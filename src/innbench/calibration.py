@@ -63,21 +63,25 @@ def sbc_ranks(
 ) -> np.ndarray:
     """SBC ranks of the true parameters among posterior draws, ties broken uniformly at random.
 
-    Parameters
-    ----------
-    samples : array (m, n, d)
-        ``n`` posterior draws for each of ``m`` observations. NaN draws count as above ``x_true``.
-    x_true : array (m, d)
-        The parameters that generated each observation (must not contain NaN).
-    rng : np.random.Generator, int or None
-        Source of the tie-breaking integers; an int is a seed, None means seed 0. Same seed, same ranks.
-    n_rank : int, optional
-        Use only the first ``n_rank`` draws (``L = n_rank``); default all ``n`` (``L = n``).
+    Args:
+        samples: array ``(m, n, d)``, ``n`` posterior draws for each of ``m`` observations. NaN draws count
+            as above ``x_true``.
+        x_true: array ``(m, d)``, the parameters that generated each observation (must not contain NaN).
+        rng: source of the tie-breaking integers (a ``numpy.random.Generator``); an int is a seed, None means
+            seed 0. Same seed, same ranks.
+        n_rank: use only the first ``n_rank`` draws (``L = n_rank``); default all ``n`` (``L = n``).
 
-    Returns
-    -------
-    ranks : int64 array (m, d)
-        Values in ``0..L``.
+    Returns:
+        An int64 array ``(m, d)`` of ranks in ``0..L``.
+
+    Example:
+        >>> import numpy as np
+        >>> from innbench.calibration import sbc_ranks
+        >>> samples = np.arange(10.0).reshape(1, 10, 1)  # draws 0, 1, ..., 9
+        >>> sbc_ranks(samples, np.array([[4.5]]))  # 5 draws lie below 4.5
+        array([[5]])
+        >>> sbc_ranks(samples, np.array([[-1.0]])), sbc_ranks(samples, np.array([[20.0]]))
+        (array([[0]]), array([[10]]))
     """
     samples = np.asarray(samples)
     x_true = np.asarray(x_true)
@@ -118,7 +122,20 @@ def _check_ranks(ranks: np.ndarray, L: int) -> np.ndarray:
 
 def rank_bins(L: int, bins: int) -> np.ndarray:
     """The histogram bin of every rank value ``0..L``: ``floor((r + 0.5) * bins / (L + 1))``, in exact integer
-    arithmetic (the uniformity test and the rank-histogram figures bin ranks with this one rule)."""
+    arithmetic (the uniformity test and the rank-histogram figures bin ranks with this one rule).
+
+    Args:
+        L: number of posterior draws behind each rank (ranks ``0..L``).
+        bins: number of bins.
+
+    Returns:
+        An int array ``(L + 1,)``: the bin of rank ``r`` at index ``r``.
+
+    Example:
+        >>> from innbench.calibration import rank_bins
+        >>> rank_bins(9, 5)  # ten rank values, two per bin
+        array([0, 0, 1, 1, 2, 2, 3, 3, 4, 4])
+    """
     L, bins = int(L), int(bins)
     return ((2 * np.arange(L + 1) + 1) * bins) // (2 * (L + 1))
 
@@ -126,21 +143,27 @@ def rank_bins(L: int, bins: int) -> np.ndarray:
 def rank_histogram_pvalue(ranks: np.ndarray, L: int, bins: int = 20) -> np.ndarray:
     """Chi-square p-value of rank uniformity, per dimension.
 
-    Parameters
-    ----------
-    ranks : int array (m, d) or (m,)
-        SBC ranks in ``0..L`` (see :func:`sbc_ranks`).
-    L : int
-        Number of posterior draws behind each rank.
-    bins : int
-        Number of histogram bins, capped at ``L + 1``; bin ``k`` holds ranks ``r`` with
-        ``floor((r + 0.5) * bins / (L + 1)) = k`` and its expected count is proportional to how many rank values
-        it holds.
+    Args:
+        ranks: int array ``(m, d)`` or ``(m,)``, SBC ranks in ``0..L`` (see :func:`sbc_ranks`).
+        L: number of posterior draws behind each rank.
+        bins: number of histogram bins, capped at ``L + 1``; bin ``k`` holds ranks ``r`` with
+            ``floor((r + 0.5) * bins / (L + 1)) = k`` and its expected count is proportional to how many rank
+            values it holds.
 
-    Returns
-    -------
-    p : array (d,)
-        Small p-values reject uniformity (miscalibration); U-shaped histograms indicate overconfidence.
+    Returns:
+        An array ``(d,)`` of p-values. Small p-values reject uniformity (miscalibration); U-shaped
+        histograms indicate overconfidence.
+
+    Example:
+        >>> import numpy as np
+        >>> from innbench.calibration import rank_histogram_pvalue
+        >>> rng = np.random.default_rng(0)
+        >>> uniform = rng.integers(0, 101, size=(500, 2))  # ranks of a calibrated posterior
+        >>> overconfident = np.where(rng.random((500, 2)) < 0.5, 0, 100)  # truth outside every draw
+        >>> bool(rank_histogram_pvalue(uniform, 100).min() > 0.01)
+        True
+        >>> bool(rank_histogram_pvalue(overconfident, 100).max() < 1e-6)
+        True
     """
     from scipy.stats import chisquare
 
@@ -163,22 +186,23 @@ def expected_coverage(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Marginal expected coverage of central credible intervals, from SBC ranks.
 
-    Parameters
-    ----------
-    ranks : int array (m, d) or (m,)
-        SBC ranks in ``0..L``.
-    L : int
-        Number of posterior draws behind each rank.
-    levels : array (k,), optional
-        Credibility levels in [0, 1]; default ``np.linspace(0, 1, 21)``.
-    per_dim : bool
-        If True, return coverage per dimension, shape (k, d), instead of pooled over dimensions.
+    Args:
+        ranks: int array ``(m, d)`` or ``(m,)``, SBC ranks in ``0..L``.
+        L: number of posterior draws behind each rank.
+        levels: array ``(k,)`` of credibility levels in [0, 1]; default ``np.linspace(0, 1, 21)``.
+        per_dim: if True, return coverage per dimension, shape ``(k, d)``, instead of pooled over dimensions.
 
-    Returns
-    -------
-    levels : array (k,)
-    coverage : array (k,) or (k, d)
-        Fraction of (observation, dimension) pairs with ``|(rank + 0.5) / (L + 1) - 0.5| <= level / 2``.
+    Returns:
+        ``(levels (k,), coverage)``, the coverage ``(k,)`` or ``(k, d)``: the fraction of (observation,
+        dimension) pairs with ``|(rank + 0.5) / (L + 1) - 0.5| <= level / 2``.
+
+    Example:
+        >>> import numpy as np
+        >>> from innbench.calibration import expected_coverage
+        >>> ranks = np.arange(101)[:, None]  # every rank of L = 100 draws once: perfectly calibrated
+        >>> levels, coverage = expected_coverage(ranks, 100, [0.5, 0.9])
+        >>> coverage.round(2).tolist()
+        [0.5, 0.9]
     """
     r = _check_ranks(ranks, L)
     L = int(L)
@@ -210,33 +234,6 @@ def c2st(a: np.ndarray, b: np.ndarray, seed: int = 0, folds: int = 5, max_points
          backend: str = "torch", steps: int = 400) -> float:
     """Classifier two-sample test accuracy between sample sets ``a`` and ``b`` (sbi/sbibm convention).
 
-    Parameters
-    ----------
-    a : array (n_a, d)
-        Samples to test, e.g. an amortized posterior's draws.
-    b : array (n_b, d)
-        Reference samples; both sets are z-scored with ``b``'s mean and std (zero std replaced by 1).
-    seed : int
-        ``random_state`` of the classifier, of the fold shuffling and of the ``max_points`` subsampling.
-    folds : int
-        Number of stratified cross-validation folds (at least 2). Fewer folds are faster (fewer, smaller fits).
-    max_points : int, optional
-        Randomly subsample each set (after dropping non-finite rows) to at most this many rows.
-    backend : {"torch", "sklearn"}
-        ``sklearn``: the sbi/sbibm ``MLPClassifier`` above (tens of seconds for 4000 vs 4000 points).
-        ``torch`` (default): the same network (two ReLU layers of ``10 d``) trained full-batch with Adam
-        (learning rate 1e-2 with cosine decay, ``steps`` steps, binary cross-entropy) on the same folds,
-        about 20 times faster; it agrees with the sklearn score within a few hundredths (tested).
-    steps : int
-        Full-batch Adam steps of the torch backend.
-
-    Returns
-    -------
-    accuracy : float
-        Mean held-out accuracy: 0.5 indistinguishable, 1.0 fully separable.
-
-    Notes
-    -----
     Rows with NaN/inf are dropped with a ``RuntimeWarning`` giving the count; a ``ValueError`` is raised if
     fewer than ``2 * folds`` rows of either set remain or the dimensions differ. ``ConvergenceWarning`` from
     hitting ``max_iter`` (typical when the sets are indistinguishable) is silenced.
@@ -245,6 +242,36 @@ def c2st(a: np.ndarray, b: np.ndarray, seed: int = 0, folds: int = 5, max_points
     longest (up to ``max_iter`` epochs): 4000 vs 4000 indistinguishable points in 4-D took about 38 s with
     5 folds, 20 s with 3 and 13 s with 2 on one shared CPU thread. Subsampling helps less than expected
     (``max_points=1000``: 24 s with 5 folds, 8 s with 2), since smaller sets train for more epochs.
+
+    Args:
+        a: array ``(n_a, d)``, the samples to test, e.g. an amortized posterior's draws.
+        b: array ``(n_b, d)``, the reference samples; both sets are z-scored with ``b``'s mean and std (zero
+            std replaced by 1).
+        seed: ``random_state`` of the classifier, of the fold shuffling and of the ``max_points`` subsampling.
+        folds: number of stratified cross-validation folds (at least 2). Fewer folds are faster (fewer,
+            smaller fits).
+        max_points: randomly subsample each set (after dropping non-finite rows) to at most this many rows.
+        backend: ``"sklearn"``: the sbi/sbibm ``MLPClassifier`` above (tens of seconds for 4000 vs 4000
+            points). ``"torch"`` (default): the same network (two ReLU layers of ``10 d``) trained full-batch
+            with Adam (learning rate 1e-2 with cosine decay, ``steps`` steps, binary cross-entropy) on the same
+            folds, about 20 times faster; it agrees with the sklearn score within a few hundredths (tested).
+        steps: full-batch Adam steps of the torch backend.
+
+    Returns:
+        The mean held-out accuracy (a float): 0.5 indistinguishable, 1.0 fully separable.
+
+    Example:
+        It trains a small classifier per fold (about a second each on a free CPU), so it is not run here:
+
+        ```python
+        import numpy as np
+        from innbench.calibration import c2st
+
+        rng = np.random.default_rng(0)
+        reference = rng.normal(size=(1000, 2))
+        c2st(rng.normal(size=(1000, 2)), reference, folds=2)        # about 0.5: indistinguishable
+        c2st(rng.normal(size=(1000, 2)) + 3, reference, folds=2)    # about 1.0: fully separable
+        ```
     """
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.model_selection import StratifiedKFold, cross_val_score

@@ -31,11 +31,12 @@ class ContractError(AssertionError):
     """A model or problem breaks the contract; the message names the check.
 
     Example:
-        >>> import numpy as np
+        >>> import itertools, numpy as np
         >>> from innbench import SimulatorProblem
         >>> from innbench.checks import ContractError, check_problem
+        >>> calls = itertools.count()
         >>> noisy = SimulatorProblem("unseeded", x_names=["a"], y_names=["b"],
-        ...                          prior=lambda n, rng: np.random.normal(size=(n, 1)),  # ignores rng
+        ...                          prior=lambda n, rng: np.full((n, 1), float(next(calls))),  # ignores rng
         ...                          simulator=lambda x, rng: x)
         >>> try:
         ...     check_problem(noisy)

@@ -461,6 +461,27 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 
 
 def main(argv=None) -> int:
+    """The ``innbench`` command: parse ``argv``, run the subcommand, and turn expected errors into one line
+    on stderr.
+
+    Every subcommand is a thin front over the Python API (:mod:`innbench.api`, :mod:`innbench.benchmark`);
+    ``innbench --help`` lists them.
+
+    Args:
+        argv: the arguments (without the program name); None: ``sys.argv[1:]``.
+
+    Returns:
+        The exit status: 0 on success, 2 for an error in the input (bad observations, an unknown name, a
+        corrupt model directory, a diverged training), 130 after Ctrl-C.
+
+    Example:
+        >>> from innbench.cli import main
+        >>> main(["problems"])  # doctest: +ELLIPSIS
+        ballistics ...
+        0
+        >>> main(["sample", "--model-path", "no/such/dir", "--observations", "1.5,0", "--out", "s.npy"])
+        2
+    """
     from .models import ModelLoadError
     from .problems import ObservationError
     from .runtime import tune_allocator

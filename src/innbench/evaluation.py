@@ -61,10 +61,11 @@ def noise_floor(problem, y: np.ndarray, n: int = 4000, method: str = "exact", op
     per problem.
 
     Args:
-        problem: the :class:`~innbench.problems.Problem`.
+        problem: the :class:`innbench.problems.Problem`.
         y: validated observations ``(m, y_dim)``.
         n: samples per reference draw.
         method: the reference method (``exact``, ``mcmc`` or ``abc``).
+        options: keyword options of the reference sampler (part of the cache keys).
 
     Returns:
         An array ``(m,)``.
@@ -104,12 +105,13 @@ def c2st_floor(problem, y: np.ndarray, n: int, method: str = "exact", folds: int
     Remembered in memory and cached on disk beside the references.
 
     Args:
-        problem: the :class:`~innbench.problems.Problem`.
+        problem: the :class:`innbench.problems.Problem`.
         y: validated observations ``(m, y_dim)``.
         n: samples per reference draw.
         method: the reference method (``exact`` falls back to MCMC or ABC where there is no sampler).
         folds: cross-validation folds of C2ST.
         backend: ``torch`` or ``sklearn`` (:func:`innbench.calibration.c2st`).
+        options: keyword options of the reference sampler (part of the cache keys).
 
     Returns:
         A list of ``m`` accuracies (about 0.5).
@@ -222,7 +224,7 @@ def score(model, y: np.ndarray, x_true: np.ndarray | None = None, n_samples: int
     runner all score through this function.
 
     Args:
-        model: a :class:`~innbench.models.Model`.
+        model: a :class:`innbench.models.Model`.
         y: validated observations ``(m, y_dim)``.
         x_true: the parameters behind ``y``, ``(m, x_dim)``, or None.
         n_samples: samples per observation, of the model and of the reference.
@@ -237,6 +239,8 @@ def score(model, y: np.ndarray, x_true: np.ndarray | None = None, n_samples: int
         keep_samples: also return the samples.
         c2st_folds: cross-validation folds of C2ST.
         c2st_backend: ``torch`` or ``sklearn``.
+        reference_options: keyword options of the reference sampler (:func:`innbench.api.reference`), for the
+            references and their floors.
 
     Example:
         >>> from innbench.evaluation import score

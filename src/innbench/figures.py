@@ -475,7 +475,7 @@ def _channel_names(problem) -> list[str]:
 
 def priors_figure(samples: Mapping[str, np.ndarray], problems: Mapping | None = None) -> Figure:
     """Figure 1: one column of prior samples per problem, each drawn by its problem's
-    :meth:`~innbench.problems.Problem.draw_prior` hook (kinematics: arms on the rail with the end points'
+    :meth:`innbench.problems.Problem.draw_prior` hook (kinematics: arms on the rail with the end points'
     97 % contour; ballistics: throws and the impact density; any other problem: a scatter of the first
     two coordinates, a histogram if 1-D). ``problems`` maps names to problem objects (default: the
     registry's); a name it does not know gets the generic scatter.

@@ -14,7 +14,7 @@ __all__ = ["read_array", "read_observations", "read_parameters", "save_array"]
 def read_observations(spec, problem, name: str = "--observations") -> np.ndarray:
     """Observations from a ``.npy`` file, a CSV/whitespace text file, or inline ``"1.5,0;1.2,-0.3"``.
 
-    For a problem observed as a series or set (:attr:`~innbench.problems.Problem.observation_kind`) also:
+    For a problem observed as a series or set (:attr:`innbench.problems.Problem.observation_kind`) also:
     a ``.npy`` array ``(m, length, channels)``; a ``.npz`` file with one ``(length_i, channels)`` array per
     observation (in the order of their names as saved, ``arr_0, arr_1, ...``); text or inline rows of one
     observation each, step-major (``step1_channel1, step1_channel2, step2_channel1, ...``), which may be
@@ -22,6 +22,18 @@ def read_observations(spec, problem, name: str = "--observations") -> np.ndarray
     work too).
 
     Returns a validated array of shape ``(m, y_dim)``.
+
+    Args:
+        spec: a file path, inline numbers, or an array.
+        problem: the :class:`innbench.problems.Problem` the observations belong to.
+        name: what error messages call them (the CLI's option).
+
+    Example:
+        >>> from innbench import get_problem
+        >>> from innbench.io import read_observations
+        >>> read_observations("1.5,0;1.2,-0.3", get_problem("kinematics"))
+        array([[ 1.5,  0. ],
+               [ 1.2, -0.3]])
     """
     if problem.structured:
         arr = _read_structured(spec, problem, name)
@@ -87,7 +99,13 @@ def read_parameters(spec, problem, n: int, name: str = "--true-parameters") -> n
 
 
 def read_array(spec, name: str) -> np.ndarray:
-    """An array from a ``.npy`` file, a CSV/whitespace text file or inline numbers (rows split by ``;``)."""
+    """An array from a ``.npy`` file, a CSV/whitespace text file or inline numbers (rows split by ``;``).
+
+    Example:
+        >>> from innbench.io import read_array
+        >>> read_array("1 2; 3 4", "--values").tolist()
+        [[1.0, 2.0], [3.0, 4.0]]
+    """
     if isinstance(spec, np.ndarray):
         arr = spec
     else:
@@ -133,7 +151,15 @@ def check_array_output(path, ndim: int, name: str = "--out") -> Path:
 
 
 def save_array(path, arr: np.ndarray, name: str = "--out") -> Path:
-    """Save ``arr`` atomically as ``.npy`` (or ``.csv`` for 2-D arrays when the suffix says so)."""
+    """Save ``arr`` atomically as ``.npy`` (or ``.csv`` for 2-D arrays when the suffix says so).
+
+    Example:
+        >>> import numpy as np, tempfile
+        >>> from innbench.io import read_array, save_array
+        >>> path = save_array(tempfile.mkdtemp() + "/samples.npy", np.zeros((2, 5, 4)))
+        >>> read_array(str(path), "--samples").shape
+        (2, 5, 4)
+    """
     from .atomic import atomic_file
 
     path = check_array_output(path, arr.ndim, name)

@@ -1,7 +1,7 @@
 """Markov chain Monte Carlo on a problem's tractable likelihood: reference posteriors and the classical baseline.
 
-For a problem that implements :meth:`~innbench.problems.Problem.log_prior` and
-:meth:`~innbench.problems.Problem.log_likelihood` (the SBI tasks; a user's :class:`SimulatorProblem` given
+For a problem that implements :meth:`innbench.problems.Problem.log_prior` and
+:meth:`innbench.problems.Problem.log_likelihood` (the SBI tasks; a user's :class:`SimulatorProblem` given
 ``log_prior=`` and ``log_likelihood=``), :func:`mcmc_posterior` draws posterior samples per observation with
 emcee's ensemble sampler (Foreman-Mackey et al. 2013) with differential-evolution moves, vectorised over
 walkers, and checks convergence with ArviZ's rank-normalised split R-hat and bulk effective sample size
@@ -51,11 +51,29 @@ MIN_DRAWS_PER_WALKER = 50
 
 
 class MCMCError(RuntimeError):
-    """The chains did not converge (R-hat above the limit) or could not start."""
+    """The chains did not converge (R-hat above the limit) or could not start.
+
+    Raised by :func:`mcmc_posterior` with the observation's row and its R-hat, or the number of prior draws
+    with a finite likelihood where too few are left to start the walkers.
+    """
 
 
 def require_likelihood(problem) -> None:
-    """Raise a clear error unless ``problem`` has a prior density and a tractable likelihood."""
+    """Raise a clear error unless ``problem`` has a prior density and a tractable likelihood.
+
+    Args:
+        problem: the :class:`innbench.problems.Problem`.
+
+    Example:
+        >>> from innbench import get_problem
+        >>> from innbench.mcmc import require_likelihood
+        >>> require_likelihood(get_problem("two_moons"))  # has both: no error
+        >>> try:
+        ...     require_likelihood(get_problem("ballistics"))
+        ... except ValueError as err:
+        ...     print("no tractable likelihood" in str(err))
+        True
+    """
     if not problem.has_likelihood:
         raise ValueError(f"problem {problem.name!r} has no tractable likelihood (log_prior and log_likelihood): "
                          "MCMC needs both; use rejection ABC or a trained model instead")
@@ -170,6 +188,33 @@ def mcmc_posterior(problem, y, n: int, rng: np.random.Generator, *, walkers: int
     ``walkers`` defaults to ``max(32, 4 x_dim)`` (even). The info dict holds per observation ``rhat`` (the
     largest over parameters), ``ess`` (the smallest bulk ESS), ``tau`` (autocorrelation time in steps),
     ``thin``, ``acceptance``, ``steps`` (likelihood evaluations per walker) and ``seconds``.
+
+    Args:
+        problem: a problem with ``log_prior`` and ``log_likelihood`` (a name or a
+            :class:`innbench.problems.Problem`).
+        y: observations ``(m, y_dim)``.
+        n: samples per observation.
+        rng: the ``numpy.random.Generator`` of the chains.
+        walkers: walkers of the ensemble (None: ``max(32, 4 x_dim)``).
+        burn: burn-in steps.
+        pilot: steps that estimate the autocorrelation time, which sets the thinning.
+        init_draws: prior draws the walkers start from (by importance resampling on the likelihood).
+        rhat_max: raise :class:`MCMCError` where R-hat exceeds it (None: never).
+        max_thin: the largest thinning.
+
+    Returns:
+        ``(samples (m, n, x_dim), info)``.
+
+    Example:
+        A few seconds per observation, so not run here (``reference_posterior(..., method="mcmc")`` caches it):
+
+        ```python
+        import numpy as np
+        from innbench.mcmc import mcmc_posterior
+
+        samples, info = mcmc_posterior("two_moons", [[0.0, 0.0]], 10_000, np.random.default_rng(0))
+        info["rhat"], info["ess"]
+        ```
     """
     import emcee
 
@@ -250,6 +295,23 @@ def batched_posterior(problem, log_likelihood, y, n: int, rng: np.random.Generat
     burn-in, pilot, thinning by the autocorrelation time (the largest over the observations) and the
     diagnostics (ArviZ R-hat and bulk ESS per observation) follow :func:`mcmc_posterior`. Nothing is
     refused: the caller reads ``rhat``. Returns ``(samples (m, n, x_dim), info)``.
+
+    The sampler of neural likelihood estimation (:class:`innbench.models.nle.NeuralLikelihood`).
+
+    Example:
+        With the exact likelihood of two moons in place of a learned one (seconds, so not run here):
+
+        ```python
+        import numpy as np
+        from innbench import get_problem
+        from innbench.mcmc import batched_posterior
+
+        moons = get_problem("two_moons")
+        def log_likelihood(x, y):                   # x (m, k, 2), y (m, 2) -> (m, k)
+            return np.stack([moons.log_likelihood(xi, yi) for xi, yi in zip(x, y)])
+        samples, info = batched_posterior(moons, log_likelihood, [[0.0, 0.0], [0.1, -0.2]], 1000,
+                                          np.random.default_rng(0))
+        ```
     """
     import emcee
 

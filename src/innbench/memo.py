@@ -17,7 +17,19 @@ _ALL: list[Memo] = []
 
 
 class Memo:
-    """``memo.get(key, compute)``: the value stored for ``key``, computed by ``compute()`` the first time."""
+    """``memo.get(key, compute)``: the value stored for ``key``, computed by ``compute()`` the first time.
+
+    Args:
+        maxsize: the most entries kept (the least recently used goes first).
+
+    Example:
+        >>> from innbench.memo import Memo
+        >>> memo, calls = Memo(2), []
+        >>> memo.get("a", lambda: calls.append("a") or 1), memo.get("a", lambda: calls.append("a") or 1)
+        (1, 1)
+        >>> calls, len(memo)  # computed once
+        (['a'], 1)
+    """
 
     def __init__(self, maxsize: int):
         if maxsize < 1:
@@ -27,6 +39,7 @@ class Memo:
         _ALL.append(self)
 
     def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """The value stored for ``key``; ``compute()``'s value, stored, where there is none."""
         if key in self._data:
             self._data.move_to_end(key)
             return self._data[key]
@@ -40,6 +53,7 @@ class Memo:
         return len(self._data)
 
     def clear(self) -> None:
+        """Forget every entry."""
         self._data.clear()
 
 

@@ -23,7 +23,18 @@ def _is_int(value) -> bool:
 
 
 def count(value, name: str, maximum: int | None = None) -> int:
-    """A positive integer (at most ``maximum``)."""
+    """A positive integer (at most ``maximum``), or a ``ValueError`` that names ``name`` and what arrived.
+
+    Example:
+        >>> from innbench.params import count
+        >>> count(3, "n")
+        3
+        >>> try:
+        ...     count(0.5, "n")
+        ... except ValueError as err:
+        ...     print(err)
+        n: expected a positive integer, got 0.5
+    """
     if not _is_int(value) or value < 1:
         raise ValueError(f"{name}: expected a positive integer, got {_got(value)}")
     if maximum is not None and value > maximum:
@@ -60,7 +71,18 @@ def nonnegative_real(value, name: str) -> float:
 
 
 def fraction(value, name: str, upper_open: bool = False) -> float:
-    """A number in [0, 1] (or [0, 1) with ``upper_open``)."""
+    """A number in [0, 1] (or [0, 1) with ``upper_open``).
+
+    Example:
+        >>> from innbench.params import fraction
+        >>> fraction(0.1, "validation_fraction")
+        0.1
+        >>> try:
+        ...     fraction(1, "warmup", upper_open=True)
+        ... except ValueError as err:
+        ...     print(err)
+        warmup: expected a number in [0, 1), got 1
+    """
     v = real(value, name)
     if v < 0 or v > 1 or (upper_open and v == 1):
         raise ValueError(f"{name}: expected a number in [0, 1{')' if upper_open else ']'}, got {value!r}")
@@ -75,7 +97,18 @@ def check_option(key: str, value, default, width: bool = False):
     """A model option checked against the type of its default: a bool for a bool, an integer for an
     integer (positive where the default is; at most :data:`MAX_WIDTH` for the width option), a finite
     number for a float (non-negative where the default is), a string (or None) for a string. Options
-    whose default is ``None`` are the model's to check."""
+    whose default is ``None`` are the model's to check.
+
+    Example:
+        >>> from innbench.params import check_option
+        >>> check_option("blocks", 6, 10), check_option("y_noise", 0, 0.01)
+        (6, 0.0)
+        >>> try:
+        ...     check_option("condition_features", 1, True)
+        ... except ValueError as err:
+        ...     print(err)
+        condition_features: expected true or false, got 1
+    """
     if default is None:
         return value
     if isinstance(default, bool):

@@ -40,7 +40,14 @@ def tune_allocator(mmap_threshold: int = 256 << 20) -> bool:
 
 
 def available_memory() -> int | None:
-    """Bytes of memory available to a new allocation (Linux ``MemAvailable``); None where unknown."""
+    """Bytes of memory available to a new allocation (Linux ``MemAvailable``); None where unknown.
+
+    Example:
+        >>> from innbench.runtime import available_memory
+        >>> m = available_memory()
+        >>> m is None or m > 0
+        True
+    """
     try:
         with open("/proc/meminfo") as f:
             for line in f:
@@ -55,7 +62,22 @@ def available_memory() -> int | None:
 
 
 def check_memory(need: float, name: str, what: str) -> None:
-    """Refuse, before any work, a request whose arrays need more than 80 % of the available memory."""
+    """Refuse, before any work, a request whose arrays need more than 80 % of the available memory.
+
+    Args:
+        need: bytes the request's arrays need.
+        name: the argument to blame in the message (e.g. ``"n"``).
+        what: the request in words (e.g. ``"10 observations x 10,000,000 samples"``).
+
+    Example:
+        >>> from innbench.runtime import check_memory
+        >>> check_memory(1e6, "n", "a small request")  # fits: no error
+        >>> try:
+        ...     check_memory(1e18, "n", "1e18 bytes")
+        ... except ValueError as err:
+        ...     print(str(err).split(",")[0])
+        n: 1e18 bytes need about 1000000000.0 GB
+    """
     avail = available_memory()
     if avail is not None and need > 0.8 * avail:
         raise ValueError(f"{name}: {what} need about {need / 1e9:.1f} GB, and {avail / 1e9:.1f} GB of memory are "

@@ -37,20 +37,29 @@ class SimulationBudget:
         patience: epochs without a better validation loss before stopping.
         lr_patience: epochs without a better validation loss before the learning rate is halved (and the
             count starts again); ``None``: a constant learning rate, as sbi trains.
-
-    Tuned (``patience``, ``lr_patience``) for the cINN on two moons, on validation observations (seed 777,
-    ``benchmarks/two_moons.py --split validation``; ``results/tuning/two_moons_es_s20.jsonl``): C2ST 0.729
-    -> 0.650 at 10^3 simulations and 0.607 -> 0.563 at 10^4 from a constant rate with patience 20 to
-    (10, 30); (5, 20) matched at 10^4 (0.564) but stopped far too early at 10^3 (0.796).
         max_epochs: an upper bound on the epochs; ``None``: as many as ``max_steps`` allows.
         max_steps: an upper bound on the optimiser steps (``max_epochs`` derived from it).
-        weight_decay, grad_clip: as in :class:`~innbench.training.Budget`.
+        weight_decay, grad_clip: as in :class:`innbench.training.Budget`.
         weight_average: decay of an exponential moving average of the weights (Polyak averaging, e.g.
             0.999: an average over about the last 1,000 steps); the validation loss, early stopping and the
-            model returned then use the averaged weights. ``None``: off, the weights as trained. Measured
-            for the cINN on the epidemic (10^4 simulations, at most 10,000 steps; validation NLL on 2,000
-            pairs of seed 777, ``benchmarks/structured_tuning.py``): 0.999 gives -7.315 against -7.367
-            without (standard error 0.05) and SBC min p 0.30 against 0.11, so no default uses it.
+            model returned then use the averaged weights. ``None`` (the default; measured in
+            docs/journal/recipes_in_code.md#simulationbudget): off, the weights as trained.
+
+    The defaults of ``patience`` and ``lr_patience`` were chosen for the cINN on two moons, on validation
+    observations: docs/journal/recipes_in_code.md#simulationbudget.
+
+    Example:
+        >>> from innbench.simbudget import SimulationBudget
+        >>> budget = SimulationBudget(simulations=1000, patience=20)
+        >>> budget.batch_for(900)  # N / 50 rounded to a power of two, at least 32
+        32
+        >>> SimulationBudget(simulations=100_000).batch_for(90_000)
+        512
+        >>> try:
+        ...     SimulationBudget(validation_fraction=1.5)
+        ... except ValueError as err:
+        ...     print(str(err).split(":")[0])
+        validation_fraction
     """
 
     simulations: int = 10_000
@@ -85,13 +94,40 @@ class SimulationBudget:
             P.fraction(self.weight_average, "weight_average", upper_open=True)
 
     def batch_for(self, n_train: int) -> int:
+        """The batch size for ``n_train`` training pairs: ``batch_size``, or by the rule above, at most ``n_train``."""
         if self.batch_size is not None:
             return min(self.batch_size, n_train)
         return min(n_train, int(np.clip(2 ** round(np.log2(max(n_train / 50, 1))), 32, 512)))
 
 
 def check_training_data(problem, x, y, name: str = "data") -> tuple[np.ndarray, np.ndarray]:
-    """``(x (N, x_dim), y (N, y_dim))`` as float arrays, or a ``ValueError`` naming what is wrong."""
+    """``(x (N, x_dim), y (N, y_dim))`` as float arrays, or a ``ValueError`` naming what is wrong.
+
+    Simulations made outside innbench are checked here once, before training: shapes, at least 10 pairs,
+    no NaN or infinite values (a series or set: NaN only as trailing padding).
+
+    Args:
+        problem: the :class:`innbench.problems.Problem` they simulate.
+        x: parameters ``(N, x_dim)`` (``(N,)`` for one parameter).
+        y: observations ``(N, y_dim)`` (``(N,)`` for one value; a series or set also ``(N, length, channels)``).
+        name: what error messages call the data (e.g. the CLI's ``--data``).
+
+    Returns:
+        ``(x, y)`` as float arrays of shapes ``(N, x_dim)`` and ``(N, y_dim)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from innbench import get_problem
+        >>> from innbench.simbudget import check_training_data
+        >>> x, y = check_training_data(get_problem("linear"), np.zeros((20, 2)), np.zeros(20))
+        >>> x.shape, y.shape
+        ((20, 2), (20, 1))
+        >>> try:
+        ...     check_training_data(get_problem("linear"), np.zeros((20, 3)), np.zeros(20))
+        ... except ValueError as err:
+        ...     print(err)
+        data: x must have shape (N, 2) for problem 'linear' (x1, x2), got (20, 3)
+    """
     try:
         x = np.asarray(x, dtype=float)
         y = np.asarray(y, dtype=float)
@@ -124,7 +160,28 @@ def check_training_data(problem, x, y, name: str = "data") -> tuple[np.ndarray, 
 
 def read_simulations(path, problem, name: str = "--data") -> tuple[np.ndarray, np.ndarray]:
     """Simulations from a file: ``.npz`` with arrays ``x`` and ``y``, or a ``.csv`` / text file whose
-    rows hold the ``x_dim`` parameters followed by the ``y_dim`` observations (``#`` comments)."""
+    rows hold the ``x_dim`` parameters followed by the ``y_dim`` observations (``#`` comments).
+
+    Args:
+        path: the file.
+        problem: the :class:`innbench.problems.Problem` they simulate.
+        name: what error messages call the file (the CLI's ``--data``).
+
+    Returns:
+        ``(x (N, x_dim), y (N, y_dim))``, checked by :func:`check_training_data`.
+
+    Example:
+        >>> import numpy as np, tempfile
+        >>> from innbench import get_problem
+        >>> from innbench.simbudget import read_simulations
+        >>> linear = get_problem("linear")
+        >>> x, y = linear.simulate(50, np.random.default_rng(0))
+        >>> path = tempfile.mkdtemp() + "/sims.csv"
+        >>> np.savetxt(path, np.hstack([x, y]), delimiter=",", header="x1,x2,y")
+        >>> x2, y2 = read_simulations(path, linear)
+        >>> x2.shape, y2.shape, bool(np.allclose(y2, y))
+        ((50, 2), (50, 1), True)
+    """
     from pathlib import Path
 
     p = Path(path)
@@ -203,6 +260,31 @@ def fit_simulations(model, budget: SimulationBudget | None = None, seed: int = 0
     best epoch, why training stopped, the validation curve ``[(epoch, loss)]`` and the training curve.
     Ramps that a model reads from ``model.progress`` stay at their final value (the number of epochs is
     not known in advance).
+
+    Args:
+        model: an untrained :class:`innbench.models.Model` (an ensemble trains each member in turn).
+        budget: the :class:`SimulationBudget` (default: ``SimulationBudget()``).
+        seed: seeds the simulations, the validation split and the batches.
+        data: ``(x, y)`` simulations to train on; None: simulate ``budget.simulations`` pairs.
+        progress: show a progress bar over the epochs.
+        max_recoveries: roll-backs after a non-finite loss before
+            :class:`innbench.training.TrainingDivergedError` is raised.
+
+    Returns:
+        The training summary, also stored as ``model.train_info``.
+
+    Example:
+        Training takes seconds to minutes, so this is not run here (:func:`innbench.api.train` does the same
+        from names, with ``simulations=`` or ``data=``):
+
+        ```python
+        from innbench.models import build_model
+        from innbench.simbudget import SimulationBudget, fit_simulations
+
+        model = build_model("nsf", "two_moons")
+        info = fit_simulations(model, SimulationBudget(simulations=1000), seed=0)
+        info["stopped"], info["best_epoch"], info["validation_curve"][-1]
+        ```
     """
     budget = budget or SimulationBudget()
     problem = model.problem

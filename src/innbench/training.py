@@ -17,7 +17,11 @@ __all__ = ["PRESETS", "Budget", "TrainingDivergedError", "fit", "get_budget", "s
 
 
 class TrainingDivergedError(RuntimeError):
-    """Training produced NaN or infinite losses and could not recover."""
+    """Training produced NaN or infinite losses and could not recover.
+
+    Raised by :func:`fit` and :func:`innbench.simbudget.fit_simulations` after ``max_recoveries`` roll-backs
+    (each to the last good weights, with half the learning rate); the message names the step or epoch.
+    """
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,16 @@ class Budget:
         params: target number of trainable parameters; the model's width option is scaled to the
             width whose count is nearest (``None``: the model's own default width).
         model: model options every model of the comparison gets where it has them (e.g. ``blocks``).
+
+    Example:
+        >>> from innbench.training import Budget, get_budget
+        >>> budget = Budget(n_batches=1000, lr=1e-3)
+        >>> budget.lr_at(0) < budget.lr_at(20) == 1e-3  # a linear warm-up over 2 % of the steps, then cosine
+        True
+        >>> round(budget.lr_at(999) / budget.lr, 3)  # down to lr_final_fraction at the end
+        0.01
+        >>> get_budget("quick").n_batches
+        2500
     """
 
     n_train: int = 1_000_000
@@ -65,6 +79,7 @@ class Budget:
             raise ValueError(f"model: expected a table of model options, got {self.model!r}")
 
     def lr_at(self, step: int) -> float:
+        """The learning rate at optimiser step ``step`` (0-based): linear warm-up, then cosine decay."""
         w = max(1, int(self.warmup * self.n_batches))
         if step < w:
             return self.lr * (step + 1) / w
@@ -82,6 +97,23 @@ PRESETS: dict[str, Budget] = {
 
 
 def get_budget(preset: str | Budget = "default", **overrides) -> Budget:
+    """A training budget: a named preset (:data:`PRESETS`) or a :class:`Budget`, with fields overridden.
+
+    Args:
+        preset: ``"tiny"`` (tests), ``"quick"`` (the demo), ``"default"`` (the benchmark) or a :class:`Budget`.
+        **overrides: :class:`Budget` fields to change; unknown keys raise a ``ValueError`` that lists the known.
+
+    Returns:
+        A new :class:`Budget` (the presets are not changed).
+
+    Example:
+        >>> from innbench.training import get_budget
+        >>> budget = get_budget("tiny", n_batches=50)
+        >>> budget.n_batches, budget.batch_size, budget.model
+        (50, 256, {'blocks': 4, 'hidden': 32})
+        >>> get_budget("default", params=100_000).params
+        100000
+    """
     unknown = set(overrides) - set(Budget.__dataclass_fields__)
     if unknown:
         raise ValueError(f"budget: unknown keys {sorted(unknown)}; known: {sorted(Budget.__dataclass_fields__)}")
@@ -93,7 +125,26 @@ def get_budget(preset: str | Budget = "default", **overrides) -> Budget:
 
 
 def simulate_training_data(problem, n: int, seed: int):
-    """The training set of a problem and seed: ``n`` prior draws and their observations."""
+    """The training set of a problem and seed: ``n`` prior draws and their observations.
+
+    Every model trained with the same problem and seed under a fixed-batch budget sees this same set.
+
+    Args:
+        problem: the :class:`innbench.problems.Problem`.
+        n: number of pairs.
+        seed: the training seed.
+
+    Returns:
+        ``(x (n, x_dim), y (n, y_dim))``.
+
+    Example:
+        >>> import numpy as np
+        >>> from innbench import get_problem
+        >>> from innbench.training import simulate_training_data
+        >>> x, y = simulate_training_data(get_problem("kinematics"), 100, seed=0)
+        >>> x.shape, bool(np.array_equal(x, simulate_training_data(get_problem("kinematics"), 100, seed=0)[0]))
+        ((100, 4), True)
+    """
     rng = np.random.default_rng([seed, 7919])
     return problem.simulate(n, rng)
 
@@ -105,6 +156,31 @@ def fit(model: Model, budget: Budget, seed: int = 0, data=None, progress: bool =
     Deterministic for a given seed, model config and device. A NaN or infinite loss (or gradient)
     rolls the model and optimiser back to the last good checkpoint and halves the learning rate;
     after ``max_recoveries`` such events :class:`TrainingDivergedError` is raised with the step number.
+
+    Args:
+        model: an untrained :class:`innbench.models.Model` (an ensemble trains each member in turn).
+        budget: the :class:`Budget` (batches, batch size, learning-rate schedule, training-set size).
+        seed: seeds the training set (:func:`simulate_training_data`) and the batches.
+        data: ``(x, y)`` to draw batches from; None: ``budget.n_train`` simulated pairs.
+        progress: show a progress bar.
+        max_recoveries: roll-backs after a non-finite loss before giving up.
+        checkpoint_every: steps between the checkpoints a roll-back returns to.
+
+    Returns:
+        The training summary (also ``model.train_info``): seed, budget, seconds, final and smoothed losses,
+        roll-backs, parameter count, device.
+
+    Example:
+        Training takes seconds even for the ``tiny`` preset, so this is not run here:
+
+        ```python
+        from innbench.models import build_model
+        from innbench.training import fit, get_budget
+
+        model = build_model("cinn", "kinematics")
+        info = fit(model, get_budget("quick"), seed=0)
+        info["train_seconds"], info["final_loss"]
+        ```
     """
     torch.manual_seed(seed)
     if data is None:

@@ -22,8 +22,24 @@ __all__ = ["GRID_PRESETS", "SBI_MODELS", "SBI_TASKS", "Cell", "GridConfig", "Mod
 #: Observations whose posterior the report draws (the paper's Figures 2 and 3; every label of the mixture).
 
 def import_plugins(imports) -> None:
-    """Import the modules (``package.module``) or files (``path/to/plugin.py``) that register a user's
-    models and problems. Importing twice is harmless (the module is cached by name)."""
+    r"""Import the modules (``package.module``) or files (``path/to/plugin.py``) that register a user's
+    models and problems. Importing twice is harmless (the module is cached by name).
+
+    Args:
+        imports: module names or paths of ``.py`` files (a grid's ``imports``, the CLI's ``--imports``).
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> from innbench import list_problems
+        >>> from innbench.benchmark.config import import_plugins
+        >>> plugin = pathlib.Path(tempfile.mkdtemp()) / "my_plugin.py"
+        >>> _ = plugin.write_text("from innbench import register_problem\n"
+        ...                       "from innbench.problems import Linear\n"
+        ...                       "register_problem(Linear, name='plugin_linear')\n")
+        >>> import_plugins([str(plugin)])
+        >>> "plugin_linear" in list_problems()
+        True
+    """
     import importlib.util
     import sys
 
@@ -52,7 +68,21 @@ def import_plugins(imports) -> None:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A model of the grid: a registered ``model`` name, a ``label`` (its row) and its ``options``."""
+    """A model of the grid: a registered ``model`` name, a ``label`` (its row) and its ``options``.
+
+    Attributes:
+        model: a registered model name.
+        label: the row's name in the results and the report (variants of one model differ by label).
+        options: the model's options.
+        simulations: see below.
+
+    Example:
+        >>> from innbench.benchmark import ModelSpec
+        >>> ModelSpec.parse("cinn", "models[0]")
+        ModelSpec(model='cinn', label='cinn', options={}, simulations=None)
+        >>> ModelSpec.parse({"model": "cinn", "label": "cinn_x4", "options": {"members": 4}}, "models[1]").label
+        'cinn_x4'
+    """
 
     model: str
     label: str
@@ -63,6 +93,8 @@ class ModelSpec:
 
     @classmethod
     def parse(cls, entry, where: str) -> ModelSpec:
+        """A spec from a grid's ``models`` entry: a model name, or a table with ``model`` and optionally
+        ``label``, ``options`` and ``simulations``; errors name the entry as ``where``."""
         if isinstance(entry, str):
             return cls(entry, entry, {})
         if isinstance(entry, dict) and isinstance(entry.get("model"), str):
@@ -85,7 +117,16 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class Cell:
-    """One unit of work: train ``spec`` on ``problem`` with ``seed`` and evaluate it."""
+    """One unit of work: train ``spec`` on ``problem`` with ``seed`` and evaluate it.
+
+    Made by :meth:`GridConfig.cells`; its :attr:`key` identifies its results in the database.
+
+    Example:
+        >>> from innbench.benchmark import get_grid
+        >>> cell = get_grid("quick").cells()[0]
+        >>> cell.describe(), len(cell.key)
+        ('kinematics/inn/seed0', 24)
+    """
 
     grid: str
     problem: str
@@ -98,6 +139,8 @@ class Cell:
 
     @property
     def key(self) -> str:
+        """A hash of everything the cell's numbers depend on (problem, model, label, options, seed, the
+        grid's settings, the innbench and problem versions)."""
         payload = {"problem": self.problem, "model": self.spec.model, "label": self.spec.label,
                    "options": self.spec.options, "seed": self.seed, "settings": self.settings}
         if self.spec.simulations is not None:  # only then, so that the keys of older grids stay the same
@@ -107,6 +150,7 @@ class Cell:
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
     def describe(self) -> str:
+        """``problem/label/seed<seed>``, for messages."""
         return f"{self.problem}/{self.spec.label}/seed{self.seed}"
 
 
@@ -144,6 +188,15 @@ class GridConfig:
             ``sbc_observations`` of the test set, ``sbc_samples`` draws each; they need no reference
             posterior), where the scored observations are too few for it (a ``fixed`` set of ten). 0: the
             ranks of the scored observations, as before.
+
+    Example:
+        >>> from innbench.benchmark import GridConfig
+        >>> grid = GridConfig(name="mine", problems=["kinematics"], models=["cinn", "mdn"], seeds=[0, 1],
+        ...                   preset="quick", params=30_000)
+        >>> [c.describe() for c in grid.cells()]
+        ['kinematics/cinn/seed0', 'kinematics/mdn/seed0', 'kinematics/cinn/seed1', 'kinematics/mdn/seed1']
+        >>> grid.training_budget().n_batches, grid.training_budget().params
+        (2500, 30000)
     """
 
     name: str = "custom"
@@ -253,6 +306,7 @@ class GridConfig:
         return g
 
     def training_budget(self) -> Budget:
+        """The fixed-batch :class:`innbench.training.Budget`: ``preset`` with ``budget`` and ``params`` applied."""
         return get_budget(self.preset, **self.budget, params=self.params)
 
     def settings(self) -> dict:
@@ -328,6 +382,8 @@ class GridConfig:
                 raise ValueError(f"models: label {spec.label!r} is used for two different model settings")
 
     def cells(self) -> list[Cell]:
+        """Every (problem, model variant, seed) of the grid and its ``extra`` cells, seed by seed, without
+        duplicates."""
         settings = self.settings()
         pairs = [(p, s) for p in self.problems for s in self.expanded_models()] + list(self.extra)
         seen, out = set(), []
@@ -344,6 +400,7 @@ class GridConfig:
         return out
 
     def to_dict(self) -> dict:
+        """The grid as plain data (stored with every run, passed to :func:`innbench.benchmark.run_cell`)."""
         d = dataclasses.asdict(self)
         d["models"] = [dataclasses.asdict(m) for m in self.models]
         d["extra"] = [{"problem": p, **dataclasses.asdict(s)} for p, s in self.extra]
@@ -351,7 +408,13 @@ class GridConfig:
 
 
 def budget_label(n: int) -> str:
-    """``1000 -> "1e3"``, ``25000 -> "2.5e4"``: a simulation budget in a label."""
+    """``1000 -> "1e3"``, ``25000 -> "2.5e4"``: a simulation budget in a label.
+
+    Example:
+        >>> from innbench.benchmark.config import budget_label
+        >>> budget_label(1000), budget_label(25_000)
+        ('1e3', '2.5e4')
+    """
     exp = len(str(int(n))) - 1
     mant = n / 10**exp
     return f"{mant:g}e{exp}"
@@ -429,8 +492,8 @@ GRID_PRESETS["sbi"] = {
 #: network, at 10^3 and 10^4 simulations. Scored on each problem's ten fixed observations (MCMC or exact
 #: references, 10,000 samples, sbibm's C2ST protocol); calibrated (SBC, coverage) on 200 test draws of their
 #: own, which need no reference. Training stops after at most 10,000 steps. ``cinn_x4``: an ensemble of four
-#: cINNs on the same simulations (``members=4``; chosen on validation draws for the epidemic at 10^4, where one
-#: cINN overfits: held-out NLL -7.37 alone, -7.55 for four, ``benchmarks/structured_tuning.py``).
+#: cINNs on the same simulations (``members=4``; chosen on
+#: validation draws: docs/journal/recipes_in_code.md#structured-grid).
 STRUCTURED_PROBLEMS = ["epidemic", "gaussian_set"]
 STRUCTURED_MODELS = SBI_MODELS[:6] + [{"model": "cinn", "label": "cinn_x4", "options": {"members": 4}}]
 GRID_PRESETS["structured"] = {
@@ -442,13 +505,53 @@ GRID_PRESETS["structured"] = {
 
 
 def get_grid(preset: str, **overrides) -> GridConfig:
+    """A named grid (:data:`GRID_PRESETS`: ``quick``, ``default``, ``paper``, ``sbi``, ``structured``) with fields
+    overridden.
+
+    Args:
+        preset: the grid's name.
+        **overrides: :class:`GridConfig` fields to change (validated like a new grid's).
+
+    Returns:
+        The :class:`GridConfig`.
+
+    Example:
+        >>> from innbench.benchmark import get_grid
+        >>> grid = get_grid("quick", seeds=[0, 1])
+        >>> grid.problems, grid.seeds, len(grid.cells())
+        (['kinematics', 'ballistics'], [0, 1], 48)
+    """
     if preset not in GRID_PRESETS:
         raise ValueError(f"preset: unknown grid {preset!r}; known grids are {', '.join(GRID_PRESETS)}")
     return GridConfig(**{**GRID_PRESETS[preset], **overrides})
 
 
 def load_grid(path) -> GridConfig:
-    """Read a grid from a TOML file (keys as in :class:`GridConfig`; ``base = "quick"`` starts from a preset)."""
+    """Read a grid from a TOML file (keys as in :class:`GridConfig`; ``base = "quick"`` starts from a preset).
+
+    Plugin files in ``imports`` are found relative to the working directory, else to the file. The grid's
+    name defaults to the file's name.
+
+    Args:
+        path: the TOML file.
+
+    Returns:
+        The :class:`GridConfig`; a ``ValueError`` names what is wrong with the file.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> from innbench.benchmark import load_grid
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "small.toml"
+        >>> _ = path.write_text('''
+        ... base = "quick"
+        ... problems = ["kinematics"]
+        ... models = ["cinn", {model = "cinn", label = "cinn_6", options = {blocks = 6}}]
+        ... seeds = [0, 1]
+        ... ''')
+        >>> grid = load_grid(path)
+        >>> grid.name, [m.label for m in grid.models], len(grid.cells())
+        ('small', ['cinn', 'cinn_6'], 4)
+    """
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text())

@@ -87,12 +87,22 @@ CREATE INDEX IF NOT EXISTS results_by_label ON results (problem, label);
 
 
 def blob_from_array(a: np.ndarray) -> bytes:
+    """An array as the bytes of a ``.npy`` file (float32), as the ``samples`` tables store it.
+
+    Example:
+        >>> import numpy as np
+        >>> from innbench.benchmark.db import array_from_blob, blob_from_array
+        >>> array_from_blob(blob_from_array(np.eye(2)))
+        array([[1., 0.],
+               [0., 1.]], dtype=float32)
+    """
     buf = io.BytesIO()
     np.save(buf, np.asarray(a, dtype=np.float32), allow_pickle=False)
     return buf.getvalue()
 
 
 def array_from_blob(b: bytes) -> np.ndarray:
+    """The array stored by :func:`blob_from_array` (no pickles are read)."""
     return np.load(io.BytesIO(b), allow_pickle=False)
 
 
@@ -107,7 +117,34 @@ def _pid_alive(pid: int) -> bool:
 
 
 class ResultsDB:
-    """A results database at ``path`` (created if missing). Safe for several processes at once."""
+    """A results database at ``path`` (created if missing). Safe for several processes at once.
+
+    The benchmark runner (:func:`innbench.benchmark.run_grid`) writes it and the report reads it; the
+    tables are described in the module's docstring. Use it as a context manager (it closes the connection).
+    A file that is not an innbench results database is refused, never modified.
+
+    Args:
+        path: the SQLite file.
+        create: create the file and its tables if missing (False: open an existing database read-only,
+            e.g. for a report, which never changes the file).
+
+    Example:
+        >>> import tempfile
+        >>> from innbench.benchmark import ResultsDB, run_grid
+        >>> from innbench.benchmark import GridConfig
+        >>> grid = GridConfig(name="doc", problems=["linear"], seeds=[0],
+        ...                   models=[{"model": "rejection_abc", "label": "abc", "options": {"simulations": 2000}}],
+        ...                   preset="tiny", observations=3, samples=200, timing_observations=0,
+        ...                   c2st_observations=0, noise_floor_observations=0)
+        >>> path = tempfile.mkdtemp() + "/results.db"
+        >>> run_grid(grid, path, progress=False, log=lambda *a: None)["done"]
+        1
+        >>> with ResultsDB(path, create=False) as db:
+        ...     grids, run = db.grids(), db.runs("doc")[0]
+        ...     rows = db.results([run["run_id"]])
+        >>> grids, run["label"], run["status"], len(rows), sorted(rows[0])[5:8]
+        (['doc'], 'abc', 'done', 3, ['err_resim_sq', 'invalid_fraction', 'label'])
+    """
 
     def __init__(self, path, create: bool = True):
         self.path = Path(path)
@@ -192,6 +229,7 @@ class ResultsDB:
                                  f"reads version {SCHEMA_VERSION}")
 
     def close(self):
+        """Close the connection (also on leaving a ``with`` block)."""
         if self.conn is not None:
             self.conn.close()
 
@@ -241,6 +279,7 @@ class ResultsDB:
                       (cell.key, self.host, self.pid))
 
     def fail(self, cell, error: str) -> None:
+        """Mark ``cell`` failed with the ``error`` text (a later run of the grid tries it again)."""
         with self.transaction() as c:
             c.execute("UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE cell_key = ?",
                       (error, time.time(), cell.key))
@@ -295,6 +334,7 @@ class ResultsDB:
 
     # -- queries ------------------------------------------------------------------------------
     def status(self, keys) -> dict[str, str]:
+        """``{cell key: status}`` (``running``, ``done`` or ``failed``) for the cells of ``keys`` that have a run."""
         keys = list(keys)
         out = {}
         for i in range(0, len(keys), 500):
@@ -310,6 +350,8 @@ class ResultsDB:
         return [r[0] for r in rows]
 
     def runs(self, grid: str | None = None, status: str = "done") -> list[dict]:
+        """The runs with ``status`` (of ``grid``, or of every grid) as dicts of the ``runs`` table's columns,
+        ``config``, ``facts`` and ``hardware`` decoded; in the order they were claimed."""
         q = "SELECT * FROM runs WHERE status = ?" + (" AND grid = ?" if grid else "") + " ORDER BY run_id"
         cur = self.conn.execute(q, (status, grid) if grid else (status,))
         cols = [d[0] for d in cur.description]
@@ -322,6 +364,7 @@ class ResultsDB:
         return out
 
     def results(self, run_ids) -> list[dict]:
+        """The per-observation rows of the runs ``run_ids`` as dicts of the ``results`` table's columns."""
         run_ids = list(run_ids)
         if not run_ids:
             return []
@@ -346,9 +389,11 @@ class ResultsDB:
         return {k: (np.asarray(r, dtype=float), d) for k, (r, d) in out.items()}
 
     def samples(self, run_id: int) -> dict[str, tuple[list, np.ndarray]]:
+        """A run's posterior samples of the showcase observations: ``{name: (y, samples (n, x_dim))}``."""
         rows = self.conn.execute("SELECT name, y, data FROM samples WHERE run_id = ?", (run_id,)).fetchall()
         return {n: (json.loads(y), array_from_blob(b)) for n, y, b in rows}
 
     def references(self, problem: str) -> dict[str, tuple[list, np.ndarray]]:
+        """The reference samples of ``problem``'s showcase observations: ``{name: (y, samples (n, x_dim))}``."""
         rows = self.conn.execute("SELECT name, y, data FROM references_ WHERE problem = ?", (problem,)).fetchall()
         return {n: (json.loads(y), array_from_blob(b)) for n, y, b in rows}

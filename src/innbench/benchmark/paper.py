@@ -31,6 +31,15 @@ PAPER: dict[tuple[str, str], tuple[float, float, float]] = {
 
 
 def paper_row(problem: str, model: str) -> dict | None:
+    """The paper's published numbers for ``model`` on ``problem`` (:data:`PAPER`), or None where it has none.
+
+    Example:
+        >>> from innbench.benchmark.paper import paper_row
+        >>> paper_row("kinematics", "cinn")
+        {'err_post': 0.015, 'err_resim': 0.008, 'inference_ms': 11}
+        >>> paper_row("kinematics", "flow_matching") is None
+        True
+    """
     v = PAPER.get((problem, model))
     return None if v is None else {"err_post": v[0], "err_resim": v[1], "inference_ms": v[2]}
 

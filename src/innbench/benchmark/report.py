@@ -43,7 +43,15 @@ def _yn(v) -> str:
 
 
 def collect(db: ResultsDB, grid: str | None = None) -> dict:
-    """Gather the finished runs of ``grid`` (default: the most recently finished grid) by problem and label."""
+    """Gather the finished runs of ``grid`` (default: the most recently finished grid) by problem and label.
+
+    Args:
+        db: an open :class:`innbench.benchmark.ResultsDB`.
+        grid: the grid's name; None: the most recently finished one.
+
+    Returns:
+        ``{"grid": name, "problems": {problem: {label: [run, ...]}}}`` with each run's per-observation rows.
+    """
     grids = db.grids()
     if not grids:
         raise ValueError(f"db: {str(db.path)!r} holds no finished runs (run `innbench bench` first)")
@@ -511,7 +519,29 @@ def render_page(context: dict) -> str:
 
 
 def build_report(db_path, out, grid: str | None = None) -> dict:
-    """Write tables, figures, ``report.html`` and ``summary.json`` for ``grid`` into directory ``out``."""
+    """Write tables, figures, ``report.html`` and ``summary.json`` for ``grid`` into directory ``out``.
+
+    The database is opened read-only. ``innbench report`` is this function.
+
+    Args:
+        db_path: the results database written by :func:`innbench.benchmark.run_grid`.
+        out: the report's directory (created if missing).
+        grid: the grid to report; None: the most recently finished one.
+
+    Returns:
+        The summary (what ``summary.json`` holds): per problem and label, the aggregated metrics.
+
+    Example:
+        Drawing the report's figures takes seconds to minutes, so this is not run here:
+
+        ```python
+        from innbench.benchmark import get_grid, run_grid
+        from innbench.benchmark.report import build_report
+
+        run_grid(get_grid("quick"), "results/quick.db")
+        summary = build_report("results/quick.db", "results/report-quick")   # report.html, figures/, tables
+        ```
+    """
     out = check_output_dir(out, "out")
     with ResultsDB(db_path, create=False) as db:
         data = collect(db, grid)  # a database without results fails here, before anything is created

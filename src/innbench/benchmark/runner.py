@@ -22,10 +22,16 @@ __all__ = ["GridInterrupted", "hardware", "run_cell", "run_grid", "showcase_obse
 
 
 class GridInterrupted(KeyboardInterrupt):
-    """Ctrl-C during a grid; finished cells are stored, the unfinished ones are released."""
+    """Ctrl-C during a grid; finished cells are stored, the unfinished ones are released.
+
+    Raised by :func:`run_grid`; its message says how many cells are stored. Running the same grid again
+    resumes it.
+    """
 
 
 def hardware() -> dict:
+    """What a run is stored with about the machine: platform, processor, CPU count, torch threads, Python,
+    host, process id and the CUDA device where there is one."""
     info = {
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
@@ -42,7 +48,14 @@ def hardware() -> dict:
 
 def showcase_observations(problem) -> tuple[list[str], np.ndarray]:
     """The observations whose posteriors the report draws (:meth:`Problem.showcase_observations`) and
-    their names ``y0``, ``y1``, ..."""
+    their names ``y0``, ``y1``, ...
+
+    Example:
+        >>> from innbench import get_problem
+        >>> from innbench.benchmark.runner import showcase_observations
+        >>> showcase_observations(get_problem("kinematics"))
+        (['y0'], array([[1.5, 0. ]]))
+    """
     y = np.asarray(problem.showcase_observations(), dtype=float)
     return [f"y{i}" for i in range(len(y))], y
 
@@ -51,6 +64,27 @@ def run_cell(cell: Cell, config: dict, progress: bool = False, save_dir=None, de
     """Train and evaluate one cell; returns the rows for :meth:`ResultsDB.store` (no database access).
 
     Runs in the calling process or in a Ray worker, so it imports the grid's ``imports`` itself.
+
+    Args:
+        cell: the :class:`innbench.benchmark.Cell` (problem, model variant, seed, settings).
+        config: the grid's settings, :meth:`GridConfig.to_dict`.
+        progress: show progress bars.
+        save_dir: a directory to save the trained model in (``<problem>-<label>-seed<seed>``); None: not saved.
+        device: the torch device to train and sample on.
+
+    Returns:
+        ``{"run": ..., "observations": [...], "samples": [...], "references": [...], "calibration": [...]}``.
+
+    Example:
+        >>> from innbench.benchmark import GridConfig
+        >>> grid = GridConfig(name="doc", problems=["linear"], seeds=[0],
+        ...                   models=[{"model": "rejection_abc", "label": "abc", "options": {"simulations": 2000}}],
+        ...                   preset="tiny", observations=3, samples=200, timing_observations=0,
+        ...                   c2st_observations=0, noise_floor_observations=0)
+        >>> from innbench.benchmark import run_cell
+        >>> result = run_cell(grid.cells()[0], grid.to_dict())
+        >>> len(result["observations"]), result["run"]["title"]
+        (3, 'rejection ABC (baseline)')
     """
     from ..api import train
     from ..evaluation import _reference_method, score
@@ -127,7 +161,7 @@ def run_cell(cell: Cell, config: dict, progress: bool = False, save_dir=None, de
 
 
 def _observation_rows(res: dict) -> list[dict]:
-    """The per-observation rows of the results database from :func:`~innbench.evaluation.score`'s output."""
+    """The per-observation rows of the results database from :func:`innbench.evaluation.score`'s output."""
     per = res["per_observation"]
     k = res["summary"]["c2st_observations"]
     return [
@@ -315,6 +349,38 @@ def run_grid(grid: GridConfig, db_path, executor: str = "local", address: str | 
     is working on are left to it, failed cells are tried again. Returns counts per outcome.
     ``jobs > 1`` (local executor) runs cells in that many worker processes, each with ``grid.threads``
     torch threads (default: the CPU cores divided among the jobs); this process writes the database.
+
+    Args:
+        grid: the :class:`innbench.benchmark.GridConfig` (:func:`innbench.benchmark.get_grid`,
+            :func:`innbench.benchmark.load_grid`).
+        db_path: the results database (:class:`innbench.benchmark.ResultsDB`; created if missing).
+        executor: ``"local"`` (this process, or ``jobs`` worker processes) or ``"ray"``.
+        address: the Ray cluster's address (None: a local Ray).
+        progress: show a progress bar over the cells.
+        save_dir: a directory to save every trained model in; None: not saved.
+        device: the torch device of the cells.
+        log: where the one-line messages go (``print``).
+        jobs: worker processes of the local executor.
+
+    Returns:
+        Counts: ``cells``, ``done_before`` (skipped), ``busy`` (left to another process), ``done``, ``failed``.
+
+    Raises:
+        GridInterrupted: on Ctrl-C, after the finished cells are stored and the unfinished released.
+
+    Example:
+        >>> import tempfile
+        >>> from innbench.benchmark import run_grid
+        >>> from innbench.benchmark import GridConfig
+        >>> grid = GridConfig(name="doc", problems=["linear"], seeds=[0],
+        ...                   models=[{"model": "rejection_abc", "label": "abc", "options": {"simulations": 2000}}],
+        ...                   preset="tiny", observations=3, samples=200, timing_observations=0,
+        ...                   c2st_observations=0, noise_floor_observations=0)
+        >>> path = tempfile.mkdtemp() + "/results.db"
+        >>> run_grid(grid, path, progress=False, log=lambda *a: None)
+        {'cells': 1, 'done_before': 0, 'busy': 0, 'done': 1, 'failed': 0}
+        >>> run_grid(grid, path, progress=False, log=lambda *a: None)["done_before"]  # a re-run resumes
+        1
     """
     if executor not in ("local", "ray"):
         raise ValueError(f"executor: expected 'local' or 'ray', got {executor!r}")

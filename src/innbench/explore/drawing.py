@@ -4,7 +4,7 @@ The page only maps these to pixels. The geometry is the report's (:mod:`innbench
 Figures 2 and 3) with faster settings where the figure's would not keep up with a dragged target:
 
 - kinematics (:func:`kinematics_drawing`): the first 150 sampled arms (the problem's own
-  :meth:`~innbench.problems.kinematics.Kinematics.joints`), the most likely arm (mean-shift mode, bandwidth
+  :meth:`innbench.problems.kinematics.Kinematics.joints`), the most likely arm (mean-shift mode, bandwidth
   0.1, from fewer starts than the figure's) and the contour enclosing 97 % of the end points' KDE;
 - ballistics (:func:`ballistics_drawing`): the first 100 trajectories, the most likely throw and the
   density of the impacts;

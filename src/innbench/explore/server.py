@@ -6,7 +6,7 @@ Routes (``GET`` only; everything else is 405):
 - ``/api/models``: ``{"models": [...], "problems": {...}, "max_samples": 20000}``.
 - ``/api/posterior?model=NAME&y=1.5,0&n=1000``: see :mod:`innbench.explore`.
 
-Requests run in threads (:class:`~http.server.ThreadingHTTPServer`), so several models' requests are
+Requests run in threads (:class:`http.server.ThreadingHTTPServer`), so several models' requests are
 answered at once. A refused request gets a 4xx JSON error and a failure inside the explorer a 500; the
 server stays up either way.
 """

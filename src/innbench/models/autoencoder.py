@@ -22,12 +22,29 @@ class Autoencoder(Model):
     (``dim(x)`` where ``dim(y) >= dim(x)``: then the encoding is wider than ``x``).
     Sampling: ``x = dec([y*, z])``, ``z ~ N(0, I)``. Only asymptotically invertible; no density.
 
-    Recipe (100 kinematics validation observations, ``benchmarks/tune.py``, ``docs/model_recipes.md``):
-    the reconstruction decodes the *true* ``y`` plus noise (``decode_from="y"``, see
-    :func:`~innbench.models.losses.autoencoder_loss`): Err_post 0.804 -> 0.0625 (decoding ``y_hat``
-    let the encoder hide x in the errors of ``y_hat``; decoding ``y*`` then failed for every target
-    below the rail). The stretched observation coordinate (``transform_observations``) for the edge
-    of the reach: 0.0268; ``decode_noise`` 0.01 instead of 0.05: 0.0278 with Err_resim 0.0196 -> 0.0155.
+    Defaults chosen on validation observations: docs/journal/recipes_in_code.md#autoencoder.
+
+    Args:
+        problem: a registered problem name or a :class:`innbench.problems.Problem` (vector observations).
+        hidden: width of the encoder's and decoder's hidden layers (256); the width option a budget's
+            ``params`` scales.
+        layers: hidden layers of each (4).
+        mmd_weight: ``alpha``, the weight of the MMD on ``[z, y]`` (50).
+        reconstruction_weight: ``beta``, the weight of the reconstruction (1).
+        decode_from: ``"y"`` (decode the true observation plus noise) or ``"y_hat"`` (Eq. 7 as printed; see
+            :func:`innbench.models.losses.autoencoder_loss`).
+        decode_noise: standard deviation of the noise on the decoded ``y`` (0.01).
+        transform_observations: predict the problem's stretched observation coordinate (True).
+        seed: seed of the initial weights (0).
+        **config: the options every model has (:class:`innbench.models.Model`).
+
+    Example:
+        >>> from innbench.models import build_model
+        >>> model = build_model("autoencoder", "kinematics", hidden=32)
+        >>> model.dim_z(), model.has_density
+        (2, False)
+        >>> model.sample([[1.5, 0.0]], 5).shape
+        (1, 5, 4)
     """
 
     name = "autoencoder"

@@ -23,12 +23,38 @@ MODEL_FILES = {"config.json", "weights.pt"}
 
 
 class ModelLoadError(RuntimeError):
-    """A model directory is missing, incomplete or corrupt."""
+    """A model directory is missing, incomplete or corrupt.
+
+    Raised by :func:`load_model` with a message that names the directory and what is wrong with it (also
+    for a model trained on another version of its problem).
+
+    Example:
+        >>> import tempfile
+        >>> from innbench.models import ModelLoadError, load_model
+        >>> try:
+        ...     load_model(tempfile.mkdtemp())
+        ... except ModelLoadError as err:
+        ...     print("has no config.json" in str(err))
+        True
+    """
 
 
 @dataclass(frozen=True)
 class ModelFacts:
-    """What the paper's tables list about a model (the report fills its columns from these)."""
+    """What the paper's tables list about a model (the report fills its columns from these).
+
+    Attributes:
+        ml_loss: trained by maximum likelihood.
+        y_supervised: encodes ``x`` as ``[y, z]``, with ``y`` supervised (the INN of Eq. 3 / 4).
+        exact_inverse: the sampler is the exact inverse of the trained map.
+        density: ``log_prob`` gives the posterior density (:attr:`Model.has_density`).
+        equation: the paper's equation of the loss (e.g. ``"Eq. 5"``).
+
+    Example:
+        >>> from innbench.models import get_model_class
+        >>> get_model_class("cinn").facts
+        ModelFacts(ml_loss=True, y_supervised=False, exact_inverse=True, density=True, equation='Eq. 5')
+    """
 
     ml_loss: bool
     y_supervised: bool
@@ -41,18 +67,18 @@ class ModelFacts:
 #: the budget's learning-rate schedule (the budget itself stays the same for every model of a grid).
 BASE_DEFAULTS = {"bounded_transform": "logit", "lr_scale": 1.0}
 #: Options of every conditional model: ``condition_features`` adds the problem's extra condition features
-#: (:meth:`~innbench.problems.Problem.condition_features`) to the standardised y it is given; ``summary``
+#: (:meth:`innbench.problems.Problem.condition_features`) to the standardised y it is given; ``summary``
 #: names the summary network that embeds y first (:mod:`innbench.models.summary`; "auto": by the problem's
 #: observation kind, none for a vector; or a ``torch.nn.Module`` of the user's), with ``summary_dim``
 #: outputs (None: ``max(8, 2 dim(x))``) and width ``summary_hidden``; ``summary_moments``: the set summary
-#: also pools the items' mean and covariance (:class:`~innbench.models.summary.SetSummary`). The summary is
+#: also pools the items' mean and covariance (:class:`innbench.models.summary.SetSummary`). The summary is
 #: trained with the model. ``members=K > 1`` makes the model an ensemble of K such models trained from seeds
 #: ``seed .. seed + K - 1`` on the same simulations (:mod:`innbench.models.ensemble`).
 CONDITIONAL_DEFAULTS = {"condition_features": True, "summary": "auto", "summary_dim": None, "summary_hidden": 64,
                         "summary_moments": True, "members": 1}
 #: Options of every y-supervised model (``facts.y_supervised``: x encoded as ``[y, z]``):
 #: ``transform_observations`` has its y output predict the problem's stretched observation coordinate
-#: (:meth:`~innbench.problems.Problem.transform_observations`) instead of raw y.
+#: (:meth:`innbench.problems.Problem.transform_observations`) instead of raw y.
 Y_SUPERVISED_DEFAULTS = {"transform_observations": True}
 
 
@@ -69,7 +95,36 @@ class Model(nn.Module):
     flow need not learn the posterior's hard edges at the box's walls (as sbi does for bounded priors).
 
     Subclasses set ``name``, ``facts``, ``defaults`` and implement :meth:`build`, :meth:`loss`,
-    :meth:`sample_standardized` and :meth:`dim_z`.
+    :meth:`sample_standardized` and :meth:`dim_z`; a density model also implements
+    ``log_prob_standardized(x, c)``. :func:`innbench.checks.check_model` tests a subclass against this
+    contract. A model is built untrained (usually by :func:`innbench.models.build_model`), trained by
+    :func:`innbench.training.fit` or :func:`innbench.simbudget.fit_simulations`, and saved and loaded as a
+    directory (:meth:`save`, :func:`load_model`).
+
+    Args:
+        problem: a registered problem name or a :class:`innbench.problems.Problem`.
+        **config: the model's options: its class's ``defaults``, ``bounded_transform`` (``"logit"`` or
+            None) and ``lr_scale`` (a factor on the budget's learning rate) for every model, and for
+            conditional models ``condition_features``, ``summary``, ``summary_dim``, ``summary_hidden``,
+            ``summary_moments`` and ``members`` (an ensemble of that many). Unknown or invalid options raise
+            a ``ValueError`` that names them; :meth:`known_options` lists them with their defaults.
+
+    Example:
+        >>> import numpy as np
+        >>> from innbench.models import build_model
+        >>> from innbench.training import fit, get_budget
+        >>> model = build_model("mdn", "linear", hidden=32, seed=0)
+        >>> sorted(model.known_options())[:4]
+        ['bounded_transform', 'components', 'condition_features', 'hidden']
+        >>> model.sample([[1.0]], 8).shape  # untrained: the right shape, meaningless values
+        (1, 8, 2)
+
+        Training takes seconds even for this small budget, so it is not run here:
+
+        ```python
+        fit(model, get_budget("tiny"), seed=0)
+        model.save("runs/mdn-linear")
+        ```
     """
 
     name: ClassVar[str] = "model"
@@ -142,7 +197,7 @@ class Model(nn.Module):
         self.register_buffer("c_mean", torch.zeros(self.cond_dim))
         self.register_buffer("c_std", torch.ones(self.cond_dim))
         self.train_info: dict = {}
-        #: fraction of the training budget done (set by :func:`~innbench.training.fit`; ramps read it)
+        #: fraction of the training budget done (set by :func:`innbench.training.fit`; ramps read it)
         self.progress = 1.0
         with torch.random.fork_rng(devices=[]):  # weights depend on the config's seed only
             torch.manual_seed(int(self.config.get("seed") or 0))
@@ -193,9 +248,12 @@ class Model(nn.Module):
 
     # -- to implement -------------------------------------------------------------------------
     def build(self) -> None:
+        """Create the networks from ``self.config`` and ``self.problem`` (called once by ``__init__``, under
+        the config's torch seed)."""
         raise NotImplementedError
 
     def dim_z(self) -> int:
+        """The latent size ``dim(z)`` (the paper's tables list it)."""
         raise NotImplementedError
 
     def loss(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict]:
@@ -227,9 +285,11 @@ class Model(nn.Module):
 
     @property
     def device(self) -> torch.device:
+        """The torch device the model's weights are on."""
         return self.x_mean.device
 
     def n_parameters(self) -> int:
+        """The number of trainable parameters (of every ensemble member, of the summary network too)."""
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
     def to_unbounded(self, x):
@@ -255,6 +315,8 @@ class Model(nn.Module):
         return x
 
     def set_normalization(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Set the standardisation of ``x`` (after the logit of bounded parameters) and of the condition from
+        the training set ``x (N, x_dim)``, ``y (N, y_dim)`` (the trainers call it first)."""
         x = self.to_unbounded(torch.as_tensor(x, dtype=torch.float64)).numpy()
         self.x_mean.copy_(torch.as_tensor(x.mean(0)))
         self.x_std.copy_(torch.as_tensor(x.std(0) + 1e-8))
@@ -271,6 +333,7 @@ class Model(nn.Module):
         self.c_std.copy_(c.std(0) + 1e-8)
 
     def dequantize(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``x`` with uniform noise in ``[-0.5, 0.5)`` added to its integer-valued parameters (training only)."""
         if not self.problem.discrete:
             return x
         x = x.clone()
@@ -280,6 +343,7 @@ class Model(nn.Module):
         return x
 
     def standardize_x(self, x):
+        """Parameters ``x`` (torch, the problem's units) in the standardised coordinates the network sees."""
         return (self.to_unbounded(x) - self.x_mean) / self.x_std
 
     def _raw_condition(self, y):
@@ -295,6 +359,7 @@ class Model(nn.Module):
         return (self._raw_condition(y) - self.c_mean) / self.c_std
 
     def unstandardize_x(self, x):
+        """The inverse of :meth:`standardize_x`: standardised coordinates back to the problem's units."""
         return self.from_unbounded(x * self.x_std + self.x_mean)
 
     @torch.inference_mode()
@@ -309,6 +374,25 @@ class Model(nn.Module):
         ``y`` has shape ``(m, y_dim)`` (validated against the problem: shape, finiteness, reachability).
         The same ``seed`` gives the same samples. Observations are batched so at most ``batch_size``
         samples are in flight at once.
+
+        Args:
+            y: observations ``(m, y_dim)`` (one ``(y_dim,)`` works too; a series or set in any layout that
+                :meth:`innbench.problems.Problem.validate_observations` takes).
+            n: samples per observation.
+            seed: seeds the sampler's torch generator (None: 0).
+            batch_size: the most samples drawn in one network call.
+            round_discrete: round integer-valued parameters.
+
+        Returns:
+            An array ``(m, n, x_dim)`` (float64) in the problem's units.
+
+        Example:
+            >>> import numpy as np
+            >>> from innbench.models import build_model
+            >>> model = build_model("cinn", "kinematics")
+            >>> s = model.sample([[1.5, 0.0], [1.0, 0.5]], 10, seed=3)
+            >>> s.shape, bool(np.array_equal(s, model.sample([[1.5, 0.0], [1.0, 0.5]], 10, seed=3)))
+            ((2, 10, 4), True)
         """
         from ..params import count
         from ..runtime import check_memory
@@ -368,6 +452,22 @@ class Model(nn.Module):
         of that integer. For the MAF + decoder it is the MAF's density, which the default decoder sampler
         approximates (``sampler="flow"`` samples it exactly). Models without a tractable density
         (:attr:`has_density` False) raise ``NotImplementedError``; use :meth:`sample` for them.
+
+        Args:
+            x: parameter rows ``(n, x_dim)`` in the problem's units.
+            y: observations ``(n, y_dim)`` or ``(1, y_dim)``.
+
+        Returns:
+            An array ``(n,)`` of log densities (float64).
+
+        Example:
+            >>> import numpy as np
+            >>> from innbench.models import build_model
+            >>> model = build_model("cinn", "kinematics")
+            >>> x = model.sample([[1.5, 0.0]], 6)[0]
+            >>> lp = model.log_prob(x, [[1.5, 0.0]])
+            >>> lp.shape, bool(np.isfinite(lp).all())
+            ((6,), True)
         """
         if not self.has_density:
             raise NotImplementedError(f"model {self.name!r} has no tractable density (facts.density is False); "
@@ -407,6 +507,7 @@ class Model(nn.Module):
 
     # -- persistence --------------------------------------------------------------------------
     def state(self) -> dict:
+        """What ``config.json`` of a saved model holds: names, versions, the config, facts and training summary."""
         return {
             "model": self.name,
             "problem": self.problem.name,
@@ -422,7 +523,24 @@ class Model(nn.Module):
     def save(self, path, name: str = "out") -> Path:
         """Write directory ``path`` with ``config.json`` and ``weights.pt``, replacing an earlier model
         there as a whole (:func:`innbench.atomic.replace_dir`): an interrupted save leaves the earlier
-        model loadable. A directory holding other files is refused."""
+        model loadable. A directory holding other files is refused.
+
+        Args:
+            path: the model directory (created, with its parents, if missing).
+            name: what error messages call ``path`` (e.g. the CLI's ``--out``).
+
+        Returns:
+            The directory's path.
+
+        Example:
+            >>> import tempfile
+            >>> from innbench.models import build_model, load_model
+            >>> path = build_model("mdn", "linear").save(tempfile.mkdtemp() + "/mdn")
+            >>> sorted(p.name for p in path.iterdir())
+            ['config.json', 'weights.pt']
+            >>> load_model(path).config["components"]
+            16
+        """
         from ..atomic import replace_dir
 
         weights = {k: v.detach().cpu() for k, v in self.state_dict().items()}
@@ -439,7 +557,28 @@ def load_model(path, device: str = "cpu", summary: nn.Module | None = None) -> M
     """Load a model directory written by :meth:`Model.save` (weights with ``weights_only=True``).
 
     A model trained with a summary network of the user's own needs a fresh instance of it as ``summary``
-    (its weights are loaded from the directory)."""
+    (its weights are loaded from the directory).
+
+    Args:
+        path: the model directory.
+        device: where to put the model (``cpu``, ``cuda``, ``cuda:N``).
+        summary: a fresh instance of the user's summary network, for a model trained with one.
+
+    Returns:
+        The :class:`Model`, in evaluation mode, with its ``train_info``.
+
+    Raises:
+        ModelLoadError: the directory is missing, incomplete or corrupt, or the model was trained on another
+            version of its problem.
+
+    Example:
+        >>> import tempfile
+        >>> from innbench.models import build_model, load_model
+        >>> model = build_model("cinn", "linear", blocks=2, seed=4)
+        >>> again = load_model(model.save(tempfile.mkdtemp() + "/cinn"))
+        >>> again.config == model.config, again.training
+        (True, False)
+    """
     from . import get_model_class
 
     path = Path(path)

@@ -14,7 +14,14 @@ __all__ = ["ACTIVATIONS", "PERMUTATIONS", "AffineCouplingBlock", "InvertibleSequ
 
 
 def soft_clamp(s: torch.Tensor, clamp: float) -> torch.Tensor:
-    """``clamp * 0.636 * atan(s / clamp)``: smooth, odd, bounded by ~``clamp`` (the ICLR 2019 INN's clamp)."""
+    """``clamp * 0.636 * atan(s / clamp)``: smooth, odd, bounded by ~``clamp`` (the ICLR 2019 INN's clamp).
+
+    Example:
+        >>> import torch
+        >>> from innbench.models.blocks import soft_clamp
+        >>> [round(v, 3) for v in soft_clamp(torch.tensor([-1e6, 0.0, 1e6]), 2.0).tolist()]
+        [-1.998, 0.0, 1.998]
+    """
     return clamp * 0.636 * torch.atan(s / clamp)
 
 
@@ -23,7 +30,13 @@ ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "ge
 
 
 def activation_class(name):
-    """The ``nn.Module`` class of an activation given by name (see :data:`ACTIVATIONS`) or class."""
+    """The ``nn.Module`` class of an activation given by name (see :data:`ACTIVATIONS`) or class.
+
+    Example:
+        >>> from innbench.models.blocks import activation_class
+        >>> activation_class("gelu")
+        <class 'torch.nn.modules.activation.GELU'>
+    """
     if isinstance(name, type) and issubclass(name, nn.Module):
         return name
     if name not in ACTIVATIONS:
@@ -32,7 +45,22 @@ def activation_class(name):
 
 
 def subnet(n_in: int, n_out: int, hidden: int, layers: int = 3, activation="silu") -> nn.Sequential:
-    """An MLP with ``layers`` linear layers whose last layer starts at zero (so blocks start as identity)."""
+    """An MLP with ``layers`` linear layers whose last layer starts at zero (so blocks start as identity).
+
+    Args:
+        n_in: input features.
+        n_out: output features.
+        hidden: width of the hidden layers.
+        layers: linear layers (at least 1).
+        activation: the activation between them (a name from :data:`ACTIVATIONS` or a class).
+
+    Example:
+        >>> import torch
+        >>> from innbench.models.blocks import subnet
+        >>> net = subnet(3, 4, hidden=16)
+        >>> len(net), bool((net(torch.randn(5, 3)) == 0).all())  # 3 linear layers, 2 activations; zero at start
+        (5, True)
+    """
     activation = activation_class(activation)
     mods: list[nn.Module] = []
     width = n_in
@@ -50,8 +78,7 @@ class AffineCouplingBlock(nn.Module):
 
     With ``x = [u1, u2]`` and an optional condition ``c`` fed to every subnetwork:
 
-    .. math:: v_2 = u_2 \odot e^{s_2(u_1, c)} + t_2(u_1, c), \qquad
-              v_1 = u_1 \odot e^{s_1(v_2, c)} + t_1(v_2, c)
+    .. math:: v_2 = u_2 \odot e^{s_2(u_1, c)} + t_2(u_1, c), \qquad v_1 = u_1 \odot e^{s_1(v_2, c)} + t_1(v_2, c)
 
     where the scales pass through :func:`soft_clamp`. ``log|det J| = sum(s_1) + sum(s_2)``.
 
@@ -61,6 +88,17 @@ class AffineCouplingBlock(nn.Module):
         hidden, layers: width and depth of the subnetworks.
         clamp: soft clamp of the log-scales.
         activation: the subnetworks' activation (name from :data:`ACTIVATIONS`).
+
+    Example:
+        >>> import torch
+        >>> from innbench.models.blocks import AffineCouplingBlock
+        >>> block = AffineCouplingBlock(4, cond_dim=2, hidden=16)
+        >>> _ = torch.nn.init.normal_(block.net1[-1].weight)  # leave the identity it starts as
+        >>> x, c = torch.randn(8, 4), torch.randn(8, 2)
+        >>> v, logdet = block(x, c)
+        >>> x_again, minus_logdet = block(v, c, rev=True)
+        >>> torch.allclose(x_again, x, atol=1e-5), torch.allclose(minus_logdet, -logdet), logdet.shape
+        (True, True, torch.Size([8]))
     """
 
     def __init__(self, dim: int, cond_dim: int = 0, hidden: int = 128, layers: int = 3, clamp: float = 2.0,
@@ -120,7 +158,17 @@ class ConditionalAffine(nn.Module):
 
 
 class PermuteRandom(nn.Module):
-    """A fixed random permutation of the features (drawn from ``seed``); log-determinant 0."""
+    """A fixed random permutation of the features (drawn from ``seed``); log-determinant 0.
+
+    Example:
+        >>> import torch
+        >>> from innbench.models.blocks import PermuteRandom
+        >>> perm = PermuteRandom(5, seed=0)
+        >>> x = torch.arange(5.0)[None]
+        >>> y, _ = perm(x)
+        >>> sorted(y[0].tolist()), torch.equal(perm(y, rev=True)[0], x)
+        ([0.0, 1.0, 2.0, 3.0, 4.0], True)
+    """
 
     def __init__(self, dim: int, seed: int):
         super().__init__()
@@ -136,7 +184,16 @@ class PermuteRandom(nn.Module):
 class RotateRandom(nn.Module):
     """A fixed random orthogonal matrix (a "soft permutation", as in FrEIA's ``AllInOneBlock``), drawn
     from ``seed``; ``|det| = 1`` so the log-determinant is 0. Every output mixes every input, so the
-    next coupling block never sees the same split of the features twice."""
+    next coupling block never sees the same split of the features twice.
+
+    Example:
+        >>> import torch
+        >>> from innbench.models.blocks import RotateRandom
+        >>> rot, x = RotateRandom(4, seed=0), torch.randn(3, 4)
+        >>> y, _ = rot(x)
+        >>> torch.allclose(y.norm(dim=1), x.norm(dim=1), atol=1e-5), torch.allclose(rot(y, rev=True)[0], x, atol=1e-5)
+        (True, True)
+    """
 
     def __init__(self, dim: int, seed: int):
         super().__init__()
@@ -157,7 +214,31 @@ PERMUTATIONS = {"random": PermuteRandom, "orthogonal": RotateRandom}
 class InvertibleSequence(nn.Module):
     """``blocks`` coupling blocks, each followed by a fixed random permutation (``permutation="random"``)
     or a fixed random rotation (``"orthogonal"``); with ``conditional_affine``, a :class:`ConditionalAffine`
-    first."""
+    first.
+
+    The network of the INN-type models (``forward(x, c, rev)`` returns the output and ``log|det J|``, as in
+    FrEIA).
+
+    Args:
+        dim: number of features (>= 2).
+        cond_dim: size of the condition (0 for none).
+        blocks: coupling blocks.
+        hidden, layers: width and depth of the subnetworks.
+        clamp: soft clamp of the log-scales.
+        seed: seed of the permutations (block ``i`` uses ``seed + i``).
+        activation: the subnetworks' activation.
+        permutation: ``"random"`` or ``"orthogonal"``.
+        conditional_affine: a :class:`ConditionalAffine` first.
+
+    Example:
+        >>> import torch
+        >>> from innbench.models.blocks import InvertibleSequence
+        >>> net = InvertibleSequence(4, cond_dim=2, blocks=3, hidden=16)
+        >>> x, c = torch.randn(8, 4), torch.randn(8, 2)
+        >>> z, logdet = net(x, c)
+        >>> torch.allclose(net(z, c, rev=True)[0], x, atol=1e-5), z.shape, logdet.shape
+        (True, torch.Size([8, 4]), torch.Size([8]))
+    """
 
     def __init__(self, dim: int, cond_dim: int = 0, blocks: int = 6, hidden: int = 128, layers: int = 3,
                  clamp: float = 2.0, seed: int = 0, activation="silu", permutation: str = "random",

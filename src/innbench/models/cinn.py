@@ -25,37 +25,46 @@ class ConditionalINN(Model):
     standard deviation ``y_noise`` (in standardised units) to smooth the conditional density: the
     posterior of a deterministic forward process is concentrated on a lower-dimensional set, where the
     likelihood has no finite optimum. With ``condition_features`` the condition also holds the
-    problem's :meth:`~innbench.problems.Problem.condition_features` (kinematics: distance to the reach).
+    problem's :meth:`innbench.problems.Problem.condition_features` (kinematics: distance to the reach).
 
     Latent size: ``dim(z) = dim(x)``. Posterior sampling: ``x = f^{-1}(z; y*)``, ``z ~ N(0, I)``.
     Exact inverse, exact density.
 
-    Recipe (tuned on 100 kinematics *validation* observations, seed 777, with
-    ``benchmarks/tune.py cinn kinematics --batches 4000 --params 100000``; ``docs/model_recipes.md``):
-    10 blocks instead of 6 at the same parameter count (Err_post 0.0310 -> 0.0184: the worst targets
-    were too broad and shifted in rare regions of y, an underfit), and ``lr_scale`` 2, i.e. twice the
-    budget's learning rate (0.0184 -> 0.0145, Err_resim 0.0133 -> 0.0125). No gain from random
-    rotations instead of permutations (0.0314), clamp 4 (0.0302), 16 blocks (0.0219) or 200k
-    parameters (0.0157). Smaller condition noise trades Err_post for Err_resim (``y_noise`` 0.003:
-    0.0394 / 0.0107; annealed 0.01 -> 0.002 with ``y_noise_final``: 0.0332 / 0.0068), so 0.01 stays.
+    Defaults chosen on validation observations: docs/journal/recipes_in_code.md#cinn (also the measurements
+    behind ``noise_conditioned`` and ``conditional_affine`` staying off).
 
-    ``noise_conditioned`` (off by default): each training pair gets its own noise level ``sigma``,
-    log-uniform in ``[y_noise_min, y_noise]``, and the network is told ``log(sigma / y_noise)`` as one more
-    condition feature; sampling uses ``y_noise_sample`` (default ``y_noise_min``), so one trained network
-    offers the whole Err_post / Err_resim trade and the level can be chosen after training. Measured
-    (same validation set, range 0.002-0.01): sampling level 0.002 / 0.004 / 0.005 / 0.006 / 0.01 gives
-    Err_post 0.0202 / 0.0170 / 0.0167 / 0.0167 / 0.0190 and Err_resim 0.0060 / 0.0072 / 0.0078 / 0.0084 /
-    0.0108. It beats a fixed or annealed smaller noise on both errors (noise 0.006: 0.0188 / 0.0091;
-    annealed to 0.005: 0.0190 / 0.0082), but at 100k parameters no level gives the plain recipe's
-    Err_post (0.0145 / 0.0125), so it is not the default. Range 0.004-0.02: 0.0149 / 0.0102 at 0.008.
+    Args:
+        problem: a registered problem name or a :class:`innbench.problems.Problem`.
+        blocks: coupling blocks (10).
+        hidden: width of the subnetworks (128); the width option a budget's ``params`` scales.
+        layers: hidden layers per subnetwork (3).
+        clamp: soft clamp of the log scales (2.0).
+        activation: the subnetworks' activation (``"silu"``).
+        permutation: the fixed mixing after each block, ``"random"`` (a permutation) or ``"orthogonal"``.
+        y_noise: standard deviation of the condition's training noise, standardised units (0.01).
+        y_noise_final: anneal the noise to this level over training (None: constant).
+        noise_conditioned: each training pair gets its own noise level ``sigma``, log-uniform in
+            ``[y_noise_min, y_noise]``, and the network is told ``log(sigma / y_noise)`` as one more condition
+            feature; sampling uses ``y_noise_sample`` (default ``y_noise_min``), so one trained network offers
+            the whole Err_post / Err_resim trade and the level can be chosen after training (off).
+        y_noise_min: the lowest noise level with ``noise_conditioned`` (0.001).
+        y_noise_sample: the noise level told to the network when sampling, with ``noise_conditioned``.
+        conditional_affine: a :class:`innbench.models.blocks.ConditionalAffine` layer first, a location and
+            scale of all parameters from the condition alone, so the coupling blocks model a standardised
+            shape (off).
+        lr_scale: factor on the budget's learning rate (2.0).
+        condition_features: append the problem's condition features to the observation (True).
+        seed: seed of the initial weights (0).
+        **config: the options every conditional model has (:class:`innbench.models.Model`).
 
-    ``conditional_affine`` (off by default): a :class:`~innbench.models.blocks.ConditionalAffine` layer
-    first, a location and scale of all parameters from the condition alone, so the coupling blocks model a
-    standardised shape. Measured on validation draws only (10^4 simulations, at most 10,000 steps): on the
-    epidemic (``benchmarks/structured_tuning.py``, 2,000 pairs of seed 777) the held-out NLL is -7.391
-    against -7.367 without it (standard error 0.055), SBC min p 0.25 against 0.11; on ``gaussian_set``
-    (``benchmarks/set_tuning.py``) Err_post 0.030 / 0.088 at 5 / 100 items against 0.029 / 0.091. Neither
-    is beyond the spread of two runs, so it stays off.
+    Example:
+        >>> from innbench.models import build_model
+        >>> cinn = build_model("cinn", "kinematics", blocks=4, seed=0)
+        >>> cinn.dim_z(), cinn.has_density
+        (4, True)
+        >>> x = cinn.sample([[1.5, 0.0]], 5)
+        >>> x.shape, cinn.log_prob(x[0], [[1.5, 0.0]]).shape
+        ((1, 5, 4), (5,))
     """
 
     name = "cinn"

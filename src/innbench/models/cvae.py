@@ -20,6 +20,24 @@ class ConditionalVAE(Model):
     ``dim(y) >= dim(x)``). Sampling:
     ``z ~ N(0, I)``, ``x = g(z, y*)`` (the decoder mean; no decoder noise is added). Not invertible,
     no tractable density.
+
+    Args:
+        problem: a registered problem name or a :class:`innbench.problems.Problem`.
+        hidden: width of the encoder's and decoder's hidden layers (256); the width option a budget's
+            ``params`` scales.
+        layers: hidden layers of each (4).
+        kl_weight: ``alpha``, the weight of the KL term (0.05).
+        z_dim: the latent size (None: the paper's rule, :meth:`innbench.models.Model.latent_size`).
+        y_noise: standard deviation of the condition's training noise, standardised units (0.01).
+        condition_features: append the problem's condition features to the observation (True).
+        seed: seed of the initial weights (0).
+        **config: the options every conditional model has (:class:`innbench.models.Model`).
+
+    Example:
+        >>> from innbench.models import build_model
+        >>> cvae = build_model("cvae", "kinematics", hidden=32)
+        >>> cvae.dim_z(), cvae.sample([[1.5, 0.0]], 5).shape
+        (2, (1, 5, 4))
     """
 
     name = "cvae"

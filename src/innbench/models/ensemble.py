@@ -1,9 +1,8 @@
 """Posterior ensembles: ``members=K`` copies of one conditional model, trained on the same simulations from
 different seeds, whose posterior is the equal-weight mixture of theirs.
 
-With a small simulation budget a single network overfits its training set and comes out over-confident (on the
-epidemic at 10^4 simulations, validation NLL -7.37 and 90 % coverage 0.89 for one cINN; -7.55 and 0.90 for
-four, ``benchmarks/structured_tuning.py --members 4``). Averaging the members' densities is the cheapest
+With a small simulation budget a single network overfits its training set and comes out over-confident
+(measured: docs/journal/recipes_in_code.md#posteriorensemble). Averaging the members' densities is the cheapest
 known remedy (Lakshminarayanan et al. 2017, "deep ensembles"); it costs K times the training and sampling time
 and no simulations.
 
@@ -32,7 +31,15 @@ _CLASSES: dict[type, type] = {}
 def ensemble_class(member: type[Model]) -> type[Model]:
     """The ensemble class of a conditional model class: a subclass of both :class:`PosteriorEnsemble` and
     ``member``, so that ``isinstance(ens, member)`` holds and the class facts (name, title, flags) are the
-    member's."""
+    member's.
+
+    Example:
+        >>> from innbench.models.ensemble import ensemble_class
+        >>> from innbench.models.mdn import MDN
+        >>> cls = ensemble_class(MDN)
+        >>> cls.__name__, cls.name, issubclass(cls, MDN), ensemble_class(MDN) is cls
+        ('MDNEnsemble', 'mdn', True, True)
+    """
     if member not in _CLASSES:
         _CLASSES[member] = type(f"{member.__name__}Ensemble", (PosteriorEnsemble, member),
                                 {"__module__": __name__, "__qualname__": f"{member.__name__}Ensemble"})
@@ -53,10 +60,27 @@ def __getattr__(name: str):
 
 class PosteriorEnsemble(Model):
     """``members`` models of one class on one problem: member ``k`` is built (and trained) with seed
-    ``seed + k``. Training (:func:`~innbench.training.fit`, :func:`~innbench.simbudget.fit_simulations`)
+    ``seed + k``. Training (:func:`innbench.training.fit`, :func:`innbench.simbudget.fit_simulations`)
     simulates the data once and trains every member on it in turn, each with its own seed (so its own
     validation split, batch order and early stop). Samples are drawn from the members in equal shares
     and shuffled, so every prefix of them is a draw from the mixture; the density is the members' mean.
+
+    Not built directly: the option ``members=K > 1`` of a conditional model makes one (the class is
+    :func:`ensemble_class` of the member's class).
+
+    Args:
+        problem: a registered problem name or a :class:`innbench.problems.Problem`.
+        **config: the member model's options; ``members`` is the number of members and ``seed`` the first
+            member's seed.
+
+    Example:
+        >>> from innbench.models import build_model
+        >>> from innbench.models.cinn import ConditionalINN
+        >>> ens = build_model("cinn", "kinematics", members=3, blocks=2, hidden=32)
+        >>> type(ens).__name__, isinstance(ens, ConditionalINN), len(ens.members)
+        ('ConditionalINNEnsemble', True, 3)
+        >>> ens.sample([[1.5, 0.0]], 6).shape
+        (1, 6, 4)
     """
 
     is_ensemble = True

@@ -26,6 +26,24 @@ class FlowMatching(Model):
     network evaluations each; 16 steps gave the same Err_post within 4 % on kinematics at twice the
     cost). Latent size ``dim(z) = dim(x)``; invertible by integrating backwards
     (up to the solver's error); densities would need the divergence integral (not provided).
+
+    Args:
+        problem: a registered problem name or a :class:`innbench.problems.Problem`.
+        hidden: width of the MLP (256); the width option a budget's ``params`` scales.
+        layers: hidden layers of the MLP (4).
+        time_features: sine / cosine features of ``t`` (8).
+        steps: midpoint steps of the sampler's ODE solver (8).
+        sigma_min: width of the paths' end (1e-4).
+        y_noise: standard deviation of the condition's training noise, standardised units (0.01).
+        condition_features: append the problem's condition features to the observation (True).
+        seed: seed of the initial weights (0).
+        **config: the options every conditional model has (:class:`innbench.models.Model`).
+
+    Example:
+        >>> from innbench.models import build_model
+        >>> fm = build_model("flow_matching", "kinematics", hidden=32, steps=4)
+        >>> fm.sample([[1.5, 0.0]], 5).shape, fm.has_density
+        ((1, 5, 4), False)
     """
 
     name = "flow_matching"

@@ -60,6 +60,24 @@ class NeuralSplineFlow(_ConditionalFlow):
     condition gets Gaussian noise of standard deviation ``y_noise`` (0.01) in training, and the problem's
     condition features, as for the cINN. Latent size ``dim(z) = dim(x)``. Sampling inverts the
     autoregressive splines (``dim(x)`` sequential passes per transform); exact inverse, exact density.
+
+    Args:
+        problem: a registered problem name or a :class:`innbench.problems.Problem`.
+        transforms: spline transforms (4).
+        hidden: width of the MADE networks (128); the width option a budget's ``params`` scales.
+        layers: hidden layers of the MADE networks (3).
+        bins: spline bins per dimension (8).
+        y_noise: standard deviation of the condition's training noise, standardised units (0.01).
+        condition_features: append the problem's condition features to the observation (True).
+        seed: seed of the initial weights (0).
+        **config: the options every conditional model has (:class:`innbench.models.Model`).
+
+    Example:
+        >>> from innbench.models import build_model
+        >>> nsf = build_model("nsf", "two_moons", hidden=32)
+        >>> x = nsf.sample([[0.0, 0.0]], 5)
+        >>> x.shape, nsf.log_prob(x[0], [[0.0, 0.0]]).shape
+        ((1, 5, 2), (5,))
     """
 
     name = "nsf"
@@ -96,6 +114,28 @@ class MAFDecoder(_ConditionalFlow):
     ``sampler="flow"`` inverts the MAF exactly. Density: exact (the MAF). The paper marks this model
     y-supervised; here it is conditioned on ``y`` like the cINN (its dim(z) = 4 in the paper's table
     says the same), so there is no supervised y output.
+
+    Args:
+        problem: a registered problem name or a :class:`innbench.problems.Problem`.
+        transforms: affine MADE transforms (5).
+        hidden: width of the MADE networks and of the decoder (128); the width option a budget's ``params``
+            scales.
+        layers: hidden layers of the MADE networks (3).
+        decoder_layers: hidden layers of the decoder (4).
+        cycle_weight: weight of the decoder's cycle loss (1).
+        sampler: ``"decoder"`` (one pass, the paper's model) or ``"flow"`` (the MAF inverted exactly).
+        y_noise: standard deviation of the condition's training noise, standardised units (0.01).
+        condition_features: append the problem's condition features to the observation (True).
+        seed: seed of the initial weights (0).
+        **config: the options every conditional model has (:class:`innbench.models.Model`).
+
+    Example:
+        >>> from innbench.models import build_model
+        >>> maf = build_model("maf", "kinematics", hidden=32)
+        >>> maf.dim_z(), maf.facts.exact_inverse
+        (4, False)
+        >>> maf.sample([[1.5, 0.0]], 5).shape
+        (1, 5, 4)
     """
 
     name = "maf"
@@ -141,6 +181,25 @@ class IAFDecoder(_ConditionalFlow):
     ``dim(z) = dim(x)``. Sampling: ``x = T(z; y*)``, one pass per transform; density exact (slow
     direction) or approximate through the encoder. Conditioned on ``y`` rather than y-supervised (see
     :class:`MAFDecoder`).
+
+    Args:
+        problem: a registered problem name or a :class:`innbench.problems.Problem`.
+        transforms: affine MADE transforms (5).
+        hidden: width of the MADE networks and of the encoder (128); the width option a budget's ``params``
+            scales.
+        layers: hidden layers of the MADE networks (3).
+        encoder_layers: hidden layers of the encoder (4).
+        cycle_weight: weight of the encoder's cycle loss (1).
+        y_noise: standard deviation of the condition's training noise, standardised units (0.01).
+        condition_features: append the problem's condition features to the observation (True).
+        seed: seed of the initial weights (0).
+        **config: the options every conditional model has (:class:`innbench.models.Model`).
+
+    Example:
+        >>> from innbench.models import build_model
+        >>> iaf = build_model("iaf", "kinematics", hidden=32)
+        >>> iaf.dim_z(), iaf.sample([[1.5, 0.0]], 5).shape
+        (4, (1, 5, 4))
     """
 
     name = "iaf"

@@ -26,11 +26,29 @@ class INN(Model):
 
     Posterior sampling: ``x = f^{-1}([y*, z])``, ``z ~ N(0, I)``, padding outputs set to 0.
 
-    Recipe (100 kinematics validation observations, ``benchmarks/tune.py``, ``docs/model_recipes.md``):
-    10 blocks at the same parameter count and the problem's stretched observation coordinate
-    (``transform_observations``, kinematics: atanh(horizontal / 2.001)): Err_post 0.0324 -> 0.0272
-    (10 blocks) -> 0.0209 (and the stretch), Err_resim 0.0105 -> 0.0099; the edge-of-reach targets
-    went from 0.061 to 0.023.
+    Defaults chosen on validation observations: docs/journal/recipes_in_code.md#inn.
+
+    Args:
+        problem: a registered problem name or a :class:`innbench.problems.Problem` (vector observations).
+        blocks: coupling blocks (10).
+        hidden: width of the subnetworks (128); the width option a budget's ``params`` scales.
+        layers: hidden layers per subnetwork (3).
+        clamp: soft clamp of the log scales (2.0).
+        activation: the subnetworks' activation (``"silu"``).
+        y_sigma: standard deviation of the supervised ``y`` outputs, standardised units (0.05).
+        pad_noise: standard deviation of the noise padding the input to the network's width (0.01).
+        z_dim: the latent size (None: the paper's rule, :meth:`innbench.models.Model.latent_size`).
+        transform_observations: predict the problem's stretched observation coordinate (True).
+        seed: seed of the initial weights (0).
+        **config: the options every model has (:class:`innbench.models.Model`).
+
+    Example:
+        >>> from innbench.models import build_model
+        >>> inn = build_model("inn", "kinematics", blocks=2, hidden=32)
+        >>> inn.dim_z(), inn.width  # [y, z] = 2 + 2 outputs for 4 parameters
+        (2, 4)
+        >>> inn.sample([[1.5, 0.0]], 5).shape
+        (1, 5, 4)
     """
 
     name = "inn"

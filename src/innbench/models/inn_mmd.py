@@ -15,7 +15,7 @@ class INNMMD(INN):
     r"""The bidirectionally trained INN of the ICLR 2019 paper: ``[y, z] = f(x)``, no likelihood.
 
     Same invertible network, latent size (``dim(z) = dim(x) - dim(y)``) and zero-padding convention as
-    :class:`~innbench.models.inn.INN`; input padding with Gaussian noise of standard deviation
+    :class:`innbench.models.inn.INN`; input padding with Gaussian noise of standard deviation
     ``pad_noise`` (0.01). All terms on standardised ``x`` and ``y``, averaged over the batch:
 
     - ``fit_weight * ||y_hat - y||^2`` (1): supervised forward fit, plus the same weight on the padding
@@ -27,7 +27,7 @@ class INNMMD(INN):
       with ``y_noise`` 0.05, Err_post's kernels; ``ramp`` rises as ``min(1, 2 * 0.002^(1 - p))`` over
       the training fraction ``p`` (the ICLR code's warm-up). With ``backward_y_width`` (0.3, standardised
       units of the condition) the pairwise terms are weighted by ``exp(-|y_i - y_j|^2 / (2 * 0.3^2))``
-      (:func:`~innbench.models.losses.observation_weights`, the ICLR code's ``mmd_back_weighted``), so the
+      (:func:`innbench.models.losses.observation_weights`, the ICLR code's ``mmd_back_weighted``), so the
       term compares the generated and true ``x`` of *nearby observations*, a conditional rather than a
       marginal match; ``None`` switches the weighting off;
     - ``reconstruction_weight * ||x - f^{-1}([y + eps, z + eps_z, 0])||^2`` (1), with
@@ -39,12 +39,35 @@ class INNMMD(INN):
     Posterior sampling as for the ML-trained INN: ``x = f^{-1}([y*, z, 0])``, ``z ~ N(0, I)``.
     Exact inverse; no density (the loss does not train one).
 
-    Recipe (100 kinematics validation observations, ``benchmarks/tune.py``, ``docs/model_recipes.md``):
-    the reconstruction decodes the true ``y`` (the default grid's 0.150 on test targets; 0.0549 on the
-    validation targets after the change), then 10 blocks and the stretched observation coordinate
-    (``transform_observations``) as for the ML-trained INN: 0.0370, Err_resim 0.0535; the y-weighted
-    backward MMD (``backward_y_width`` 0.3): 0.0239 (median 0.0086), Err_resim 0.0410 (one width tried;
-    the weighting costs about 1.3x per training step).
+    Defaults chosen on validation observations: docs/journal/recipes_in_code.md#inn_mmd.
+
+    Args:
+        problem: a registered problem name or a :class:`innbench.problems.Problem` (vector observations).
+        blocks: coupling blocks (10).
+        hidden: width of the subnetworks (128); the width option a budget's ``params`` scales.
+        layers: hidden layers per subnetwork (3).
+        clamp: soft clamp of the log scales (2.0).
+        activation: the subnetworks' activation (``"silu"``).
+        pad_noise: standard deviation of the noise padding the input (0.01).
+        y_noise: standard deviation of the noise on ``y`` (and ``z``) in the backward terms (0.05).
+        fit_weight: weight of the supervised forward fit (1).
+        mmd_forward_weight: weight of the MMD on ``[z, y]`` (50).
+        mmd_backward_weight: weight of the MMD on ``x`` (500), ramped up over training.
+        reconstruction_weight: weight of the reconstruction term (1).
+        decode_from: ``"y"`` (the true observation) or ``"y_hat"`` (the ICLR code's) in the reconstruction.
+        backward_y_width: width of the observation weighting of the backward MMD (0.3; None: unweighted).
+        z_dim: the latent size (None: the paper's rule).
+        transform_observations: predict the problem's stretched observation coordinate (True).
+        seed: seed of the initial weights (0).
+        **config: the options every model has (:class:`innbench.models.Model`).
+
+    Example:
+        >>> from innbench.models import build_model
+        >>> model = build_model("inn_mmd", "kinematics", blocks=2, hidden=32)
+        >>> model.facts.ml_loss, model.has_density, model.dim_z()
+        (False, False, 2)
+        >>> model.sample([[1.5, 0.0]], 5).shape
+        (1, 5, 4)
     """
 
     name = "inn_mmd"

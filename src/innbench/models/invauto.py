@@ -28,23 +28,33 @@ class InvertibleAutoencoder(Model):
     ``dim(z) = dim(x) - dim(y)``. Sampling: ``x = dec([y*, z, 0])``. Only asymptotically invertible; no
     density.
 
-    Recipe (100 kinematics validation observations, ``benchmarks/tune.py``, ``docs/model_recipes.md``):
-    decoding the true ``y`` plus noise (``decode_from="y"``): Err_post 0.334 -> 0.0793, Err_resim
-    0.165 -> 0.0419; with the stretched observation coordinate (``transform_observations``): 0.0604 /
-    0.0528. Reconstruction weight 4 with decode noise 0.01 gave 0.0581 / 0.0586 (not adopted). Twice the
-    budget's learning rate (``lr_scale`` 2): 0.0576 / 0.0428. What is left of Err_resim (paper 0.022) is
-    the decoder: tied to the encoder's transposed weights, which stay far from orthogonal
-    (``||W W^T - I|| / sqrt(n)`` about 1 after training), it reconstructs ``x`` from ``(y, z)`` only to
-    0.15 (squared, standardised units, summed over the 4 parameters).
+    Defaults chosen on validation observations, and the options tried and left off:
+    docs/journal/recipes_in_code.md#invauto.
 
-    Options tried and left off (same validation set, ``results/tuning/tune_s19.jsonl``): an orthogonal
-    start (``init="orthogonal"``, the decoder starts as the exact inverse): 0.0583 / 0.0450; with the
-    penalty ``orthogonality_weight`` 1.0 (mean over layers of ``||W W^T - I||_F^2 / width``): 0.0723 /
-    0.0541; ``fit_weight`` 5 on the forward fit: 0.0619 / 0.0469; ``slope`` 0.25: 0.0528 / 0.0462;
-    ``decode_noise`` 0.01: 0.0562 / 0.0537; 12 layers do not train (0.77). The diagnosis
-    (``benchmarks/diagnose_yz.py``) puts the limit in the encoder: its forward fit ``|y_hat - y|`` is
-    0.099 standardised units on prior draws, so the tied-weight network does not represent the forward
-    process accurately at 100k parameters, and making it more orthogonal makes it less expressive.
+    Args:
+        problem: a registered problem name or a :class:`innbench.problems.Problem` (vector observations).
+        blocks: layers of the encoder (8).
+        hidden: their width (128); the width option a budget's ``params`` scales.
+        slope: slope of the leaky ReLU for negative inputs (0.5).
+        mmd_weight: weight of the MMD on ``[z, y]`` (50).
+        reconstruction_weight: weight of the cycle loss (1).
+        decode_from: ``"y"`` (decode the true observation plus noise) or ``"y_hat"`` (Eq. 7 as printed).
+        decode_noise: standard deviation of the noise on the decoded ``y`` (0.05).
+        transform_observations: predict the problem's stretched observation coordinate (True).
+        fit_weight: weight of the forward fit (1).
+        init: ``"gaussian"`` or ``"orthogonal"`` initial weights.
+        orthogonality_weight: weight of a penalty ``||W W^T - I||_F^2 / width`` per layer (0: none).
+        lr_scale: factor on the budget's learning rate (2.0).
+        seed: seed of the initial weights (0).
+        **config: the options every model has (:class:`innbench.models.Model`).
+
+    Example:
+        >>> from innbench.models import build_model
+        >>> model = build_model("invauto", "kinematics", hidden=32)
+        >>> model.dim_z(), model.facts.exact_inverse
+        (2, False)
+        >>> model.sample([[1.5, 0.0]], 5).shape
+        (1, 5, 4)
     """
 
     name = "invauto"

@@ -98,19 +98,38 @@ class InvertibleResNet(INN):
     MMD([z, y], [z', y])`` with weights 1 and 50 and the lab's forward kernels. The model's facts
     (ML loss, equation) follow the option.
 
-    Recipe (100 kinematics validation observations, ``benchmarks/tune.py iresnet kinematics --batches
-    4000 --params 100000``, ``docs/model_recipes.md``): with Eq. 3 (the former default) Err_post 0.699
-    and Err_resim 0.667, like the paper's 0.713 / 0.311 -- ``benchmarks/diagnose_yz.py`` showed why:
-    the inverse is exact (``y_hat(x) = y*`` to 1e-4) but samples land far outside the prior (mean log
-    prior -17 against -2.2 for prior draws), where the forward fit means nothing; the batch MMD on
-    ``(z, y)`` leaves the tails of the latent joint unconstrained. A 5x fit weight made it worse
-    (1.28 / 2.36), and so did the stretched observation coordinate (0.779 / 0.840). With the ML loss
-    the change-of-variables term ties the whole density: Err_post 0.194, Err_resim 0.048, at 3.7x the
-    training time (673 s against 184 s on one thread).
+    Defaults (``loss="ml"``) chosen on validation observations: docs/journal/recipes_in_code.md#iresnet.
 
     Sampling: ``x = f^{-1}([y*, z, 0])`` by fixed-point iteration per block (``inverse_tol`` 1e-4,
     ``inverse_max_iter`` 200), so the inverse is exact only up to that tolerance (on kinematics 1e-4 gave
     the Err_post of 1e-5 to four digits at three quarters of the cost). No density.
+
+    Args:
+        problem: a registered problem name or a :class:`innbench.problems.Problem` (vector observations).
+        blocks: residual blocks (10).
+        hidden: width of each block's layers (128); the width option a budget's ``params`` scales.
+        layers: linear layers per block (3).
+        coeff: spectral-norm coefficient per layer (0.97).
+        pad_noise: standard deviation of the noise padding the input (0.01).
+        loss: ``"ml"`` (Eq. 4) or ``"mmd"`` (Eq. 3).
+        fit_weight: weight of the forward fit with ``loss="mmd"`` (1).
+        mmd_weight: weight of the MMD with ``loss="mmd"`` (50).
+        y_sigma: standard deviation of the supervised ``y`` outputs with ``loss="ml"`` (0.05).
+        logdet_terms: terms of the power series of ``log|det J|`` (5).
+        inverse_tol: tolerance of the fixed-point inverse (1e-4).
+        inverse_max_iter: most fixed-point iterations per block (200).
+        z_dim: the latent size (None: the paper's rule).
+        transform_observations: predict the problem's stretched observation coordinate (False).
+        seed: seed of the initial weights (0).
+        **config: the options every model has (:class:`innbench.models.Model`).
+
+    Example:
+        >>> from innbench.models import build_model
+        >>> model = build_model("iresnet", "kinematics", blocks=2, hidden=32)
+        >>> model.facts.equation, build_model("iresnet", "kinematics", blocks=2, hidden=32, loss="mmd").facts.equation
+        ('Eq. 4', 'Eq. 3')
+        >>> model.sample([[1.5, 0.0]], 5).shape
+        (1, 5, 4)
     """
 
     name = "iresnet"

@@ -60,26 +60,37 @@ class LatentMixtureINN(Model):
     with one parameter are padded with a standard normal dimension (divided out of the density, dropped
     when sampling). Latent size ``dim(z) = dim(x)`` (2 where ``dim(x) = 1``).
 
-    Defaults, chosen with the ``default`` grid's budget (4,000 batches of 512, 100k parameters):
-    - On ``gaussian_modes`` (model seed 1, not the grid's 0; 100 test labels, Err_post against a noise
-      floor of 0.0012): with the class Gaussians started at random, 10 blocks at twice the budget's rate
-      (the cINN's recipe) 0.0038, at the budget's rate 0.0029, 6 blocks 0.0031; started at the mean and
-      spread of each class's x, 6 blocks at the budget's rate 0.0013 and 10 blocks at twice it 0.0034; half
-      the rate failed (0.19: the classes merged). Hence 6 blocks at the budget's rate and a data-dependent
-      start, now k-means++ (the best of 8 runs) on the codes under the initial ``f`` (right whatever
-      ``f``'s initialisation is; a single run could leave one component on two modes).
-    - On ``gaussian_modes_some`` (four modes share label 0): one Gaussian per class 0.039 against a
-      floor of 0.0018 (mode weights 0.20-0.28 instead of 0.25), four components 0.0019 (0.245-0.257).
-    - On ``gaussian_modes_none`` (one label, all eight modes; model seed 1): four components 0.144 against
-      a floor of 0.0024 (the mode shares right, 0.12-0.13, but ``f^{-1}`` cannot split a component into two
-      modes cleanly), eight 0.0023. Hence eight per class: a class needs at least a component per mode.
-    - On kinematics (100 validation observations, seed 777, ``benchmarks/tune.py latent_mixture_inn
-      kinematics --batches 4000 --params 100000``; ``results/tuning/latent_mixture_s27.jsonl``): one
-      component Err_post 0.052, Err_resim 0.030; four components with log scales up to 1: Err_post 0.026 and
-      Err_resim 0.029, but about one sample in 8,000 thrown to ``|x|`` of 10^2-10^4 (mean squared
-      re-simulation error 7.6 instead of 0.0035): components of nearly no weight for a y grew to the
-      largest scale and reached latent regions where no training code lies, where ``f^{-1}`` is
-      unconstrained. With log scales capped at 0: Err_post 0.023, Err_resim 0.022, mean squared 0.0035.
+    Defaults (6 blocks at the budget's learning rate, a k-means start, 8 components per class label, 4 for a
+    continuous observation, log scales capped at 0) chosen with the ``default`` grid's budget:
+    docs/journal/recipes_in_code.md#latent_mixture_inn.
+
+    Args:
+        problem: a registered problem name or a :class:`innbench.problems.Problem` (class labels or
+            continuous vector observations).
+        blocks: coupling blocks of ``f`` (6).
+        hidden: width of the subnetworks (128); the width option a budget's ``params`` scales.
+        layers: hidden layers per subnetwork (3).
+        clamp: soft clamp of the log scales (2.0).
+        activation: the subnetworks' activation (``"silu"``).
+        permutation: the fixed mixing after each block, ``"random"`` or ``"orthogonal"``.
+        covariance: ``"diag"`` or ``"full"`` covariances of the latent Gaussians.
+        components: Gaussians per class label, or in the mixture of a continuous observation (None: 8 per
+            label, 4 for a continuous observation).
+        beta: weight of the classification term ``L_Y`` (1: class-conditional maximum likelihood).
+        head_layers: hidden layers of the network that maps a continuous observation to the mixture (2).
+        y_noise: standard deviation of the condition's training noise, standardised units (0.01).
+        lr_scale: factor on the budget's learning rate (1.0).
+        condition_features: append the problem's condition features to the observation (True).
+        seed: seed of the initial weights (0).
+        **config: the options every conditional model has (:class:`innbench.models.Model`).
+
+    Example:
+        >>> from innbench.models import build_model
+        >>> model = build_model("latent_mixture_inn", "gaussian_modes", blocks=2, hidden=32)
+        >>> model.n_comp, model.classes  # 8 Gaussians for each of the 8 labels
+        (8, 8)
+        >>> model.sample([[1, 0, 0, 0, 0, 0, 0, 0]], 5).shape
+        (1, 5, 2)
     """
 
     name = "latent_mixture_inn"
@@ -101,7 +112,8 @@ class LatentMixtureINN(Model):
         from .. import params as P
 
         self.classes = p.observation_classes
-        comps = c["components"]  # None: 8 per class label, 4 for a continuous y (measured: class docstring)
+        # None: 8 per class label, 4 for a continuous y (docs/journal/recipes_in_code.md#latent_mixture_inn)
+        comps = c["components"]
         self.n_comp = (8 if self.classes is not None else 4) if comps is None else P.count(comps, "components")
         if self.classes is None and beta != 1.0:
             raise ValueError(f"beta: the information-bottleneck weighting needs class observations; problem "

@@ -18,11 +18,35 @@ class LikelihoodMCMC(Model):
     moves, initialised by importance resampling ``init_draws`` prior draws, ``burn`` + ``pilot`` steps,
     then draws thinned by the autocorrelation time; the problem's exact symmetries applied). It needs a
     problem that implements ``log_prior`` and ``log_likelihood`` (the SBI tasks; a
-    :class:`~innbench.SimulatorProblem` given both) and refuses others at construction. The cost per query
+    :class:`innbench.SimulatorProblem` given both) and refuses others at construction. The cost per query
     is seconds, not milliseconds: the amortization figure shows it beside rejection ABC. ``last_diagnostics``
     holds the R-hat, ESS and likelihood evaluations per observation of the latest :meth:`sample` call.
     Unlike the reference sampler it does not refuse unconverged chains (``rhat_max`` None by default): a
     baseline reports what a practitioner's default run gives. ``dim(z)``: none (reported as 0).
+
+    Args:
+        problem: a registered problem name or a :class:`innbench.problems.Problem` with ``log_prior`` and
+            ``log_likelihood``.
+        walkers: walkers per observation (0: ``max(32, 4 dim(x))``).
+        burn: burn-in steps (1000).
+        pilot: pilot steps for the autocorrelation time (500).
+        init_draws: prior draws the walkers start from by importance resampling (20,000).
+        rhat_max: refuse chains whose R-hat exceeds this (None: never refuse).
+        seed: seed of the chains (0).
+        **config: the options every model has (:class:`innbench.models.Model`).
+
+    Example:
+        Each query runs MCMC (seconds), so only the construction is run here:
+
+        >>> from innbench.models import build_model
+        >>> mcmc = build_model("mcmc", "gaussian_linear")
+        >>> mcmc.trainable, mcmc.amortized, mcmc.n_parameters()
+        (False, False, 0)
+
+        ```python
+        samples = mcmc.sample([[0.1] * 10], 1000)   # (1, 1000, 10)
+        mcmc.last_diagnostics                        # R-hat, ESS, likelihood evaluations
+        ```
     """
 
     name = "mcmc"

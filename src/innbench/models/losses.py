@@ -27,6 +27,23 @@ def mmd_loss(a: torch.Tensor, b: torch.Tensor, kernels=FORWARD_MMD_KERNELS, weig
     ``weights_ij = exp(-|y_i - y_j|^2 / (2 s^2))`` for the observations ``y_i`` that row ``i`` of ``a`` and
     of ``b`` belong to, this is the MMD of the joint kernel ``k_x k_y`` between ``(a, y)`` and ``(b, y)``,
     which compares the conditionals of nearby observations rather than only the marginals.
+
+    Args:
+        a: a batch ``(n, d)``.
+        b: a batch ``(n, d)`` (``(m, d)`` without weights).
+        kernels: the ``(C, a)`` pairs of the kernel (:data:`FORWARD_MMD_KERNELS`, :data:`BACKWARD_MMD_KERNELS`).
+        weights: optional ``(n, n)`` weights of the pairwise terms (:func:`observation_weights`).
+
+    Returns:
+        A scalar tensor.
+
+    Example:
+        >>> import torch
+        >>> from innbench.models.losses import mmd_loss
+        >>> g = torch.Generator().manual_seed(0)
+        >>> a, b = torch.randn(200, 2, generator=g), torch.randn(200, 2, generator=g)
+        >>> bool(mmd_loss(a, b) < mmd_loss(a, b + 1.0)), mmd_loss(a, a).abs().item() < 1e-6
+        (True, True)
     """
 
     def k(p, q):
@@ -55,7 +72,15 @@ def mmd_loss(a: torch.Tensor, b: torch.Tensor, kernels=FORWARD_MMD_KERNELS, weig
 
 def observation_weights(y: torch.Tensor, width: float) -> torch.Tensor:
     """``exp(-|y_i - y_j|^2 / (2 width^2))`` for a batch of (standardised) observations: the weights of
-    :func:`mmd_loss` that make a backward MMD conditional on ``y``."""
+    :func:`mmd_loss` that make a backward MMD conditional on ``y``.
+
+    Example:
+        >>> import torch
+        >>> from innbench.models.losses import observation_weights
+        >>> w = observation_weights(torch.tensor([[0.0], [0.3], [3.0]]), width=0.3)
+        >>> [[round(v, 3) for v in row] for row in w.tolist()]  # one width apart: exp(-1/2)
+        [[1.0, 0.607, 0.0], [0.607, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    """
     return torch.exp(-0.5 / width**2 * _squared_distances(y, y))
 
 

@@ -27,15 +27,26 @@ class MDN(Model):
     Latent size: ``dim(z) = dim(x)`` (the Gaussian noise ``eps``). Not invertible; exact density.
     Options: ``components`` (K), ``hidden`` and ``layers`` of the MLP, ``y_noise`` on the condition.
 
-    ``components`` 16 (100 kinematics validation observations at 100k parameters, ``benchmarks/tune.py``):
-    Err_post 0.0211 (8) -> 0.0171 (16) -> 0.0323 (32: the wider output layer leaves too small a network
-    at a fixed parameter count); Err_resim 0.0352 -> 0.0314 -> 0.0419.
+    Defaults (``components`` 16, ``lr_scale`` 4) chosen on validation observations:
+    docs/journal/recipes_in_code.md#mdn.
 
-    ``lr_scale`` 4: the MDN underfits at the budget's learning rate (2e-3); with 16 components, Err_post
-    0.0562 at 0.5x, 0.0171 at 1x, 0.0127 at 2x, 0.0115 at 4x (Err_resim 0.0516, 0.0314, 0.0289, 0.0281).
-    Without condition noise at 2x: 0.0291 (the noise steadies training); 32 components at 2x: 0.0166;
-    400k parameters at 1x: 0.0100 / 0.0263 -- the Err_resim (paper 0.012) barely moves with capacity or
-    learning rate: flat Gaussian patches laid over the curved solution set have a thickness.
+    Args:
+        problem: a registered problem name or a :class:`innbench.problems.Problem`.
+        components: Gaussians in the mixture, ``K`` (16).
+        hidden: width of the MLP (256); the width option a budget's ``params`` scales.
+        layers: hidden layers of the MLP (4).
+        y_noise: standard deviation of the condition's training noise, standardised units (0.01).
+        condition_features: append the problem's condition features to the observation (True).
+        lr_scale: factor on the budget's learning rate (4.0).
+        seed: seed of the initial weights (0).
+        **config: the options every conditional model has (:class:`innbench.models.Model`).
+
+    Example:
+        >>> from innbench.models import build_model
+        >>> mdn = build_model("mdn", "kinematics", components=4, hidden=32)
+        >>> x = mdn.sample([[1.5, 0.0]], 5)
+        >>> x.shape, mdn.log_prob(x[0], [[1.5, 0.0]]).shape
+        ((1, 5, 4), (5,))
     """
 
     name = "mdn"

@@ -30,29 +30,58 @@ class NeuralLikelihood(Model):
     draws it with the trained models at that per-query cost.
 
     Needs a problem with a prior density (``log_prior``: the SBI tasks, a
-    :class:`~innbench.SimulatorProblem` given one) and a stochastic simulator with vector observations
+    :class:`innbench.SimulatorProblem` given one) and a stochastic simulator with vector observations
     (a deterministic ``y = f(x)`` has no likelihood density to learn). The problem's declared exact
-    symmetries (:attr:`~innbench.problems.Problem.symmetries`) are used by the sampler as for the MCMC
+    symmetries (:attr:`innbench.problems.Problem.symmetries`) are used by the sampler as for the MCMC
     baseline: chains run on the fundamental domain and draws are mirrored, which balances mirrored
     modes exactly (``use_symmetries=False`` switches this off). MCMC options: ``walkers`` (0: ``max(64,
     8 dim(x))``), ``burn``, ``pilot``, ``init_draws``, ``max_thin`` as in
-    :func:`~innbench.mcmc.batched_posterior`.
+    :func:`innbench.mcmc.batched_posterior`.
     ``ensemble`` (default 1): that many flows trained side by side on the same batches (the loss is their
     mean; they differ by their initialisation), and the sampler uses their equal-weight mixture
     ``log mean_k q_k(y | x)``. It costs ``ensemble`` times the training and the per-query flow calls.
-    Measured on two moons at 10^3 simulations: ``ensemble=5`` 0.602 on the validation observations
-    (seed 777) against 0.615 for one flow (``results/tuning/sbi_nle_s27.jsonl``; 415 s of MCMC for
-    the ten observations against about 70 s), 0.593 on sbibm's observations in the sbi grid (label
-    ``nle_ens5``, ``benchmarks/configs/sbi_nle_ensemble.toml``) against 0.612. Not the default: five
-    times the query cost for 0.01-0.02 of C2ST.
+    Not the default: docs/journal/recipes_in_code.md#nle (ensemble).
     ``last_diagnostics`` holds R-hat, ESS, steps and seconds per observation of the latest sample call.
     ``dim(z) = dim(y)`` (the flow's latent is the observation's).
 
-    Defaults: the NSF's flow settings, unchanged after probes on two moons at 10^3 simulations
-    (validation observations drawn with seed 777, 10,000 samples, 5-fold C2ST against the exact
-    reference; ``results/tuning/sbi_nle_s26.jsonl``): defaults 0.615, ``use_symmetries=False`` 0.616,
-    ``bounded_transform=None`` 0.619 (0.808 on the observation nearest the box's edge), ``bins=16`` 0.612,
-    ``hidden=64`` 0.649.
+    Defaults: the NSF's flow settings, unchanged after probes on validation observations:
+    docs/journal/recipes_in_code.md#nle (defaults).
+
+    Args:
+        problem: a registered problem name or a :class:`innbench.problems.Problem` with ``log_prior``, a
+            stochastic simulator and vector observations.
+        transforms: spline transforms of the flow (4).
+        hidden: width of the MADE networks (128); the width option a budget's ``params`` scales.
+        layers: hidden layers of the MADE networks (3).
+        bins: spline bins per dimension (8).
+        walkers: MCMC walkers per observation (0: ``max(64, 8 dim(x))``).
+        burn: burn-in steps (1000).
+        pilot: pilot steps for the autocorrelation time (500).
+        init_draws: prior draws the walkers start from by importance resampling (20,000).
+        max_thin: the largest thinning of the chains (200).
+        use_symmetries: use the problem's exact symmetries (True).
+        ensemble: flows trained side by side, their likelihoods mixed (1).
+        seed: seed of the initial weights (0).
+        **config: the options every model has (:class:`innbench.models.Model`).
+
+    Example:
+        Sampling runs MCMC per observation (seconds each after training), so only the construction and the
+        learned likelihood are run here:
+
+        >>> import numpy as np
+        >>> from innbench.models import build_model
+        >>> nle = build_model("nle", "two_moons", hidden=32)
+        >>> nle.amortized, nle.dim_z()
+        (False, 2)
+        >>> nle.log_likelihood(np.zeros((3, 2)), np.zeros(2)).shape
+        (3,)
+
+        ```python
+        from innbench import api
+        nle = api.train("two_moons", "nle", simulations=1000)
+        samples = nle.sample([[0.0, 0.0]], 1000)    # MCMC on log p(x) + log q(y* | x)
+        nle.last_diagnostics                        # R-hat, ESS, steps, seconds
+        ```
     """
 
     name = "nle"

@@ -32,6 +32,25 @@ class RejectionABC(Model):
 
     ``train_info`` keeps nothing learned; ``last_tolerances`` holds the tolerance per observation of
     the latest :meth:`sample` call.
+
+    Args:
+        problem: a registered problem name or a :class:`innbench.problems.Problem`.
+        simulations: the most simulations per query (1,000,000).
+        chunk: simulations per batch (100,000).
+        time_budget: seconds per query (None: no limit but ``simulations``).
+        keep: accept only the ``keep`` nearest draws and sample a kernel density estimate on them (0: off).
+        seed: seed of the simulations (0).
+        **config: the options every model has (:class:`innbench.models.Model`).
+
+    Example:
+        >>> import numpy as np
+        >>> from innbench.models import build_model
+        >>> from innbench.training import fit, get_budget
+        >>> abc = build_model("rejection_abc", "linear", simulations=20_000, chunk=10_000)
+        >>> _ = fit(abc, get_budget("tiny", n_train=1000), progress=False)  # only standardises y
+        >>> x = abc.sample([[1.0]], 200)
+        >>> x.shape, abc.n_parameters(), abc.last_tolerances.shape
+        ((1, 200, 2), 0, (1,))
     """
 
     name = "rejection_abc"

@@ -27,7 +27,15 @@ def _mlp(n_in: int, n_out: int, hidden: int) -> nn.Sequential:
 
 def summary_input(y: torch.Tensor):
     """``(values, mask)`` of standardised structured observations ``y (m, L, C)``: padded steps or items
-    (NaN) set to 0 and ``mask (m, L)`` true where a step or item is present."""
+    (NaN) set to 0 and ``mask (m, L)`` true where a step or item is present.
+
+    Example:
+        >>> import torch
+        >>> from innbench.models.summary import summary_input
+        >>> values, mask = summary_input(torch.tensor([[[1.0], [2.0], [float("nan")]]]))
+        >>> values[0, :, 0].tolist(), mask.tolist()
+        ([1.0, 2.0, 0.0], [[True, True, False]])
+    """
     mask = torch.isfinite(y).all(-1)
     return torch.where(mask[..., None], y, torch.zeros_like(y)), mask
 
@@ -39,6 +47,12 @@ class MLPSummary(nn.Module):
         length, channels: the observation's shape ``(L, C)`` (``(y_dim, 1)`` for a vector).
         out_dim: size of the summary.
         hidden: width of its two hidden layers.
+
+    Example:
+        >>> import torch
+        >>> from innbench.models.summary import MLPSummary
+        >>> MLPSummary(length=30, channels=1, out_dim=8)(torch.zeros(4, 30, 1)).shape
+        torch.Size([4, 8])
     """
 
     def __init__(self, length: int, channels: int, out_dim: int, hidden: int = 64):
@@ -70,6 +84,14 @@ class SeriesSummary(nn.Module):
         stride: of each convolution; None: 2 for series of 32 steps or more (the GRU then reads ``T / 4``
             steps: on the 80-day epidemic, a training step of batch 256 took 410 ms with packed sequences
             at stride 1, 45 ms so; both timed beside a running grid), else 1.
+
+    Example:
+        >>> import torch
+        >>> from innbench.models.summary import SeriesSummary
+        >>> series = torch.randn(3, 80, 2)
+        >>> series[0, 50:] = float("nan")  # a shorter series, padded at the end
+        >>> SeriesSummary(length=80, channels=2, out_dim=10)(series).shape
+        torch.Size([3, 10])
     """
 
     def __init__(self, length: int, channels: int, out_dim: int, hidden: int = 64, stride: int | None = None):
@@ -118,16 +140,23 @@ class SetSummary(nn.Module):
     items from an exponential family with quadratic sufficient statistics, such as a Gaussian, these and
     ``n`` are all the posterior depends on, which a learned ``phi`` only approximates.
 
-    Measured on ``gaussian_set`` (flow matching, 10^4 simulations with at most 10,000 steps, ten validation
-    parameter draws of seed 777 each seen through 5 and 100 items, Err_post over 4,000 samples against the
-    exact posterior; ``benchmarks/set_tuning.py``, ``results/tuning/set_s28.jsonl``): 0.046 / 0.096 (5 /
-    100 items) without the moments, 0.028 / 0.084 with them.
+    The moment features are on by default (the ``summary_moments`` option of conditional models):
+    docs/journal/recipes_in_code.md#setsummary.
 
     Args:
         length, channels: the largest set ``n_max`` and the size ``C`` of one item.
         out_dim: size of the summary.
         hidden: width of ``phi`` and ``rho``.
         moments: also pool the mean and covariance of the items.
+
+    Example:
+        >>> import torch
+        >>> from innbench.models.summary import SetSummary
+        >>> summary = SetSummary(length=100, channels=2, out_dim=10, moments=True)
+        >>> items = torch.randn(1, 100, 2)
+        >>> shuffled = items[:, torch.randperm(100)]
+        >>> torch.allclose(summary(items), summary(shuffled), atol=1e-5)  # the order of the items carries nothing
+        True
     """
 
     def __init__(self, length: int, channels: int, out_dim: int, hidden: int = 64, moments: bool = False):
@@ -156,7 +185,29 @@ class SetSummary(nn.Module):
 def build_summary(problem, kind: str, out_dim: int | None, hidden: int, moments: bool = True):
     """The summary network ``kind`` (one of :data:`SUMMARY_KINDS`) for ``problem``'s observations, or None
     for none (the model reads the observation vector itself). ``out_dim`` None: ``max(8, 2 dim(x))``;
-    ``moments``: the set summary's moment features (:class:`SetSummary`)."""
+    ``moments``: the set summary's moment features (:class:`SetSummary`).
+
+    Conditional models call it with their ``summary``, ``summary_dim``, ``summary_hidden`` and
+    ``summary_moments`` options.
+
+    Args:
+        problem: the :class:`innbench.problems.Problem` whose observations it reads.
+        kind: one of :data:`SUMMARY_KINDS` (``"auto"``: by the problem's observation kind).
+        out_dim: size of the summary (None: ``max(8, 2 dim(x))``).
+        hidden: width of the summary network.
+        moments: the set summary's moment features.
+
+    Example:
+        >>> from innbench import get_problem
+        >>> from innbench.models import build_model
+        >>> from innbench.models.summary import build_summary
+        >>> type(build_summary(get_problem("epidemic"), "auto", None, 64)).__name__
+        'SeriesSummary'
+        >>> build_summary(get_problem("kinematics"), "auto", None, 64) is None  # a vector is read as it is
+        True
+        >>> type(build_model("cinn", "gaussian_set").summary_net).__name__
+        'SetSummary'
+    """
     if kind not in SUMMARY_KINDS:
         raise ValueError(f"summary: expected one of {', '.join(SUMMARY_KINDS)} or a torch.nn.Module, got {kind!r}")
     obs = problem.observation_kind

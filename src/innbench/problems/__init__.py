@@ -54,6 +54,33 @@ _REGISTRY: dict[str, Callable[[], Problem]] = {
 class SimulatorProblem(Problem):
     """A user's problem from two functions: ``prior(n, rng) -> x`` and ``simulator(x, rng) -> y``.
 
+    The quickest way to bring one's own simulator to innbench: wrap it, register it, and every model,
+    reference method, metric and CLI command can use it by name.
+
+    Reference posteriors for such problems come from quantile ABC (``method='abc'``), or, if the problem
+    is given ``log_prior(x) -> (k,)`` and ``log_likelihood(x, y) -> (k,)`` (densities up to constants; ``x``
+    ``(k, x_dim)``, ``y`` one observation), from MCMC (``method='mcmc'``), and the ``mcmc`` baseline
+    model runs on it. ``log_prior`` alone is enough for neural likelihood estimation (model ``nle``),
+    which learns the likelihood from the simulations. ``valid(y) -> bool array`` optionally marks observations
+    the simulator can produce.
+
+    Args:
+        name: the name it is registered and stored under.
+        x_names: one name per parameter; their number is ``x_dim``.
+        y_names: one name per observed number; their number is ``y_dim``.
+        prior: ``prior(n, rng) -> x (n, x_dim)``, ``n`` prior draws from the ``numpy.random.Generator`` ``rng``.
+        simulator: ``simulator(x, rng) -> y (k, y_dim)``, vectorised over the rows of ``x (k, x_dim)``; NaN
+            rows mark parameters that produce no observation (they are redrawn when simulating training data).
+        stochastic: whether the simulator draws noise from ``rng`` (a deterministic one is called with
+            ``rng=None`` where no generator is at hand).
+        discrete: indices of integer-valued parameters.
+        bounds: one ``(low, high)`` pair per parameter (``-inf``/``inf`` where unbounded); None: unbounded.
+        valid: optional ``valid(y) -> bool array (m,)``, which observations the simulator can produce.
+        version: part of every cache key: change it whenever the prior or the simulator changes.
+        log_prior: optional log prior density of ``x (k, x_dim)``, up to a constant.
+        log_likelihood: optional ``log p(y | x)`` for parameter rows ``x (k, x_dim)`` and one observation
+            ``y (y_dim,)``, up to a constant (needs ``log_prior``).
+
     Example:
         >>> import numpy as np, innbench
         >>> sq = innbench.SimulatorProblem(
@@ -62,15 +89,10 @@ class SimulatorProblem(Problem):
         ...     simulator=lambda x, rng: (x ** 2).sum(1, keepdims=True) + 0.1 * rng.normal(size=(len(x), 1)),
         ...     stochastic=True)
         >>> innbench.register_problem(sq)
-        >>> sq.simulate(3, np.random.default_rng(0))[1].shape
-        (3, 1)
-
-    Reference posteriors for such problems come from quantile ABC (``method='abc'``), or, if the problem
-    is given ``log_prior(x) -> (k,)`` and ``log_likelihood(x, y) -> (k,)`` (densities up to constants; ``x``
-    ``(k, x_dim)``, ``y`` one observation), from MCMC (``method='mcmc'``), and the ``mcmc`` baseline
-    model runs on it. ``log_prior`` alone is enough for neural likelihood estimation (model ``nle``),
-    which learns the likelihood from the simulations. ``valid(y) -> bool array`` optionally marks observations
-    the simulator can produce.
+        SimulatorProblem(name='square', x_dim=2, y_dim=1)
+        >>> x, y = innbench.get_problem("square").simulate(3, np.random.default_rng(0))
+        >>> x.shape, y.shape
+        ((3, 2), (3, 1))
     """
 
     def __init__(self, name, *, x_names, y_names, prior, simulator, stochastic=False,
@@ -138,7 +160,28 @@ class SimulatorProblem(Problem):
 
 
 def register_problem(problem: Problem | Callable[[], Problem], name: str | None = None, overwrite: bool = False):
-    """Register a problem (an instance or a zero-argument factory) under its name."""
+    """Register a problem (an instance or a zero-argument factory) under its name.
+
+    Registered problems can be named anywhere a problem is expected: :func:`get_problem`, ``api.train``,
+    grid files and the CLI (through ``--imports``).
+
+    Args:
+        problem: a :class:`Problem` instance, or a callable without arguments that returns one (built anew
+            at every :func:`get_problem`).
+        name: the registry key; default: the problem's own ``name``.
+        overwrite: replace a problem already registered under that name (otherwise a ``ValueError``).
+
+    Returns:
+        ``problem``, unchanged, so that the function also works as a class decorator.
+
+    Example:
+        >>> import innbench
+        >>> from innbench.problems import Linear
+        >>> innbench.register_problem(Linear, name="my_linear")
+        <class 'innbench.problems.toys.Linear'>
+        >>> innbench.get_problem("my_linear").y_dim
+        1
+    """
     factory = problem if callable(problem) and not isinstance(problem, Problem) else (lambda p=problem: p)
     key = name or (problem.name if isinstance(problem, Problem) else factory().name)
     if key in _REGISTRY and not overwrite:
@@ -148,7 +191,23 @@ def register_problem(problem: Problem | Callable[[], Problem], name: str | None 
 
 
 def get_problem(name: str | Problem) -> Problem:
-    """The registered problem ``name`` (a :class:`Problem` passes through)."""
+    """The registered problem ``name`` (a :class:`Problem` passes through).
+
+    Args:
+        name: a registered name (:func:`list_problems`) or a :class:`Problem` instance.
+
+    Returns:
+        The problem. A name gives a fresh instance from its factory; an unknown name raises a ``KeyError``
+        that lists the registered ones.
+
+    Example:
+        >>> from innbench import get_problem
+        >>> p = get_problem("kinematics")
+        >>> p.x_dim, p.y_dim, p.reference_kind
+        (4, 2, 'exact')
+        >>> p.x_names[0]
+        'x1 (rail height)'
+    """
     if isinstance(name, Problem):
         return name
     if name not in _REGISTRY:
@@ -157,4 +216,11 @@ def get_problem(name: str | Problem) -> Problem:
 
 
 def list_problems() -> list[str]:
+    """The names of all registered problems, sorted.
+
+    Example:
+        >>> from innbench import list_problems
+        >>> "kinematics" in list_problems() and "two_moons" in list_problems()
+        True
+    """
     return sorted(_REGISTRY)

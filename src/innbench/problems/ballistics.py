@@ -41,6 +41,13 @@ def impact_time(x):
     and ``z = -(A tau / B) e^{-tau a / B}``; the principal branch gives the later (descending) root.
     No real root (``z < -1/e``: a start below ground that never rises above it) or a root in the past
     (``t* < 0``) means the throw never lands: NaN.
+
+    Example:
+        >>> import numpy as np
+        >>> from innbench.problems.ballistics import impact_time
+        >>> t = impact_time(np.array([[0.0, 1.5, np.pi / 4, 15.0], [0.0, -1.0, 0.2, 0.0]]))
+        >>> bool(t[0] > 0), bool(np.isnan(t[1]))  # the second starts below ground, without speed
+        (True, True)
     """
     x = np.asarray(x, dtype=float)
     vy = x[..., 3] * np.sin(x[..., 2])
@@ -65,6 +72,18 @@ class Ballistics(Problem):
     exact descending root ``t*``. Throws that never land give NaN, the explicit invalid marker.
     Since ``y = x1 + R(x2, x3, x4)`` with ``0 <= R < 0.8 x4``, impacts outside ``[Y_LOW, Y_HIGH]``
     (about [-5.5, 63]) need a start or a speed the prior (numerically) never gives; they are refused.
+
+    The **reference** posterior is exact (:meth:`exact_posterior`). Registered as ``"ballistics"``.
+
+    Example:
+        >>> import numpy as np
+        >>> from innbench.problems import Ballistics
+        >>> throw = Ballistics()
+        >>> throw.y_names, throw.discrete  # the speed x4 is an integer
+        (('impact',), (3,))
+        >>> x, y = throw.simulate(5, np.random.default_rng(0))
+        >>> x.shape, y.shape, bool((x[:, 3] == np.round(x[:, 3])).all())
+        ((5, 4), (5, 1), True)
     """
 
     name = "ballistics"

@@ -8,7 +8,19 @@ __all__ = ["ObservationError", "Problem"]
 
 
 class ObservationError(ValueError):
-    """An observation is malformed or cannot be produced by the problem's forward process."""
+    """An observation is malformed or cannot be produced by the problem's forward process.
+
+    Raised by :meth:`Problem.validate_observations` (and so by every sampler and scorer) with a message
+    that names the rows and what was expected. A ``ValueError``, so ``except ValueError`` catches it too.
+
+    Example:
+        >>> from innbench import ObservationError, get_problem
+        >>> try:
+        ...     get_problem("kinematics").validate_observations([[5.0, 0.0]])
+        ... except ObservationError as err:
+        ...     print("refused:", "out of reach" in str(err))
+        refused: True
+    """
 
 
 class Problem:
@@ -35,6 +47,27 @@ class Problem:
             and NaN means "absent" nowhere else. None: every observation has the full length.
         observation_classes: where an observation is a class label, the number of classes ``K``: ``y`` is
             then one-hot over ``K`` columns (the Gaussian-mixture problem). None: a continuous observation.
+
+    Example:
+        A problem of one's own as a subclass (:class:`innbench.SimulatorProblem` does the same from two
+        functions):
+
+        >>> import numpy as np
+        >>> from innbench import Problem
+        >>> class Sum(Problem):
+        ...     name = "sum"
+        ...     x_names = ("a", "b")
+        ...     y_names = ("a + b",)
+        ...     def sample_prior(self, n, rng):
+        ...         return rng.standard_normal((n, 2))
+        ...     def forward(self, x, rng=None):
+        ...         return x.sum(1, keepdims=True)
+        >>> p = Sum()
+        >>> p
+        Sum(name='sum', x_dim=2, y_dim=1)
+        >>> x, y = p.simulate(5, np.random.default_rng(0))
+        >>> x.shape, y.shape, bool(np.allclose(y[:, 0], x.sum(1)))
+        ((5, 2), (5, 1), True)
     """
 
     name: str = "problem"
@@ -51,6 +84,7 @@ class Problem:
 
     @property
     def x_dim(self) -> int:
+        """Number of parameters, ``len(x_names)``."""
         return len(self.x_names)
 
     @property
@@ -120,6 +154,7 @@ class Problem:
 
     @property
     def y_dim(self) -> int:
+        """Number of observed values, ``len(y_names)`` (a series or set: all its steps' values, flat)."""
         return len(self.y_names)
 
     def support_bounds(self) -> np.ndarray:
@@ -181,6 +216,7 @@ class Problem:
 
     @property
     def has_exact_posterior(self) -> bool:
+        """Whether the problem implements :meth:`exact_posterior` (its own reference sampler)."""
         return type(self).exact_posterior is not Problem.exact_posterior
 
     #: how :meth:`exact_posterior` draws, in words for tables and figures ("exact"; "MCMC" where it runs MCMC)
@@ -222,7 +258,25 @@ class Problem:
 
     # -- shared helpers -----------------------------------------------------------------------
     def simulate(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """Simulated training pairs: ``n`` prior draws and their observations (all valid)."""
+        """Simulated training pairs: ``n`` prior draws and their observations (all valid).
+
+        Prior draws whose forward process gives no observation (NaN) are redrawn, never dropped, so exactly
+        ``n`` pairs come back; a simulator that fails for (almost) every draw raises a ``ValueError``.
+
+        Args:
+            n: number of pairs.
+            rng: the ``numpy.random.Generator`` every draw comes from (same seed, same pairs).
+
+        Returns:
+            ``(x (n, x_dim), y (n, y_dim))``.
+
+        Example:
+            >>> import numpy as np
+            >>> from innbench import get_problem
+            >>> x, y = get_problem("ballistics").simulate(4, np.random.default_rng(0))
+            >>> x.shape, y.shape, bool(np.isfinite(y).all())
+            ((4, 4), (4, 1), True)
+        """
         x = self.sample_prior(n, rng)
         y = self.forward(x, rng)
         bad = np.flatnonzero(self.invalid_rows(y))
@@ -244,6 +298,22 @@ class Problem:
         A series or set may also come as ``(m, length, channels)``, as one ``(length, channels)``
         observation, or (of varying length) as a list of ``(length_i, channels)`` arrays: each is padded
         to the flat row the models read.
+
+        Args:
+            y: one observation ``(y_dim,)``, several ``(m, y_dim)``, or a series / set layout as above.
+            name: what the error messages call ``y``.
+
+        Returns:
+            ``y`` as float rows ``(m, y_dim)``.
+
+        Raises:
+            ObservationError: a wrong shape, non-finite values, or an observation the forward process cannot
+                produce (:meth:`check_observations`).
+
+        Example:
+            >>> from innbench import get_problem
+            >>> get_problem("kinematics").validate_observations([1.5, 0.0])
+            array([[1.5, 0. ]])
         """
         if self.structured:
             y = self._flatten_structured(y, name)

@@ -28,6 +28,15 @@ def sir_trajectories(x, days: int = DAYS, steps_per_day: int = STEPS_PER_DAY) ->
     sigmoid(t - t_change)`` (a change over about four days). Classical fourth-order Runge-Kutta with
     ``steps_per_day`` fixed steps, vectorised over rows; day ``d``'s new infections are ``S(d - 1) - S(d)``,
     its deaths ``D(d) - D(d - 1)`` (``d = 1..days``).
+
+    Example:
+        >>> import numpy as np
+        >>> from innbench.problems.epidemic import sir_trajectories
+        >>> x = np.log([[0.5, 0.15, 1.0, 0.2, 0.01]])
+        >>> x[0, 2] = 20.0  # the change point on day 20
+        >>> cases, deaths = sir_trajectories(x)
+        >>> cases.shape, deaths.shape, bool((cases >= 0).all())
+        ((1, 80), (1, 80), True)
     """
     x = np.asarray(x, dtype=float)
     beta0, beta1, t_change = np.exp(x[:, 0]), np.exp(x[:, 1]), x[:, 2]
@@ -80,6 +89,18 @@ class Epidemic(Problem):
     the provenance). Ten fixed observations (prior draws with seed 2020, bundled as
     ``data/epidemic_observations.json``) are scored by the ``structured`` grid. Conditional models read
     ``log(1 + counts)`` (:meth:`transform_observations`).
+
+    Registered as ``"epidemic"``.
+
+    Example:
+        >>> import numpy as np
+        >>> from innbench.problems import Epidemic
+        >>> p = Epidemic()
+        >>> x, y = p.simulate(2, np.random.default_rng(0))
+        >>> x.shape, y.shape, p.observation_kind, p.observation_shape  # 80 days of (cases, deaths), flat
+        ((2, 5), (2, 160), 'series', (80, 2))
+        >>> y.reshape(2, 80, 2).shape
+        (2, 80, 2)
     """
 
     name = "epidemic"

@@ -28,6 +28,19 @@ class Kinematics(Problem):
     point at absolute angles ``x2``, ``x2 + x3``, ``x2 + x3 + x4``. The observation is the end point
     ``y = (horizontal, vertical)``. Prior: independent ``N(0, sigma^2)`` with
     ``sigma = (0.25, 0.5, 0.5, 0.5)``. Observations are reachable when ``|horizontal| <= 2``.
+
+    The **reference** posterior is exact (:meth:`exact_posterior`: importance resampling along the
+    two-dimensional solution set of each end point). Registered as ``"kinematics"``.
+
+    Example:
+        >>> import numpy as np
+        >>> from innbench.problems import Kinematics
+        >>> arm = Kinematics()
+        >>> arm.forward(np.zeros((1, 4)))  # rail at 0, every segment horizontal: the end point at full reach
+        array([[2., 0.]])
+        >>> x, y = arm.simulate(5, np.random.default_rng(0))
+        >>> x.shape, y.shape
+        ((5, 4), (5, 2))
     """
 
     name = "kinematics"

@@ -28,7 +28,14 @@ SBIBM_SOURCE = "sbibm 1.1.0 (Lueckmann et al. 2021, https://github.com/sbi-bench
 
 def sbibm_observations(task: str) -> tuple[np.ndarray, np.ndarray]:
     """sbibm's ten fixed observations of ``task`` and their true parameters: ``(x_true (10, d), y (10, m))``,
-    exactly as sbibm 1.1.0 stores them (observation ``k`` of sbibm is row ``k - 1``)."""
+    exactly as sbibm 1.1.0 stores them (observation ``k`` of sbibm is row ``k - 1``).
+
+    Example:
+        >>> from innbench.problems.sbi import sbibm_observations
+        >>> x_true, y = sbibm_observations("slcp")
+        >>> x_true.shape, y.shape
+        ((10, 5), (10, 8))
+    """
     tasks = _sbibm_data()["tasks"]
     if task not in tasks:
         raise KeyError(f"task: sbibm observations are bundled for {', '.join(sorted(tasks))}; got {task!r}")
@@ -65,6 +72,19 @@ class TwoMoons(_SBIBMTask):
     ``p(theta | y*) ∝ 1[theta in prior box] p_noise(y* - g(theta))``. Draws: sample the noise ``p`` as the
     simulator does, take one of the two preimages of ``u = y* - p`` with probability 1/2 each (none if
     ``u1 > 0``) and keep it if it lies in the box. Each accepted draw is independent.
+
+    Registered as ``"two_moons"``; sbibm's ten observations are its :meth:`fixed_observations`.
+
+    Example:
+        >>> import numpy as np
+        >>> from innbench.problems import TwoMoons
+        >>> p = TwoMoons()
+        >>> x, y = p.simulate(5, np.random.default_rng(0))
+        >>> x.shape, y.shape, p.stochastic
+        ((5, 2), (5, 2), True)
+        >>> x_true, y_fixed = p.fixed_observations()
+        >>> y_fixed.shape
+        (10, 2)
     """
 
     name = "two_moons"
@@ -138,6 +158,16 @@ class GaussianLinear(_SBIBMTask):
     **Closed-form posterior**: ``theta | y ~ N(y / 2, 0.05 I)`` (both covariances are ``0.1 I``).
     Observations farther than ``sqrt(0.2 * 120)`` (about 4.9) from 0 in a coordinate have prior-predictive
     log density below -60 there and are refused as unreachable.
+
+    Registered as ``"gaussian_linear"``.
+
+    Example:
+        >>> import numpy as np
+        >>> from innbench.problems import GaussianLinear
+        >>> p = GaussianLinear()
+        >>> draws, _ = p.exact_posterior(np.ones((1, 10)), 2000, np.random.default_rng(0))
+        >>> draws.shape, bool(abs(draws.mean() - 0.5) < 0.01)  # the posterior mean is y / 2
+        ((1, 2000, 10), True)
     """
 
     name = "gaussian_linear"
@@ -184,6 +214,16 @@ class GaussianMixture(_SBIBMTask):
     mixture of the two Gaussians truncated to the box; component ``k`` has weight proportional to its mass
     inside the box, ``prod_d (Phi((10 - y_d) / s_k) - Phi((-10 - y_d) / s_k))``, and is drawn exactly by
     the inverse CDF of the truncated normal per coordinate.
+
+    Registered as ``"gaussian_mixture"``.
+
+    Example:
+        >>> import numpy as np
+        >>> from innbench.problems import GaussianMixture
+        >>> p = GaussianMixture()
+        >>> x, y = p.simulate(5, np.random.default_rng(0))
+        >>> x.shape, y.shape, p.bounds
+        ((5, 2), (5, 2), ((-10.0, 10.0), (-10.0, 10.0)))
     """
 
     name = "gaussian_mixture"
@@ -274,6 +314,19 @@ class SLCP(_MCMCReference, _SBIBMTask):
 
     Observations with a coordinate beyond ``3 + 9 sqrt(120)`` (about 101.6: the largest mean plus the
     largest standard deviation times ``sqrt(120)``, where the log density is below -60) are refused.
+
+    Registered as ``"slcp"``.
+
+    Example:
+        >>> import numpy as np
+        >>> from innbench.problems import SLCP
+        >>> p = SLCP()
+        >>> x, y = p.simulate(5, np.random.default_rng(0))
+        >>> x.shape, y.shape, p.reference_kind
+        ((5, 5), (5, 8), 'MCMC')
+        >>> flip = np.array(p.symmetries[0])  # the sign of theta3 leaves the likelihood unchanged
+        >>> bool(np.allclose(p.log_likelihood(x, y[0]), p.log_likelihood(x @ flip, y[0])))
+        True
     """
 
     name = "slcp"
@@ -341,6 +394,18 @@ class BernoulliGLM(_MCMCReference, _SBIBMTask):
 
     Observations are refused unless the spike count is an integer in [0, 100] and each stimulus sum lies
     between the sums of the stimulus's negative and positive values (what some spike train can produce).
+
+    Registered as ``"bernoulli_glm"``.
+
+    Example:
+        >>> import numpy as np
+        >>> from innbench.problems import BernoulliGLM
+        >>> p = BernoulliGLM()
+        >>> x, y = p.simulate(5, np.random.default_rng(0))
+        >>> x.shape, y.shape, BernoulliGLM.design_matrix().shape
+        ((5, 10), (5, 10), (100, 10))
+        >>> bool(((0 <= y[:, 0]) & (y[:, 0] <= 100)).all())  # the first summary is the spike count
+        True
     """
 
     name = "bernoulli_glm"

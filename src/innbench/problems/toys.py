@@ -28,6 +28,24 @@ class GaussianModes(Problem):
     so it is a function of ``x``. ``labels``: ``all`` (8 colours), ``some`` (``[0,0,0,0,1,1,2,3]``:
     4 colours) or ``none`` (one colour: ``y`` carries no information). The posterior for a label is
     the mixture of its modes, each truncated to its nearest-mode cell (a 5-sigma truncation).
+
+    Registered three times: ``"gaussian_modes"`` (``labels="all"``), ``"gaussian_modes_some"`` and
+    ``"gaussian_modes_none"``.
+
+    Args:
+        labels: the label map, ``"all"``, ``"some"`` or ``"none"``; it sets the number of labels (``y_dim``)
+            and the problem's name.
+
+    Example:
+        >>> import numpy as np
+        >>> from innbench.problems import GaussianModes
+        >>> p = GaussianModes("some")
+        >>> p.name, p.y_dim
+        ('gaussian_modes_some', 4)
+        >>> p.forward(np.array([[2.4, 1.0]]))  # nearest the octagon's vertex 3, which carries label 0
+        array([[1., 0., 0., 0.]])
+        >>> p.exact_posterior(np.eye(4)[:1], 100, np.random.default_rng(0))[0].shape
+        (1, 100, 2)
     """
 
     x_names = ("x1", "x2")
@@ -99,6 +117,17 @@ class Linear(Problem):
     r"""``x1, x2 ~ N(0, 1)``, ``y = x1 + x2``.
 
     The posterior is Gaussian in closed form: ``x1 | y ~ N(y/2, 1/2)`` and ``x2 = y - x1``.
+    Registered as ``"linear"``; the smallest problem, used in the examples and tests.
+
+    Example:
+        >>> import numpy as np
+        >>> from innbench.problems import Linear
+        >>> p = Linear()
+        >>> p.forward(np.array([[1.0, 2.0]]))
+        array([[3.]])
+        >>> draws, info = p.exact_posterior(np.array([[1.0]]), 1000, np.random.default_rng(0))
+        >>> draws.shape, info["method"], bool(np.allclose(draws.sum(-1), 1.0))  # every draw solves x1 + x2 = y
+        ((1, 1000, 2), 'exact-closed-form', True)
     """
 
     name = "linear"

@@ -17,6 +17,23 @@ def quantile_abc(problem, y, n, rng, pool_size=2_000_000, chunk=1_000_000):
     1e8; the default here is smaller so it fits in memory and minutes. Works for stochastic simulators.
 
     Returns ``(samples (m, n, x_dim), info)`` with ``info['tolerance']`` per observation.
+
+    Args:
+        problem: the :class:`innbench.problems.Problem` (any; no likelihood needed).
+        y: observations ``(m, y_dim)``.
+        n: samples per observation (at most ``pool_size``).
+        rng: the ``numpy.random.Generator`` of the pool's simulations.
+        pool_size: prior draws simulated once for all observations.
+        chunk: simulations per batch.
+
+    Example:
+        >>> import numpy as np
+        >>> from innbench import get_problem
+        >>> from innbench.reference import quantile_abc
+        >>> samples, info = quantile_abc(get_problem("linear"), np.array([[1.0]]), 100, np.random.default_rng(0),
+        ...                              pool_size=20_000)
+        >>> samples.shape, bool(info["tolerance"][0] < 0.05)  # the 100 nearest of 20,000 simulations
+        ((1, 100, 2), True)
     """
     if n > pool_size:
         raise ValueError(f"n: quantile ABC needs n <= pool_size ({pool_size}), got {n}")
