@@ -8,7 +8,7 @@ Usage::
 
 Validation observations are prior-predictive draws with seed ``VALIDATION_SEED`` (not the benchmark's
 fixed test seed), so settings chosen here are not chosen on the test set. Every run appends one JSON
-line to ``--log`` (the ablation tables in ``docs/model_recipes.md`` are read from those lines): Err_post
+line to ``--log`` (the ablation tables in ``docs/journal/model_recipes.md`` are read from those lines): Err_post
 mean, median and quantiles, Err_resim, and for kinematics the split into interior targets
 (|horizontal| < 1.5) and targets near the edge of the reach (|horizontal| >= 1.9).
 """

@@ -1,13 +1,46 @@
+"""Shared set-up of the test suite.
+
+- Every run gets a fresh reference cache of its own (``INNBENCH_CACHE``), shared by the run's xdist workers
+  and removed at the end, so results never depend on earlier runs and a local run costs what CI's clean
+  checkout costs. ``INNBENCH_TEST_CACHE=DIR`` reuses ``DIR`` on purpose (kept afterwards).
+- Under pytest-xdist (``scripts/test.sh`` runs one worker per core) each worker computes on one thread,
+  so the workers do not oversubscribe the cores; ``INNBENCH_TEST_THREADS`` overrides the count.
+"""
+
 import os
+import shutil
 import sys
+import tempfile
 
-import numpy as np
-import pytest
-import torch
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+_THREADS = int(os.environ.get("INNBENCH_TEST_THREADS", "1" if _WORKER else "2"))
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):  # before numpy loads BLAS
+    os.environ.setdefault(_var, str(_THREADS))
 
-# every test run uses a private cache so results never depend on earlier runs
-os.environ.setdefault("INNBENCH_CACHE", os.path.join(os.path.dirname(__file__), "..", ".cache", "innbench-tests"))
-torch.set_num_threads(int(os.environ.get("INNBENCH_TEST_THREADS", "2")))
+
+def _run_cache() -> tuple[str, bool]:
+    """This run's cache directory, and whether this process made it (and so removes it at the end)."""
+    chosen = os.environ.get("INNBENCH_TEST_CACHE") or os.environ.get("_INNBENCH_RUN_CACHE")
+    if chosen:
+        return chosen, False
+    made = tempfile.mkdtemp(prefix="innbench-tests-")
+    os.environ["_INNBENCH_RUN_CACHE"] = made  # inherited by the xdist workers, started after this import
+    return made, True
+
+
+_CACHE, _OWN_CACHE = _run_cache()
+os.environ["INNBENCH_CACHE"] = _CACHE
+
+import numpy as np  # noqa: E402  (after the thread settings above)
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(_THREADS)
+
+
+def pytest_unconfigure(config):
+    if _OWN_CACHE and not hasattr(config, "workerinput"):
+        shutil.rmtree(_CACHE, ignore_errors=True)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ Every builder takes plain numpy arrays / dicts (never a database or a model) and
 :class:`matplotlib.figure.Figure` made without pyplot (no global state, no display needed); the caller
 saves it with ``fig.savefig(path)``. Empty or all-NaN inputs give a panel that says "no data".
 
-Conventions follow PROTOCOL.md and the authors' figures: kinematics panels span x in (-0.35, 2.25) and
+Conventions follow docs/protocol.md and the authors' figures: kinematics panels span x in (-0.35, 2.25) and
 y in (-1.3, 1.3); the most likely configuration is the mean-shift mode of the samples with the highest
 Gaussian KDE density (bandwidth 0.1); the kinematics contour encloses 97 % of the end-point density.
 """

@@ -1,6 +1,6 @@
 """Benchmark metrics: posterior mismatch (Err_post), re-simulation error (Err_resim), calibration helpers.
 
-Definitions follow PROTOCOL.md, i.e. the authors' evaluation code where it disagrees with the paper.
+Definitions follow docs/protocol.md, i.e. the authors' evaluation code where it disagrees with the paper.
 """
 
 from __future__ import annotations

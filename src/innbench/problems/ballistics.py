@@ -1,4 +1,4 @@
-"""Inverse ballistics with linear air drag (Kruse et al. 2019, Sec. 3.2; PROTOCOL.md)."""
+"""Inverse ballistics with linear air drag (Kruse et al. 2019, Sec. 3.2; docs/protocol.md)."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ class Ballistics(Problem):
     r"""A throw from ``(x1, x2)`` at angle ``x3`` with speed ``x4``; ``y`` is where it hits the ground.
 
     Constants ``g = 9.81``, ``k = 0.25``, ``m = 0.2``, linear drag, closed-form trajectory
-    (PROTOCOL.md's corrected ``T2``). Prior: ``x1 ~ N(0, 0.5^2)``, ``x2 ~ N(1.5, 0.5^2)`` clipped below
+    (docs/protocol.md's corrected ``T2``). Prior: ``x1 ~ N(0, 0.5^2)``, ``x2 ~ N(1.5, 0.5^2)`` clipped below
     at 0, ``x3 ~ U(9 deg, 81 deg)`` (in radians), ``x4 ~ Poisson(15)`` (integer). ``y = T1(t*)`` at the
     exact descending root ``t*``. Throws that never land give NaN, the explicit invalid marker.
     Since ``y = x1 + R(x2, x3, x4)`` with ``0 <= R < 0.8 x4``, impacts outside ``[Y_LOW, Y_HIGH]``

@@ -1,4 +1,4 @@
-"""Inverse kinematics of a 4-DOF arm on a vertical rail (Kruse et al. 2019, Sec. 3.1; PROTOCOL.md)."""
+"""Inverse kinematics of a 4-DOF arm on a vertical rail (Kruse et al. 2019, Sec. 3.1; docs/protocol.md)."""
 
 from __future__ import annotations
 
