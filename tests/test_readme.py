@@ -51,38 +51,55 @@ def _reference_options(problem, method: str) -> dict:
     return {"mcmc": MCMC, "abc": ABC}.get(kind.lower(), {})
 
 
-def _train(args: tuple, kw: dict) -> dict:
+def _first(rows, k: int = OBSERVATIONS):
+    """The first ``k`` rows of an array-like of observations or parameters."""
+    return None if rows is None else rows[:k]
+
+
+def _train(args: tuple, kw: dict) -> tuple[tuple, dict]:
+    if "budget_overrides" in kw or len(args) > 2:
+        raise AssertionError("no rule shrinks api.train's budget_overrides or a budget passed by position: name "
+                             "the budget as a keyword (preset=, simulations=) or extend _train in tests/test_readme.py")
     if any(k in kw for k in ("simulations", "data", "simulation_budget")):
         if "simulations" in kw:
             kw["simulations"] = min(kw["simulations"], SIMULATIONS)
         kw["simulation_budget"] = {**(kw.get("simulation_budget") or {}), "max_epochs": EPOCHS}
     else:
         kw["preset"] = "tiny"
-    return {**kw, "progress": False}
+    return args, {**kw, "progress": False}
 
 
-def _evaluate(args: tuple, kw: dict) -> dict:
+def _evaluate(args: tuple, kw: dict) -> tuple[tuple, dict]:
     from innbench.api import load
     from innbench.models import Model
 
+    if len(args) > 1:
+        raise AssertionError("api.evaluate with arguments by position: name them, or extend _evaluate")
     model = args[0] if isinstance(args[0], Model) else load(args[0])
+    if "observations" in kw:  # the first few given observations, with their parameters
+        kw["observations"], kw["true_parameters"] = _first(kw["observations"]), _first(kw.get("true_parameters"))
     kw = {**kw, "num_observations": min(kw.get("num_observations", 200), OBSERVATIONS),
           "n_samples": min(kw.get("n_samples", 4000), SAMPLES), "timing_observations": 1,
           "noise_floor_observations": 1, "c2st_observations": min(kw.get("c2st_observations", 5), 1)}
     short = _reference_options(model.problem, kw.get("reference_method", "exact"))
-    return {**kw, "reference_options": {**short, **(kw.get("reference_options") or {})}}
+    return args, {**kw, "reference_options": {**short, **(kw.get("reference_options") or {})}}
 
 
-def _reference(args: tuple, kw: dict) -> dict:
+def _reference(args: tuple, kw: dict) -> tuple[tuple, dict]:
+    if len(args) != 2:
+        raise AssertionError("api.reference(problem, observations, ...) with its other arguments named: "
+                             "extend _reference otherwise")
     short = _reference_options(args[0], kw.get("method", "exact"))
-    return {**short, **kw, "n": min(kw.get("n", 4000), SAMPLES)}
+    return (args[0], _first(args[1])), {**short, **kw, "n": min(kw.get("n", 4000), SAMPLES)}
 
 
-def _noise_floor(args: tuple, kw: dict) -> dict:
-    return {**kw, "n": min(kw.get("n", 4000), SAMPLES)}
+def _noise_floor(args: tuple, kw: dict) -> tuple[tuple, dict]:
+    if len(args) != 2:
+        raise AssertionError("api.noise_floor(problem, observations, ...) with its other arguments named")
+    return (args[0], _first(args[1])), {**kw, "n": min(kw.get("n", 4000), SAMPLES)}
 
 
-#: budget rules: function name -> rewrite of the call's keyword arguments (given the positional ones)
+#: budget rules: function name -> rewrite of the call's ``(args, kwargs)``; a call they cannot shrink fails
 SMALL = {"train": _train, "evaluate": _evaluate, "reference": _reference, "noise_floor": _noise_floor}
 #: functions whose cost does not grow with a budget worth shrinking (sampling a trained model, loading, drawing)
 CHEAP = {"evaluation_figures", "load", "posterior", "resolve_device", "sample", "width_for_params", "Posterior"}
@@ -91,7 +108,8 @@ CHEAP = {"evaluation_figures", "load", "posterior", "resolve_device", "sample", 
 def _wrap(name, fn, rule):
     @functools.wraps(fn)
     def call(*args, **kwargs):
-        return fn(*args, **rule(args, dict(kwargs)))
+        args, kwargs = rule(args, dict(kwargs))
+        return fn(*args, **kwargs)
 
     return call
 
@@ -134,19 +152,24 @@ def test_readme_python_example_runs(index, tmp_path, monkeypatch, small_budgets)
 
 
 def test_a_rule_shrinks_what_the_readme_asks_for():
-    """The rules do what they say: the budgets the README's calls name come out capped, and each reference is
-    drawn by its short sampler."""
-    assert _train((), {"preset": "quick"})["preset"] == "tiny"
-    sims = _train((), {"simulations": 10_000})
-    assert sims["simulations"] == SIMULATIONS and sims["simulation_budget"] == {"max_epochs": EPOCHS}
-    assert _train((), {"data": (1, 2)})["simulation_budget"]["max_epochs"] == EPOCHS
+    """The rules do what they say: the budgets the README's calls name come out capped, each reference is
+    drawn by its short sampler, and a budget no rule can shrink is refused rather than run at full size."""
     from innbench.models import build_model
 
-    ev = _evaluate((build_model("cinn", "epidemic"),), {"num_observations": 100, "n_samples": 1000})
+    assert _train(("kinematics", "cinn"), {"preset": "quick"})[1]["preset"] == "tiny"
+    sims = _train(("two_moons", "cinn"), {"simulations": 10_000})[1]
+    assert sims["simulations"] == SIMULATIONS and sims["simulation_budget"] == {"max_epochs": EPOCHS}
+    assert _train(("linear", "mdn"), {"data": (1, 2)})[1]["simulation_budget"]["max_epochs"] == EPOCHS
+    with pytest.raises(AssertionError, match="budget_overrides"):
+        _train(("kinematics", "cinn"), {"budget_overrides": {"n_batches": 10**6}})
+    epidemic = build_model("cinn", "epidemic")
+    _, ev = _evaluate((epidemic,), {"num_observations": 100, "n_samples": 1000})
     assert (ev["num_observations"], ev["n_samples"], ev["reference_options"]) == (3, SAMPLES, MCMC)
-    assert _evaluate((build_model("cinn", "linear"),), {})["reference_options"] == {}
-    assert _reference(("kinematics",), {}) == {"n": SAMPLES}
-    assert _reference(("kinematics",), {"method": "abc"})["pool_size"] == ABC["pool_size"]
+    _, ev = _evaluate((epidemic,), {"observations": list(range(10)), "true_parameters": list(range(10))})
+    assert ev["observations"] == ev["true_parameters"] == [0, 1, 2]
+    assert _evaluate((build_model("cinn", "linear"),), {})[1]["reference_options"] == {}
+    assert _reference(("kinematics", [[1.5, 0.0]] * 5), {}) == (("kinematics", [[1.5, 0.0]] * 3), {"n": SAMPLES})
+    assert _reference(("kinematics", [[1.5, 0.0]]), {"method": "abc"})[1]["pool_size"] == ABC["pool_size"]
 
 
 @pytest.mark.parametrize("page", ["README.md", "docs/models.md"])
