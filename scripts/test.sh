@@ -9,7 +9,9 @@ export INNBENCH_CACHE="${INNBENCH_CACHE:-$PWD/.cache/innbench}"
 .venv/bin/ruff check src tests benchmarks
 WORKERS="${INNBENCH_TEST_WORKERS:-$(nproc)}"
 if [ "$WORKERS" -gt 1 ]; then
-    .venv/bin/python -m pytest -n "$WORKERS" --dist loadgroup "$@"
+    # --dist loadfile: each test file runs on one worker, so its module-scoped fixtures (trained models,
+    # benchmark runs) are built once
+    .venv/bin/python -m pytest -n "$WORKERS" --dist loadfile "$@"
 else
     .venv/bin/python -m pytest "$@"
 fi

@@ -17,9 +17,6 @@ from innbench.benchmark import ResultsDB
 from innbench.cli import main
 from innbench.explore import MAX_SAMPLES, Explorer, make_server
 
-# one worker runs this module, so its module-scoped fixtures (trained models, a benchmark run) are built once
-pytestmark = pytest.mark.xdist_group("test_explore")
-
 GRID = """
 name = "explore"
 problems = ["kinematics"]

@@ -8,9 +8,6 @@ from innbench import figures as F
 from innbench.problems import get_problem
 from innbench.problems.toys import MODE_CENTRES
 
-# one worker runs this module, so its module-scoped fixtures (trained models, a benchmark run) are built once
-pytestmark = pytest.mark.xdist_group("test_figures")
-
 N = 500
 
 

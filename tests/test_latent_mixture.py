@@ -11,9 +11,6 @@ from innbench.problems.toys import MODE_CENTRES
 from innbench.training import fit, get_budget
 from tolerance import assert_close_ulps
 
-# one worker runs this module, so its module-scoped fixtures (trained models, a benchmark run) are built once
-pytestmark = pytest.mark.xdist_group("test_latent_mixture")
-
 SMALL = {"blocks": 4, "hidden": 32}
 
 

@@ -9,9 +9,6 @@ from innbench.problems import ObservationError
 from innbench.training import TrainingDivergedError, fit, get_budget
 from tolerance import EPS32, assert_close_ulps
 
-# one worker runs this module, so its module-scoped fixtures (trained models, a benchmark run) are built once
-pytestmark = pytest.mark.xdist_group("test_models")
-
 TINY = get_budget("tiny")
 Y_KIN = np.array([[1.5, 0.0], [0.8, -0.4]])
 

@@ -11,9 +11,6 @@ from innbench.models import build_model, get_model_class, list_models, load_mode
 from innbench.training import fit, get_budget
 from tolerance import EPS32, assert_close_ulps, magnitude
 
-# one worker runs this module, so its module-scoped fixtures (trained models, a benchmark run) are built once
-pytestmark = pytest.mark.xdist_group("test_models_all")
-
 LEARNED = ["inn_mmd", "iaf", "maf", "iresnet", "invauto", "nsf", "flow_matching"]
 SMALL = {
     "inn_mmd": {"blocks": 3, "hidden": 32},

@@ -11,9 +11,6 @@ from innbench.models import build_model, load_model
 from innbench.training import fit, get_budget
 from tolerance import EPS32, assert_close_ulps, magnitude
 
-# one worker runs this module, so its module-scoped fixtures (trained models, a benchmark run) are built once
-pytestmark = pytest.mark.xdist_group("test_models_extra")
-
 SMALL = {"hidden": 32, "layers": 3}
 
 

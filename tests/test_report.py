@@ -12,9 +12,6 @@ from innbench.benchmark import ResultsDB, load_grid, run_grid
 from innbench.benchmark.report import CLAMP
 from innbench.cli import main
 
-# one worker runs this module, so its module-scoped fixtures (trained models, a benchmark run) are built once
-pytestmark = pytest.mark.xdist_group("test_report")
-
 PLUGIN = Path(__file__).parent.parent / "examples" / "leaderboard_plugin.py"  # registers the noisy_sum problem
 
 GRID = """
