@@ -3,7 +3,7 @@ import pytest
 
 from innbench.metrics import KERNELS, err_resim, mmd, support_violation
 from innbench.problems import get_problem
-from tolerance import EPS32
+from tolerance import EPS32, EPS64, magnitude
 
 
 def brute_mmd(a, b):
@@ -58,7 +58,8 @@ def test_err_resim_counts_invalid_samples():
     x = np.array([[[0.0, 1.0, 0.5, 12.0], [0.0, -1.0, 0.3, 2.0]]])  # the second never lands
     y = b.forward(x[0, :1])
     dist, sq, invalid = err_resim(b, x, y)
-    assert dist[0] == pytest.approx(0.0, abs=1e-12) and invalid[0] == 0.5
+    # the landing sample re-simulates y itself: zero up to float64 rounding of y's size
+    assert dist[0] == pytest.approx(0.0, abs=1e4 * EPS64 * magnitude(y)) and invalid[0] == 0.5
 
 
 def test_support_violation():
