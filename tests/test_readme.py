@@ -9,6 +9,8 @@ must have a rule in ``SMALL`` or be listed in ``CHEAP``: an example that calls a
 name of the function, rather than silently running at full size. ``test_every_api_function_has_a_budget_rule``
 holds the two lists against the module, so a new API function needs a decision here.
 
+The slow tier runs the same examples at full size, unwrapped: ``bash scripts/test.sh -m slow``.
+
 An example that continues the previous one (uses what it defined or registered) is marked in the README by
 the line ``<!-- continues the previous example -->`` just above its code block; the test runs the two as one.
 """
@@ -147,6 +149,14 @@ def test_readme_has_python_examples():
 
 @pytest.mark.parametrize("index", range(len(_examples())))
 def test_readme_python_example_runs(index, tmp_path, monkeypatch, small_budgets):
+    monkeypatch.chdir(tmp_path)
+    exec(compile(_examples()[index], f"README.md example {index}", "exec"), {})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("index", range(len(_examples())))
+def test_readme_python_example_runs_at_full_size(index, tmp_path, monkeypatch, scratch_registries):
+    """The slow tier (``bash scripts/test.sh -m slow``): the examples exactly as a user runs them."""
     monkeypatch.chdir(tmp_path)
     exec(compile(_examples()[index], f"README.md example {index}", "exec"), {})
 

@@ -16,6 +16,8 @@ print(result["summary"]["err_post_mean"])
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 
@@ -85,7 +87,8 @@ def train(problem, model: str, seed: int = 0, preset: str | Budget = "default", 
         budget_overrides: fields of the preset's :class:`innbench.training.Budget` to change, e.g.
             ``{"n_batches": 2000}``; ``params`` sizes the network to about that many trainable parameters.
         simulations: train on exactly this many fresh simulations (a simulation budget).
-        data: ``(x (N, x_dim), y (N, y_dim))``, simulations made elsewhere (a simulation budget).
+        data: ``(x (N, x_dim), y (N, y_dim))``, simulations made elsewhere (a simulation budget), or the path
+            of a ``.npz`` (arrays ``x``, ``y``) or ``.csv`` file of them (as the CLI's ``--data``).
         simulation_budget: a :class:`innbench.simbudget.SimulationBudget` or a dict of its fields.
         **model_config: the model's options (its class's ``defaults``, e.g. ``blocks=6``), over the preset's.
 
@@ -109,7 +112,7 @@ def train(problem, model: str, seed: int = 0, preset: str | Budget = "default", 
     """
     from .models import get_model_class
     from .params import nonnegative_count
-    from .simbudget import SimulationBudget, check_training_data, fit_simulations
+    from .simbudget import SimulationBudget, _pair, check_training_data, fit_simulations, read_simulations
 
     nonnegative_count(seed, "seed")
     problem = get_problem(problem)
@@ -130,8 +133,10 @@ def train(problem, model: str, seed: int = 0, preset: str | Budget = "default", 
                 raise ValueError(f"simulation_budget: unknown keys {sorted(unknown)}; known: "
                                  f"{sorted(SimulationBudget.__dataclass_fields__)}")
             sb = SimulationBudget(**fields)
-        if data is not None:
-            data = check_training_data(problem, *data)
+        if isinstance(data, (str, os.PathLike)):  # a file of simulations, as the CLI's --data
+            data = read_simulations(data, problem, "data")
+        elif data is not None:
+            data = check_training_data(problem, *_pair(data, "data"))
         overrides = dict(budget_overrides or {})
         if set(overrides) - {"params"}:
             raise ValueError(f"budget_overrides: {sorted(set(overrides) - {'params'})} belong to the fixed-batch "
@@ -471,6 +476,9 @@ def evaluate(model, observations=None, num_observations: int = 200, n_samples: i
         model = load(model)
     problem = model.problem
     x_true = None
+    if observations is None and true_parameters is not None:
+        raise ValueError("true_parameters: given without observations; the test set brings its own parameters "
+                         "(pass observations= with them, or leave both out)")
     if observations is None:
         from .params import count
 

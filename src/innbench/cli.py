@@ -80,6 +80,13 @@ def cmd_train(args):
 
     out = Path(args.out or f"runs/{args.problem}-{args.model}-seed{args.seed}")
     sims = {}
+    if args.data is not None and not args.data.strip():
+        raise ValueError("--data: expected the path of a .npz or .csv file, got an empty string")
+    if args.simulations is None and args.data is None:
+        given = [f"--{k.replace('_', '-')}" for k in ("patience", "max_epochs") if getattr(args, k) is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)}: options of a simulation budget; give --simulations or --data "
+                             "(the fixed-batch presets train a fixed number of batches)")
     if args.simulations is not None or args.data:
         if args.simulations is not None and args.data:
             raise ValueError("--simulations, --data: give one of them")

@@ -100,17 +100,21 @@ class SimulationBudget:
         return min(n_train, int(np.clip(2 ** round(np.log2(max(n_train / 50, 1))), 32, 512)))
 
 
-def check_training_data(problem, x, y, name: str = "data") -> tuple[np.ndarray, np.ndarray]:
+def check_training_data(problem, x, y, name: str = "data", check_values: bool = True
+                        ) -> tuple[np.ndarray, np.ndarray]:
     """``(x (N, x_dim), y (N, y_dim))`` as float arrays, or a ``ValueError`` naming what is wrong.
 
     Simulations made outside innbench are checked here once, before training: shapes, at least 10 pairs,
-    no NaN or infinite values (a series or set: NaN only as trailing padding).
+    no NaN or infinite values (a series or set: NaN only as trailing padding), and with ``check_values``
+    their values: parameters inside the prior's support, observations that meet the problem's rules for
+    observations (those of ``sample``: counts, reach, set layout), nothing beyond 1e18 in magnitude.
 
     Args:
         problem: the :class:`innbench.problems.Problem` they simulate.
         x: parameters ``(N, x_dim)`` (``(N,)`` for one parameter).
         y: observations ``(N, y_dim)`` (``(N,)`` for one value; a series or set also ``(N, length, channels)``).
         name: what error messages call the data (e.g. the CLI's ``--data``).
+        check_values: also check the values (off for simulations innbench made itself).
 
     Returns:
         ``(x, y)`` as float arrays of shapes ``(N, x_dim)`` and ``(N, y_dim)``.
@@ -155,7 +159,34 @@ def check_training_data(problem, x, y, name: str = "data") -> tuple[np.ndarray, 
                          "failed simulations first"
                          + (" (NaN is allowed only as trailing padding of shorter observations)"
                             if problem.variable_length else ""))
+    if not check_values:
+        return x, y
+    with np.errstate(invalid="ignore"):
+        huge = np.flatnonzero((np.abs(x) > MAX_MAGNITUDE).any(1) | (np.abs(y) > MAX_MAGNITUDE).any(1))
+    if len(huge):
+        raise ValueError(f"{name}: values beyond {MAX_MAGNITUDE:.0e} in magnitude in rows {huge[:5].tolist()} "
+                         f"(of {len(x)}): training in float32 would overflow; rescale the data")
+    outside = np.flatnonzero(~np.asarray(problem.in_support(x), dtype=bool))
+    if len(outside):
+        raise ValueError(f"{name}: parameters outside the prior's support of problem {problem.name!r} in rows "
+                         f"{outside[:5].tolist()} (of {len(x)}; e.g. x = {_short(x[outside[0]])}; support "
+                         f"{_short(problem.support_bounds())})")
+    try:  # the rules every observation meets (as for sample): counts, reach, set layout
+        problem.validate_observations(y, f"{name}: y")
+    except ValueError as exc:
+        raise ValueError(f"{exc} (training observations follow the same rules as the observations of sample)") \
+            from None
     return x, y
+
+
+#: the largest magnitude accepted in training data: its square still fits in float32 (3.4e38)
+MAX_MAGNITUDE = 1e18
+
+
+def _short(a, k: int = 6) -> str:
+    """A few values of an array for a message, not thousands."""
+    flat = np.asarray(a, dtype=float).ravel().tolist()
+    return str([round(v, 6) for v in flat[:k]])[:-1] + (", ...]" if len(flat) > k else "]")
 
 
 def read_simulations(path, problem, name: str = "--data") -> tuple[np.ndarray, np.ndarray]:
@@ -184,29 +215,102 @@ def read_simulations(path, problem, name: str = "--data") -> tuple[np.ndarray, n
     """
     from pathlib import Path
 
+    if isinstance(path, str) and not path.strip():
+        raise ValueError(f"{name}: expected the path of a .npz or .csv file, got an empty string")
     p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"{name}: {str(p)!r} is a directory; expected a .npz or .csv file")
     if not p.is_file():
         raise ValueError(f"{name}: file {str(p)!r} does not exist")
-    try:
-        if p.suffix.lower() == ".npz":
-            with np.load(p, allow_pickle=False) as f:
-                if "x" not in f or "y" not in f:
-                    raise ValueError(f"{name}: {str(p)!r} must hold arrays 'x' and 'y', it holds {sorted(f.files)}")
-                x, y = f["x"], f["y"]
-        else:
-            text = p.read_text()
-            delim = "," if "," in text else None
-            rows = np.loadtxt(p, delimiter=delim, ndmin=2, comments="#")
-            width = problem.x_dim + problem.y_dim
-            if rows.shape[1] != width:
-                raise ValueError(f"{name}: expected {width} columns ({problem.x_dim} parameters, then "
-                                 f"{problem.y_dim} observations), got {rows.shape[1]}")
-            x, y = rows[:, : problem.x_dim], rows[:, problem.x_dim :]
-    except ValueError:
-        raise
-    except Exception as exc:  # not a zip, truncated, unparsable text
-        raise ValueError(f"{name}: could not read {str(p)!r} ({type(exc).__name__}: {exc})") from None
+    suffix = p.suffix.lower()
+    if suffix == ".npy":
+        raise ValueError(f"{name}: {str(p)!r} is one .npy array; expected a .npz with arrays 'x' and 'y' "
+                         "(numpy.savez(path, x=x, y=y)) or a .csv with x's columns, then y's")
+    if suffix == ".npz":
+        x, y = _read_npz(p, name)
+    else:
+        rows = _read_text_table(p, name)
+        width = problem.x_dim + problem.y_dim
+        if rows.shape[1] != width:
+            raise ValueError(f"{name}: expected {width} columns ({problem.x_dim} parameters, then "
+                             f"{problem.y_dim} observations), got {rows.shape[1]}")
+        x, y = rows[:, : problem.x_dim], rows[:, problem.x_dim :]
     return check_training_data(problem, x, y, name)
+
+
+def _pair(data, name: str) -> tuple:
+    """``data`` as a pair ``(x, y)``, or a ``ValueError`` naming ``name``."""
+    if isinstance(data, (str, bytes)) or not hasattr(data, "__len__") or len(data) != 2:
+        what = type(data).__name__ + (f" of {len(data)}" if hasattr(data, "__len__") else "")
+        raise ValueError(f"{name}: expected a pair (x, y) of arrays or the path of a .npz or .csv file, got {what}")
+    return data[0], data[1]
+
+
+def _read_npz(p, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Arrays ``x`` and ``y`` of a ``.npz`` file, or a ``ValueError`` naming ``name`` and what is wrong."""
+    import zipfile
+
+    if not zipfile.is_zipfile(p):
+        raise ValueError(f"{name}: {str(p)!r} is not a .npz archive (numpy.savez writes one)")
+    try:
+        with np.load(p, allow_pickle=False) as f:
+            if "x" not in f or "y" not in f:
+                raise ValueError(f"{name}: {str(p)!r} must hold arrays 'x' and 'y', it holds {sorted(f.files)}")
+            x, y = f["x"], f["y"]
+    except ValueError as exc:
+        if str(exc).startswith(f"{name}:"):
+            raise
+        if "allow_pickle" in str(exc):
+            raise ValueError(f"{name}: {str(p)!r} holds object (pickled) arrays, which are not read; save numeric "
+                             "arrays") from None
+        raise ValueError(f"{name}: could not read {str(p)!r} ({exc})") from None
+    except Exception as exc:  # a truncated or corrupt archive
+        raise ValueError(f"{name}: could not read {str(p)!r} ({type(exc).__name__}: {exc})") from None
+    for key, a in (("x", x), ("y", y)):
+        if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
+            raise ValueError(f"{name}: array {key!r} of {str(p)!r} holds {a.dtype} values; expected numbers")
+    return x, y
+
+
+def _read_text_table(p, name: str) -> np.ndarray:
+    """The numeric rows of a comma- or whitespace-separated text file (``#`` comments), or a ``ValueError``
+    naming ``name``, the line and what is wrong."""
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{name}: {str(p)!r} is not a UTF-8 text file; expected a .csv of numbers or a .npz") \
+            from None
+    except OSError as exc:
+        raise ValueError(f"{name}: could not read {str(p)!r} ({exc.strerror or exc})") from None
+    delim = "," if "," in text else None
+    rows, width = [], None
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        cells = [c.strip() for c in (line.split(delim) if delim else line.split())]
+        try:
+            values = [float(c) for c in cells]
+        except ValueError:
+            bad = next(c for c in cells if not _is_number(c))
+            raise ValueError(f"{name}: line {number} of {str(p)!r}: {bad[:40]!r} is not a number (a header "
+                             "line must start with '#'; columns separated by commas or spaces)") from None
+        if width is not None and len(values) != width:
+            raise ValueError(f"{name}: line {number} of {str(p)!r} has {len(values)} columns, the lines before it "
+                             f"{width}")
+        width = len(values)
+        rows.append(values)
+    if not rows:
+        raise ValueError(f"{name}: {str(p)!r} holds no rows of numbers")
+    return np.asarray(rows, dtype=float)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _validation_loss(model, xv, cv, seed: int) -> float:
@@ -289,9 +393,10 @@ def fit_simulations(model, budget: SimulationBudget | None = None, seed: int = 0
     budget = budget or SimulationBudget()
     problem = model.problem
     torch.manual_seed(seed)
-    if data is None:
+    own = data is None
+    if own:
         data = simulate_training_data(problem, budget.simulations, seed)
-    x_np, y_np = check_training_data(problem, *data)
+    x_np, y_np = check_training_data(problem, *_pair(data, "data"), check_values=not own)
     if getattr(model, "is_ensemble", False):  # each member in turn, on the same simulations
         return model.fit_members(fit_simulations, (x_np, y_np), seed, budget=budget, progress=progress,
                                  max_recoveries=max_recoveries)
@@ -299,6 +404,9 @@ def fit_simulations(model, budget: SimulationBudget | None = None, seed: int = 0
     rng = np.random.default_rng([seed, 104729])
     order = rng.permutation(n)
     n_val = max(1, int(round(budget.validation_fraction * n)))
+    if n - n_val < 2:
+        raise ValueError(f"validation_fraction: {budget.validation_fraction} of {n} simulations leaves "
+                         f"{n - n_val} for training; expected at least 2 (a smaller fraction or more simulations)")
     val, tr = order[:n_val], order[n_val:]
     model.set_normalization(x_np[tr], y_np[tr])
     summary = {"seed": seed, "budget": {"kind": "simulations", **asdict(budget), "simulations": n},

@@ -349,7 +349,13 @@ class Problem:
                 f"{name}: rows {rows} (of {len(arr)}) are not {self.observation_kind}s of problem {self.name!r}: "
                 f"expected {shortest}-{length} complete steps of {self.observation_shape[1]} finite values"
                 + (", then NaN padding only" if self.variable_length else "") + " (infinite, NaN or missing values)")
-        self.check_observations(arr)
+        try:
+            self.check_observations(arr)
+        except ObservationError as exc:  # refuse_rows says "observations:"; the caller's name is the argument
+            text = str(exc)
+            if name != "observations" and text.startswith("observations: "):
+                raise ObservationError(f"{name}: {text[len('observations: '):]}") from None
+            raise
         return arr
 
     def _flatten_structured(self, y, name):
@@ -436,7 +442,11 @@ def refuse_rows(mask: np.ndarray, y: np.ndarray, requirement: str, column: int |
         return
     rows = np.flatnonzero(mask)[:5].tolist()
     example = y[rows[0]] if column is None else y[rows[0], column]
-    shown = f"{example:.4g}" if np.ndim(example) == 0 else np.array2string(np.asarray(example), precision=4)
+    if np.ndim(example) == 0:
+        shown = f"{example:.4g}"
+    else:  # a few values, not a whole series
+        flat = np.asarray(example, dtype=float).ravel()
+        shown = np.array2string(flat[:8], precision=4) + (f" ... ({flat.size} values)" if flat.size > 8 else "")
     raise ObservationError(f"observations: {requirement}; rows {rows} are out of reach (e.g. {shown})")
 
 

@@ -1,0 +1,137 @@
+"""Simulations a user brings (``train --data FILE``, ``api.train(data=...)``), read and checked in one place
+(:func:`innbench.simbudget.read_simulations`, :func:`~innbench.simbudget.check_training_data`): every way a
+file or array can be wrong ends with one clear error naming ``--data`` (or the API's ``data``) before any
+training, and nothing is written (issue 33, the class "user data")."""
+
+import numpy as np
+import pytest
+
+from innbench import api
+from innbench.cli import main
+from innbench.problems import get_problem
+
+
+def _refused(argv, capsys, *needles):
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "innbench: error:" in err and "Traceback" not in err, err
+    for needle in needles:
+        assert needle in err, err
+    return err
+
+
+def _linear_rows(n=40, seed=0):
+    x, y = get_problem("linear").simulate(n, np.random.default_rng(seed))
+    return x, y, np.column_stack([x, y])
+
+
+def _bad_files(tmp_path):
+    """(name, path, what the message must say) for files that cannot be read as simulations."""
+    x, y, rows = _linear_rows()
+    good_csv = "\n".join(",".join(f"{v:.6f}" for v in r) for r in rows)
+    cases = []
+
+    def add(name, content, needle, suffix=".csv", binary=False):
+        p = tmp_path / f"{name}{suffix}"
+        (p.write_bytes if binary else p.write_text)(content)
+        cases.append((name, p, needle))
+
+    add("header", "x1,x2,y1\n" + good_csv, "line 1")
+    add("ragged", good_csv + "\n1.0,2.0", "line 41 ")
+    add("text", "a,b,c\n", "is not a number")
+    add("semicolons", good_csv.replace(",", ";"), "is not a number")
+    add("binary", bytes(range(256)) * 4, "not a UTF-8 text file", binary=True)
+    add("latin1", ("# caf\xe9\n" + good_csv).encode("latin-1"), "not a UTF-8 text file", binary=True)
+    add("empty", "# nothing here\n", "no rows of numbers")
+    add("not_a_zip", "just text", "not a .npz archive", suffix=".npz")
+    np.save(tmp_path / "one.npy", rows)
+    cases.append(("npy", tmp_path / "one.npy", "is one .npy array"))
+    np.savez(tmp_path / "objects.npz", x=np.array([x[0], "a"], dtype=object), y=y)
+    cases.append(("objects", tmp_path / "objects.npz", "object (pickled) arrays"))
+    np.savez(tmp_path / "keys.npz", a=x, b=y)
+    cases.append(("keys", tmp_path / "keys.npz", "must hold arrays 'x' and 'y'"))
+    np.savez(tmp_path / "strings.npz", x=np.array(["1"] * 40), y=y)
+    cases.append(("strings", tmp_path / "strings.npz", "expected numbers"))
+    (tmp_path / "adir").mkdir()
+    cases.append(("directory", tmp_path / "adir", "is a directory"))
+    cases.append(("missing", tmp_path / "nope.csv", "does not exist"))
+    return cases
+
+
+def test_every_unreadable_file_is_named_by_the_cli_and_nothing_is_written(tmp_path, capsys):
+    for name, path, needle in _bad_files(tmp_path):
+        out = tmp_path / f"model-{name}"
+        err = _refused(["train", "--problem", "linear", "--model", "mdn", "--data", str(path), "--out", str(out),
+                        "--quiet"], capsys, "--data", needle)
+        assert "allow_pickle" not in err and not out.exists(), name
+
+
+def test_the_api_names_data_for_the_same_files(tmp_path):
+    for name, path, needle in _bad_files(tmp_path):
+        with pytest.raises(ValueError, match=r"^data: ") as info:
+            api.train("linear", "mdn", data=path, progress=False)
+        assert needle in str(info.value), name
+
+
+def test_a_file_path_and_arrays_train_alike_through_the_api(tmp_path):
+    x, y, _ = _linear_rows(60)
+    np.savez(tmp_path / "sims.npz", x=x, y=y)
+    budget = {"max_epochs": 2}
+    from_file = api.train("linear", "mdn", data=tmp_path / "sims.npz", simulation_budget=budget, progress=False)
+    from_arrays = api.train("linear", "mdn", data=(x, y), simulation_budget=budget, progress=False)
+    assert from_file.train_info["n_train"] == from_arrays.train_info["n_train"] == 54
+    np.testing.assert_array_equal(from_file.sample([[0.5]], 20, seed=1), from_arrays.sample([[0.5]], 20, seed=1))
+
+
+@pytest.mark.parametrize("data, message", [
+    ((np.zeros((20, 2)),), "expected a pair (x, y)"),
+    ("", "got an empty string"),
+    (42, "expected a pair (x, y)"),
+])
+def test_data_that_is_not_a_pair_or_a_path_is_named(data, message):
+    with pytest.raises(ValueError, match="^data: ") as info:
+        api.train("linear", "mdn", data=data, progress=False)
+    assert message in str(info.value)
+
+
+def test_values_are_checked_against_the_problem_rules_as_for_sample(tmp_path, capsys):
+    """Parameters outside the prior's support, observations that ``sample`` refuses (negative or fractional
+    epidemic counts) and values whose squares overflow float32 are refused, naming the rows."""
+    x, y = get_problem("two_moons").simulate(30, np.random.default_rng(0))
+    x[3, 0] = 50.0  # the prior is U(-1, 1)^2
+    with pytest.raises(ValueError, match=r"data: parameters outside the prior's support .* rows \[3\]"):
+        api.train("two_moons", "mdn", data=(x, y), progress=False)
+    ex, ey = get_problem("epidemic").simulate(20, np.random.default_rng(0))
+    for bad in (-3.0, 2.5):
+        y_bad = ey.copy()
+        y_bad[4, 10] = bad
+        with pytest.raises(ValueError, match=r"data: y.*same rules as the observations of sample"):
+            api.train("epidemic", "mdn", data=(ex, y_bad), progress=False)
+    x, y, _ = _linear_rows()
+    with pytest.raises(ValueError, match=r"data: values beyond 1e\+18 in magnitude in rows \[0, 1, 2, 3, 4\]"):
+        api.train("linear", "mdn", data=(x * 1e300, y * 1e300), progress=False)
+    np.savez(tmp_path / "huge.npz", x=x * 1e300, y=y * 1e300)
+    _refused(["train", "--problem", "linear", "--model", "mdn", "--data", str(tmp_path / "huge.npz"), "--out",
+              str(tmp_path / "m"), "--quiet"], capsys, "--data: values beyond")
+    assert not (tmp_path / "m").exists()
+
+
+def test_a_validation_split_that_leaves_nothing_to_train_on_is_refused():
+    with pytest.raises(ValueError, match="validation_fraction: 0.99 of 20 simulations leaves 0 for training"):
+        api.train("linear", "mdn", simulations=20, simulation_budget={"validation_fraction": 0.99}, progress=False)
+
+
+def test_simulation_budget_options_without_a_simulation_budget_are_refused(tmp_path, capsys):
+    base = ["train", "--problem", "linear", "--model", "mdn", "--out", str(tmp_path / "m"), "--quiet"]
+    _refused(base + ["--data", ""], capsys, "--data: expected the path of a .npz or .csv file")
+    _refused(base + ["--patience", "3"], capsys, "--patience", "give --simulations or --data")
+    _refused(base + ["--max-epochs", "3", "--preset", "tiny"], capsys, "--max-epochs")
+    assert not (tmp_path / "m").exists()
+
+
+def test_true_parameters_without_observations_are_refused():
+    from innbench.models import build_model
+
+    with pytest.raises(ValueError, match="true_parameters: given without observations"):
+        api.evaluate(build_model("mdn", "linear"), true_parameters=np.zeros((2, 2)), num_observations=2)
