@@ -135,3 +135,31 @@ def test_true_parameters_without_observations_are_refused():
 
     with pytest.raises(ValueError, match="true_parameters: given without observations"):
         api.evaluate(build_model("mdn", "linear"), true_parameters=np.zeros((2, 2)), num_observations=2)
+
+
+@pytest.mark.parametrize("name", __import__("innbench.models", fromlist=["list_models"]).list_models())
+def test_every_model_trains_from_the_cli_on_a_simulation_budget_and_reports_it(name, tmp_path, capsys):
+    """The class "a summary print that assumes a trained network": every registered model, trained as the
+    README shows (``--simulations``), saves and prints its summary, including the models that train
+    nothing (rejection ABC, MCMC)."""
+    from innbench.models import get_model_class
+
+    cls = get_model_class(name)
+    problem = "two_moons" if cls.requires_likelihood or cls.requires_prior_density else "kinematics"
+    out = tmp_path / "m"
+    code = main(["train", "--problem", problem, "--model", name, "--simulations", "60", "--max-epochs", "1",
+                 "--out", str(out), "--quiet"])
+    captured = capsys.readouterr()
+    assert code == 0 and "Traceback" not in captured.err, captured.err
+    assert f"trained {name} on {problem}" in captured.out and (out / "config.json").exists()
+
+
+def test_set_cannot_pass_an_argument_of_training_itself(tmp_path, capsys):
+    import inspect
+
+    own = [k for k, p in inspect.signature(api.train).parameters.items() if p.kind != p.VAR_KEYWORD]
+    assert {"seed", "device", "preset", "data"} <= set(own)
+    for key in own:
+        _refused(["train", "--problem", "linear", "--model", "mdn", "--set", f"{key}=1", "--out", str(tmp_path / "m"),
+                  "--quiet"], capsys, f"--set {key}: not a model option")
+    assert not (tmp_path / "m").exists()

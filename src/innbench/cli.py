@@ -100,15 +100,50 @@ def cmd_train(args):
             sims["data"] = read_simulations(args.data, get_problem(args.problem))
     budget = _given(args, batches="n_batches", n_train="n_train", lr="lr", params="params") if not sims else (
         _given(args, params="params"))
+    options = _model_overrides(args.set)
+    _refuse_train_arguments_in_set(options, train)
     m = train(args.problem, args.model, seed=args.seed, preset=args.preset, out=out, device=args.device,
-              progress=not args.quiet, budget_overrides=budget, **sims, **_model_overrides(args.set))
+              progress=not args.quiet, budget_overrides=budget, **sims, **options)
+    for line in _train_summary(m, out):
+        print(line)
+
+
+def _refuse_train_arguments_in_set(options: dict, train) -> None:
+    """``--set`` sets model options; the arguments of training itself (``seed``, ``device``, ...) have options
+    of their own."""
+    import inspect
+
+    own = {name for name, p in inspect.signature(train).parameters.items() if p.kind != p.VAR_KEYWORD}
+    clash = sorted(set(options) & own)
+    if clash:
+        flags = ", ".join(f"--{k.replace('_', '-')}" for k in clash)
+        raise ValueError(f"--set {', '.join(clash)}: not a model option but an argument of training; use {flags}")
+
+
+def _train_summary(m, out) -> list[str]:
+    """What ``train`` prints after saving: the simulation budget's epochs (where it trained on one) and the
+    model; every figure only where the model has it (a model that simulates per query trains nothing)."""
     info = m.train_info
-    if "epochs" in info:
-        print(f"{info['budget']['simulations']} simulations "
-              f"({info['n_validation']} held out): {info['epochs']} epochs of batch {info.get('batch_size')}, "
-              f"best epoch {info['best_epoch']} (validation loss {info['final_loss']:.4f}); {info['stopped']}")
-    print(f"trained {m.name} on {m.problem.name}: {m.n_parameters()} parameters, {info['train_seconds']:.1f} s, "
-          + (f"final loss {info['final_loss']:.4f}, " if info["final_loss"] is not None else "") + f"saved to {out}")
+
+    def num(key, fmt):
+        v = info.get(key)
+        return None if v is None else format(v, fmt)
+
+    lines = []
+    if info.get("stopped") == "not trainable":
+        lines.append(f"{m.name} trains nothing: it simulates or samples per query ({info.get('stopped')})")
+    elif "epochs" in info:
+        budget = info.get("budget") or {}
+        loss = num("final_loss", ".4f")
+        lines.append(f"{budget.get('simulations')} simulations ({info.get('n_validation')} held out): "
+                     f"{info.get('epochs')} epochs of batch {info.get('batch_size')}, best epoch "
+                     f"{info.get('best_epoch')}" + (f" (validation loss {loss})" if loss else "")
+                     + f"; {info.get('stopped')}")
+    seconds, loss = num("train_seconds", ".1f"), num("final_loss", ".4f")
+    lines.append(f"trained {m.name} on {m.problem.name}: {m.n_parameters()} parameters, "
+                 + (f"{seconds} s, " if seconds else "") + (f"final loss {loss}, " if loss else "")
+                 + f"saved to {out}")
+    return lines
 
 
 def cmd_sample(args):
