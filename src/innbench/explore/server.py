@@ -1,6 +1,6 @@
 """The explorer's local web server: the page, its assets and the JSON endpoints (standard library only).
 
-Routes (``GET`` only; everything else is 405):
+Routes (``GET`` only; every other method, ``HEAD`` included, is a 405 JSON answer):
 
 - ``/``: the page; ``/static/explore.js``, ``/static/explore.css``: its assets, served from the package.
 - ``/api/models``: ``{"models": [...], "problems": {...}, "max_samples": 20000}``.
@@ -9,6 +9,12 @@ Routes (``GET`` only; everything else is 405):
 Requests run in threads (:class:`http.server.ThreadingHTTPServer`), so several models' requests are
 answered at once. A refused request gets a 4xx JSON error and a failure inside the explorer a 500; the
 server stays up either way.
+
+Requests carry no body: one that announces a body (``Content-Length``, ``Transfer-Encoding``) is refused
+and its connection closed, so the body can never be read as a further request. Bound to a loopback address
+(the default), the server answers only requests whose ``Host`` is a loopback name (``localhost``,
+``127.0.0.1``, ``[::1]``), which keeps a web page that rebinds its DNS name to this machine from reading it;
+bound to another address (``--host``) it answers any ``Host`` and says so when it starts.
 """
 
 from __future__ import annotations
@@ -126,7 +132,13 @@ class ExplorerServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, address, explorer: Explorer, quiet: bool = True):
+        import ipaddress
+
         self.explorer = explorer
+        try:
+            self.loopback_only = ipaddress.ip_address(address[0]).is_loopback
+        except ValueError:  # a name: loopback only where it is localhost
+            self.loopback_only = address[0].lower() == "localhost"
         self.quiet = quiet
         pkg = resources.files("innbench.explore").joinpath("static")
         self.static = {name: pkg.joinpath(name).read_bytes() for name in STATIC}
@@ -157,6 +169,8 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
 
     def do_GET(self):
+        if not self._acceptable():
+            return
         url = urlsplit(self.path)
         try:
             if url.path in ("/", "/index.html"):
@@ -180,18 +194,46 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(500, {"error": f"internal error: {type(exc).__name__}: {exc}", "parameter": None,
                              "status": 500})
 
+    def _acceptable(self) -> bool:
+        """Refuse (and answer) a request with a body or, on a loopback server, a foreign ``Host``."""
+        if self.headers.get("Transfer-Encoding") or (self.headers.get("Content-Length") or "0").strip() != "0":
+            self.close_connection = True  # whatever follows on this connection is the body: never a request
+            self._json(400, {"error": "body: requests to the explorer carry no body", "parameter": "body",
+                             "status": 400})
+            return False
+        if self.server.loopback_only:
+            host = (self.headers.get("Host") or "").strip().lower()
+            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+            if host and name not in ("localhost", "127.0.0.1", "[::1]"):  # (browsers always send a Host)
+                self.close_connection = True
+                self._json(403, {"error": f"host: {host!r} is not this machine's loopback name; the explorer "
+                                          "answers http://127.0.0.1 and http://localhost only (start it with "
+                                          "--host to serve other names)", "parameter": "host", "status": 403})
+                return False
+        return True
+
     def _refuse(self):
+        self.close_connection = True  # a body may follow: never read it as a request
         self._json(405, {"error": f"method: {self.command} is not served; use GET", "parameter": "method",
-                         "status": 405})
+                         "status": 405}, allow="GET")
 
-    do_POST = do_PUT = do_DELETE = do_PATCH = _refuse
+    def __getattr__(self, name: str):
+        # every method other than GET (HEAD, POST, OPTIONS, unknown ones) is answered by _refuse, not by
+        # http.server's 501 HTML page
+        if name.startswith("do_"):
+            return self._refuse
+        raise AttributeError(name)
 
-    def _json(self, status: int, obj) -> None:
+    def _json(self, status: int, obj, allow: str | None = None) -> None:
         self._send(status, json.dumps(obj, allow_nan=False, separators=(",", ":")).encode(),
-                   "application/json; charset=utf-8")
+                   "application/json; charset=utf-8", allow)
 
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
+    def _send(self, status: int, body: bytes, content_type: str, allow: str | None = None) -> None:
         self.send_response(status)
+        if allow:
+            self.send_header("Allow", allow)
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
@@ -207,9 +249,13 @@ def make_server(explorer: Explorer, host: str = "127.0.0.1", port: int = 8765, q
     """A server for ``explorer`` bound to ``host:port`` (port 0: a free one), not yet serving: call its
     ``serve_forever`` (e.g. in a thread) and ``shutdown``."""
     try:
-        return ExplorerServer((host, port), explorer, quiet=quiet)
+        server = ExplorerServer((host, port), explorer, quiet=quiet)
     except OSError as exc:
         raise ValueError(f"--port: cannot listen on {host}:{port} ({exc.strerror or exc})") from None
+    if not server.loopback_only:
+        print(f"innbench explore: warning: listening on {host}, beyond this machine: anyone who can reach it "
+              "can list your models (with their paths) and use its CPU", file=sys.stderr, flush=True)
+    return server
 
 
 def serve(explorer: Explorer, host: str = "127.0.0.1", port: int = 8765, open_browser: bool = True,
@@ -220,6 +266,7 @@ def serve(explorer: Explorer, host: str = "127.0.0.1", port: int = 8765, open_br
     try:
         print(f"innbench explore: {len(explorer.models)} models ({', '.join(problems)}) at {server.url}  "
               "(Ctrl-C stops)", flush=True)
+
         if open_browser:
             import webbrowser
 
