@@ -401,3 +401,72 @@ def _grid(tmp_path, models='["mdn"]') -> Path:
     p = tmp_path / "grid.toml"
     p.write_text(TINY_GRID.replace('models = ["mdn"]', f"models = {models}"))
     return p
+
+
+# -- issue 33: outputs whole or not at all, directories replaced as a whole -------------------------------
+
+@pytest.fixture
+def savefig_fails_after(monkeypatch):
+    """Make matplotlib's ``savefig`` write half a file and fail with ENOSPC from its ``k``-th call on."""
+    import matplotlib.figure
+
+    real = matplotlib.figure.Figure.savefig
+
+    def patch(k: int):
+        calls = {"n": 0}
+
+        def savefig(self, fname, *a, **kw):
+            calls["n"] += 1
+            if calls["n"] < k:
+                return real(self, fname, *a, **kw)
+            Path(fname).write_bytes(b"\x89PNG half")
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(matplotlib.figure.Figure, "savefig", savefig)
+
+    return patch
+
+
+def _tree(directory: Path) -> dict:
+    return {str(p.relative_to(directory)): digest(p) for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def test_a_failed_report_leaves_the_earlier_report_whole(tmp_path, capsys, savefig_fails_after):
+    """A full disk halfway through ``report`` over an earlier report: exit 2, and every file of the earlier
+    report byte-identical (never a mix of the new database's tables with the old page), nothing stray."""
+    assert main(["bench", "--config", str(_grid(tmp_path)), "--db", str(tmp_path / "r.db"), "--quiet"]) == 0
+    rep = tmp_path / "rep"
+    assert main(["report", "--db", str(tmp_path / "r.db"), "--out", str(rep)]) == 0
+    before = _tree(rep)
+    assert "report.html" in before and "summary.json" in before and any(k.startswith("figures/") for k in before)
+    capsys.readouterr()
+    savefig_fails_after(2)
+    fails(["report", "--db", str(tmp_path / "r.db"), "--out", str(rep)], capsys, "out: cannot write",
+          "No space left on device", "previous directory is unchanged")
+    assert _tree(rep) == before and stray(tmp_path) == []
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary report directory
+
+
+def test_a_report_never_replaces_a_directory_holding_other_files(tmp_path, capsys):
+    assert main(["bench", "--config", str(_grid(tmp_path)), "--db", str(tmp_path / "r.db"), "--quiet"]) == 0
+    mine = tmp_path / "notes"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("mine")
+    fails(["report", "--db", str(tmp_path / "r.db"), "--out", str(mine)], capsys, "out:", "not ours to replace",
+          "thesis.tex")
+    assert [p.name for p in mine.iterdir()] == ["thesis.tex"]
+
+
+def test_evaluation_figures_are_whole_or_absent_and_checked_before_the_evaluation(model_dir, tmp_path, capsys,
+                                                                                    savefig_fails_after):
+    args = ["evaluate", "--model-path", str(model_dir), "--num-observations", "2", "--n", "200",
+            "--timing-observations", "0", "--c2st-observations", "0"]
+    a_file = tmp_path / "figs.png"
+    a_file.write_text("not a directory")
+    fails(args + ["--figures", str(a_file)], capsys, "--figures:", "not a directory")
+    figs = tmp_path / "figs"
+    savefig_fails_after(2)
+    fails(args + ["--figures", str(figs)], capsys, "--figures: cannot write", "No space left on device")
+    written = sorted(p.name for p in figs.iterdir())
+    assert written == ["posterior.png"] and stray(tmp_path) == []  # the first whole, the second absent
+    assert (figs / "posterior.png").read_bytes()[:4] == b"\x89PNG" and (figs / "posterior.png").stat().st_size > 5000

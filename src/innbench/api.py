@@ -529,9 +529,11 @@ def evaluation_figures(model, result: dict, out, true_parameters=None) -> list:
     from pathlib import Path
 
     from . import figures as F
+    from .atomic import atomic_file, check_output_dir
     from .calibration import expected_coverage
     from .evaluation import COVERAGE_LEVELS
 
+    check_output_dir(out, "out")
     if "samples" not in result or "reference" not in result:
         raise ValueError("result: expected the output of evaluate(..., keep_samples=True) (it has no samples)")
     if not isinstance(model, Model):
@@ -553,8 +555,9 @@ def evaluation_figures(model, result: dict, out, true_parameters=None) -> list:
         levels, cov = expected_coverage(ranks, draws, COVERAGE_LEVELS)
         figures["coverage"] = F.coverage_figure({model.title: (levels, cov)})
     paths = []
-    for name, fig in figures.items():
+    for name, fig in figures.items():  # each whole or not at all (temporary file, then rename)
         path = out / f"{name}.png"
-        fig.savefig(path, dpi=110)
+        with atomic_file(path, "out") as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
         paths.append(path)
     return paths

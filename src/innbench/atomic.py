@@ -48,14 +48,15 @@ def check_output_file(path, name: str) -> Path:
     return p
 
 
-def check_output_dir(path, name: str, owned: set[str] | None = None) -> Path:
+def check_output_dir(path, name: str, owned: set[str] | Callable[[str], bool] | None = None) -> Path:
     """Check before any work that directory ``path`` can be created or replaced (nothing is created);
-    with ``owned``, an existing directory may hold only files of those names."""
+    with ``owned`` (file names, or a test of a name), an existing directory may hold only such files."""
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise OutputError(f"{name}: {str(p)!r} exists and is not a directory")
     if owned is not None and p.is_dir():
-        foreign = sorted(e.name for e in p.iterdir() if e.name not in owned)
+        ours = owned if callable(owned) else owned.__contains__
+        foreign = sorted(e.name for e in p.iterdir() if not ours(e.name))
         if foreign:
             raise OutputError(f"{name}: {str(p)!r} holds files that are not ours to replace ({', '.join(foreign[:5])}"
                               f"{', ...' if len(foreign) > 5 else ''}); choose a new or empty directory")
@@ -122,7 +123,8 @@ def write_json(path, obj, name: str, **dump_options) -> Path:
     return write_text(path, text, name)
 
 
-def replace_dir(path, fill: Callable[[Path], None], name: str, owned: set[str] | None = None) -> Path:
+def replace_dir(path, fill: Callable[[Path], None], name: str,
+                owned: set[str] | Callable[[str], bool] | None = None) -> Path:
     """Replace directory ``path`` as a whole by one that ``fill(tmp_dir)`` writes.
 
     ``fill`` writes into a fresh sibling directory; only when it returns is the old directory moved
@@ -136,13 +138,17 @@ def replace_dir(path, fill: Callable[[Path], None], name: str, owned: set[str] |
         tmp = Path(tempfile.mkdtemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent))
     except OSError as exc:
         raise OutputError(f"{name}: cannot write {str(p)!r} ({_reason(exc)})") from None
+    state = "the previous directory is unchanged" if p.exists() else "nothing was written"
     try:
         fill(tmp)
         os.chmod(tmp, 0o755)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise OutputError(f"{name}: cannot write {str(p)!r} ({_reason(exc)}); "
-                          + ("the previous directory is unchanged" if p.exists() else "nothing was written")) from None
+        raise OutputError(f"{name}: cannot write {str(p)!r} ({_reason(exc)}); {state}") from None
+    except OutputError as exc:  # a file inside failed (named by its temporary path): say what it means for p
+        shutil.rmtree(tmp, ignore_errors=True)
+        reason = str(exc).split(" (", 1)[1].split(")", 1)[0] if " (" in str(exc) else str(exc)
+        raise OutputError(f"{name}: cannot write {str(p)!r} ({reason}); {state}") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

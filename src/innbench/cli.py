@@ -207,6 +207,10 @@ def cmd_evaluate(args):
         from .atomic import check_output_file
 
         check_output_file(args.json, "--json")
+    if args.figures:
+        from .atomic import check_output_dir
+
+        check_output_dir(args.figures, "--figures")
     res = evaluate(model, y, num_observations=args.num_observations, n_samples=args.n,
                    reference_method=args.reference_method, timing_observations=args.timing_observations,
                    c2st_observations=args.c2st_observations, sbc=not args.no_sbc, true_parameters=x_true,
@@ -215,7 +219,10 @@ def cmd_evaluate(args):
     if args.figures:
         from .api import evaluation_figures
 
-        written = evaluation_figures(model, res, args.figures, true_parameters=x_true)
+        try:
+            written = evaluation_figures(model, res, args.figures, true_parameters=x_true)
+        except ValueError as exc:  # the API names its argument "out"; here it is --figures
+            raise type(exc)(str(exc).replace("out: ", "--figures: ", 1)) from None
         res.pop("samples"), res.pop("reference")
         print(f"wrote {', '.join(p.name for p in written)} to {args.figures}")
     s = res["summary"]

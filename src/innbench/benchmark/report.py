@@ -21,6 +21,7 @@ import base64
 import csv
 import json
 import math
+import re
 import time
 from collections import OrderedDict
 from pathlib import Path
@@ -28,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..atomic import atomic_file, check_output_dir, write_json, write_text
+from ..atomic import atomic_file, check_output_dir, replace_dir, write_json, write_text
 from .db import ResultsDB
 from .paper import NPE_C2ST, NPE_SOURCE, paper_row
 
@@ -542,12 +543,31 @@ def build_report(db_path, out, grid: str | None = None) -> dict:
         summary = build_report("results/quick.db", "results/report-quick")   # report.html, figures/, tables
         ```
     """
-    out = check_output_dir(out, "out")
+    final = check_output_dir(out, "out", owned=is_report_file)
     with ResultsDB(db_path, create=False) as db:
         data = collect(db, grid)  # a database without results fails here, before anything is created
-        out.mkdir(parents=True, exist_ok=True)
-        problems = _problems(data["problems"])
-        figs = _figures(data, db, out / "figures", problems)
+        result = {}
+        # the report is written into a fresh directory that replaces ``out`` as a whole only when complete:
+        # a failure (a full disk) leaves the earlier report as it was, never a mix of two databases
+        replace_dir(final, lambda tmp: result.update(_write_report(db, data, tmp)), "out", owned=is_report_file)
+    for key in ("html", "summary"):
+        result[key] = final / result[key].name
+    result["tables"] = [final / p.name for p in result["tables"]]
+    result["figures"] = [final / "figures" / p.name for p in result["figures"]]
+    return result
+
+
+def is_report_file(name: str) -> bool:
+    """Whether a file of that name in a report directory is one :func:`build_report` writes (so it may replace
+    the directory)."""
+    return name in ("figures", "report.html", "summary.json") or bool(
+        re.fullmatch(r"(table|calibration|budgets)_[\w.-]+\.(md|tex|csv)", name))
+
+
+def _write_report(db, data: dict, out: Path) -> dict:
+    """Tables, figures, the page and the summary of ``data`` into the (new, empty) directory ``out``."""
+    problems = _problems(data["problems"])
+    figs = _figures(data, db, out / "figures", problems)
     summary = {"grid": data["grid"], "generated": time.strftime("%Y-%m-%d %H:%M:%S"), "innbench_version": __version__,
                "clamp": CLAMP, "problems": {}}
     # one section per heading, tables first, their figures after them: problems, then per problem the
