@@ -263,12 +263,14 @@ def test_model_of_another_problem_version_is_refused(model_dir, tmp_path, capsys
 
 # -- 4. foreign databases ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("schema", ["CREATE TABLE people (name TEXT)", "CREATE TABLE runs (id INTEGER, what TEXT)"])
+@pytest.mark.parametrize("schema", ["CREATE TABLE people (name TEXT)", "CREATE TABLE runs (id INTEGER, what TEXT)",
+                                    "CREATE TABLE meta (key TEXT, value TEXT)"])
 def test_foreign_sqlite_files_are_never_written(tmp_path, capsys, schema):
     db = tmp_path / "theirs.db"
     con = sqlite3.connect(db)
-    con.executescript(schema + "; INSERT INTO " + schema.split()[2] + " VALUES ('a'" + (", 'b')" if "id" in schema
-                                                                                          else ")"))
+    two = "id" in schema or "key" in schema
+    values = "('schema_version', '1')" if "meta" in schema else "('a', 'b')" if two else "('a')"
+    con.executescript(schema + "; INSERT INTO " + schema.split()[2] + " VALUES " + values)
     con.close()
     before = digest(db)
     fails(["report", "--db", str(db), "--out", str(tmp_path / "rep")], capsys, "not an innbench results database",
@@ -470,3 +472,46 @@ def test_evaluation_figures_are_whole_or_absent_and_checked_before_the_evaluatio
     written = sorted(p.name for p in figs.iterdir())
     assert written == ["posterior.png"] and stray(tmp_path) == []  # the first whole, the second absent
     assert (figs / "posterior.png").read_bytes()[:4] == b"\x89PNG" and (figs / "posterior.png").stat().st_size > 5000
+
+
+# -- issue 33: one database, one innbench version and one schema, for report as for bench ---------------------
+
+def _finished_grid(tmp_path) -> Path:
+    db = tmp_path / "r.db"
+    assert main(["bench", "--config", str(_grid(tmp_path)), "--db", str(db), "--quiet"]) == 0
+    return db
+
+
+def test_runs_of_two_versions_are_never_reported_or_extended_together(tmp_path, capsys):
+    """A grid whose runs were made by another innbench version: a new label added to it is refused by bench
+    (not only the cells it would repeat), and report refuses to average the two versions into one row."""
+    db = _finished_grid(tmp_path)
+    con = sqlite3.connect(db)
+    con.execute("UPDATE runs SET innbench_version = '0.1.0', cell_key = 'old-' || cell_key")
+    con.commit()
+    con.close()
+    wider = _grid(tmp_path, models='["mdn", "cvae"]')  # a new label: no cell of the old version is repeated
+    fails(["bench", "--config", str(wider), "--db", str(db), "--quiet"], capsys, "made by innbench 0.1.0",
+          "use a new --db")
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT COUNT(*), MIN(innbench_version) FROM runs").fetchone() == (1, "0.1.0")
+    con.execute("INSERT INTO runs (cell_key, grid, problem, label, model, seed, status, innbench_version) "
+                "SELECT 'new-' || cell_key, grid, problem, label, model, seed + 1, status, '9.9.9' FROM runs")
+    con.commit()
+    con.close()
+    fails(["report", "--db", str(db), "--out", str(tmp_path / "rep")], capsys, "made by innbench 0.1.0, 9.9.9")
+    assert not (tmp_path / "rep").exists()
+
+
+def test_a_database_of_an_unknown_schema_is_refused_by_report_too(tmp_path, capsys):
+    db = _finished_grid(tmp_path)
+    con = sqlite3.connect(db)
+    con.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    con.commit()
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    before = digest(db)
+    for argv in (["report", "--db", str(db), "--out", str(tmp_path / "rep")],
+                 ["bench", "--config", str(_grid(tmp_path)), "--db", str(db), "--quiet"]):
+        fails(argv, capsys, "has schema version 2", "made by a newer innbench")
+    assert digest(db) == before and not (tmp_path / "rep").exists()

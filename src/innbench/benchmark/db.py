@@ -185,10 +185,16 @@ class ResultsDB:
         if not tables:
             return "new"
         ours = {"meta", "runs", "results", "samples", "references_", "calibration", "sqlite_sequence"}
-        if "meta" in tables and tables <= ours:
+        # ours only with the tables innbench creates together and their key columns, not a file that happens
+        # to have a "meta" table with a schema_version row
+        if {"meta", "results"} <= tables <= ours:
             meta_cols = {r[1] for r in self.conn.execute("PRAGMA table_info(meta)")}
-            if {"key", "value"} <= meta_cols and self.conn.execute(
-                    "SELECT value FROM meta WHERE key = 'schema_version'").fetchone() is not None:
+            run_cols = {r[1] for r in self.conn.execute("PRAGMA table_info(runs)")} if "runs" in tables else None
+            result_cols = {r[1] for r in self.conn.execute("PRAGMA table_info(results)")}
+            if ({"key", "value"} <= meta_cols and {"run_id", "obs_index", "err_post"} <= result_cols
+                    and (run_cols is None or {"cell_key", "grid", "status", "innbench_version"} <= run_cols)
+                    and self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+                    is not None):
                 return "ours"
         self._foreign_tables = sorted(tables)
         return "foreign"
@@ -208,6 +214,7 @@ class ResultsDB:
         if self.read_only:
             if kind == "new":
                 raise ValueError(f"db: {str(self.path)!r} holds no innbench results (run `innbench bench` first)")
+            self._check_schema_version()
             return
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute("PRAGMA synchronous = FULL")
@@ -224,9 +231,20 @@ class ResultsDB:
             row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             if row is None:
                 self.conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            elif int(row[0]) != SCHEMA_VERSION:
-                raise ValueError(f"db: {str(self.path)!r} has schema version {row[0]}, this innbench "
-                                 f"reads version {SCHEMA_VERSION}")
+            else:
+                self._check_schema_version()
+
+    def _check_schema_version(self) -> None:
+        """Refuse a database of a schema this innbench does not know (reading as writing)."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        try:
+            version = int(row[0])
+        except (TypeError, ValueError):
+            raise ValueError(f"db: {str(self.path)!r} has an unreadable schema version {row and row[0]!r}") from None
+        if version != SCHEMA_VERSION:
+            newer = " (made by a newer innbench: upgrade)" if version > SCHEMA_VERSION else ""
+            raise ValueError(f"db: {str(self.path)!r} has schema version {version}, this innbench reads version "
+                             f"{SCHEMA_VERSION}{newer}; it was not modified")
 
     def close(self):
         """Close the connection (also on leaving a ``with`` block)."""

@@ -61,6 +61,10 @@ def collect(db: ResultsDB, grid: str | None = None) -> dict:
     elif grid not in grids:
         raise ValueError(f"grid: no finished runs of grid {grid!r} in {str(db.path)!r}; it holds {', '.join(grids)}")
     runs = db.runs(grid)
+    versions = sorted({str(r.get("innbench_version")) for r in runs})
+    if len(versions) > 1:  # one table averages one code base's results, never two
+        raise ValueError(f"db: grid {grid!r} in {str(db.path)!r} holds runs made by innbench {', '.join(versions)}; "
+                         "results of different versions are not reported together: rerun the grid into a new --db")
     rows = db.results([r["run_id"] for r in runs])
     own_calibration = db.calibration([r["run_id"] for r in runs])
     by_run: dict[int, list] = {}

@@ -261,11 +261,9 @@ def _ray(cells, config, save_dir, device, address, cpus_per_cell):
 def _refuse_other_versions(db, grid, cells, db_path) -> None:
     """A database that holds finished cells of this grid made by another innbench version (or for another
     problem version) would mix results of different code in one table: refuse, before any work."""
-    keys = {c.key for c in cells}
-    ours = {(c.problem, c.spec.label, c.seed) for c in cells}
-    other = [r for r in db.runs(grid.name) if r["cell_key"] not in keys and (r["problem"], r["label"],
-                                                                             r["seed"]) in ours
-             and r.get("innbench_version") != __version__]
+    # any finished cell of the grid, not only those this run would repeat: new seeds or labels added by this
+    # version would otherwise be averaged with the old ones in one report row
+    other = [r for r in db.runs(grid.name) if r.get("innbench_version") != __version__]
     if other:
         made_by = sorted({str(r.get("innbench_version")) for r in other})
         raise ValueError(f"db: {db_path} holds {len(other)} finished cells of grid {grid.name!r} made by innbench "
