@@ -515,3 +515,36 @@ def test_a_database_of_an_unknown_schema_is_refused_by_report_too(tmp_path, caps
                  ["bench", "--config", str(_grid(tmp_path)), "--db", str(db), "--quiet"]):
         fails(argv, capsys, "has schema version 2", "made by a newer innbench")
     assert digest(db) == before and not (tmp_path / "rep").exists()
+
+
+def test_a_database_locked_past_the_timeout_is_a_clear_error_and_the_rerun_continues(tmp_path, capsys,
+                                                                                      monkeypatch):
+    """Another process holds the database's write lock: bench waits the busy timeout, then ends with a clear
+    error naming the database (no raw sqlite3 error); once the lock is gone the same command finishes."""
+    from innbench.benchmark.db import ResultsDB
+
+    db = tmp_path / "r.db"
+    ResultsDB(db).close()  # an empty innbench database
+    monkeypatch.setattr(ResultsDB, "busy_timeout", 0.5)
+    holder = sqlite3.connect(db, isolation_level=None)
+    argv = ["bench", "--config", str(_grid(tmp_path)), "--db", str(db), "--quiet"]
+    holder.execute("BEGIN IMMEDIATE")  # locked before bench opens it
+    fails(argv, capsys, f"db: cannot open {str(db)!r}: another process holds it locked",
+          "continues where this one stopped")
+    holder.execute("ROLLBACK")
+    real_store = ResultsDB.store
+
+    def store_under_a_lock(self, cell, result):  # locked by another process while the cell trained
+        holder.execute("BEGIN IMMEDIATE")
+        return real_store(self, cell, result)
+
+    monkeypatch.setattr(ResultsDB, "store", store_under_a_lock)
+    try:
+        fails(argv, capsys, f"db: cannot write {str(db)!r}: another process holds it locked")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    monkeypatch.setattr(ResultsDB, "store", real_store)
+    assert main(argv) == 0
+    with ResultsDB(db, create=False) as r:
+        assert [run["status"] for run in r.runs("faults")] == ["done"]

@@ -23,6 +23,7 @@ and a claim whose process has died (same host) is taken over on the next run.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -106,6 +107,20 @@ def array_from_blob(b: bytes) -> np.ndarray:
     return np.load(io.BytesIO(b), allow_pickle=False)
 
 
+def _sqlite_message(path, exc: sqlite3.OperationalError, verb: str = "write") -> str:
+    """What an SQLite failure means for a user, naming the database."""
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        why = ("another process holds it locked (a stuck `innbench bench`, or a program with an open write "
+               "transaction)")
+    elif "full" in text:
+        why = "the disk that holds it is full"
+    else:
+        why = text
+    return (f"db: cannot {verb} {str(path)!r}: {why} ({text}); the cells finished before are kept, and the same "
+            "command continues where this one stopped")
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -146,6 +161,9 @@ class ResultsDB:
         (['doc'], 'abc', 'done', 3, ['err_resim_sq', 'invalid_fraction', 'label'])
     """
 
+    #: seconds a write waits for another process's lock before giving up (SQLite's busy timeout)
+    busy_timeout: float = 120.0
+
     def __init__(self, path, create: bool = True):
         self.path = Path(path)
         self.read_only = not create
@@ -161,7 +179,7 @@ class ResultsDB:
         self.host = socket.gethostname()
         self.pid = os.getpid()
         self.conn = None
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + self.busy_timeout
         while True:
             try:
                 self._open()
@@ -173,7 +191,7 @@ class ResultsDB:
                 if ("locked" in str(exc) or "busy" in str(exc)) and time.monotonic() < deadline:
                     time.sleep(0.05 + 0.1 * (os.getpid() % 7) / 7)
                     continue
-                raise ValueError(f"db: cannot open {str(self.path)!r} ({exc})") from None
+                raise ValueError(_sqlite_message(self.path, exc, "open")) from None
             except sqlite3.DatabaseError as exc:
                 self.close()
                 raise ValueError(f"db: {str(self.path)!r} is not a readable innbench results database "
@@ -201,11 +219,11 @@ class ResultsDB:
 
     def _open(self) -> None:
         if self.read_only:  # reading never modifies the file (no WAL switch, no schema)
-            self.conn = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True, timeout=120,
-                                        isolation_level=None)
+            self.conn = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True,
+                                        timeout=self.busy_timeout, isolation_level=None)
         else:
-            self.conn = sqlite3.connect(self.path, timeout=120, isolation_level=None)
-        self.conn.execute("PRAGMA busy_timeout = 120000")
+            self.conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+        self.conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
         kind = self._kind()
         if kind == "foreign":
             raise ValueError(f"db: {str(self.path)!r} is an SQLite database but not an innbench results database "
@@ -219,7 +237,7 @@ class ResultsDB:
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute("PRAGMA synchronous = FULL")
         self.conn.execute("PRAGMA foreign_keys = ON")
-        with self.transaction():
+        with self._begin():
             for stmt in SCHEMA.strip().split(";"):
                 if stmt.strip():
                     self.conn.execute(stmt)
@@ -259,12 +277,29 @@ class ResultsDB:
 
     @contextmanager
     def transaction(self):
-        """``BEGIN IMMEDIATE`` ... ``COMMIT``: one writer at a time, all or nothing."""
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``: one writer at a time, all or nothing.
+
+        SQLite's own failures (a lock held past the 120 s busy timeout, a full disk, an I/O error) become a
+        ``ValueError`` naming the database and what to do; the transaction is rolled back, so cells finished
+        before stay, and a rerun continues where this one stopped."""
+        try:
+            with self._begin() as conn:
+                yield conn
+        except sqlite3.OperationalError as exc:
+            if self.conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
+            raise ValueError(_sqlite_message(self.path, exc)) from None
+
+    @contextmanager
+    def _begin(self):
+        """The transaction itself; SQLite's errors pass (opening the database retries on "locked")."""
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
             raise
         else:
             self.conn.execute("COMMIT")
