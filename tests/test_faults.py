@@ -548,3 +548,14 @@ def test_a_database_locked_past_the_timeout_is_a_clear_error_and_the_rerun_conti
     assert main(argv) == 0
     with ResultsDB(db, create=False) as r:
         assert [run["status"] for run in r.runs("faults")] == ["done"]
+
+
+@pytest.mark.parametrize("n", ["1000000000000", "99999999999999999999"])
+def test_simulation_budgets_that_cannot_fit_are_refused_before_simulating(tmp_path, capsys, n):
+    """One memory estimate for every simulation budget (train and bench alike): refused with the numbers,
+    before anything is simulated or written (the kernel's out-of-memory killer used to end it)."""
+    fails(["train", "--problem", "linear", "--model", "mdn", "--simulations", n, "--out", str(tmp_path / "m"),
+           "--quiet"], capsys, "simulations:", f"{int(n):,} simulations of problem 'linear'", "GB of memory")
+    fails(["bench", "--config", str(_grid(tmp_path)), "--simulations", n, "--db", str(tmp_path / "r.db"),
+           "--quiet"], capsys, "simulations:", "GB of memory")
+    assert not (tmp_path / "m").exists() and not (tmp_path / "r.db").exists()

@@ -112,7 +112,14 @@ def train(problem, model: str, seed: int = 0, preset: str | Budget = "default", 
     """
     from .models import get_model_class
     from .params import nonnegative_count
-    from .simbudget import SimulationBudget, _pair, check_training_data, fit_simulations, read_simulations
+    from .simbudget import (
+        SimulationBudget,
+        _pair,
+        check_simulation_memory,
+        check_training_data,
+        fit_simulations,
+        read_simulations,
+    )
 
     nonnegative_count(seed, "seed")
     problem = get_problem(problem)
@@ -133,6 +140,8 @@ def train(problem, model: str, seed: int = 0, preset: str | Budget = "default", 
                 raise ValueError(f"simulation_budget: unknown keys {sorted(unknown)}; known: "
                                  f"{sorted(SimulationBudget.__dataclass_fields__)}")
             sb = SimulationBudget(**fields)
+        if data is None:  # refused before anything is simulated when it cannot fit
+            check_simulation_memory(problem, sb.simulations)
         if isinstance(data, (str, os.PathLike)):  # a file of simulations, as the CLI's --data
             data = read_simulations(data, problem, "data")
         elif data is not None:

@@ -376,6 +376,11 @@ class GridConfig:
                 if self.observations > len(fixed[1]):
                     raise ValueError(f"observations: problem {p!r} has {len(fixed[1])} fixed observations, "
                                      f"fewer than {self.observations}")
+        from ..simbudget import check_simulation_memory
+
+        for p, spec in [(p, s) for p in self.problems for s in self.expanded_models()] + list(self.extra):
+            if spec.simulations is not None:  # a budget that cannot fit is refused before the first cell
+                check_simulation_memory(get_problem(p), spec.simulations, "simulations")
         labels = {}
         for spec in self.models + [s for _, s in self.extra]:
             if labels.setdefault(spec.label, spec) != spec:
