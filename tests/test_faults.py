@@ -559,3 +559,30 @@ def test_simulation_budgets_that_cannot_fit_are_refused_before_simulating(tmp_pa
     fails(["bench", "--config", str(_grid(tmp_path)), "--simulations", n, "--db", str(tmp_path / "r.db"),
            "--quiet"], capsys, "simulations:", "GB of memory")
     assert not (tmp_path / "m").exists() and not (tmp_path / "r.db").exists()
+
+
+@pytest.mark.parametrize("model", ["nle", "mcmc"])
+def test_walkers_the_sampler_cannot_use_are_refused_at_train_and_the_fewest_accepted_sample(model, tmp_path,
+                                                                                           capsys):
+    """An option accepted at train must work at sample: fewer walkers than the ensemble sampler needs are
+    refused up front (they used to fail only at sampling time, "low >= high", and in the explorer as a 500)."""
+    base = ["train", "--problem", "two_moons", "--model", model, "--simulations", "100", "--max-epochs", "1",
+            "--quiet", "--set", "burn=100", "--set", "pilot=100", "--set", "init_draws=1000"]
+    fails(base + ["--set", "walkers=3", "--out", str(tmp_path / "bad")], capsys, "walkers: the ensemble sampler "
+          "needs at least 4 walkers")
+    assert not (tmp_path / "bad").exists()
+    assert main(base + ["--set", "walkers=4", "--out", str(tmp_path / "ok")]) == 0
+    assert main(["sample", "--model-path", str(tmp_path / "ok"), "--observations", "0.1,0.1", "--n", "40",
+                 "--out", str(tmp_path / "s.npy")]) == 0
+    assert np.load(tmp_path / "s.npy").shape == (1, 40, 2)
+
+
+def test_messages_name_the_observation_kind_in_good_english_and_show_a_few_values():
+    from innbench.problems import ObservationError, get_problem
+
+    with pytest.raises(ObservationError) as info:
+        get_problem("epidemic").validate_observations(np.full((1, 5, 2), 1.0))
+    assert "are not series of problem 'epidemic': expected 80 complete steps" in str(info.value)
+    with pytest.raises(ObservationError) as info:
+        get_problem("epidemic").validate_observations(np.full((1, 160), -1.0))
+    assert "(160 values)" in str(info.value) and len(str(info.value)) < 400

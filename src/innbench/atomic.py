@@ -26,7 +26,8 @@ class OutputError(ValueError):
 
 
 def _reason(exc: OSError) -> str:
-    return exc.strerror or type(exc).__name__
+    """The reason in words: the system's (``No space left on device``) or the writer's own message."""
+    return exc.strerror or str(exc) or type(exc).__name__
 
 
 def check_output_file(path, name: str) -> Path:

@@ -166,9 +166,10 @@ def _draws(chain, n, normals, rng):
     return _unfold(draws[rng.permutation(len(draws))[:n]], normals, rng)
 
 
-def check_sampler_options(config: dict, min_steps: int) -> None:
+def check_sampler_options(config: dict, min_steps: int, dim: int | None = None) -> None:
     """Refuse bad MCMC options of a model (``burn``, ``pilot``, ``walkers``, ``init_draws`` and, where the model
-    has it, ``max_thin``) before any work, naming the option."""
+    has it, ``max_thin``) before any work, naming the option; with ``dim`` (the parameters' dimension), also
+    fewer walkers than the ensemble's moves need (``2 dim``), which would fail only at sampling time."""
     for key in ("burn", "pilot"):
         if int(config[key]) < min_steps:
             raise ValueError(f"{key}: expected at least {min_steps} steps, got {config[key]!r}")
@@ -178,6 +179,10 @@ def check_sampler_options(config: dict, min_steps: int) -> None:
         raise ValueError(f"{', '.join(keys)}: expected walkers >= 0 (0: automatic), init_draws >= 100"
                          f"{' and max_thin >= 1' if 'max_thin' in config else ''}, got "
                          f"{', '.join(repr(config[k]) for k in keys)}")
+    walkers = int(config["walkers"])
+    if dim is not None and 0 < walkers < max(2 * dim, 4):
+        raise ValueError(f"walkers: the ensemble sampler needs at least {max(2 * dim, 4)} walkers for {dim} "
+                         f"parameters (or 0: automatic), got {walkers}")
 
 
 def mcmc_posterior(problem, y, n: int, rng: np.random.Generator, *, walkers: int | None = None, burn: int = 1000,

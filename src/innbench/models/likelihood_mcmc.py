@@ -64,7 +64,7 @@ class LikelihoodMCMC(Model):
 
         require_likelihood(self.problem)
         c = self.config
-        check_sampler_options(c, min_steps=100)
+        check_sampler_options(c, min_steps=100, dim=self.problem.x_dim)
         if c["rhat_max"] is not None:
             from ..params import positive_real
 

@@ -110,7 +110,7 @@ class NeuralLikelihood(Model):
                              "model 'nle' to learn; use a posterior model (nsf, cinn, ...)")
         from ..mcmc import check_sampler_options
 
-        check_sampler_options(self.config, min_steps=50)
+        check_sampler_options(self.config, min_steps=50, dim=self.problem.x_dim)
         c = self.config
         from .. import params as P
 

@@ -7,6 +7,7 @@ import time
 import numpy as np
 import torch
 
+from ..problems.base import plural
 from .base import Model, ModelFacts
 
 __all__ = ["RejectionABC"]
@@ -73,7 +74,8 @@ class RejectionABC(Model):
         c = self.config
         if self.problem.variable_length:
             raise ValueError(f"model 'rejection_abc' compares observations entry by entry and cannot compare the "
-                             f"{self.problem.observation_kind}s of varying length of problem {self.problem.name!r}")
+                             f"{plural(self.problem.observation_kind)} of varying length of problem "
+                             f"{self.problem.name!r}")
         if int(c["simulations"]) < 1 or int(c["chunk"]) < 1:
             raise ValueError("simulations, chunk: expected positive integers, got "
                              f"{c['simulations']!r}, {c['chunk']!r}")

@@ -331,7 +331,8 @@ class Problem:
             if self.structured:
                 length, channels = self.observation_shape
                 raise ObservationError(
-                    f"{name}: expected {self.observation_kind}s of up to {length} steps of {channels} values for "
+                    f"{name}: expected {plural(self.observation_kind)} of up to {length} steps of {channels} values "
+                    f"for "
                     f"problem {self.name!r}: shape (m, length, {channels}), (length, {channels}), a list of such "
                     f"arrays, or flat rows (m, {self.y_dim}); got shape {arr.shape}")
             raise ObservationError(
@@ -345,9 +346,11 @@ class Problem:
                 raise ObservationError(f"{name}: NaN or infinite values in rows {rows} (of {len(arr)})")
             length = self.observation_shape[0]
             shortest = self.min_length if self.min_length is not None else length
+            steps = f"{length}" if shortest == length else f"{shortest}-{length}"
+            kinds = plural(self.observation_kind)
             raise ObservationError(
-                f"{name}: rows {rows} (of {len(arr)}) are not {self.observation_kind}s of problem {self.name!r}: "
-                f"expected {shortest}-{length} complete steps of {self.observation_shape[1]} finite values"
+                f"{name}: rows {rows} (of {len(arr)}) are not {kinds} of problem {self.name!r}: "
+                f"expected {steps} complete steps of {self.observation_shape[1]} finite values"
                 + (", then NaN padding only" if self.variable_length else "") + " (infinite, NaN or missing values)")
         try:
             self.check_observations(arr)
@@ -433,6 +436,11 @@ def bundled_observations(name: str) -> tuple[np.ndarray, np.ndarray]:
     data = json.loads(resources.files("innbench.problems").joinpath(f"data/{name}_observations.json").read_text())
     y = [[np.nan if v is None else v for v in row] for row in data["observations"]]
     return np.asarray(data["true_parameters"], dtype=float), np.asarray(y, dtype=float)
+
+
+def plural(kind: str) -> str:
+    """``series`` -> ``series``, ``set`` -> ``sets``, ``vector`` -> ``vectors``: for messages."""
+    return kind if kind.endswith("s") else kind + "s"
 
 
 def refuse_rows(mask: np.ndarray, y: np.ndarray, requirement: str, column: int | None = None) -> None:
