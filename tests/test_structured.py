@@ -62,13 +62,13 @@ def test_sets_in_every_layout_are_padded_and_bad_ones_are_refused():
     assert np.isnan(flat[0, 14:]).all()
     np.testing.assert_array_equal(SET.validate_observations(a), flat[:1])  # one set as (n, 2)
     np.testing.assert_array_equal(SET.validate_observations(np.stack([a, a + 1])), np.stack([flat[0], flat[0] + 1]))
-    with pytest.raises(ObservationError, match="5-100 complete steps"):
+    with pytest.raises(ObservationError, match="5-100 complete items"):
         SET.validate_observations(np.ones((3, 2)))  # fewer than the 5 items the problem produces
     gap = flat[1].copy()
     gap[4] = np.nan  # a missing value inside the set, not trailing padding
     with pytest.raises(ObservationError, match=r"rows \[0\]"):
         SET.validate_observations(gap[None])
-    with pytest.raises(ObservationError, match="up to 100 steps of 2 values"):
+    with pytest.raises(ObservationError, match="up to 100 items of 2 values"):
         SET.validate_observations(np.ones((2, 101, 2)))
     with pytest.raises(ObservationError, match="item 0"):
         SET.validate_observations([np.ones((101, 2)), a])

@@ -331,8 +331,8 @@ class Problem:
             if self.structured:
                 length, channels = self.observation_shape
                 raise ObservationError(
-                    f"{name}: expected {plural(self.observation_kind)} of up to {length} steps of {channels} values "
-                    f"for "
+                    f"{name}: expected {plural(self.observation_kind)} of up to {length} {self._unit} of {channels} "
+                    f"values for "
                     f"problem {self.name!r}: shape (m, length, {channels}), (length, {channels}), a list of such "
                     f"arrays, or flat rows (m, {self.y_dim}); got shape {arr.shape}")
             raise ObservationError(
@@ -350,7 +350,7 @@ class Problem:
             kinds = plural(self.observation_kind)
             raise ObservationError(
                 f"{name}: rows {rows} (of {len(arr)}) are not {kinds} of problem {self.name!r}: "
-                f"expected {steps} complete steps of {self.observation_shape[1]} finite values"
+                f"expected {steps} complete {self._unit} of {self.observation_shape[1]} finite values"
                 + (", then NaN padding only" if self.variable_length else "") + " (infinite, NaN or missing values)")
         try:
             self.check_observations(arr)
@@ -360,6 +360,11 @@ class Problem:
                 raise ObservationError(f"{name}: {text[len('observations: '):]}") from None
             raise
         return arr
+
+    @property
+    def _unit(self) -> str:
+        """What a series has steps of and a set items of, for messages."""
+        return "items" if self.observation_kind == "set" else "steps"
 
     def _flatten_structured(self, y, name):
         """A series or set observation in any of the accepted layouts as flat rows (not yet checked)."""
