@@ -586,3 +586,17 @@ def test_messages_name_the_observation_kind_in_good_english_and_show_a_few_value
     with pytest.raises(ObservationError) as info:
         get_problem("epidemic").validate_observations(np.full((1, 160), -1.0))
     assert "(160 values)" in str(info.value) and len(str(info.value)) < 400
+
+
+@pytest.mark.parametrize("name", ["cinn", "nsf", "mdn", "maf", "iaf", "latent_mixture_inn"])
+def test_log_prob_far_from_the_data_is_minus_infinity_not_nan(name):
+    """Every model with a density: a point beyond float32's range or 10^6 standard deviations away has a log
+    density of -inf (it used to be NaN for 1e300); nearby points keep their finite value."""
+    from innbench.models import build_model
+
+    m = build_model(name, "linear")
+    near = np.array([[0.1, 0.2]])
+    lp = m.log_prob(np.array([[1e300, 0.1], [0.1, 0.2], [1e30, 0.0], [0.0, -1e7]]), [[0.1]])
+    assert np.isneginf(lp[[0, 2, 3]]).all() and np.isfinite(lp[1])
+    # the same point alone: equal up to float32 rounding (another batch size may take another BLAS path)
+    assert lp[1] == pytest.approx(m.log_prob(near, [[0.1]])[0], rel=1e-5, abs=1e-5)

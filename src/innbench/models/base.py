@@ -447,10 +447,11 @@ class Model(nn.Module):
         ``x`` has shape ``(n, x_dim)``; ``y`` has shape ``(n, y_dim)`` (one observation per row of ``x``)
         or ``(1, y_dim)`` (the same observation for all). The change of variables through the model's
         standardisation and its logit transform of bounded parameters is included; points outside a
-        bounded parameter's interval get ``-inf``. Integer-valued parameters are learned dequantised
-        (uniform noise of width 1), so there ``exp(log_prob)`` at an integer approximates the probability
-        of that integer. For the MAF + decoder it is the MAF's density, which the default decoder sampler
-        approximates (``sampler="flow"`` samples it exactly). Models without a tractable density
+        bounded parameter's interval get ``-inf``, as do points so far from the training data (10^6 standard
+        deviations, or beyond float32's range) that their density underflows. Integer-valued parameters are
+        learned dequantised (uniform noise of width 1), so there ``exp(log_prob)`` at an integer approximates
+        the probability of that integer. For the MAF + decoder it is the MAF's density, which the default
+        decoder sampler approximates (``sampler="flow"`` samples it exactly). Models without a tractable density
         (:attr:`has_density` False) raise ``NotImplementedError``; use :meth:`sample` for them.
 
         Args:
@@ -487,7 +488,12 @@ class Model(nn.Module):
         xt = torch.as_tensor(x, dtype=torch.float32, device=self.device)
         c = self.embed(self._checked_condition(y)).expand(len(x), -1)
         s = (self.to_unbounded(xt) - self.x_mean) / self.x_std
+        # a point beyond float32's range or 10^6 standard deviations from the data has a density that
+        # underflows: -inf, not the NaN the network's arithmetic would give on it
+        far = ~torch.isfinite(s).all(-1) | (s.abs() > 1e6).any(-1)
+        s = torch.where(far[:, None], torch.zeros_like(s), s)
         lp = self.log_prob_standardized(s, c) - torch.log(self.x_std).sum()
+        lp = torch.where(far, torch.full_like(lp, -float("inf")), lp)
         if self._logit_idx:  # d logit((x - lo) / w) / dx = 1 / (w u (1 - u))
             u = self._unit(xt)
             inside = ((u > 0) & (u < 1)).all(-1)
