@@ -16,8 +16,6 @@ print(result["summary"]["err_post_mean"])
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import torch
 
@@ -112,14 +110,7 @@ def train(problem, model: str, seed: int = 0, preset: str | Budget = "default", 
     """
     from .models import get_model_class
     from .params import nonnegative_count
-    from .simbudget import (
-        SimulationBudget,
-        _pair,
-        check_simulation_memory,
-        check_training_data,
-        fit_simulations,
-        read_simulations,
-    )
+    from .simbudget import SimulationBudget, check_simulation_memory, fit_simulations, training_data
 
     nonnegative_count(seed, "seed")
     problem = get_problem(problem)
@@ -142,10 +133,8 @@ def train(problem, model: str, seed: int = 0, preset: str | Budget = "default", 
             sb = SimulationBudget(**fields)
         if data is None:  # refused before anything is simulated when it cannot fit
             check_simulation_memory(problem, sb.simulations)
-        if isinstance(data, (str, os.PathLike)):  # a file of simulations, as the CLI's --data
-            data = read_simulations(data, problem, "data")
-        elif data is not None:
-            data = check_training_data(problem, *_pair(data, "data"))
+        if data is not None:  # a pair (x, y) or a file of simulations, as the CLI's --data
+            data = training_data(problem, data)
         overrides = dict(budget_overrides or {})
         if set(overrides) - {"params"}:
             raise ValueError(f"budget_overrides: {sorted(set(overrides) - {'params'})} belong to the fixed-batch "

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from . import params as P
+from .problems.base import short_values
 from .training import TrainingDivergedError, _step, simulate_training_data
 
 __all__ = ["SimulationBudget", "check_training_data", "fit_simulations", "read_simulations"]
@@ -169,8 +170,8 @@ def check_training_data(problem, x, y, name: str = "data", check_values: bool = 
     outside = np.flatnonzero(~np.asarray(problem.in_support(x), dtype=bool))
     if len(outside):
         raise ValueError(f"{name}: parameters outside the prior's support of problem {problem.name!r} in rows "
-                         f"{outside[:5].tolist()} (of {len(x)}; e.g. x = {_short(x[outside[0]])}; support "
-                         f"{_short(problem.support_bounds())})")
+                         f"{outside[:5].tolist()} (of {len(x)}; e.g. x = {short_values(x[outside[0]])}; support "
+                         f"{short_values(problem.support_bounds())})")
     try:  # the rules every observation meets (as for sample): counts, reach, set layout
         problem.validate_observations(y, f"{name}: y")
     except ValueError as exc:
@@ -213,10 +214,6 @@ def check_simulation_memory(problem, n: int, name: str = "simulations") -> None:
 MAX_MAGNITUDE = 1e18
 
 
-def _short(a, k: int = 6) -> str:
-    """A few values of an array for a message, not thousands."""
-    flat = np.asarray(a, dtype=float).ravel().tolist()
-    return str([round(v, 6) for v in flat[:k]])[:-1] + (", ...]" if len(flat) > k else "]")
 
 
 def read_simulations(path, problem, name: str = "--data") -> tuple[np.ndarray, np.ndarray]:
@@ -266,6 +263,25 @@ def read_simulations(path, problem, name: str = "--data") -> tuple[np.ndarray, n
                              f"{problem.y_dim} observations), got {rows.shape[1]}")
         x, y = rows[:, : problem.x_dim], rows[:, problem.x_dim :]
     return check_training_data(problem, x, y, name)
+
+
+def training_data(problem, data, name: str = "data") -> tuple[np.ndarray, np.ndarray]:
+    """Simulations a user brings, read and checked: a pair ``(x, y)`` (:func:`check_training_data`) or the
+    path of a ``.npz``/``.csv`` file of them (:func:`read_simulations`).
+
+    Example:
+        >>> import numpy as np
+        >>> from innbench import get_problem
+        >>> from innbench.simbudget import training_data
+        >>> x, y = training_data(get_problem("linear"), (np.zeros((20, 2)), np.zeros(20)))
+        >>> x.shape, y.shape
+        ((20, 2), (20, 1))
+    """
+    import os
+
+    if isinstance(data, (str, os.PathLike)):
+        return read_simulations(data, problem, name)
+    return check_training_data(problem, *_pair(data, name), name)
 
 
 def _pair(data, name: str) -> tuple:
@@ -426,7 +442,7 @@ def fit_simulations(model, budget: SimulationBudget | None = None, seed: int = 0
     own = data is None
     if own:
         data = simulate_training_data(problem, budget.simulations, seed)
-    x_np, y_np = check_training_data(problem, *_pair(data, "data"), check_values=not own)
+    x_np, y_np = check_training_data(problem, *data, check_values=False) if own else training_data(problem, data)
     if getattr(model, "is_ensemble", False):  # each member in turn, on the same simulations
         return model.fit_members(fit_simulations, (x_np, y_np), seed, budget=budget, progress=progress,
                                  max_recoveries=max_recoveries)

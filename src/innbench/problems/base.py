@@ -443,6 +443,12 @@ def bundled_observations(name: str) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(data["true_parameters"], dtype=float), np.asarray(y, dtype=float)
 
 
+def short_values(a, k: int = 8) -> str:
+    """The first ``k`` values of an array for a message (and how many there are), not a whole series."""
+    flat = np.asarray(a, dtype=float).ravel()
+    return np.array2string(flat[:k], precision=4) + (f" ... ({flat.size} values)" if flat.size > k else "")
+
+
 def plural(kind: str) -> str:
     """``series`` -> ``series``, ``set`` -> ``sets``, ``vector`` -> ``vectors``: for messages."""
     return kind if kind.endswith("s") else kind + "s"
@@ -455,11 +461,7 @@ def refuse_rows(mask: np.ndarray, y: np.ndarray, requirement: str, column: int |
         return
     rows = np.flatnonzero(mask)[:5].tolist()
     example = y[rows[0]] if column is None else y[rows[0], column]
-    if np.ndim(example) == 0:
-        shown = f"{example:.4g}"
-    else:  # a few values, not a whole series
-        flat = np.asarray(example, dtype=float).ravel()
-        shown = np.array2string(flat[:8], precision=4) + (f" ... ({flat.size} values)" if flat.size > 8 else "")
+    shown = f"{example:.4g}" if np.ndim(example) == 0 else short_values(example)
     raise ObservationError(f"observations: {requirement}; rows {rows} are out of reach (e.g. {shown})")
 
 
