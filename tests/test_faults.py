@@ -600,3 +600,57 @@ def test_log_prob_far_from_the_data_is_minus_infinity_not_nan(name):
     assert np.isneginf(lp[[0, 2, 3]]).all() and np.isfinite(lp[1])
     # the same point alone: equal up to float32 rounding (another batch size may take another BLAS path)
     assert lp[1] == pytest.approx(m.log_prob(near, [[0.1]])[0], rel=1e-5, abs=1e-5)
+
+
+@pytest.mark.parametrize("args, named", [
+    (["--model", "mdn", "--set", "components=1000000000"], "components=1000000000: model 'mdn'"),
+    (["--model", "mdn", "--set", "members=1000000"], "members=1000000: model 'mdn'"),
+    (["--model", "cinn", "--set", "blocks=3", "--set", "members=100000000"], "blocks=3, members=100000000"),
+    (["--model", "mdn", "--params", "100000000000"], "params: 100,000,000,000 parameters"),
+])
+def test_model_sizes_that_cannot_fit_are_refused_before_allocating(tmp_path, capsys, args, named):
+    """One size guard for every size-like option: the model's tensors are sized on the meta device before
+    they are made, and a model whose weights, gradients and optimizer state pass the available memory is
+    refused with the numbers (these used to end in allocation errors or the out-of-memory killer)."""
+    fails(["train", "--problem", "linear", *args, "--out", str(tmp_path / "m"), "--quiet"], capsys, named,
+          "GB", "memory")
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.fixture
+def two_gigabytes(monkeypatch):
+    """A machine with 2 GB of memory available."""
+    import innbench.runtime
+
+    monkeypatch.setattr(innbench.runtime, "available_memory", lambda: 2 * 10**9)
+
+
+@pytest.mark.parametrize("name, options", [
+    ("cinn", {"hidden": 16384}), ("cinn", {"blocks": 40, "hidden": 4096}), ("mdn", {"layers": 600, "hidden": 2048}),
+    ("nsf", {"hidden": 8192}), ("cvae", {"hidden": 16384}), ("flow_matching", {"hidden": 16384}),
+    ("inn", {"hidden": 16384}), ("cinn", {"summary_hidden": 16384}),
+])
+def test_every_kind_of_network_is_sized_by_the_guard(two_gigabytes, name, options):
+    """Coupling blocks, zuko's masked networks, plain MLPs and summary networks alike: on a 2 GB machine a
+    model needing more is refused naming its options, and one that fits is built."""
+    from innbench.models import build_model
+    from innbench.models.size import TRAINING_COPIES, ModelSizeError, tensor_bytes
+
+    problem = "epidemic" if "summary_hidden" in options else "linear"
+    with pytest.raises(ModelSizeError) as info:
+        build_model(name, problem, **options)
+    assert str(info.value).startswith(", ".join(f"{k}={v}" for k, v in options.items()) + f": model {name!r}")
+    assert "of the 2.0 GB of memory available" in str(info.value)
+    small = build_model(name, problem, hidden=64)
+    assert tensor_bytes(small) * TRAINING_COPIES < 0.8 * 2e9
+
+
+def test_a_saved_config_edited_to_a_huge_width_is_refused_on_load(tmp_path, two_gigabytes):
+    from innbench.models import ModelLoadError, build_model, load_model
+
+    path = build_model("cinn", "linear", blocks=2).save(tmp_path / "m")
+    cfg = json.loads((path / "config.json").read_text())
+    cfg["config"]["hidden"] = 65536
+    (path / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ModelLoadError, match="hidden=65536: model 'cinn' for problem 'linear' needs at least"):
+        load_model(path)

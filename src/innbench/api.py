@@ -187,10 +187,18 @@ def width_for_params(cls, problem, target: int, **config) -> int:
     """
     if not isinstance(target, (int, np.integer)) or target < 1:
         raise ValueError(f"params: expected a positive target parameter count, got {target!r}")
+    from .models.size import TRAINING_COPIES, ModelSizeError
+    from .runtime import check_memory
+
+    check_memory(float(target) * 4 * TRAINING_COPIES, "params",
+                 f"{target:,} parameters (with their gradients and optimizer state)")
     key = cls.width_option
 
-    def count(w):
-        return cls(problem, **{**config, key: w}).n_parameters()
+    def count(w):  # a width too large for memory counts as too many parameters
+        try:
+            return cls(problem, **{**config, key: w}).n_parameters()
+        except ModelSizeError:
+            return float("inf")
 
     lo, hi = 2, 8
     while count(hi) < target and hi < 1 << 16:
@@ -198,7 +206,9 @@ def width_for_params(cls, problem, target: int, **config) -> int:
     while hi - lo > 1:
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if count(mid) < target else (lo, mid)
-    return min((lo, hi), key=lambda w: abs(count(w) - target))
+    best = min((lo, hi), key=lambda w: abs(count(w) - target))
+    cls(problem, **{**config, key: best})  # a model of this width that cannot fit: its ModelSizeError
+    return best
 
 
 def load(path, device: str = "cpu") -> Model:

@@ -199,7 +199,11 @@ class Model(nn.Module):
         self.train_info: dict = {}
         #: fraction of the training budget done (set by :func:`innbench.training.fit`; ramps read it)
         self.progress = 1.0
-        with torch.random.fork_rng(devices=[]):  # weights depend on the config's seed only
+        from .size import size_guard, size_options
+
+        changed = size_options(config, known)
+        with (torch.random.fork_rng(devices=[]),  # weights depend on the config's seed only
+              size_guard(self.name, p.name, changed)):  # refused before a too large tensor is made
             torch.manual_seed(int(self.config.get("seed") or 0))
             self.summary_net = self._make_summary(custom_summary)
             if self.summary_net is not None:  # the model's networks read the summary, not y

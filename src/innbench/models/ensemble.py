@@ -22,6 +22,7 @@ from torch import nn
 
 from ..problems import get_problem
 from .base import Model
+from .size import check_members, size_guard, size_options
 
 __all__ = ["PosteriorEnsemble", "ensemble_class"]
 
@@ -94,13 +95,17 @@ class PosteriorEnsemble(Model):
         seed = int(config.get("seed") or 0)
         custom = config.get("summary")
         members = []
-        for i in range(k):
-            cfg = {**config, "members": 1, "seed": seed + i}
-            if isinstance(custom, nn.Module) and i:  # each member its own copy, freshly initialised
-                with torch.random.fork_rng(devices=[]):
-                    torch.manual_seed(seed + i)
-                    cfg["summary"] = _reinitialised(custom)
-            members.append(member_cls(self.problem, **cfg))
+        changed = size_options(config, member_cls.known_options())
+        with size_guard(member_cls.name, self.problem.name, changed) as watch:
+            for i in range(k):
+                cfg = {**config, "members": 1, "seed": seed + i}
+                if isinstance(custom, nn.Module) and i:  # each member its own copy, freshly initialised
+                    with torch.random.fork_rng(devices=[]):
+                        torch.manual_seed(seed + i)
+                        cfg["summary"] = _reinitialised(custom)
+                members.append(member_cls(self.problem, **cfg))
+                if i == 0:  # all k of them must fit: refused before the others are built
+                    check_members(watch, members[0], k, member_cls.name, self.problem.name, changed)
         self.members = nn.ModuleList(members)
         self.config = {**members[0].config, "members": k, "seed": config.get("seed", members[0].config.get("seed"))}
         self.train_info: dict = {}
