@@ -337,7 +337,8 @@ def cmd_explore(args):
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(args.threads):
-        serve(explorer, host=args.host, port=args.port, open_browser=not args.no_browser, quiet=not args.log)
+        serve(explorer, host=args.host, port=args.port, open_browser=not args.no_browser, quiet=not args.log,
+          request_time_limit=args.request_time_limit)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -351,12 +352,17 @@ def build_parser() -> argparse.ArgumentParser:
     plug.add_argument("--imports", nargs="+", default=[], metavar="MODULE_OR_FILE",
                       help="modules (package.module) or files (plugin.py) that register your own models and problems")
 
+    limit = argparse.ArgumentParser(add_help=False)
+    limit.add_argument("--time-limit", type=float, metavar="SECONDS",
+                       help="stop with an error (writing nothing) after this many seconds, also inside your "
+                            "simulator (default: no limit)")
+
     sub.add_parser("problems", help="list registered problems", parents=[plug]).set_defaults(func=cmd_problems)
     mp = sub.add_parser("models", help="list registered models and the facts of the paper's tables", parents=[plug])
     mp.add_argument("--problem", help="also show dim(z) and the default parameter count for this problem")
     mp.set_defaults(func=cmd_models)
 
-    t = sub.add_parser("train", help="train a model and write a model directory", parents=[plug])
+    t = sub.add_parser("train", help="train a model and write a model directory", parents=[plug, limit])
     t.add_argument("--problem", required=True)
     t.add_argument("--model", required=True)
     t.add_argument("--seed", type=int, default=0)
@@ -380,7 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
 
-    s = sub.add_parser("sample", help="draw posterior samples from a trained model", parents=[plug])
+    s = sub.add_parser("sample", help="draw posterior samples from a trained model", parents=[plug, limit])
     s.add_argument("--model-path", required=True)
     s.add_argument("--observations", required=True, help="OBS.npy, OBS.csv or inline '1.5,0;1.2,0.3'")
     s.add_argument("--n", type=int, default=4000)
@@ -390,7 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-round", action="store_true", help="leave discrete parameters (ballistics speed) unrounded")
     s.set_defaults(func=cmd_sample)
 
-    r = sub.add_parser("reference", help="draw reference posterior samples", parents=[plug])
+    r = sub.add_parser("reference", help="draw reference posterior samples", parents=[plug, limit])
     r.add_argument("--problem", required=True)
     r.add_argument("--observations", required=True)
     r.add_argument("--n", type=int, default=4000)
@@ -401,7 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--pool-size", type=int, help="quantile ABC pool size (default 2e6)")
     r.set_defaults(func=cmd_reference)
 
-    e = sub.add_parser("evaluate", help="score a model against reference posteriors", parents=[plug])
+    e = sub.add_parser("evaluate", help="score a model against reference posteriors", parents=[plug, limit])
     e.add_argument("--model-path", required=True)
     e.add_argument("--observations", help="observations to score on (default: the problem's test set)")
     e.add_argument("--num-observations", type=int, default=200, help="how many test observations (default 200)")
@@ -472,6 +478,8 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     x.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (default 1: the models' requests already run in parallel)")
+    x.add_argument("--request-time-limit", type=float, default=60.0, metavar="SECONDS",
+                   help="answer a request still computing after this many seconds with an error (default 60)")
     x.add_argument("--log", action="store_true", help="print every request")
     x.set_defaults(func=cmd_explore)
 
@@ -501,6 +509,9 @@ def _check_numbers(args) -> None:
                 check(v, "--" + key.replace("_", "-"))
     if getattr(args, "lr", None) is not None:
         P.positive_real(args.lr, "--lr")
+    for key in ("time_limit", "request_time_limit"):
+        if getattr(args, key, None) is not None:
+            P.positive_real(getattr(args, key), "--" + key.replace("_", "-"))
     for s in getattr(args, "seeds", None) or []:
         P.nonnegative_count(s, "--seeds")
 
@@ -533,7 +544,7 @@ def main(argv=None) -> int:
     """
     from .models import ModelLoadError
     from .problems import ObservationError
-    from .runtime import tune_allocator
+    from .runtime import time_limit, tune_allocator
     from .training import TrainingDivergedError
 
     parser = build_parser()
@@ -556,7 +567,8 @@ def main(argv=None) -> int:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
             warnings.filterwarnings("ignore", category=RuntimeWarning)  # numpy's overflow notes: results are checked
-            args.func(args)
+            with time_limit(getattr(args, "time_limit", None), "--time-limit", f"innbench {args.command}"):
+                args.func(args)
     except (ObservationError, ModelLoadError, TrainingDivergedError, ValueError, KeyError, FileNotFoundError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         print(f"innbench: error: {msg}", file=sys.stderr)

@@ -43,6 +43,8 @@ import time
 
 import numpy as np
 
+from .runtime import check_deadline
+
 __all__ = ["MCMCError", "batched_posterior", "mcmc_posterior", "require_likelihood"]
 
 
@@ -268,6 +270,7 @@ def _de_sweep(log_post, x, lp, rng, g0, sigma=1e-5):
     each ensemble split at random into halves, each half proposing ``x + g0 (1 + sigma N(0, 1)) (c_a - c_b)``
     from two distinct walkers of the other half, accepted by Metropolis. ``x (m, W, d)``, ``lp (m, W)``;
     ``log_post(q (m, k, d)) -> (m, k)``. Returns the new state and the accepted mask ``(m, W)``."""
+    check_deadline()  # a time limit stops MCMC within one sweep
     m, w, d = x.shape
     half = w // 2
     perm = np.argsort(rng.random((m, w)), axis=1)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import ctypes
 import os
+import signal
 import sys
+import threading
+import time
 
-__all__ = ["available_memory", "check_memory", "tune_allocator"]
+__all__ = ["TimeLimitError", "available_memory", "check_deadline", "check_memory", "time_limit", "tune_allocator"]
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _applied: bool | None = None
@@ -82,3 +87,134 @@ def check_memory(need: float, name: str, what: str) -> None:
     if avail is not None and need > 0.8 * avail:
         raise ValueError(f"{name}: {what} need about {need / 1e9:.1f} GB, and {avail / 1e9:.1f} GB of memory are "
                          "available: ask for fewer at once")
+
+
+class TimeLimitError(ValueError):
+    """A computation ran past its time limit (:func:`time_limit`), or whoever asked for it went away.
+
+    Example:
+        >>> from innbench.runtime import TimeLimitError, check_deadline, time_limit
+        >>> try:
+        ...     with time_limit(0.01, "--time-limit", "the loop"):
+        ...         while True:
+        ...             check_deadline()
+        ... except TimeLimitError as err:
+        ...     print(err)
+        --time-limit: the loop did not finish within 0.01 s
+    """
+
+    #: whether the computation was called off (:meth:`Deadline.cancel`) rather than out of time
+    called_off: bool = False
+
+
+class Deadline:
+    """The limit of one :func:`time_limit` block: when it ends, and whether it was called off."""
+
+    def __init__(self, seconds: float, name: str, what: str):
+        self.seconds, self.name, self.what = float(seconds), name, what
+        self.at = time.monotonic() + self.seconds
+        self.reason: str | None = None  # set by cancel()
+        self.parent = _deadline.get()  # an enclosing block's limit holds inside this one too
+
+    def cancel(self, reason: str) -> None:
+        """Call the computation off from another thread (e.g. its client disconnected): its next
+        :func:`check_deadline` raises :class:`TimeLimitError` with ``reason``."""
+        self.reason = reason
+
+    def error(self) -> TimeLimitError:
+        if self.reason is not None:
+            err = TimeLimitError(f"{self.name}: {self.what} was called off: {self.reason}")
+        else:
+            err = TimeLimitError(f"{self.name}: {self.what} did not finish within {self.seconds:g} s")
+        err.called_off = self.reason is not None
+        return err
+
+    def check(self) -> None:
+        d = self
+        while d is not None:
+            if d.reason is not None or time.monotonic() > d.at:
+                d.disarm()  # one error: the alarm must not raise a second one while this one unwinds
+                raise d.error()
+            d = d.parent
+
+    #: whether this block's alarm may still raise (the main thread's outermost block only)
+    armed = False
+
+    def disarm(self) -> None:
+        if self.armed:
+            self.armed = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+_deadline: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar("innbench_deadline", default=None)
+
+
+def check_deadline() -> None:
+    """Raise :class:`TimeLimitError` if the enclosing :func:`time_limit` has passed or was called off; a
+    no-op outside one. innbench's long loops call it (training steps, sampling batches, MCMC sweeps,
+    rejection ABC's chunks, reference draws), so a limit stops them within one step."""
+    d = _deadline.get()
+    if d is not None:
+        d.check()
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None, name: str = "time_limit", what: str = "the computation"):
+    """Stop the block with :class:`TimeLimitError` once ``seconds`` have passed.
+
+    innbench's own loops stop at their next :func:`check_deadline`. In the main thread of a Unix process
+    an alarm signal also interrupts code that never checks (a user's simulator caught in a loop, a
+    ``time.sleep``); code in C that never returns to Python cannot be interrupted. Nested blocks: the
+    outer ones still hold inside inner ones (the alarm is the outermost's). Yields the :class:`Deadline`
+    (``cancel(reason)`` calls the block off from another thread); ``seconds=None``: no limit.
+
+    Arguments:
+        seconds: the limit, a positive number of seconds, or None.
+        name: the argument to name in the message (the CLI's ``--time-limit``).
+        what: the computation in words.
+
+    Example:
+        >>> from innbench import api
+        >>> from innbench.runtime import TimeLimitError, time_limit
+        >>> try:
+        ...     with time_limit(0.5, what="training"):
+        ...         api.train("linear", "mdn", simulations=100_000)
+        ... except TimeLimitError as err:
+        ...     print(err)
+        time_limit: training did not finish within 0.5 s
+    """
+    if seconds is None:
+        yield None
+        return
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"{name}: expected a positive, finite number of seconds, got {seconds!r}")
+    d = Deadline(seconds, name, what)
+    token = _deadline.set(d)
+    alarm = (_deadline_alarm_free() and threading.current_thread() is threading.main_thread()
+             and hasattr(signal, "setitimer"))
+    if alarm:
+        def ring(signum, frame):
+            if d.armed:
+                d.armed = False
+                raise d.error()
+
+        previous = signal.signal(signal.SIGALRM, ring)
+        d.armed = True
+        signal.setitimer(signal.ITIMER_REAL, d.seconds)
+        _alarm_owner.append(d)
+    try:
+        yield d
+    finally:
+        d.armed = False  # first: an alarm from now on raises nothing
+        _deadline.reset(token)
+        if alarm:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+            _alarm_owner.pop()
+
+
+_alarm_owner: list[Deadline] = []
+
+
+def _deadline_alarm_free() -> bool:
+    return not _alarm_owner

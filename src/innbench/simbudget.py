@@ -21,6 +21,7 @@ import torch
 
 from . import params as P
 from .problems.base import short_values
+from .runtime import check_deadline
 from .training import TrainingDivergedError, _step, simulate_training_data
 
 __all__ = ["SimulationBudget", "check_training_data", "fit_simulations", "read_simulations"]
@@ -495,6 +496,7 @@ def fit_simulations(model, budget: SimulationBudget | None = None, seed: int = 0
             perm = torch.randperm(len(tr), generator=gen).to(dev)
             ema = None
             for b in range(steps_per_epoch):
+                check_deadline()
                 idx = perm[b * batch : (b + 1) * batch]
                 warm = min(1.0, (step + 1) / steps_per_epoch)  # one epoch of linear warm-up
                 for g in opt.param_groups:

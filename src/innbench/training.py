@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from .models.base import Model
+from .runtime import check_deadline
 
 __all__ = ["PRESETS", "Budget", "TrainingDivergedError", "fit", "get_budget", "simulate_training_data"]
 
@@ -229,6 +230,7 @@ def _train_loop(model, budget, x_all, y_all, seed, bar, max_recoveries, checkpoi
     history, ema = [], None
     step = 0
     while step < budget.n_batches:
+        check_deadline()
         idx = torch.randint(0, len(x_all), (budget.batch_size,), generator=gen).to(x_all.device)
         for g in opt.param_groups:
             g["lr"] = budget.lr_at(step) * lr_scale * model_lr

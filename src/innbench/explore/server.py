@@ -8,7 +8,8 @@ Routes (``GET`` only; every other method, ``HEAD`` included, is a 405 JSON answe
 
 Requests run in threads (:class:`http.server.ThreadingHTTPServer`), so several models' requests are
 answered at once. A refused request gets a 4xx JSON error and a failure inside the explorer a 500; the
-server stays up either way.
+server stays up either way. A posterior request stops computing when its client closes the connection, and
+one still computing after the per-request time limit (``--request-time-limit``, default 60 s) gets a 503.
 
 Requests carry no body: one that announces a body (``Content-Length``, ``Transfer-Encoding``) is refused
 and its connection closed, so the body can never be read as a further request. Bound to a loopback address
@@ -19,6 +20,7 @@ bound to another address (``--host``) it answers any ``Host`` and says so when i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import threading
@@ -29,6 +31,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
+from ..runtime import TimeLimitError, time_limit
 from . import drawing
 from .session import MAX_SAMPLES, ExploreError, Explorer
 
@@ -131,10 +134,11 @@ class ExplorerServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, address, explorer: Explorer, quiet: bool = True):
+    def __init__(self, address, explorer: Explorer, quiet: bool = True, request_time_limit: float | None = 60.0):
         import ipaddress
 
         self.explorer = explorer
+        self.request_time_limit = request_time_limit
         try:
             self.loopback_only = ipaddress.ip_address(address[0]).is_loopback
         except ValueError:  # a name: loopback only where it is localhost
@@ -181,18 +185,42 @@ class _Handler(BaseHTTPRequestHandler):
             elif url.path == "/api/models":
                 self._json(200, self.server.models_json())
             elif url.path == "/api/posterior":
-                self._json(200, self.server.explorer.posterior(**parse_posterior_query(url.query)))
+                query = parse_posterior_query(url.query)
+                with self._computing() as deadline:
+                    answer = self.server.explorer.posterior(**query)
+                if deadline.reason is not None:
+                    return  # the client is gone: nobody to answer
+                self._json(200, answer)
             else:
                 raise ExploreError(f"path: no such page or endpoint {url.path!r} (the page is /; the endpoints are "
                                    "/api/models and /api/posterior)", 404, "path")
         except ExploreError as exc:
             self._json(exc.status, {"error": str(exc), "parameter": exc.parameter, "status": exc.status})
+        except TimeLimitError as exc:
+            if not exc.called_off:  # a client that left gets no answer
+                self._json(503, {"error": f"{exc}; ask for fewer samples, or start the explorer with a longer "
+                                          "--request-time-limit", "parameter": "time", "status": 503})
         except (BrokenPipeError, ConnectionResetError):
             pass  # the page went away (a newer request, a closed tab)
         except Exception as exc:  # a bug or a model that fails: answer, log, keep serving
             traceback.print_exc(file=sys.stderr)
             self._json(500, {"error": f"internal error: {type(exc).__name__}: {exc}", "parameter": None,
                              "status": 500})
+
+    @contextlib.contextmanager
+    def _computing(self):
+        """The request's computation: stopped at the server's per-request time limit, and called off as soon as
+        the client closes its connection (a watcher thread looks for the end of the stream)."""
+        # (no limit: a limit no request reaches, so that a client that leaves still calls its request off)
+        with time_limit(self.server.request_time_limit or 1e9, "time", "the request") as deadline:
+            done = threading.Event()
+            watcher = threading.Thread(target=_watch_client, args=(self.connection, deadline, done), daemon=True)
+            watcher.start()
+            try:
+                yield deadline
+            finally:
+                done.set()
+                watcher.join()
 
     def _acceptable(self) -> bool:
         """Refuse (and answer) a request with a body or, on a loopback server, a foreign ``Host``."""
@@ -245,11 +273,31 @@ class _Handler(BaseHTTPRequestHandler):
             super().log_message(format, *args)
 
 
-def make_server(explorer: Explorer, host: str = "127.0.0.1", port: int = 8765, quiet: bool = True) -> ExplorerServer:
+def _watch_client(sock, deadline, done: threading.Event, every: float = 0.1) -> None:
+    """Call ``deadline`` off when the client at the other end of ``sock`` closes its connection (the stream ends
+    while the request is computing); return when ``done`` is set or more data (a next request) arrives."""
+    import select
+    import socket
+
+    while not done.is_set():
+        try:
+            readable, _, _ = select.select([sock], [], [], every)
+            if readable:
+                if sock.recv(1, socket.MSG_PEEK) == b"":
+                    deadline.cancel("the client closed the connection")
+                return  # ended, or a next request is waiting: either way nothing more to watch
+        except (OSError, ValueError):  # the socket is closed or broken: the client is gone
+            deadline.cancel("the client's connection broke")
+            return
+
+
+def make_server(explorer: Explorer, host: str = "127.0.0.1", port: int = 8765, quiet: bool = True,
+                request_time_limit: float | None = 60.0) -> ExplorerServer:
     """A server for ``explorer`` bound to ``host:port`` (port 0: a free one), not yet serving: call its
-    ``serve_forever`` (e.g. in a thread) and ``shutdown``."""
+    ``serve_forever`` (e.g. in a thread) and ``shutdown``. A request still computing after
+    ``request_time_limit`` seconds is answered with a 503 (None: no limit)."""
     try:
-        server = ExplorerServer((host, port), explorer, quiet=quiet)
+        server = ExplorerServer((host, port), explorer, quiet=quiet, request_time_limit=request_time_limit)
     except OSError as exc:
         raise ValueError(f"--port: cannot listen on {host}:{port} ({exc.strerror or exc})") from None
     if not server.loopback_only:
@@ -259,9 +307,9 @@ def make_server(explorer: Explorer, host: str = "127.0.0.1", port: int = 8765, q
 
 
 def serve(explorer: Explorer, host: str = "127.0.0.1", port: int = 8765, open_browser: bool = True,
-          quiet: bool = True) -> None:
+          quiet: bool = True, request_time_limit: float | None = 60.0) -> None:
     """Serve ``explorer`` until interrupted (Ctrl-C), opening the page in the default browser."""
-    server = make_server(explorer, host, port, quiet)
+    server = make_server(explorer, host, port, quiet, request_time_limit)
     problems = sorted({e.model.problem.name for e in explorer.models.values()})
     try:
         print(f"innbench explore: {len(explorer.models)} models ({', '.join(problems)}) at {server.url}  "

@@ -32,6 +32,7 @@ from ..models import Model, ModelLoadError, load_model
 from ..models.base import MODEL_FILES
 from ..problems import ObservationError
 from ..reference import reference_posterior
+from ..runtime import TimeLimitError
 from . import drawing
 
 __all__ = ["MAX_SAMPLES", "ExploreError", "ExploredModel", "Explorer", "find_model_dirs", "load_models"]
@@ -205,7 +206,12 @@ class SharedLRU:
                 with self._lock:
                     if self._data.get(key) is fut:
                         del self._data[key]
-        return fut.result(), not owner
+        try:
+            return fut.result(), not owner
+        except TimeLimitError as exc:
+            if owner or not exc.called_off:
+                raise
+            return self.get(key, compute)  # the request computing it went away: compute it for this one
 
     def __len__(self) -> int:
         return len(self._data)

@@ -14,6 +14,7 @@ from torch import nn
 
 from .. import __version__
 from ..problems import ObservationError, Problem, get_problem
+from ..runtime import check_deadline
 
 __all__ = ["Model", "ModelFacts", "ModelLoadError"]
 
@@ -415,6 +416,7 @@ class Model(nn.Module):
         per = max(1, batch_size // chunk)
         outs = []
         for start in range(0, len(yt), per):
+            check_deadline()
             yb = self.embed(yt[start : start + per])
             parts = [self.unstandardize_x(self.sample_standardized(yb, min(chunk, n - k), g)).cpu()
                      for k in range(0, n, chunk)]

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from ..problems.base import plural
+from ..runtime import check_deadline
 from .base import Model, ModelFacts
 
 __all__ = ["RejectionABC"]
@@ -101,6 +102,7 @@ class RejectionABC(Model):
         n = target
         limit = max(int(c["simulations"]), n)
         while done < limit:
+            check_deadline()
             k = min(int(c["chunk"]), limit - done)
             x = self.problem.sample_prior(k, rng)
             y = self.problem.forward(x, rng)

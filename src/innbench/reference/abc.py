@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
+from ..runtime import check_deadline
+
 __all__ = ["quantile_abc"]
 
 
@@ -39,6 +41,7 @@ def quantile_abc(problem, y, n, rng, pool_size=2_000_000, chunk=1_000_000):
         raise ValueError(f"n: quantile ABC needs n <= pool_size ({pool_size}), got {n}")
     xs, ys = [], []
     for start in range(0, pool_size, chunk):
+        check_deadline()
         x, yy = problem.simulate(min(chunk, pool_size - start), rng)
         xs.append(x.astype(np.float32) if problem.x_dim > 8 else x)
         ys.append(yy)
