@@ -191,7 +191,7 @@ def time_limit(seconds: float | None, name: str = "time_limit", what: str = "the
     d = Deadline(seconds, name, what)
     token = _deadline.set(d)
     alarm = (_deadline_alarm_free() and threading.current_thread() is threading.main_thread()
-             and hasattr(signal, "setitimer"))
+             and hasattr(signal, "setitimer") and d.seconds < 1e8)  # (beyond 3 years: no alarm needed)
     if alarm:
         def ring(signum, frame):
             if d.armed:

@@ -134,6 +134,9 @@ def check_training_data(problem, x, y, name: str = "data", check_values: bool = 
         ...     print(err)
         data: x must have shape (N, 2) for problem 'linear' (x1, x2), got (20, 3)
     """
+    for label, a in (("x", x), ("y", y)):
+        if np.iscomplexobj(a):  # numpy would silently drop the imaginary parts
+            raise ValueError(f"{name}: {label} holds complex numbers; expected real values")
     try:
         x = np.asarray(x, dtype=float)
         y = np.asarray(y, dtype=float)
