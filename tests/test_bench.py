@@ -216,6 +216,61 @@ def test_interrupted_run_resumes(tmp_path, sig, jobs):
     con.close()
 
 
+def _proc(pid, name):
+    with open(f"/proc/{pid}/{name}") as f:
+        return f.read()
+
+
+def _children(pid):
+    """``{pid: command line}`` of the processes whose parent is ``pid`` (Linux /proc)."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and int(_proc(entry, "stat").rsplit(")", 1)[1].split()[1]) == pid:
+                found[int(entry)] = _proc(entry, "cmdline").replace("\0", " ")
+        except (OSError, IndexError, ValueError):
+            pass  # gone meanwhile
+    return found
+
+
+def _running(pid):
+    try:
+        return _proc(pid, "stat").rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has ended
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_workers_end_with_a_killed_driver(tmp_path):
+    # kill -9 the driver while its workers' bootstrap still imports torch, before their initializer runs: they
+    # used to ask for a death signal only then, after the driver was gone, and went on to compute a whole cell
+    config = tiny_config(tmp_path, batches=5000, models=["mdn", "cvae"])
+    proc = _bench(config, tmp_path / "r.db", "--jobs", "2")
+    workers = {}
+    try:
+        def loading_torch():
+            workers.update({p: c for p, c in _children(proc.pid).items() if "spawn_main" in c})
+            try:
+                return len(workers) == 2 and all("libtorch" in _proc(p, "maps") for p in workers)
+            except OSError:
+                return False
+
+        _wait_for(loading_torch, proc, timeout=60)
+        others = _children(proc.pid)  # the resource tracker
+        proc.kill()
+        proc.wait()
+        t0 = time.time()
+        while any(_running(p) for p in {**workers, **others}) and time.time() - t0 < 10:
+            time.sleep(0.05)
+        assert not [p for p in {**workers, **others} if _running(p)], "processes outlived the killed driver"
+    finally:
+        proc.kill()
+        for p in workers:
+            if _running(p):
+                os.kill(p, signal.SIGKILL)
+        proc.communicate()  # after the workers: they hold the driver's output pipes
+
+
 def test_two_processes_share_a_grid_and_lose_no_rows(tmp_path):
     models = ["mdn", "cvae", "cinn", "inn"]
     config = tiny_config(tmp_path, batches=150, models=models)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import os
 import platform
+import signal
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -185,16 +188,43 @@ def _run_local(cell, config, progress, save_dir, device):
         return None, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=-4)}"
 
 
-def _worker_init(threads: int) -> None:
-    import signal
+_PR_SET_PDEATHSIG = 1
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
-    try:  # Linux: end with the driver even if it is killed outright
-        import ctypes
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+def _prctl():
+    """``prctl(2)`` where there is one (Linux), else None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
-        pass
+        return None
+
+
+def _watch_driver(driver: int, every: float = 0.5) -> None:
+    """End this worker as soon as its parent is no longer ``driver``, the process that started it.
+
+    The death signal's backstop: it covers a driver gone before the worker could ask for the signal, a platform
+    without one, and a worker whose SIGTERM is handled or ignored by some library.
+    """
+    def watch():
+        while os.getppid() == driver:
+            time.sleep(every)
+        os._exit(1)  # the driver is gone: no one takes this worker's results
+
+    if os.getppid() != driver:
+        os._exit(1)
+    threading.Thread(target=watch, name="innbench-driver-watch", daemon=True).start()
+
+
+def _worker_init(threads: int, driver: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
+    prctl = _prctl()
+    if prctl is not None:  # Linux: end with the driver even if it is killed outright
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    # a death signal asked for after the driver died is never sent: a driver killed while this worker was still
+    # importing (seconds) would leave it to compute a whole cell; the watch ends it at once instead
+    _watch_driver(driver)
     torch.set_num_threads(threads)
     tune_allocator()  # a worker process of ours: the process-wide setting is ours to make
 
@@ -209,7 +239,7 @@ def _pool(claim_next, config, save_dir, device, jobs, threads):
     """Run cells in ``jobs`` worker processes, claiming the next cell whenever a worker is free."""
     import multiprocessing as mp
 
-    pool = mp.get_context("spawn").Pool(jobs, initializer=_worker_init, initargs=(threads,))
+    pool = mp.get_context("spawn").Pool(jobs, initializer=_worker_init, initargs=(threads, os.getpid()))
     running = {}
     try:
         while True:
