@@ -654,3 +654,22 @@ def test_a_saved_config_edited_to_a_huge_width_is_refused_on_load(tmp_path, two_
     (path / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(ModelLoadError, match="hidden=65536: model 'cinn' for problem 'linear' needs at least"):
         load_model(path)
+
+
+def test_reference_of_an_exact_sampler_without_diagnostics_succeeds(tmp_path, capsys):
+    """``reference`` used to write both files and then exit 2 with "error: tolerance" (a KeyError while printing
+    the summary of a sampler that reports neither ESS nor tolerance)."""
+    out = tmp_path / "r.npy"
+    five_items = "0.1,0.2,0.3,0.4,-0.5,0.6,0.7,-0.8,0.9,1.0"
+    assert main(["reference", "--problem", "gaussian_set", "--observations", five_items, "--n", "10",
+                 "--out", str(out)]) == 0
+    assert np.load(out).shape == (1, 10, 5) and "exact" in capsys.readouterr().out
+
+
+def test_shape_messages_of_long_observations_stay_short():
+    from innbench.problems import get_problem
+    from innbench.simbudget import training_data
+
+    with pytest.raises(ValueError) as info:
+        training_data(get_problem("gaussian_set"), (np.zeros((4, 5)), np.zeros((4, 3))))
+    assert "(200 values)), got (4, 3)" in str(info.value) and len(str(info.value)) < 300

@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -174,3 +176,126 @@ def test_two_moons_exact_posterior_matches_the_likelihood():
     # both crescents (theta1 + theta2 of either sign) are populated like the weighted prior
     frac_is = w[(theta[:, 0] + theta[:, 1]) > 0].sum()
     assert abs((post[0].sum(1) > 0).mean() - frac_is) < 0.03
+
+
+# -- observation layouts (issue 33): a documented layout is accepted, any other shape refused, never reshaped ----
+def _shape_text(shape):
+    return re.escape(str(tuple(shape)))
+
+
+@pytest.mark.parametrize("name", ["linear", "two_moons", "kinematics"])
+def test_flat_observations_of_another_rank_or_shape_are_refused_not_reshaped(name):
+    """(1, m, d), (m, 1, d), (d, m), a (2, 3) array where (3, 2) is expected, 0-d and 4-d arrays: each one is
+    refused naming the argument, the expected shape and the shape given, even where its size would fit."""
+    p = get_problem(name)
+    d = p.y_dim
+    y = p.simulate(3, np.random.default_rng(0))[1]
+    wrong = [y[None], y[:, None], y.reshape(1, 1, 3, d), np.float64(0.5)]
+    if d > 1:
+        wrong += [y.T, y.reshape(d, 3), y.reshape(1, -1), y.ravel()]
+    else:
+        wrong += [y.T[None], np.zeros((3, 2))]
+    for bad in wrong:
+        with pytest.raises(ObservationError, match=rf"^obs: expected shape \(m, {d}\) for problem '{name}'.*"
+                                                   rf"got shape {_shape_text(np.shape(bad))}"):
+            p.validate_observations(bad, "obs")
+    # the documented layouts: (m, d) rows, one (d,) row (for d = 1 a (m,) vector of m observations)
+    np.testing.assert_array_equal(p.validate_observations(y), y)
+    np.testing.assert_array_equal(p.validate_observations(y[0]), y[:1] if d > 1 else y[:1].reshape(1, 1))
+    np.testing.assert_array_equal(p.validate_observations(y.tolist()), y)
+    with pytest.raises(ObservationError, match=rf"^obs: expected numbers, got list .*expected shape \(m, {d}\)"):
+        p.validate_observations([y[0].tolist(), y[1].tolist() + [0.5]], "obs")  # rows of unequal lengths
+    if d == 1:
+        np.testing.assert_array_equal(p.validate_observations(y.ravel()), y)
+
+
+def test_every_entry_point_refuses_a_transposed_observation_naming_its_argument():
+    """Model.sample, Model.log_prob, api.sample, api.posterior and api.evaluate refuse a (2, 3) array of a
+    problem with y_dim = 2 (not read as three observations) before any sampling, naming their argument."""
+    from innbench import api
+    from innbench.models import build_model
+
+    model = build_model("cinn", "kinematics")
+    y = np.array([[1.5, 0.0], [1.0, 0.5], [0.2, 0.3]])
+    calls = [("y", lambda: model.sample(y.T, 5)), ("y", lambda: model.log_prob(np.zeros((3, 4)), y.T)),
+             ("y", lambda: api.sample(model, y.T, n=5)), ("y", lambda: api.sample(model, y[None], n=5)),
+             ("observation", lambda: api.posterior(model, observation=y[:1].T)),
+             ("observations", lambda: api.evaluate(model, observations=y.T, n_samples=10)),
+             ("true_parameters", lambda: api.evaluate(model, observations=y, true_parameters=np.zeros((4, 3)),
+                                                      n_samples=10))]
+    for argument, call in calls:
+        with pytest.raises(ValueError, match=rf"^{argument}: expected shape \(\w+, \d\)"):
+            call()
+    assert model.sample(y, 5).shape == (3, 5, 4)
+
+
+def _set_and_series():
+    """Three simulated sets of gaussian_set cut to 5, 9 and 20 items, and two epidemic series, each as
+    (observation, items (length_i, channels))."""
+    s = get_problem("gaussian_set")
+    x = s.sample_prior(3, np.random.default_rng(0))
+    sets = s.draw_sets(x, [5, 9, 20], np.random.default_rng(1))
+    e = get_problem("epidemic")
+    series = e.simulate(2, np.random.default_rng(2))[1]
+    return (s, sets, [s.items(r) for r in sets]), (e, series, [r.reshape(80, 2) for r in series])
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_structured_observations_of_another_shape_are_refused_naming_the_argument(which):
+    p, rows, items = _set_and_series()[which]
+    length, channels = p.observation_shape
+    one = items[0]
+    wrong = [one.T, one.T[None], rows[None], rows[:, None], rows.T, rows[..., None], one[..., None][None],
+             rows.reshape(-1, 1), np.zeros((2, 3))]
+    if p.variable_length:  # a set of 5 items as a short flat row: a transposed (10, 2) array has that shape too
+        wrong += [one.ravel()[None], np.stack([one.ravel(), one.ravel()])]
+    kinds = "sets" if p.observation_kind == "set" else "series"
+    for bad in wrong:
+        with pytest.raises(ObservationError, match=rf"^obs: expected {kinds} of up to {length} .* shape \(m, length, "
+                                                   rf"{channels}\), \(length, {channels}\), a list of such arrays, "
+                                                   rf"or flat rows \(m, {p.y_dim}\); got shape "
+                                                   rf"{_shape_text(np.shape(bad))}$"):
+            p.validate_observations(bad, "obs")
+    # one entry of a list in the wrong layout (transposed, or several stacked) is named by its index
+    for bad in ([items[0], items[1].T], [items[0], np.stack([items[0], items[0]])], [items[0], "abc"]):
+        with pytest.raises(ObservationError, match=rf"^obs: item 1 .*expected shape \(length, {channels}\) with "
+                                                   rf"1 <= length <= {length}"):
+            p.validate_observations(bad, "obs")
+    with pytest.raises(ObservationError, match="obs: item 0: expected real numbers"):
+        p.pad_observations([one * (1 + 1j)], "obs")
+
+
+def test_every_documented_set_layout_is_accepted_with_the_right_values():
+    """docs/observations.md: flat rows with NaN padding, (m, length, 2) arrays (sets of equal size, shorter
+    than 100 items, too), one (length, 2) set, lists of sets of varying or equal sizes (arrays or nested
+    lists), and pad_observations' step-major flat entries: all give the same padded rows."""
+    p, rows, items = _set_and_series()[0]
+    assert p.observation_lengths(rows).tolist() == [5, 9, 20]
+    np.testing.assert_array_equal(p.validate_observations(rows), rows)  # flat rows, NaN padding
+    np.testing.assert_array_equal(p.validate_observations(rows[1]), rows[1:2])  # one flat row
+    np.testing.assert_array_equal(p.validate_observations(rows.reshape(3, 100, 2)), rows)
+    for given in (items, tuple(items), [s.tolist() for s in items]):  # a list of sets of varying sizes
+        np.testing.assert_array_equal(p.validate_observations(given), rows)
+    np.testing.assert_array_equal(p.validate_observations(items[1]), rows[1:2])  # one (length, 2) set
+    np.testing.assert_array_equal(p.validate_observations(items[1].tolist()), rows[1:2])
+    equal = [s[:5] for s in items]  # sets of equal size: a list, a (3, 5, 2) array, nested lists
+    expected = np.full((3, 200), np.nan)
+    expected[:, :10] = np.stack(equal).reshape(3, 10)
+    for given in (equal, np.stack(equal), np.stack(equal).tolist(), [s.tolist() for s in equal]):
+        out = p.validate_observations(given)
+        np.testing.assert_array_equal(out, expected)
+        assert p.observation_lengths(out).tolist() == [5, 5, 5]
+    full = p.draw_sets(p.sample_prior(2, np.random.default_rng(4)), [100, 100], np.random.default_rng(5))
+    np.testing.assert_array_equal(p.validate_observations([p.items(r) for r in full]), full)  # 100 items each
+    np.testing.assert_array_equal(p.pad_observations([s.ravel() for s in items]), rows)  # step-major, flat
+    np.testing.assert_array_equal(p.pad_observations([items[0], items[1].ravel(), items[2]]), rows)
+
+
+def test_every_documented_series_layout_is_accepted_with_the_right_values():
+    p, rows, items = _set_and_series()[1]
+    for given in (rows, rows.reshape(2, 80, 2), items, [s.tolist() for s in items], [s.ravel() for s in items]):
+        np.testing.assert_array_equal(p.validate_observations(given), rows)
+    np.testing.assert_array_equal(p.validate_observations(items[1]), rows[1:2])
+    np.testing.assert_array_equal(p.validate_observations(rows[1]), rows[1:2])
+    with pytest.raises(ObservationError, match=r"rows \[0\] \(of 1\) are not series .* expected 80 complete steps"):
+        p.validate_observations(items[0][:10])  # a shorter series: this problem observes all 80 days

@@ -3,6 +3,8 @@
 file or array can be wrong ends with one clear error naming ``--data`` (or the API's ``data``) before any
 training, and nothing is written (issue 33, the class "user data")."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -163,3 +165,128 @@ def test_set_cannot_pass_an_argument_of_training_itself(tmp_path, capsys):
         _refused(["train", "--problem", "linear", "--model", "mdn", "--set", f"{key}=1", "--out", str(tmp_path / "m"),
                   "--quiet"], capsys, f"--set {key}: not a model option")
     assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("name", ["linear", "two_moons", "kinematics", "gaussian_set", "epidemic"])
+def test_arrays_of_another_rank_or_shape_are_refused_not_reshaped(name, tmp_path, capsys):
+    """x or y as (N, 1, d), (1, N, d) or transposed (d, N), a series or set with its axes swapped: refused naming
+    data's x or y, the expected shape and the shape given, before any training (issue 33)."""
+    from innbench.simbudget import training_data
+
+    p = get_problem(name)
+    x, y = p.simulate(20, np.random.default_rng(0))
+    wrong_x = [x[:, None], x[None], x.T]
+    wrong_y = [y[:, None], y[None], y.T]
+    if p.structured:
+        wrong_y += [y.reshape(20, *p.observation_shape).transpose(0, 2, 1), y.reshape(20, *p.observation_shape, 1)]
+    for bad in wrong_x:
+        with pytest.raises(ValueError, match=rf"^data: x must have shape \(N, {p.x_dim}\) for problem '{name}' .*got "
+                                             rf"{re.escape(str(bad.shape))}$"):
+            training_data(p, (bad, y))
+    for bad in wrong_y:
+        with pytest.raises(ValueError, match=rf"^data: y must have shape \(N, {p.y_dim}\) for problem '{name}' .*got "
+                                             rf"{re.escape(str(bad.shape))}$"):
+            training_data(p, (x, bad))
+    with pytest.raises(ValueError, match=r"^data: y must have shape"):  # the API refuses before training
+        api.train(name, "mdn", data=(x, wrong_y[0]), out=tmp_path / "m", progress=False)
+    np.savez(tmp_path / "sims.npz", x=x, y=wrong_y[-1])
+    _refused(["train", "--problem", name, "--model", "mdn", "--data", str(tmp_path / "sims.npz"), "--out",
+              str(tmp_path / "m"), "--quiet"], capsys, "--data: y must have shape", str(wrong_y[-1].shape))
+    assert not (tmp_path / "m").exists()
+
+
+def test_sets_of_equal_size_in_every_documented_layout_train_alike():
+    """docs/observations.md: training sets as flat padded rows, (N, length, 2) arrays of sets of equal size or
+    of 100 items, or a list of (length, 2) arrays: the same checked rows, with the sets' values in place."""
+    from innbench.simbudget import training_data
+
+    p = get_problem("gaussian_set")
+    x = p.sample_prior(12, np.random.default_rng(0))
+    for size in (7, 100):
+        flat = p.draw_sets(x, [size] * 12, np.random.default_rng(1))
+        sets = flat[:, : 2 * size].reshape(12, size, 2)
+        for y in (flat, sets, list(sets), [s.tolist() for s in sets]):
+            x2, y2 = training_data(p, (x, y))
+            np.testing.assert_array_equal(x2, x)
+            np.testing.assert_array_equal(y2, flat)
+            assert p.observation_lengths(y2).tolist() == [size] * 12
+
+
+def _sets(sizes=(5, 5)):
+    """Sets of gaussian_set of the given sizes: (flat padded rows, [(size_i, 2) arrays])."""
+    p = get_problem("gaussian_set")
+    rows = p.draw_sets(p.sample_prior(len(sizes), np.random.default_rng(0)), list(sizes), np.random.default_rng(1))
+    return rows, [p.items(r) for r in rows]
+
+
+@pytest.mark.parametrize("sizes", [(5, 5), (5, 9), (7,)])
+def test_set_observations_as_text_rows_of_equal_or_varying_length_are_read_alike(sizes, tmp_path, capsys):
+    """docs/formats.md, innbench.io.read_observations: one observation per text row, step-major, shorter than
+    y_dim for a smaller set (of equal length or not), inline or in a .csv/.txt file; the same rows as the
+    .npz and .npy forms; and --observations of sample takes each form (issue 33: equal lengths were refused)."""
+    from innbench.io import read_observations
+    from innbench.models import build_model
+
+    p = get_problem("gaussian_set")
+    rows, sets = _sets(sizes)
+    text = [",".join(f"{v:.17g}" for v in s.ravel()) for s in sets]
+    (tmp_path / "sets.csv").write_text("\n".join(text) + "\n")
+    (tmp_path / "sets.txt").write_text("# one set per line\n" + "\n".join(t.replace(",", " ") for t in text) + "\n")
+    np.savez(tmp_path / "sets.npz", *sets)
+    np.savez(tmp_path / "flat.npz", *[s.ravel() for s in sets])
+    np.save(tmp_path / "rows.npy", rows)
+    for spec in (";".join(text), tmp_path / "sets.csv", tmp_path / "sets.txt", tmp_path / "sets.npz",
+                 tmp_path / "flat.npz", tmp_path / "rows.npy"):
+        np.testing.assert_array_equal(read_observations(str(spec), p), rows)
+    if len(sets) == 1:  # one set as rows of its items (as a (length, 2) .npy array)
+        (tmp_path / "items.csv").write_text("\n".join(f"{u:.17g},{v:.17g}" for u, v in sets[0]) + "\n")
+        np.testing.assert_array_equal(read_observations(str(tmp_path / "items.csv"), p), rows)
+    model_dir = build_model("mdn", "gaussian_set", hidden=8, summary_hidden=8).save(tmp_path / "model")
+    for i, spec in enumerate((";".join(text), tmp_path / "sets.csv", tmp_path / "sets.npz")):
+        assert main(["sample", "--model-path", str(model_dir), f"--observations={spec}", "--n", "20", "--out",
+                     str(tmp_path / f"s{i}.npy")]) == 0, capsys.readouterr().err
+        assert np.load(tmp_path / f"s{i}.npy").shape == (len(sets), 20, 5)
+    np.testing.assert_array_equal(np.load(tmp_path / "s0.npy"), np.load(tmp_path / "s2.npy"))
+
+
+def test_npz_observations_in_another_layout_are_refused_not_reshaped(tmp_path, capsys):
+    """An .npz entry is one observation, (length, channels) or its values step-major: a transposed set or
+    series, two sets stacked in one entry or a (2 length, 1) column are refused naming --observations and
+    the entry, before any sampling (issue 33: they were reshaped into one scrambled set)."""
+    from innbench.io import read_observations
+    from innbench.models import build_model
+
+    rows, sets = _sets((5, 10))
+    p, e = get_problem("gaussian_set"), get_problem("epidemic")
+    series = e.fixed_observations()[1][0].reshape(80, 2)
+    cases = [(p, [sets[0], sets[1].T], 1, (2, 10)), (p, [np.stack([sets[0], sets[1][:5]])], 0, (2, 5, 2)),
+             (p, [sets[0].reshape(-1, 1)], 0, (10, 1)), (p, [sets[0].ravel()[:7]], 0, (7,)),
+             (e, [series.T], 0, (2, 80))]
+    for k, (problem, entries, item, shape) in enumerate(cases):
+        np.savez(tmp_path / f"bad{k}.npz", *entries)
+        with pytest.raises(ValueError, match=rf"^--observations: item {item} has shape {re.escape(str(shape))}; "
+                                             rf"expected shape \(length, 2\) with 1 <= length <= "
+                                             rf"{problem.observation_shape[0]}"):
+            read_observations(str(tmp_path / f"bad{k}.npz"), problem)
+    model_dir = build_model("mdn", "gaussian_set", hidden=8, summary_hidden=8).save(tmp_path / "model")
+    _refused(["sample", "--model-path", str(model_dir), "--observations", str(tmp_path / "bad0.npz"), "--n", "20",
+              "--out", str(tmp_path / "s.npy")], capsys, "--observations: item 1 has shape (2, 10)")
+    assert not (tmp_path / "s.npy").exists()
+    with pytest.raises(ValueError, match=r"^--observations: row 1 has 7 values, not a multiple of the 2"):
+        read_observations("1,2,3,4,5,6,7,8,9,10;1,2,3,4,5,6,7", p)
+
+
+def test_training_sets_of_varying_size_as_a_list_are_padded():
+    """docs/observations.md: api.train(data=...) takes a list of (length_i, 2) sets of varying size, as sample
+    does; one in another layout is refused naming data's y and the entry."""
+    from innbench.simbudget import training_data
+
+    p = get_problem("gaussian_set")
+    x = p.sample_prior(12, np.random.default_rng(0))
+    flat = p.draw_sets(x, list(range(5, 17)), np.random.default_rng(1))
+    sets = [p.items(r) for r in flat]
+    for y in (sets, [s.tolist() for s in sets], tuple(sets)):
+        x2, y2 = training_data(p, (x, y))
+        np.testing.assert_array_equal(y2, flat)
+    with pytest.raises(ValueError, match=r"^data: y: item 3 has shape \(2, 8\); expected shape \(length, 2\)"):
+        training_data(p, (x, sets[:3] + [sets[3].T] + sets[4:]))

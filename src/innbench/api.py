@@ -495,7 +495,15 @@ def evaluate(model, observations=None, num_observations: int = 200, n_samples: i
     else:
         y = problem.validate_observations(observations)
         if true_parameters is not None:
-            x_true = np.asarray(true_parameters, dtype=float)
+            try:
+                x_true = np.asarray(true_parameters, dtype=float)
+            except (TypeError, ValueError):
+                raise ValueError(f"true_parameters: expected numbers, got {type(true_parameters).__name__}") from None
+            if x_true.ndim == 1 and problem.x_dim == 1:
+                x_true = x_true[:, None]
+            if x_true.shape != (len(y), problem.x_dim):  # never reshaped: one row of x per observation
+                raise ValueError(f"true_parameters: expected shape ({len(y)}, {problem.x_dim}) (one row of "
+                                 f"{problem.x_dim} parameters per observation), got {x_true.shape}")
             if not np.isfinite(x_true).all():
                 raise ValueError("true_parameters: expected finite values, got NaN or infinity")
     return evaluation.score(model, y, x_true, n_samples=n_samples, reference_method=reference_method, seed=seed,

@@ -183,7 +183,8 @@ def cmd_reference(args):
         prov = {**prov, "samples_file": Path(args.out).name, "shape": list(samples.shape),
                 "sha256": hashlib.sha256(npy_tmp.read_bytes()).hexdigest()}
         json_tmp.write_text(json.dumps(prov, indent=2))
-    extra = f", min ESS {min(prov['ess']):.0f}" if "ess" in prov else f", max tolerance {max(prov['tolerance']):.4g}"
+    extra = (f", min ESS {min(prov['ess']):.0f}" if prov.get("ess") else
+             f", max tolerance {max(prov['tolerance']):.4g}" if prov.get("tolerance") else "")
     print(f"wrote reference samples of shape {samples.shape} ({prov['method']}{extra}) to {args.out}")
 
 
@@ -388,7 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sample", help="draw posterior samples from a trained model", parents=[plug, limit])
     s.add_argument("--model-path", required=True)
-    s.add_argument("--observations", required=True, help="OBS.npy, OBS.csv or inline '1.5,0;1.2,0.3'")
+    s.add_argument("--observations", required=True,
+                   help="OBS.npy, OBS.csv or inline '1.5,0;1.2,0.3' (starting with '-': --observations=-1.5,0)")
     s.add_argument("--n", type=int, default=4000)
     s.add_argument("--out", required=True, help="SAMPLES.npy, shape (m, n, x_dim)")
     s.add_argument("--seed", type=int, default=0)

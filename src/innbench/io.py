@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -43,12 +44,14 @@ def read_observations(spec, problem, name: str = "--observations") -> np.ndarray
 
 
 def _read_structured(spec, problem, name: str):
-    """Series or sets stored ragged (``.npz`` per observation, text rows of unequal length) as padded
-    rows; None for formats :func:`read_array` reads as they are."""
+    """Series or sets stored one observation per entry (``.npz`` arrays, text rows shorter than ``y_dim``,
+    of equal length or not) as padded rows (:meth:`~innbench.problems.Problem.pad_observations`, which
+    refuses any other shape); None for formats :func:`read_array` reads as they are (flat rows of ``y_dim``
+    values, one observation as rows of ``channels`` values, ``.npy``)."""
     channels = problem.observation_shape[1]
     path = Path(str(spec)) if not isinstance(spec, np.ndarray) else None
     if path is not None and path.suffix.lower() == ".npz":
-        if not path.is_file():
+        if not os.path.isfile(path):
             raise ObservationError(f"{name}: file {str(spec)!r} does not exist")
         try:
             with np.load(path, allow_pickle=False) as f:
@@ -57,12 +60,11 @@ def _read_structured(spec, problem, name: str):
         except Exception as exc:
             raise ObservationError(f"{name}: could not read {str(spec)!r} as .npz arrays "
                                    f"({type(exc).__name__}: {exc})") from None
-        return problem.pad_observations([s.reshape(-1, channels) if s.size % channels == 0 else s for s in series],
-                                        name)
+        return problem.pad_observations(series, name)  # (length_i, channels) or flat; never reshaped
     if path is None or path.suffix.lower() == ".npy":
         return None
-    if path.exists():
-        if path.is_dir():
+    if os.path.exists(path):
+        if os.path.isdir(path):
             return None
         try:
             text = path.read_text()
@@ -75,13 +77,13 @@ def _read_structured(spec, problem, name: str):
         rows = [[float(v) for v in ln.replace(",", " ").split()] for ln in lines if ln.strip()]
     except ValueError:
         return None  # read_array says what is wrong
-    if not rows or len({len(r) for r in rows}) == 1:
+    if not rows or all(len(r) == problem.y_dim for r in rows) or all(len(r) == channels for r in rows):
         return None
     bad = [i for i, r in enumerate(rows) if len(r) % channels]
     if bad:
         raise ObservationError(f"{name}: row {bad[0]} has {len(rows[bad[0]])} values, not a multiple of the "
                                f"{channels} channels of problem {problem.name!r}'s steps")
-    return problem.pad_observations([np.asarray(r).reshape(-1, channels) for r in rows], name)
+    return problem.pad_observations([np.asarray(r) for r in rows], name)
 
 
 def read_parameters(spec, problem, n: int, name: str = "--true-parameters") -> np.ndarray:
@@ -114,10 +116,10 @@ def read_array(spec, name: str) -> np.ndarray:
             raise ObservationError(f"{name}: empty; expected a file (.npy, .csv, .txt) or inline numbers like "
                                    "'1.5,0;1.2,-0.3'")
         path = Path(spec)
-        if path.is_dir():
+        if os.path.isdir(path):
             raise ObservationError(f"{name}: {spec!r} is a directory; expected a file or inline numbers")
-        if path.suffix.lower() == ".npy" or path.exists():
-            if not path.exists():
+        if path.suffix.lower() == ".npy" or os.path.exists(path):
+            if not os.path.exists(path):
                 raise ObservationError(f"{name}: file {spec!r} does not exist")
             try:
                 if path.suffix.lower() == ".npy":

@@ -134,6 +134,8 @@ def check_training_data(problem, x, y, name: str = "data", check_values: bool = 
         ...     print(err)
         data: x must have shape (N, 2) for problem 'linear' (x1, x2), got (20, 3)
     """
+    if problem.structured and isinstance(y, (list, tuple)):  # (length_i, channels) sets or series: padded
+        y = problem.validate_observations(y, f"{name}: y")
     for label, a in (("x", x), ("y", y)):
         if np.iscomplexobj(a):  # numpy would silently drop the imaginary parts
             raise ValueError(f"{name}: {label} holds complex numbers; expected real values")
@@ -150,10 +152,10 @@ def check_training_data(problem, x, y, name: str = "data", check_values: bool = 
         y = problem.validate_observations(y, f"{name}: y")  # (N, length, channels): padded to flat rows
     if x.ndim != 2 or x.shape[1] != problem.x_dim:
         raise ValueError(f"{name}: x must have shape (N, {problem.x_dim}) for problem {problem.name!r} "
-                         f"({', '.join(problem.x_names)}), got {x.shape}")
+                         f"({_names(problem.x_names)}), got {x.shape}")
     if y.ndim != 2 or y.shape[1] != problem.y_dim:
         raise ValueError(f"{name}: y must have shape (N, {problem.y_dim}) for problem {problem.name!r} "
-                         f"({', '.join(problem.y_names)}), got {y.shape}")
+                         f"({_names(problem.y_names)}), got {y.shape}")
     if len(x) != len(y):
         raise ValueError(f"{name}: x and y must have as many rows, got {len(x)} and {len(y)}")
     if len(x) < 10:
@@ -267,6 +269,11 @@ def read_simulations(path, problem, name: str = "--data") -> tuple[np.ndarray, n
                              f"{problem.y_dim} observations), got {rows.shape[1]}")
         x, y = rows[:, : problem.x_dim], rows[:, problem.x_dim :]
     return check_training_data(problem, x, y, name)
+
+
+def _names(names, k: int = 6) -> str:
+    """The first ``k`` names for a message, and how many there are: not all 200 values of a series."""
+    return ", ".join(names) if len(names) <= k else ", ".join(names[:k]) + f", ... ({len(names)} values)"
 
 
 def training_data(problem, data, name: str = "data") -> tuple[np.ndarray, np.ndarray]:

@@ -105,17 +105,32 @@ class Problem:
         return np.isfinite(y.reshape(len(y), *self.observation_shape)).all(-1).sum(1)
 
     def pad_observations(self, series, name: str = "observations") -> np.ndarray:
-        """Observations of varying length (a list of ``(length_i, channels)`` arrays) as flat rows
-        ``(m, y_dim)``, padded at the end with NaN steps (items)."""
+        """Observations of varying length as flat rows ``(m, y_dim)``, padded at the end with NaN steps (items).
+
+        ``series`` holds one observation per entry: a ``(length_i, channels)`` array, or its ``length_i *
+        channels`` values step-major as a 1-D array (one row of a text file), ``1 <= length_i <=
+        observation_shape[0]``. Any other shape (a transposed ``(channels, length_i)`` array, several
+        observations stacked in one entry) is refused with an :class:`ObservationError` naming ``name`` and
+        the entry, never reshaped.
+        """
         length, channels = self.observation_shape
+        expected = (f"expected shape (length, {channels}) with 1 <= length <= {length}, or (length * {channels},) "
+                    f"(the same values step-major), for problem {self.name!r}")
         out = np.full((len(series), length, channels), np.nan)
         for i, s in enumerate(series):
-            s = np.asarray(s, dtype=float)
-            if s.ndim == 1 and channels == 1:
-                s = s[:, None]
+            try:
+                s = np.asarray(s)
+                complex_values = np.iscomplexobj(s)
+                s = s if complex_values else s.astype(float)
+            except (TypeError, ValueError):
+                raise ObservationError(f"{name}: item {i} is not an array of numbers; {expected}") from None
+            if complex_values:
+                raise ObservationError(f"{name}: item {i}: expected real numbers, got complex values")
+            shape = s.shape
+            if s.ndim == 1 and s.size % channels == 0:
+                s = s.reshape(-1, channels)  # the documented flat layout, step-major: nothing reinterpreted
             if s.ndim != 2 or s.shape[1] != channels or not 1 <= len(s) <= length:
-                raise ObservationError(f"{name}: item {i} has shape {s.shape}; expected (length, {channels}) "
-                                       f"with 1 <= length <= {length} for problem {self.name!r}")
+                raise ObservationError(f"{name}: item {i} has shape {shape}; {expected}")
             out[i, : len(s)] = s
         return out.reshape(len(series), -1)
 
@@ -317,28 +332,20 @@ class Problem:
         """
         if self.structured:
             y = self._flatten_structured(y, name)
-        if np.iscomplexobj(y):
-            raise ObservationError(f"{name}: expected real numbers, got complex values")
         try:
-            arr = np.asarray(y, dtype=float)
-        except (TypeError, ValueError) as exc:
-            raise ObservationError(f"{name}: expected numbers, got {type(y).__name__} ({exc})") from None
+            complex_values = np.iscomplexobj(y)
+            arr = None if complex_values else np.asarray(y, dtype=float)
+        except (TypeError, ValueError) as exc:  # not numbers, or rows of unequal lengths
+            raise ObservationError(f"{name}: expected numbers, got {type(y).__name__} ({exc}); {self._layouts()}") \
+                from None
+        if complex_values:
+            raise ObservationError(f"{name}: expected real numbers, got complex values")
         if arr.ndim == 1 and self.y_dim == 1 and arr.size > 0:
             arr = arr[:, None]
         elif arr.ndim == 1 and arr.size == self.y_dim:
             arr = arr[None, :]
-        if arr.ndim != 2 or arr.shape[1] != self.y_dim or arr.shape[0] == 0:
-            if self.structured:
-                length, channels = self.observation_shape
-                raise ObservationError(
-                    f"{name}: expected {plural(self.observation_kind)} of up to {length} {self._unit} of {channels} "
-                    f"values for "
-                    f"problem {self.name!r}: shape (m, length, {channels}), (length, {channels}), a list of such "
-                    f"arrays, or flat rows (m, {self.y_dim}); got shape {arr.shape}")
-            raise ObservationError(
-                f"{name}: expected shape (m, {self.y_dim}) for problem {self.name!r} "
-                f"(observation {', '.join(self.y_names)}), got shape {arr.shape}"
-            )
+        if arr.ndim != 2 or arr.shape[1] != self.y_dim or arr.shape[0] == 0:  # never reshaped to fit
+            raise ObservationError(f"{name}: {self._layouts()}{';' if self.structured else ','} got shape {arr.shape}")
         bad = self.invalid_rows(arr)
         if bad.any():
             rows = np.flatnonzero(bad)[:5].tolist()
@@ -361,6 +368,15 @@ class Problem:
             raise
         return arr
 
+    def _layouts(self) -> str:
+        """The shapes :meth:`validate_observations` takes, for messages."""
+        if not self.structured:
+            return f"expected shape (m, {self.y_dim}) for problem {self.name!r} (observation {', '.join(self.y_names)})"
+        length, channels = self.observation_shape
+        return (f"expected {plural(self.observation_kind)} of up to {length} {self._unit} of {channels} values for "
+                f"problem {self.name!r}: shape (m, length, {channels}), (length, {channels}), a list of such arrays, "
+                f"or flat rows (m, {self.y_dim})")
+
     @property
     def _unit(self) -> str:
         """What a series has steps of and a set items of, for messages."""
@@ -369,9 +385,14 @@ class Problem:
     def _flatten_structured(self, y, name):
         """A series or set observation in any of the accepted layouts as flat rows (not yet checked)."""
         length, channels = self.observation_shape
-        ragged = isinstance(y, (list, tuple)) and len(y) and all(np.ndim(s) == 2 for s in y)
-        if ragged and (len({np.shape(s) for s in y}) > 1 or np.shape(y[0])[0] != length):
-            return self.pad_observations(y, name)
+        if isinstance(y, (list, tuple)) and len(y):
+            # a list of observations (an entry of two or more dimensions: no item of one set or step of one
+            # series), of several shapes or (length_i, channels) shorter than the longest: each entry padded,
+            # and one in another layout (transposed, stacked, not numbers) named by its index
+            shapes = {_shape_or_none(s) for s in y}
+            nested = None in shapes or any(len(s) >= 2 for s in shapes)
+            if nested and (len(shapes) > 1 or None in shapes or next(iter(shapes))[0] != length):
+                return self.pad_observations(y, name)
         try:
             arr = np.asarray(y)
         except ValueError:  # ragged in another way: the checks below name what is wrong
@@ -430,6 +451,14 @@ class Problem:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, x_dim={self.x_dim}, y_dim={self.y_dim})"
+
+
+def _shape_or_none(a):
+    """``np.shape(a)``, or None where ``a`` is ragged inside (nested lists of unequal lengths)."""
+    try:
+        return np.shape(a)
+    except ValueError:
+        return None
 
 
 def bundled_observations(name: str) -> tuple[np.ndarray, np.ndarray]:
