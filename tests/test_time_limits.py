@@ -84,7 +84,7 @@ def test_the_api_limit_stops_training_in_any_thread_and_outer_limits_hold_inside
     worker.start()
     worker.join(30)
     assert not worker.is_alive() and caught and caught[0][0] == "time_limit: training did not finish within 0.5 s"
-    assert caught[0][1] < 5
+    assert caught[0][1] < 15  # stopped at a training step (it would run for minutes)
     with pytest.raises(TimeLimitError, match="outer did not finish"), time_limit(0.2, what="outer"), \
             time_limit(100, what="inner"):
         while True:
@@ -119,6 +119,18 @@ def _get(srv, path) -> bytes:
     return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
 
 
+def _response(sock) -> tuple[bytes, bytes]:
+    """One whole response from ``sock``: (status line and headers, body); headers and body may come apart."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head, body
+
+
 def test_an_explorer_request_past_its_time_limit_gets_a_503_and_the_server_answers_the_next(slow_server):
     explorer, start = slow_server
     srv = start(1.0)
@@ -126,7 +138,7 @@ def test_an_explorer_request_past_its_time_limit_gets_a_503_and_the_server_answe
     t0 = time.monotonic()
     with socket.create_connection((host, port), timeout=30) as sock:
         sock.sendall(_get(srv, "/api/posterior?model=abc&y=0.1,0.1&n=100&reference=0"))
-        head, _, body = sock.recv(65536).partition(b"\r\n\r\n")
+        head, body = _response(sock)
     assert time.monotonic() - t0 < 10 and head.split()[1] == b"503"
     answer = json.loads(body)
     assert answer["parameter"] == "time" and "did not finish within 1 s" in answer["error"]
