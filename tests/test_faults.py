@@ -673,3 +673,22 @@ def test_shape_messages_of_long_observations_stay_short():
     with pytest.raises(ValueError) as info:
         training_data(get_problem("gaussian_set"), (np.zeros((4, 5)), np.zeros((4, 3))))
     assert "(200 values)), got (4, 3)" in str(info.value) and len(str(info.value)) < 300
+
+
+def test_report_reads_an_older_database_of_its_schema_without_touching_it(tmp_path, capsys):
+    """A database written before the calibration table and the later result columns existed (results/default.db
+    and quick.db of 3d6fcb1, which say schema_version 1): report used to end in a traceback ("no such table:
+    calibration"); it now reads what is there, says what is missing, and leaves the file byte-identical."""
+    db = _finished_grid(tmp_path)
+    con = sqlite3.connect(db)
+    con.execute("DROP TABLE calibration")
+    con.execute("ALTER TABLE results DROP COLUMN err_resim_continuous")
+    con.commit()
+    con.close()
+    before = digest(db)
+    capsys.readouterr()
+    assert main(["report", "--db", str(db), "--out", str(tmp_path / "rep")]) == 0
+    err = capsys.readouterr().err
+    assert "innbench: warning: db:" in err and "column results.err_resim_continuous, table calibration" in err, err
+    assert (tmp_path / "rep" / "report.html").is_file() and digest(db) == before
+    assert not list(tmp_path.glob("r.db-*"))  # no journal or WAL files left either

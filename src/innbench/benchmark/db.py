@@ -233,6 +233,7 @@ class ResultsDB:
             if kind == "new":
                 raise ValueError(f"db: {str(self.path)!r} holds no innbench results (run `innbench bench` first)")
             self._check_schema_version()
+            self._fill_in_read_only()
             return
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute("PRAGMA synchronous = FULL")
@@ -251,6 +252,40 @@ class ResultsDB:
                 self.conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             else:
                 self._check_schema_version()
+
+    def _fill_in_read_only(self) -> None:
+        """Read an older file of this schema version as it is: a table or column that ``bench`` would add on
+        its next write (the ``calibration`` table, the later result columns) reads as empty, through
+        temporary tables and views of this connection only; the file is not touched.
+        ``missing`` lists what was filled in."""
+        import re
+
+        tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        self.missing: list[str] = []
+        for stmt in SCHEMA.strip().split(";"):
+            m = re.match(r"\s*CREATE TABLE IF NOT EXISTS (\w+) \((.*)\)\s*$", stmt, re.S)
+            if not m:
+                continue
+            name, body = m.groups()
+            if name not in tables:
+                self.conn.execute(f"CREATE TEMP TABLE {name} ({re.sub(r'REFERENCES [^,]*?CASCADE', '', body)})")
+                self.missing.append(f"table {name}")
+                continue
+            have = {r[1] for r in self.conn.execute(f"PRAGMA main.table_info({name})")}
+            self.conn.execute(f"CREATE TEMP TABLE _shape_{name} ({re.sub(r'REFERENCES [^,]*?CASCADE', '', body)})")
+            want = [r[1] for r in self.conn.execute(f"PRAGMA temp.table_info(_shape_{name})")]
+            self.conn.execute(f"DROP TABLE temp._shape_{name}")
+            absent = [c for c in want if c not in have]
+            if absent:
+                cols = ", ".join(c if c in have else f"NULL AS {c}" for c in want)
+                self.conn.execute(f"CREATE TEMP VIEW {name} AS SELECT {cols} FROM main.{name}")
+                self.missing += [f"column {name}.{c}" for c in absent]
+        if self.missing:
+            import warnings
+
+            warnings.warn(f"db: {str(self.path)!r} was written by an older innbench (without "
+                          f"{', '.join(self.missing)}): read as empty; the next `innbench bench` on it adds them",
+                          stacklevel=2)
 
     def _check_schema_version(self) -> None:
         """Refuse a database of a schema this innbench does not know (reading as writing)."""
