@@ -285,3 +285,16 @@ def test_cli_checks_its_arguments_before_serving(tmp_path, bench, capsys):
     assert "--port:" in capsys.readouterr().err
     assert main(["explore", "--models", str(bench / "models"), "--db", str(tmp_path / "none.db"), "--no-browser"]) == 2
     assert "no results database" in capsys.readouterr().err
+
+
+def test_grid_metrics_are_shown_only_for_the_model_the_grid_trained(bench, tmp_path):
+    """A model of one's own in a directory named like a grid cell is not given that cell's metrics (a tiny cINN
+    used to be shown with the grid's Err_post of a model of another size); the cell's own saved model is."""
+    from innbench.explore.session import load_models
+    from innbench.models import build_model
+
+    own = build_model("cinn", "kinematics", hidden=16, blocks=2).save(tmp_path / CINN)
+    mine, = load_models([own], db=bench / "r.db")
+    grids, = load_models([bench / "models" / CINN], db=bench / "r.db")
+    assert mine.label == grids.label == "cinn" and mine.stored is None
+    assert grids.stored is not None and grids.stored["n_parameters"] == grids.model.n_parameters()

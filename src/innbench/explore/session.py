@@ -160,7 +160,7 @@ def attach_stored_results(models: Sequence[ExploredModel], db) -> None:
         runs = {(r["problem"], r["label"], r["seed"]): r for r in rdb.runs()}  # in run order: the latest wins
         for e in models:
             run = runs.get((e.model.problem.name, e.label, e.seed)) if e.label else None
-            if run is None:
+            if run is None or not same_training(run, e.model):  # a name alone is no match
                 continue
             rows = rdb.results([run["run_id"]])
 
@@ -176,6 +176,35 @@ def attach_stored_results(models: Sequence[ExploredModel], db) -> None:
                 "err_post_median": over_rows("err_post", np.nanmedian),
                 "err_resim_mean": over_rows("err_resim", np.nanmean), "c2st_mean": over_rows("c2st", np.nanmean),
             }
+
+
+def same_training(run: dict, model: Model) -> bool:
+    """Whether the grid run ``run`` (a ``runs`` row) trained ``model``: the same model, parameter count, options
+    and training budget, not just a directory named like the cell (``{problem}-{label}-seed{seed}``).
+
+    Example:
+        >>> from innbench.models import build_model
+        >>> model = build_model("cinn", "kinematics", hidden=32)
+        >>> run = {"model": "cinn", "n_parameters": model.n_parameters(), "config": "{}"}
+        >>> same_training(run, model), same_training({**run, "n_parameters": 30_680}, model)
+        (True, False)
+    """
+    import json
+
+    if run.get("model") != model.name or run.get("n_parameters") != model.n_parameters():
+        return False
+    config = run.get("config") or {}
+    if isinstance(config, str):  # a raw row; ResultsDB.runs() gives it parsed
+        try:
+            config = json.loads(config)
+        except ValueError:
+            return False
+    options = (config.get("cell") or {}).get("options") or {}
+    if any(k in model.config and model.config[k] != v for k, v in options.items()):
+        return False
+    ran, trained = (config.get("settings") or {}).get("budget") or {}, model.train_info.get("budget") or {}
+    return all(ran[k] == trained[k] for k in ("n_batches", "batch_size", "n_train", "simulations")
+               if k in ran and k in trained)
 
 
 class SharedLRU:

@@ -488,10 +488,18 @@ def refuse_rows(mask: np.ndarray, y: np.ndarray, requirement: str, column: int |
     ``requirement`` (e.g. "horizontal coordinate must lie in [-2, 2] (the arm's reach)")."""
     if not mask.any():
         return
-    rows = np.flatnonzero(mask)[:5].tolist()
+    bad = np.flatnonzero(mask)
+    rows = bad[:5].tolist()
     example = y[rows[0]] if column is None else y[rows[0], column]
     shown = f"{example:.4g}" if np.ndim(example) == 0 else short_values(example)
-    raise ObservationError(f"observations: {requirement}; rows {rows} are out of reach (e.g. {shown})")
+    if len(y) == 1:  # in words a person reads: which observation, what it must be, what it was
+        which, got = "this observation is", f"got {shown}"
+    elif len(bad) == 1:
+        which, got = f"observation {rows[0]} (counting from 0) is", f"got {shown}"
+    else:
+        listed = ", ".join(map(str, rows)) + (", ..." if len(bad) > 5 else "")
+        which, got = f"{len(bad)} of the {len(y)} observations (rows {listed}) are", f"row {rows[0]}: {shown}"
+    raise ObservationError(f"observations: {which} out of reach: {requirement} ({got})")
 
 
 def first_showcase(panels):
