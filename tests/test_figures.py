@@ -249,3 +249,147 @@ def test_any_problem_gets_a_posterior_pair_plot():
     assert len(visible) == 2 * 3  # two corners, each 2 marginals + 1 pair panel
     assert "reference" in caption and str(y[0].tolist()) in caption
     assert p.posterior_figure([("reference (exact)", {})]) is None
+
+
+# -- one colour per model ---------------------------------------------------------------------------------
+
+def _lab(color):
+    """CIELAB (D65) of a matplotlib colour."""
+    from matplotlib.colors import to_rgb
+
+    rgb = np.array(to_rgb(color))
+    lin = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]) @ lin
+    f = np.cbrt(np.maximum(xyz / [0.95047, 1.0, 1.08883], (6 / 29) ** 3))
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def _rgb(color):
+    from matplotlib.colors import to_hex
+
+    return to_hex(color)
+
+
+MODELS = ["INN (max likelihood)", "INN (L2 + MMD)", "conditional INN", "IAF + decoder", "MAF + decoder",
+          "invertible ResNet", "invertible autoencoder", "autoencoder", "conditional VAE", "mixture density network",
+          "rejection ABC, 1e4 simulations", "rejection ABC, 1e5 simulations", "MCMC on the likelihood (baseline)",
+          "conditional flow matching", "neural spline flow", "neural likelihood + MCMC"]
+
+
+def test_model_colors_are_distinct_stable_and_never_the_reference():
+    F.set_model_order(MODELS[:12])
+    colors = [F.model_color(m) for m in MODELS]  # the last four: not named in the order, given on first use
+    assert len(set(colors)) == len(MODELS) == 16
+    assert colors[:12] == list(F.MODEL_PALETTE[:12])  # the order of set_model_order
+    assert [F.model_color(m) for m in reversed(MODELS)] == colors[::-1]  # the same label, the same colour
+    greys = [F.REFERENCE_COLOR, F.REFERENCE_BACKDROP, F.TARGET_COLOR, "0.3", "0.5", "0.8", "black", "white"]
+    # every palette colour is far from the greys (chroma) and from every other one (CIELAB distance)
+    labs = [_lab(c) for c in F.MODEL_PALETTE]
+    assert len(F.MODEL_PALETTE) >= 20 and min(np.hypot(*lab[1:]) for lab in labs) > 25
+    assert min(np.linalg.norm(a - b) for i, a in enumerate(labs) for b in labs[i + 1:]) > 20
+    assert min(np.linalg.norm(a - _lab(g)) for a in labs for g in greys) > 20
+    assert all(_rgb(c) != _rgb(g) for c in F.MODEL_PALETTE for g in greys)
+    assert F.panel_color("reference (exact)") == F.panel_color("Reference (MCMC)") == F.REFERENCE_COLOR
+    assert F.panel_color("conditional INN") == F.model_color("conditional INN")
+    # beyond the palette the colours repeat with another line style: still one (colour, style) per model
+    many = [f"model {i}" for i in range(45)]
+    F.set_model_order(many)
+    styles = {(F.model_color(m), F.model_linestyle(m)) for m in many}
+    assert len(styles) == 45 and {F.model_linestyle(m) for m in many[:20]} == {"-"}
+    F.set_model_order(MODELS)  # a new order forgets the old one
+    assert F.model_color(MODELS[0]) == F.MODEL_PALETTE[0] and F.model_linestyle(MODELS[0]) == "-"
+
+
+def test_explorer_uses_the_report_palette():
+    """The explorer's page colours its models with the report's palette and its reference with none of it."""
+    import re
+    from pathlib import Path
+
+    import innbench.explore
+
+    js = (Path(innbench.explore.__file__).parent / "static" / "explore.js").read_text()
+    palette = re.search(r"const PALETTE = \[([^\]]*)\]", js).group(1)
+    assert re.findall(r'"(#[0-9a-f]{6})"', palette) == list(F.MODEL_PALETTE)
+    reference = re.search(r'const REFERENCE_COLOR = "(#[0-9a-f]{6})"', js).group(1)
+    assert reference == _rgb(F.REFERENCE_COLOR) and reference not in F.MODEL_PALETTE
+
+
+def _line_colors(ax):
+    return {line.get_label(): _rgb(line.get_color()) for line in ax.get_lines() if not line.get_label().startswith("_")}
+
+
+def test_a_model_has_one_colour_in_every_figure(kin_post, bal_post):
+    """The same model label is drawn in the same colour in the posterior grids, the box plots, the
+    amortization plot, the SBC histograms and the coverage plot; the reference in its own grey."""
+    from matplotlib.patches import PathPatch
+
+    F.set_model_order(MODELS)
+    lev = np.linspace(0, 1, 11)
+    want = {m: F.model_color(m) for m in MODELS}
+    cov = F.coverage_figure({m: (lev, lev ** (1 + i / 10)) for i, m in enumerate(MODELS)})
+    assert _line_colors(cov.axes[0]) == want  # 16 lines, 16 colours
+    rng = np.random.default_rng(0)
+    sbc = F.sbc_figure({m: rng.integers(0, 100, (40, 2)) for m in MODELS[:12]}, 99, ["a", "b"])
+    rows = [[_rgb(p.get_edgecolor()) for p in ax.patches if isinstance(p, StepPatch)][-1] for ax in sbc.axes[::2]]
+    assert rows == [want[m] for m in MODELS[:12]]
+    box = F.error_boxplots({m: rng.uniform(0.1, 1, 20) for m in reversed(MODELS)}, "Err_post")
+    faces = [_rgb(p.get_facecolor()) for p in box.axes[0].patches if isinstance(p, PathPatch)]
+    assert faces == [want[m] for m in reversed(MODELS)]
+    kin = F.kinematics_posterior_figure([("reference (exact)", kin_post), (MODELS[9], kin_post)], [1.5, 0.0])
+    bold = [[_rgb(line.get_color()) for line in ax.get_lines() if line.get_linewidth() == 3] for ax in kin.axes]
+    assert bold == [[_rgb(F.REFERENCE_COLOR)], [want[MODELS[9]]]]
+    bal = F.ballistics_posterior_figure([("reference (exact)", bal_post), (MODELS[9], bal_post)], [5.0])
+    bold = [[_rgb(line.get_color()) for line in ax.get_lines() if line.get_linewidth() == 3] for ax in bal.axes[::2]]
+    assert bold == [[_rgb(F.REFERENCE_COLOR)], [want[MODELS[9]]]]
+    pts = [{"label": m[:12], "name": m, "query_ms": 1.0 + i, "err_post": 0.1 * (i + 1), "train_seconds": 5.0,
+            "kind": "abc" if "ABC" in m else "amortized"} for i, m in enumerate(MODELS[:12])]
+    amort = F.amortization_figure(pts)
+    bars = [_rgb(p.get_facecolor()) for p in amort.axes[1].patches]
+    assert bars == [want[m] for m in MODELS[:12] if "ABC" not in m]
+    legend = amort.legends[0]
+    assert [t.get_text() for t in legend.get_texts()] == [m[:12] for m in MODELS[:12]]
+    assert [_rgb(h.get_color()) for h in legend.legend_handles] == [want[m] for m in MODELS[:12]]
+
+
+def _extents(fig):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig).draw()
+    return fig.canvas.get_renderer()
+
+
+def _overlap(a, b) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+def test_amortization_labels_neither_overlap_nor_leave_the_figure():
+    """Twelve models close together: the left axes carry no point labels (the legend below names them), and
+    every legend entry and tick label lies inside the figure, apart from the others."""
+    pts = [{"label": m, "name": m, "query_ms": 1.0 + 0.01 * i, "err_post": 0.5 + 0.001 * i, "err_post_median": 0.4,
+            "train_seconds": 3.0 + i, "kind": "amortized"} for i, m in enumerate(MODELS[:12])]
+    fig = F.amortization_figure(pts)
+    r = _extents(fig)
+    left = fig.axes[0]
+    assert not left.texts  # no annotations on the crowded points
+    boxes = [t.get_window_extent(r) for t in fig.legends[0].get_texts()]
+    boxes += [t.get_window_extent(r) for t in fig.axes[1].get_yticklabels()]
+    assert len(boxes) == 24
+    fb = fig.bbox
+    assert all(fb.x0 <= b.x0 and b.x1 <= fb.x1 and fb.y0 <= b.y0 and b.y1 <= fb.y1 for b in boxes)
+    assert not any(_overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
+def test_sbc_row_labels_stay_beside_their_rows():
+    """Long model names label the rows horizontally, wrapped: each label inside its own row's height,
+    none running into the next."""
+    rng = np.random.default_rng(3)
+    names = MODELS[:13]
+    fig = F.sbc_figure({m: rng.integers(0, 100, (40, 4)) for m in names}, 99, ["x1", "x2", "x3", "x4"])
+    r = _extents(fig)
+    first = fig.axes[::4]
+    labels = [ax.yaxis.label.get_window_extent(r) for ax in first]
+    assert not any(_overlap(a, b) for i, a in enumerate(labels) for b in labels[i + 1:])
+    for ax, lb in zip(first, labels, strict=True):
+        row = ax.get_window_extent(r)
+        assert row.y0 - 2 <= lb.y0 and lb.y1 <= row.y1 + 2  # within its row
+        assert lb.x0 >= fig.bbox.x0

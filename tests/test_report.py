@@ -2,8 +2,10 @@
 
 import csv
 import json
+import re
 import shutil
 import sys
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -104,10 +106,19 @@ def test_figures_written(report):
     assert all((report / "out" / "figures" / f).stat().st_size > 5000 for f in figs)
 
 
-def test_report_without_the_plugin_says_what_it_leaves_out(report, tmp_path, capsys):
+def test_report_without_the_plugin_says_what_it_leaves_out(report, tmp_path, capsys, monkeypatch):
     """Without --imports the plugin problem keeps its tables (they come from the database) but has no
-    prior or posterior figure, and the command says so."""
+    prior or posterior figure, and the command says so. The figures' model colours are given once, in the
+    order of the tables' rows over every problem (one colour per model on the whole page)."""
+    from innbench import figures as F
+
+    orders, set_order = [], F.set_model_order
+    monkeypatch.setattr(F, "set_model_order", lambda labels: orders.append(list(labels)) or set_order(labels))
     assert main(["report", "--db", str(report / "r.db"), "--out", str(tmp_path / "o")]) == 0
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert orders == [[r["model"] for p in summary["problems"].values() for r in p["table"]]]
+    titles = list(dict.fromkeys(orders[0]))
+    assert len({F.model_color(t) for t in titles}) == len(titles) == 3  # MDN, cINN, ABC 1e4 (the MDN: 4 problems)
     assert "problems ['noisy_sum'] are not registered" in capsys.readouterr().err
     assert (tmp_path / "o" / "table_noisy_sum.md").exists()
     assert (tmp_path / "o" / "figures" / "sbc_noisy_sum.png").exists()
@@ -129,7 +140,7 @@ def test_html_page_renders_in_chromium(report):
     page_path = report / "out" / "report.html"
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        page = browser.new_page()
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(page_path.as_uri())
@@ -139,10 +150,18 @@ def test_html_page_renders_in_chromium(report):
         assert n_img >= 12
         loaded = page.evaluate("Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)")
         assert all(loaded) and len(loaded) == n_img
-        assert page.locator("table").count() == 8  # results and calibration per problem
+        assert page.locator("table").count() == 12  # results, the models' facts and calibration per problem
         assert page.locator("table").first.locator("tbody tr").count() == 3
         text = page.inner_text("body")
         assert "mixture density network" in text and "Figure 2" in text and "What amortization buys" in text
+        # one figure numbering over the page: 1..N in the page's order, every figure numbered once
+        captions = page.locator("figure figcaption").all_inner_texts()
+        assert len(captions) == page.locator("figure").count() == n_img
+        assert [int(re.match(r"Figure (\d+): ", c).group(1)) for c in captions] == list(range(1, n_img + 1))
+        assert page.evaluate("Array.from(document.querySelectorAll('figure')).map(f => f.id)") == [
+            f"figure-{k}" for k in range(1, n_img + 1)]
+        assert not any(re.search(r"\bFigure \d+:", c[c.index(":") + 1:]) for c in captions)
+        assert any("(the paper's Figure 2)" in c for c in captions)  # kinematics' posterior names the paper's
         headings = page.locator("h2").all_inner_texts()
         assert len(headings) == len(set(headings))  # one section per heading
         assert headings.index("Results: kinematics") < headings.index("Calibration: kinematics")
@@ -156,10 +175,100 @@ def test_html_page_renders_in_chromium(report):
         for alt in ("posterior_noisy_sum", "sbc_noisy_sum", "coverage_noisy_sum"):
             img = page.locator(f"img[alt='{alt}']")
             assert img.count() == 1 and img.evaluate("i => i.naturalWidth > 300")
-        # wide tables scroll rather than overflow the page
+        # wide tables scroll rather than overflow the page, and at 1,400 px none needs to
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+        widths = page.evaluate("Array.from(document.querySelectorAll('table')).map(t => [t.scrollWidth, "
+                               "t.clientWidth])")
+        assert all(sw <= cw + 1 for sw, cw in widths), widths
         browser.close()
     assert not errors
+
+
+def test_figure_numbers_run_in_page_order(report):
+    """Every figure of the page carries one number, 1..N in the order the page shows them, whatever number
+    a problem's caption gave it (the paper's Figure 2 of the kinematics posterior stays named as such)."""
+    html = (report / "out" / "report.html").read_text()
+    shown = [int(n) for n in re.findall(r"<figcaption><b>Figure (\d+):</b>", html)]
+    assert shown == list(range(1, html.count("<figure") + 1)) and len(shown) >= 12
+    assert [int(n) for n in re.findall(r'<figure id="figure-(\d+)"', html)] == shown
+    alts = re.findall(r'<figure id="figure-\d+"><img src="data:image/png;base64,[^"]*" alt="([^"]+)"', html)
+    assert alts[0] == "priors" and alts.index("box_err_post_kinematics") < alts.index("posterior_kinematics") < \
+        alts.index("sbc_kinematics") < alts.index("box_err_post_ballistics")
+    assert "the paper's Figure 2)" in unescape(html) and "the paper's Figure 3)" in unescape(html)
+
+
+QUICK_TITLES = ["INN (max likelihood)", "INN (L2 + MMD)", "conditional INN", "IAF + decoder", "MAF + decoder",
+                "invertible ResNet", "invertible autoencoder", "autoencoder", "conditional VAE",
+                "mixture density network", "rejection ABC, 1e4 simulations", "rejection ABC, 1e5 simulations",
+                "MCMC on the likelihood (baseline)"]
+
+
+def _wide_rows():
+    """Results rows of the quick grid's twelve models and the longest model title, every number at its
+    widest format, with the column of unrounded samples (ballistics)."""
+    from innbench.benchmark.report import MAIN_COLUMNS
+
+    row = {k: 9.87654 for k, _ in MAIN_COLUMNS}
+    row.update(err_resim_continuous_mean=9.87654, inference_ms=763.4, dim_z=12, ml_loss=True, y_supervised=False,
+               n_parameters=3_000_000, train_seconds=12345.6, n_observations=1000, seeds=1, paper_err_post=4.359,
+               paper_err_resim=3.668, paper_inference_ms=763)
+    return [{**row, "label": t, "model": t} for t in QUICK_TITLES]
+
+
+def test_page_results_table_keeps_every_column_and_number():
+    """The page splits the results table in two (the main one within 12 columns, the models' facts below);
+    together they show every column of the .md table, once, with the .md's cells."""
+    from innbench.benchmark.report import _caption, _html_results_tables, markdown_table
+
+    rows = _wide_rows()
+    caption, cols = _caption("ballistics", rows)
+    assert len(cols) == 17  # the .md/.tex/.csv keep every column in one table
+    main_t, facts = _html_results_tables(rows, cols, caption)
+    assert len(main_t["headings"]) <= 12 and len(facts["headings"]) <= 7
+    assert sum(span for _, span in main_t["groups"]) == len(main_t["headings"])
+    assert [g for g, _ in main_t["groups"] if g] == ["Err_post", "Err_resim", "paper (Kruse et al. 2019)"]
+    md = markdown_table(rows, cols).splitlines()
+    md_heads = [h.strip() for h in md[0].strip("|").split("|")]
+    md_cells = [[c.strip() for c in line.strip("|").split("|")] for line in md[2:]]
+    by_heading = dict(zip(md_heads, zip(*md_cells, strict=True), strict=False))
+    for t in (main_t, facts):
+        assert [r[0] for r in t["rows"]] == QUICK_TITLES
+    shown = main_t["rows"][0][1:] + facts["rows"][0][1:]
+    assert len(shown) == len(cols) - 1  # nothing dropped, nothing twice
+    assert sorted(shown) == sorted(md_cells[0][1:])
+    assert main_t["rows"][0][main_t["headings"].index("mean unrounded")] == by_heading["Err_resim unrounded"][0]
+
+
+def test_page_results_table_fits_1400_px_in_chromium(tmp_path):
+    """The results table of 13 models (the quick grid's and the longest title) with every column at its
+    widest number fits a 1,400 px window: no horizontal scrollbar on any table."""
+    from playwright import sync_api as playwright
+
+    from innbench.benchmark.report import _caption, _html_results_tables, render_page
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    assert chromium, "the browser test needs Chromium (scripts/setup.sh installs Debian's chromium)"
+    rows = _wide_rows()
+    caption, cols = _caption("ballistics", rows)
+    page_path = tmp_path / "page.html"
+    page_path.write_text(render_page({
+        "grid": "wide", "n_runs": 13, "version": "x", "generated": "now",
+        "hardware": {"processor": "cpu", "cpu_count": 2, "torch_threads": 1},
+        "sections": [{"title": "Results: ballistics", "tables": _html_results_tables(rows, cols, caption),
+                      "figures": []}]}))
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(page_path.as_uri())
+        widths = page.evaluate("Array.from(document.querySelectorAll('table')).map(t => [t.scrollWidth, "
+                               "t.clientWidth, t.querySelector('tbody').getBoundingClientRect().width])")
+        assert len(widths) == 2
+        assert all(sw <= cw + 1 and inner <= 1400 - 2 * 16 for sw, cw, inner in widths), widths
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+        # no number is cut: each fits its cell
+        assert page.evaluate("Array.from(document.querySelectorAll('tbody td')).every(td => td.cellIndex === 0 || "
+                             "td.scrollWidth <= td.clientWidth)")
+        browser.close()
 
 
 def test_ray_executor_runs_a_grid(tmp_path):

@@ -12,6 +12,7 @@ Gaussian KDE density (bandwidth 0.1); the kinematics contour encloses 97 % of th
 from __future__ import annotations
 
 import textwrap
+import threading
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -28,8 +29,12 @@ __all__ = [
     "gaussian_modes_figure",
     "pair_plot_figure",
     "predictive_figure",
+    "is_reference",
     "kinematics_posterior_figure",
     "mean_shift_mode",
+    "model_color",
+    "model_linestyle",
+    "panel_color",
     "priors_figure",
     "sbc_figure",
 ]
@@ -41,7 +46,60 @@ CONTOUR_MASS = 0.97
 TARGET_COLOR = "0.45"
 DENSITY_COLOR = "tab:green"
 _PALETTE = ("tab:blue", "tab:orange", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:olive",
-            "tab:cyan", "tab:green", "tab:gray")
+            "tab:cyan", "tab:green", "tab:gray")  # one colour per problem (priors); models: model_color
+
+#: The reference posterior's colours in every figure (no model colour is a grey): drawn on its own
+#: (arms, throws, predictive bands) and as the backdrop under a model's samples (pair plots).
+REFERENCE_COLOR = "0.15"
+REFERENCE_BACKDROP = "0.6"
+
+#: The models' qualitative palette: tab10 without its grey, then colours of CIELAB lightness <= 66 (legible on
+#: white and on the SBC band's grey) picked greedily for the largest smallest CIELAB distance to those before
+#: and to the greys (the first 16 at least 27 apart, all 20 at least 24). Beyond 20 models the colours repeat
+#: with another line style (:func:`model_linestyle`). explore/static/explore.js holds a copy.
+MODEL_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22",
+                 "#17becf", "#ff00ff", "#000080", "#a6761d", "#637939", "#1b9e77", "#e7298a", "#393b79",
+                 "#800000", "#008080", "#7b4173", "#808000")
+_LINESTYLES = ("-", "--", ":", "-.")
+_MODEL_SLOTS: dict[str, int] = {}
+_SLOTS_LOCK = threading.Lock()
+
+
+def set_model_order(labels: Sequence[str]) -> None:
+    """Give the models ``labels`` the palette's colours in this order, forgetting earlier assignments
+    (the report calls it with every row of every problem, so a model has one colour on the whole page)."""
+    with _SLOTS_LOCK:
+        _MODEL_SLOTS.clear()
+        for label in labels:
+            _MODEL_SLOTS.setdefault(str(label), len(_MODEL_SLOTS))
+
+
+def _slot(label) -> int:
+    with _SLOTS_LOCK:
+        return _MODEL_SLOTS.setdefault(str(label), len(_MODEL_SLOTS))
+
+
+def model_color(label) -> str:
+    """The colour of model ``label`` (a row's title) in every figure: the palette's colours in the order of
+    :func:`set_model_order`, a label not named there the next free one on first use; the same label always
+    gets the same colour; never a grey (the reference's, :data:`REFERENCE_COLOR`)."""
+    return MODEL_PALETTE[_slot(label) % len(MODEL_PALETTE)]
+
+
+def model_linestyle(label) -> str:
+    """The line style of model ``label``: solid for the first 20 models, then dashed, dotted, ... (their
+    colours repeat)."""
+    return _LINESTYLES[(_slot(label) // len(MODEL_PALETTE)) % len(_LINESTYLES)]
+
+
+def is_reference(title) -> bool:
+    """Whether a panel's title names the reference posterior (``reference (exact)``, ...)."""
+    return str(title).strip().lower().startswith("reference")
+
+
+def panel_color(title) -> str:
+    """The colour of a posterior panel: the reference's, or the model's."""
+    return REFERENCE_COLOR if is_reference(title) else model_color(title)
 
 
 # -- numerical helpers ------------------------------------------------------------------------------
@@ -226,7 +284,7 @@ def kinematics_posterior_figure(panels: Sequence[tuple[str, np.ndarray]], y_star
         ax = fig.add_subplot(gs[k // ncols, k % ncols])
         ax.set_xlim(*KIN_XLIM)
         ax.set_ylim(*KIN_YLIM)
-        _draw_arms(ax, problem, _finite_rows(s, 4), _PALETTE[k % len(_PALETTE)], y_star, n_lines=n_lines)
+        _draw_arms(ax, problem, _finite_rows(s, 4), panel_color(title), y_star, n_lines=n_lines)
         ax.set_aspect("equal")
         ax.set_title(title, fontsize=9)
         ax.tick_params(labelsize=7)
@@ -335,7 +393,7 @@ def ballistics_posterior_figure(panels: Sequence[tuple[str, np.ndarray]], y_star
         ax = fig.add_subplot(gs[2 * r, c])
         strip = fig.add_subplot(gs[2 * r + 1, c], sharex=ax)
         impacts = np.asarray(problem.forward(x), dtype=float)[:, 0] if len(x) else np.empty(0)
-        _draw_throws(ax, strip, x, _PALETTE[k % len(_PALETTE)], ys, n_lines=n_lines, xlim=xlim, impacts=impacts)
+        _draw_throws(ax, strip, x, panel_color(title), ys, n_lines=n_lines, xlim=xlim, impacts=impacts)
         ax.set_xlim(*xlim)
         ax.set_ylim(*ylim)
         ax.tick_params(labelbottom=False, labelsize=7)
@@ -382,7 +440,7 @@ def pair_plot_figure(panels: Sequence[tuple[str, np.ndarray]], y_star, names: Se
             continue
         title, s = models[j]
         s = _finite_rows(s, d)
-        color = _PALETTE[j % len(_PALETTE)]
+        color = model_color(title)
         axes = sub.subplots(k, k, squeeze=False)
         for r in range(k):
             for c in range(k):
@@ -397,14 +455,15 @@ def pair_plot_figure(panels: Sequence[tuple[str, np.ndarray]], y_star, names: Se
                         _no_data(ax)
                         continue
                     bins = np.histogram_bin_edges(both, bins=40)
-                    ax.hist(ref[:, c], bins=bins, density=True, color="0.6", alpha=0.6)
+                    ax.hist(ref[:, c], bins=bins, density=True, color=REFERENCE_BACKDROP, alpha=0.6)
                     if len(s):
                         ax.hist(s[:, c], bins=bins, density=True, histtype="step", color=color, lw=1.2)
                     ax.set_yticks([])
                     if truth is not None:
                         ax.axvline(truth[c], color="k", lw=0.8)
                 else:
-                    ax.scatter(ref[:max_points, c], ref[:max_points, r], s=1.5, color="0.6", alpha=0.35, lw=0)
+                    ax.scatter(ref[:max_points, c], ref[:max_points, r], s=1.5, color=REFERENCE_BACKDROP, alpha=0.35,
+                               lw=0)
                     if len(s):
                         ax.scatter(s[:max_points, c], s[:max_points, r], s=1.5, color=color, alpha=0.35, lw=0)
                     if truth is not None:
@@ -441,7 +500,7 @@ def predictive_figure(panels: Sequence[tuple[str, np.ndarray]], y_star, problem,
         x = x[rng.permutation(len(x))[:draws]]
         sims = (problem.resimulate(x, np.repeat(y, len(x), 0), rng).reshape(len(x), length, channels)[:, present]
                 if len(x) else np.empty((0, present.sum(), channels)))
-        color = "0.4" if i == 0 else _PALETTE[(i - 1) % len(_PALETTE)]
+        color = REFERENCE_COLOR if i == 0 else model_color(title)
         for c in range(channels):
             ax = axes[i, c]
             ax.tick_params(labelsize=7)
@@ -591,13 +650,14 @@ def gaussian_modes_figure(panels: Sequence[tuple[str, Mapping[int, np.ndarray]]]
 # -- Figures 4 and 5 ----------------------------------------------------------------------------------
 
 def error_boxplots(errors: Mapping[str, np.ndarray], ylabel: str, title: str = "",
-                   paper: Mapping[str, float] | None = None, color: str = "tab:blue") -> Figure:
+                   paper: Mapping[str, float] | None = None, color: str | None = None) -> Figure:
     """Figures 4/5: one box per model (keys in order) of per-observation errors, log-scale y.
 
-    Boxes span the quartiles with a white median line, whiskers reach the 5 and 95 % quantiles, values
-    beyond them are small dots; a black triangle marks our mean and an open red diamond the paper's mean
-    (``paper[model]``, when given). NaN values are ignored; values <= 0 (impossible on a log axis) are
-    shown at the smallest positive value of the plot; a model without data is labelled "no data".
+    Boxes (in the model's colour, :func:`model_color`, or all in ``color``) span the quartiles with a black
+    median line, whiskers reach the 5 and 95 % quantiles, values beyond them are small dots; a black
+    triangle marks our mean and an open diamond the paper's mean (``paper[model]``, when given). NaN values
+    are ignored; values <= 0 (impossible on a log axis) are shown at the smallest positive value of the
+    plot; a model without data is labelled "no data".
     """
     names = list(errors)
     vals = [np.asarray(errors[n], dtype=float).ravel() for n in names]
@@ -611,12 +671,17 @@ def error_boxplots(errors: Mapping[str, np.ndarray], ylabel: str, title: str = "
     ax.set_yscale("log")
     have = [i for i, v in enumerate(vals) if len(v)]
     if have:
-        ax.boxplot([vals[i] for i in have], positions=[i + 1 for i in have], whis=(5, 95), widths=0.6,
-                   patch_artist=True, showfliers=True,
-                   boxprops={"facecolor": color, "edgecolor": color, "alpha": 0.85},
-                   medianprops={"color": "white", "lw": 2},
-                   whiskerprops={"color": color, "ls": ":", "lw": 1.3}, capprops={"color": color},
-                   flierprops={"marker": ".", "ms": 2, "alpha": 0.35, "mfc": color, "mec": "none"})
+        parts = ax.boxplot([vals[i] for i in have], positions=[i + 1 for i in have], whis=(5, 95), widths=0.6,
+                           patch_artist=True, showfliers=True, medianprops={"color": "k", "lw": 1.5},
+                           whiskerprops={"ls": ":", "lw": 1.3},
+                           flierprops={"marker": ".", "ms": 2, "alpha": 0.35, "mec": "none"})
+        for j, i in enumerate(have):
+            c = color or model_color(names[i])
+            parts["boxes"][j].set(facecolor=c, edgecolor=c, alpha=0.85)
+            for part in ("whiskers", "caps"):
+                for line in parts[part][2 * j:2 * j + 2]:
+                    line.set_color(c)
+            parts["fliers"][j].set_markerfacecolor(c)
         ax.plot([i + 1 for i in have], [vals[i].mean() for i in have], "^", color="k", ms=5, ls="none",
                 label="mean (ours)", zorder=4)
     if paper:
@@ -624,7 +689,7 @@ def error_boxplots(errors: Mapping[str, np.ndarray], ylabel: str, title: str = "
                and paper[nm] > 0]
         if pts:
             px, py = zip(*pts, strict=True)
-            ax.plot(px, py, "D", mfc="none", mec="crimson", mew=1.5, ms=7, ls="none", label="mean (paper)", zorder=5)
+            ax.plot(px, py, "D", mfc="white", mec="k", mew=1.3, ms=6, ls="none", label="mean (paper)", zorder=5)
     for i, v in enumerate(vals):
         if not len(v):
             ax.text(i + 1, 0.5, "no data", transform=ax.get_xaxis_transform(), rotation=90, ha="center",
@@ -647,47 +712,62 @@ def error_boxplots(errors: Mapping[str, np.ndarray], ylabel: str, title: str = "
 
 def amortization_figure(points: Sequence[Mapping]) -> Figure:
     """What amortization buys. Left: Err_post (mean; median as an open circle joined to it) against the
-    inference time per observation, both log scale; ABC budgets form a line, trained models are labelled
-    points. Right: each model's training time, paid once, as horizontal bars.
+    inference time per observation, both log scale; ABC budgets (squares) form a line, MCMC on the likelihood
+    is a star, trained models are circles; each model in its colour (:func:`model_color` of the point's
+    ``name``, else its ``label``), named in the legend below the axes (no labels on the points: they
+    overlapped). Right: each model's training time, paid once, as horizontal bars in the same colours.
     """
-    fig = Figure(figsize=(MAX_WIDTH, 4.4), layout="constrained")
-    gs = fig.add_gridspec(1, 2, width_ratios=[1.6, 1.0])
-    ax, bx = fig.add_subplot(gs[0]), fig.add_subplot(gs[1])
+    from matplotlib.lines import Line2D
 
     def ok(p, key):
         v = p.get(key)
         return v is not None and np.isfinite(float(v)) and float(v) > 0
 
+    def color(p):
+        return model_color(p.get("name") or p.get("label", ""))
+
     usable = [p for p in points if ok(p, "query_ms") and ok(p, "err_post")]
     abc = sorted((p for p in usable if p.get("kind") == "abc"), key=lambda p: float(p["query_ms"]))
     mcmc = [p for p in usable if p.get("kind") == "mcmc"]
     amort = [p for p in usable if p.get("kind") not in ("abc", "mcmc")]
+    trained = [p for p in points if p.get("kind") not in ("abc", "mcmc") and ok(p, "train_seconds")]
+    ncol = 3 if len(usable) > 8 else 2
+    rows = -(-len(usable) // ncol)
+    fig = Figure(figsize=(MAX_WIDTH, 4.4 + 0.2 * rows), layout="constrained")
+    gs = fig.add_gridspec(1, 2, width_ratios=[1.6, 1.0])
+    ax, bx = fig.add_subplot(gs[0]), fig.add_subplot(gs[1])
     if usable:
         ax.set_xscale("log")
         ax.set_yscale("log")
+    models = []  # (handle, label) per point, in the order of ``points``
     if abc:
-        ax.plot([p["query_ms"] for p in abc], [p["err_post"] for p in abc], "-s", color="0.35", ms=5,
-                label="ABC (per-observation budget)")
-        for p in abc:
-            ax.annotate(str(p.get("label", "")), (p["query_ms"], p["err_post"]), xytext=(4, 4),
-                        textcoords="offset points", fontsize=7, color="0.3")
-    for k, p in enumerate(mcmc):
-        ax.plot(p["query_ms"], p["err_post"], "*", color="black", ms=11,
-                label="MCMC on the likelihood (per observation)" if k == 0 else None)
-        ax.annotate(str(p.get("label", "")), (p["query_ms"], p["err_post"]), xytext=(5, 4),
-                    textcoords="offset points", fontsize=7, color="0.2")
-    for k, p in enumerate(amort):
-        c = _PALETTE[k % len(_PALETTE)]
-        ax.plot(p["query_ms"], p["err_post"], "o", color=c, ms=7, mec="k", mew=0.5,
-                label="trained models (mean)" if k == 0 else None)
+        ax.plot([p["query_ms"] for p in abc], [p["err_post"] for p in abc], "-", color="0.55", lw=1.2, zorder=2)
+    for p in abc:
+        models.append((ax.plot(p["query_ms"], p["err_post"], "s", color=color(p), ms=7, mec="k", mew=0.5,
+                               zorder=3)[0], p))
+    for p in mcmc:
+        models.append((ax.plot(p["query_ms"], p["err_post"], "*", color=color(p), ms=13, mec="k", mew=0.5,
+                               zorder=3)[0], p))
+    for p in amort:
+        c = color(p)
         if ok(p, "err_post_median"):
             ax.plot([p["query_ms"]] * 2, [p["err_post"], p["err_post_median"]], "-", color=c, lw=1, alpha=0.7)
-            ax.plot(p["query_ms"], p["err_post_median"], "o", mfc="none", mec=c, ms=6,
-                    label="median" if k == 0 else None)
-        ax.annotate(str(p.get("label", "")), (p["query_ms"], p["err_post"]), xytext=(5, -3),
-                    textcoords="offset points", fontsize=7, color=c)
+            ax.plot(p["query_ms"], p["err_post_median"], "o", mfc="white", mec=c, mew=1.3, ms=6, zorder=3)
+        models.append((ax.plot(p["query_ms"], p["err_post"], "o", color=c, ms=7, mec="k", mew=0.5, zorder=4)[0], p))
     if usable:
-        ax.legend(fontsize=7, loc="best")
+        kinds = [Line2D([], [], color="0.3", marker="o", mec="k", mew=0.5, ls="none", label="trained model (mean)")]
+        if any(ok(p, "err_post_median") for p in amort):
+            kinds.append(Line2D([], [], color="0.3", marker="o", mfc="white", ls="none", label="its median"))
+        if abc:
+            kinds.append(Line2D([], [], color="0.55", marker="s", mfc="0.3", mec="k", mew=0.5,
+                                label="ABC (per-observation budget)"))
+        if mcmc:
+            kinds.append(Line2D([], [], color="0.3", marker="*", ms=10, mec="k", mew=0.5, ls="none",
+                                label="MCMC on the likelihood"))
+        ax.legend(handles=kinds, fontsize=7, loc="best", framealpha=0.8)
+        order = sorted(models, key=lambda hp: points.index(hp[1]))
+        fig.legend([h for h, _ in order], [str(p.get("label", "")) for _, p in order], loc="outside lower left",
+                   ncol=ncol, fontsize=7.5, frameon=False, handletextpad=0.3, columnspacing=1.2)
     else:
         _no_data(ax)
     ax.set_xlabel("inference time per observation [ms]")
@@ -695,13 +775,12 @@ def amortization_figure(points: Sequence[Mapping]) -> Figure:
     ax.set_title("Accuracy vs. cost per query", fontsize=10)
     ax.grid(which="major", alpha=0.3)
 
-    trained = [p for p in points if p.get("kind") not in ("abc", "mcmc") and ok(p, "train_seconds")]
     if trained:
         secs = np.array([float(p["train_seconds"]) for p in trained])
         ypos = np.arange(len(trained))
-        bx.barh(ypos, secs, color=[_PALETTE[k % len(_PALETTE)] for k in range(len(trained))], alpha=0.85)
+        bx.barh(ypos, secs, color=[color(p) for p in trained], alpha=0.85)
         bx.set_yticks(ypos)
-        bx.set_yticklabels([str(p.get("label", "")) for p in trained], fontsize=7)
+        bx.set_yticklabels([textwrap.fill(str(p.get("label", "")), 22) for p in trained], fontsize=7)
         bx.invert_yaxis()
         if secs.max() / secs.min() > 30:
             bx.set_xscale("log")
@@ -753,14 +832,14 @@ def sbc_figure(ranks: Mapping[str, np.ndarray], L: int, dim_names: Sequence[str]
                 lo, hi = binom.ppf(0.005, len(col), p), binom.ppf(0.995, len(col), p)
                 ax.stairs(hi, edges, baseline=lo, fill=True, color="0.8", lw=0, label="99 % band")
                 ax.stairs(len(col) * p, edges, color="0.3", ls="--", lw=1, label="uniform")
-                ax.stairs(counts, edges, color=_PALETTE[i % len(_PALETTE)], lw=1.5)
+                ax.stairs(counts, edges, color=model_color(name), lw=1.5)
                 ax.set_ylim(0, max(counts.max(), hi.max()) * 1.1)
             ax.set_xlim(-0.5, L + 0.5)
             ax.tick_params(labelsize=7)
             if i == 0:
                 ax.set_title(str(dims[j]), fontsize=9)
-            if j == 0:
-                ax.set_ylabel(name, fontsize=8)
+            if j == 0:  # horizontal and wrapped: a long name stays beside its own row
+                ax.set_ylabel(textwrap.fill(str(name), 16), fontsize=8, rotation=0, ha="right", va="center")
             if i == nr - 1:
                 ax.set_xlabel(f"rank (0..{L})", fontsize=8)
     fig.suptitle("SBC rank histograms (grey: 99 % band of a calibrated model)", fontsize=10)
@@ -774,14 +853,15 @@ def coverage_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> Figu
     ax = fig.add_subplot()
     ax.plot([0, 1], [0, 1], "--", color="0.4", lw=1)
     drawn = 0
-    for k, (name, (lev, cov)) in enumerate(curves.items()):
+    for name, (lev, cov) in curves.items():
         lev, cov = np.asarray(lev, dtype=float).ravel(), np.asarray(cov, dtype=float).ravel()
         m = min(len(lev), len(cov))
         lev, cov = lev[:m], cov[:m]
         keep = np.isfinite(lev) & np.isfinite(cov)
         if keep.any():
             order = np.argsort(lev[keep])
-            ax.plot(lev[keep][order], cov[keep][order], "-", color=_PALETTE[k % len(_PALETTE)], lw=1.6, label=name)
+            ax.plot(lev[keep][order], cov[keep][order], model_linestyle(name), color=model_color(name), lw=1.6,
+                    label=name)
             drawn += 1
     if drawn:
         ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.03, 0.5))
@@ -807,18 +887,19 @@ def budget_curve_figure(curves: Mapping[str, tuple[Sequence[int], Sequence[float
     fig = Figure(figsize=(7.0, 4.4), layout="constrained")
     ax = fig.add_subplot()
     drawn = 0
-    for k, (name, (n, c)) in enumerate(curves.items()):
+    for name, (n, c) in curves.items():
         n, c = np.asarray(n, dtype=float), np.asarray(c, dtype=float)
         keep = np.isfinite(c)
         if keep.any():
-            ax.plot(n[keep], c[keep], "o-", color=_PALETTE[k % len(_PALETTE)], lw=1.6, ms=4, label=name)
+            ax.plot(n[keep], c[keep], marker="o", ls=model_linestyle(name), color=model_color(name), lw=1.6, ms=4,
+                    label=name)
             drawn += 1
     for name, (n, c) in (published or {}).items():
         ax.plot(n, c, "s--", color="black", lw=1.2, ms=4, label=name)
         drawn += 1
-    for k, (name, v) in enumerate((flat or {}).items()):
+    for name, v in (flat or {}).items():
         if v is not None and np.isfinite(v):
-            ax.axhline(v, ls=":", lw=1.4, color=("0.35", "0.6")[k % 2], label=name)
+            ax.axhline(v, ls=":", lw=1.6, color=model_color(name), label=name)
             drawn += 1
     if drawn:
         ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.03, 0.5))

@@ -7,7 +7,10 @@
   published values alongside; ``calibration_<problem>.*``: C2ST accuracy, SBC uniformity, coverage;
 - ``figures/*.png``: priors (Figure 1), posteriors (Figures 2 and 3, the Gaussian mixture per colour),
   box plots of both errors (Figures 4 and 5), what amortization buys, SBC rank histograms, coverage;
-- ``report.html``: one self-contained page with all of the above (images embedded);
+- ``report.html``: one self-contained page with all of the above (images embedded), its figures numbered
+  1, 2, ... in page order, each results table split in two so that it fits a 1,400 px window (errors, time
+  and the paper's values; the models' facts below), and one colour per model in every figure
+  (:func:`innbench.figures.model_color`);
 - ``summary.json``: the numbers of the tables.
 
 Clamped mean: every per-observation error is capped at :data:`CLAMP` (1.0) before averaging. The
@@ -31,7 +34,7 @@ import numpy as np
 from .. import __version__
 from ..atomic import atomic_file, check_output_dir, replace_dir, write_json, write_text
 from .db import ResultsDB
-from .paper import NPE_C2ST, NPE_SOURCE, paper_row
+from .paper import NPE_C2ST, NPE_SOURCE, PAPER, paper_row
 
 __all__ = ["CLAMP", "build_report", "collect"]
 
@@ -277,10 +280,44 @@ def write_csv(path: Path, rows) -> None:
             w.writerows(rows)
 
 
-def _html_table(rows, columns, caption: str) -> dict:
-    """A table for the page template: its caption, headings and formatted cells (escaped by the template)."""
-    return {"caption": caption, "headings": [h for _, h in columns],
+def _html_table(rows, columns, caption: str, groups=None) -> dict:
+    """A table for the page template: its caption, headings and formatted cells (escaped by the template);
+    ``groups``, when given, a row of headings above them as ``[(heading, n_columns), ...]``."""
+    return {"caption": caption, "headings": [h for _, h in columns], "groups": groups or [],
             "rows": [[_cell(r, k) for k, _ in columns] for r in rows]}
+
+
+#: The page's results table: the errors, the query time and the paper's values, under grouped headings (it
+#: fits a 1,400 px window with 12 models); the model's facts (dim(z), losses, size, training time) go to a
+#: second table below it. The .md/.tex/.csv files keep every column in one table.
+HTML_MAIN_GROUPS = (("", ("model",)),
+                    ("Err_post", ("err_post_mean", "err_post_median", "err_post_clamped")),
+                    ("Err_resim", ("err_resim_mean", "err_resim_median", "err_resim_clamped",
+                                   "err_resim_continuous_mean")),
+                    ("", ("inference_ms",)),
+                    ("paper (Kruse et al. 2019)", ("paper_err_post", "paper_err_resim", "paper_inference_ms")))
+HTML_SHORT = {"err_post_mean": "mean", "err_resim_mean": "mean", "err_resim_continuous_mean": "mean unrounded",
+              "paper_err_post": "Err_post", "paper_err_resim": "Err_resim", "paper_inference_ms": "ms / query"}
+HTML_FACT_COLUMNS = [("model", "Model"), ("dim_z", "dim(z)"), ("ml_loss", "ML loss"),
+                     ("y_supervised", "y-supervised"), ("n_parameters", "params"), ("train_seconds", "train s")]
+
+
+def _html_results_tables(rows, cols, caption: str) -> list[dict]:
+    """The results table of ``cols`` (the .md table's columns) for the page: its main table (errors, time,
+    the paper's values, grouped headings) and the models' facts in a second table; same cells as the .md."""
+    have = dict(cols)
+    main, groups = [], []
+    for heading, keys in HTML_MAIN_GROUPS:
+        keys = [k for k in keys if k in have]
+        if keys:
+            main += [(k, HTML_SHORT.get(k, have[k]) if heading else have[k]) for k in keys]
+            groups.append((heading, len(keys)))
+    facts = [(k, h) for k, h in HTML_FACT_COLUMNS if k in have]
+    shown = {k for k, _ in main} | {k for k, _ in facts}
+    facts += [c for c in cols if c[0] not in shown]  # a column neither table names: never dropped
+    return [_html_table(rows, main, caption, groups),
+            _html_table(rows, facts, "The models: latent dimension, training loss and supervision, network size "
+                                     "and training time.")]
 
 
 # -- figures --------------------------------------------------------------------------------------
@@ -319,8 +356,9 @@ def _prior_figure(data: dict, problems: dict, save) -> None:
     rng = np.random.default_rng(0)
     priors = {name: problems[name].sample_prior(1000, rng) for name in data["problems"] if name in problems}
     if priors:
-        save(F.priors_figure(priors, problems), "priors", "Problems",
-             "Figure 1: prior samples of each problem (arm configurations, throw trajectories).")
+        paper = {p for p, _ in PAPER} & set(priors)
+        save(F.priors_figure(priors, problems), "priors", "Problems", "Prior samples of each problem" + (
+            " (arm configurations, throw trajectories: the paper's Figure 1)." if paper else "."))
 
 
 def _posterior_figure(problem: str, prob, labels, db: ResultsDB, save) -> None:
@@ -363,13 +401,14 @@ def _error_figures(problem: str, labels, save) -> None:
     names = [_title(e) for e in entries]
     for key, ylabel, what, figure, caption in (
             ("err_post", "Err_post (MMD)", "posterior mismatch", 4,
-             "Err_post per test observation (box 25–75 %, whiskers 5–95 %, log scale; markers: the paper's means)."),
+             "Err_post per test observation (box 25–75 %, whiskers 5–95 %, log scale; triangles: our means"),
             ("err_resim", "Err_resim (distance)", "re-simulation error", 5,
-             "Err_resim per test observation (log scale; markers: the paper's means).")):
+             "Err_resim per test observation (log scale; triangles: our means")):
         paper = {_title(e): e["paper"][key] for e in entries if e["paper"]}
+        caption += f"; diamonds: the paper's means). As the paper's Figure {figure}." if paper else ")."
         save(F.error_boxplots({n: e[key] for n, e in zip(names, entries, strict=True)}, ylabel,
                               f"{problem}: {what}", paper=paper or None),
-             f"box_{key}_{problem}", f"Results: {problem}", f"Figure {figure}: {caption}")
+             f"box_{key}_{problem}", f"Results: {problem}", caption)
 
 
 def _amortization_figure(problem: str, labels, save) -> None:
@@ -381,6 +420,7 @@ def _amortization_figure(problem: str, labels, save) -> None:
             continue
         st = _stats(e["err_post"])
         points.append({"label": _title(e).replace("rejection ABC, ", "ABC ").replace(" simulations", ""),
+                       "name": _title(e),
                        "query_ms": e["inference_ms"], "err_post": st["mean"], "err_post_median": st["median"],
                        "train_seconds": e["train_seconds"], "kind": _kind(e)})
     if points:
@@ -461,6 +501,10 @@ def _budget_figure(problem: str, labels, save) -> None:
 
 def _figures(data: dict, db: ResultsDB, fig_dir: Path, problems: dict) -> list[tuple[str, str, Path]]:
     """Build every figure; returns (section, caption, path)."""
+    from .. import figures as F
+
+    # one colour per model on the whole page, in the order of the tables' rows
+    F.set_model_order([_title(e) for labels in data["problems"].values() for e in labels.values()])
     save = _FigureWriter(fig_dir)
     _prior_figure(data, problems, save)
     for problem, labels in data["problems"].items():
@@ -568,6 +612,28 @@ def is_report_file(name: str) -> bool:
         re.fullmatch(r"(table|calibration|budgets)_[\w.-]+\.(md|tex|csv)", name))
 
 
+_FIGURE_NUMBER = re.compile(r"^\s*Figure\s+(\d+)\s*:\s*")
+
+
+def _number_figures(sections: OrderedDict) -> None:
+    """Number the page's figures 1, 2, ... in the order they appear (``figure["number"]``). A caption's own
+    "Figure N:" (a problem's posterior figure names the paper's figure) is taken off; in the sections of the
+    paper's problems it is kept as "the paper's Figure N"."""
+    paper_problems = {p for p, _ in PAPER}
+    number = 0
+    for title, section in sections.items():
+        for fig in section["figures"]:
+            number += 1
+            fig["number"] = number
+            m = _FIGURE_NUMBER.match(fig["caption"])
+            if m:
+                text = fig["caption"][m.end():]
+                text = text[:1].upper() + text[1:]
+                if title.split(": ", 1)[-1] in paper_problems:
+                    text = text.rstrip().rstrip(".") + f" (the paper's Figure {m.group(1)})."
+                fig["caption"] = text
+
+
 def _write_report(db, data: dict, out: Path) -> dict:
     """Tables, figures, the page and the summary of ``data`` into the (new, empty) directory ``out``."""
     problems = _problems(data["problems"])
@@ -595,13 +661,14 @@ def _write_report(db, data: dict, out: Path) -> dict:
             summary["problems"][problem]["budgets"] = brows
             budget_tables = [_html_table(brows, bcols, bcap)]
         for title, tables in ((f"Simulation budgets: {problem}", budget_tables),
-                              (f"Results: {problem}", [_html_table(rows, cols, caption)]),
+                              (f"Results: {problem}", _html_results_tables(rows, cols, caption)),
                               (f"Posteriors: {problem}", []), (f"Amortization: {problem}", []),
                               (f"Calibration: {problem}", [_html_table(cal, CAL_COLUMNS, CALIBRATION_NOTE)])):
             sections[title] = {"tables": tables, "figures": []}
     for section, caption, path in figs:
         sections.setdefault(section, {"tables": [], "figures": []})["figures"].append(
             {"name": path.stem, "caption": caption, "png_base64": base64.b64encode(path.read_bytes()).decode()})
+    _number_figures(sections)
     hw = data["runs"][0]["hardware"] or {}
     page = render_page({
         "grid": data["grid"], "n_runs": len(data["runs"]), "version": __version__, "generated": summary["generated"],

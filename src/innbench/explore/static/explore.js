@@ -14,8 +14,11 @@
 // drawn responses).
 "use strict";
 
-const REFERENCE_COLOR = "#1f77b4";
-const PALETTE = ["#ff7f0e", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf", "#2ca02c", "#7f7f7f"];
+// the report's colours (innbench.figures): the reference in near-black, the models in MODEL_PALETTE (no grey)
+const REFERENCE_COLOR = "#262626";
+const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22",
+  "#17becf", "#ff00ff", "#000080", "#a6761d", "#637939", "#1b9e77", "#e7298a", "#393b79",
+  "#800000", "#008080", "#7b4173", "#808000"];
 const TARGET_COLOR = "#737373";
 const DENSITY_COLOR = "#2ca02c";
 const SIZE = 360; // canvas side in CSS pixels
