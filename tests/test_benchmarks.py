@@ -203,3 +203,12 @@ def test_explore_latency(tmp_path):
     browser = res["browser_ms"]
     assert browser["drawn"]["count"] + browser["refused"] == 1
     assert browser["drag"]["model_drawings"] >= 1
+
+
+def test_threads(tmp_path):
+    out = tmp_path / "threads.json"
+    assert run("threads", "--commands", "short", "--runs", 1, "--threads", 1, "--loads", "idle", "busy",
+               "--out", out) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [(r["load"], r["threads"], r["runs"]) for r in rows] == [("idle", 1, 1), ("busy", 1, 1)]
+    assert all(finite(r["median_s"]) and r["median_s"] > 0 for r in rows)

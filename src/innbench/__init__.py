@@ -16,16 +16,16 @@ Example:
     (3, 10, 4)
 """
 
+import sys as _sys
+
 __version__ = "0.2.0"
 
-from .problems import (
-    ObservationError,
-    Problem,
-    SimulatorProblem,
-    get_problem,
-    list_problems,
-    register_problem,
-)
+# The problem API is imported on first use (module-level __getattr__): the problems import numpy and scipy, and
+# `innbench --help` (which imports innbench.cli, and so this package) should not wait for them.
+_LAZY = dict.fromkeys(("ObservationError", "Problem", "SimulatorProblem", "get_problem", "list_problems",
+                       "register_problem"), "innbench.problems")
+if "pdoc" in _sys.modules:  # the API reference's builder (scripts/apidocs.sh) reads __dict__, not __getattr__
+    from .problems import ObservationError, Problem, SimulatorProblem, get_problem, list_problems, register_problem
 
 __all__ = [
     "ObservationError",
@@ -36,3 +36,24 @@ __all__ = [
     "list_problems",
     "register_problem",
 ]
+
+
+def __getattr__(name: str):
+    """``innbench.get_problem`` and the rest of the problem API, imported on first use; a submodule
+    (``innbench.problems``, ``innbench.api``, ...) likewise."""
+    import importlib
+
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # later look-ups find it directly
+        return value
+    if not name.startswith("_"):
+        from importlib.util import find_spec
+
+        if find_spec(f"{__name__}.{name}") is not None:
+            return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

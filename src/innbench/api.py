@@ -29,6 +29,29 @@ __all__ = ["Posterior", "evaluate", "evaluation_figures", "load", "noise_floor",
            "resolve_device", "sample", "train", "width_for_params"]
 
 
+def _threaded(f):
+    """``f`` with a keyword argument ``threads``: the torch CPU threads it runs with, restored after
+    (:func:`innbench.runtime.torch_threads`; None: ``INNBENCH_THREADS``/``OMP_NUM_THREADS`` or 1)."""
+    import functools
+    import inspect
+
+    from .runtime import torch_threads
+
+    @functools.wraps(f)
+    def run(*args, threads: int | None = None, **kwargs):
+        with torch_threads(threads):
+            return f(*args, **kwargs)
+
+    sig = inspect.signature(f)
+    params = list(sig.parameters.values())
+    at = next((i for i, p in enumerate(params) if p.kind is p.VAR_KEYWORD), len(params))
+    params.insert(at, inspect.Parameter("threads", inspect.Parameter.KEYWORD_ONLY, default=None,
+                                        annotation="int | None"))
+    run.__signature__ = sig.replace(parameters=params)
+    del run.__wrapped__  # help() and pdoc show the signature above, threads included
+    return run
+
+
 def resolve_device(device: str | None) -> str:
     """The torch device a model goes to: ``cpu``, ``cuda``, ``cuda:N`` or ``auto``.
 
@@ -56,6 +79,7 @@ def resolve_device(device: str | None) -> str:
     return device
 
 
+@_threaded
 def train(problem, model: str, seed: int = 0, preset: str | Budget = "default", out=None, device: str = "cpu",
           progress: bool = True, budget_overrides: dict | None = None, simulations: int | None = None,
           data=None, simulation_budget=None, **model_config) -> Model:
@@ -88,6 +112,8 @@ def train(problem, model: str, seed: int = 0, preset: str | Budget = "default", 
         data: ``(x (N, x_dim), y (N, y_dim))``, simulations made elsewhere (a simulation budget), or the path
             of a ``.npz`` (arrays ``x``, ``y``) or ``.csv`` file of them (as the CLI's ``--data``).
         simulation_budget: a :class:`innbench.simbudget.SimulationBudget` or a dict of its fields.
+        threads: torch CPU threads (None: ``INNBENCH_THREADS`` or ``OMP_NUM_THREADS``, else 1: innbench's
+            networks are small, see ``docs/journal/threads.md``); the process's count is restored after.
         **model_config: the model's options (its class's ``defaults``, e.g. ``blocks=6``), over the preset's.
 
     Returns:
@@ -119,6 +145,8 @@ def train(problem, model: str, seed: int = 0, preset: str | Budget = "default", 
         # rejection ABC: its per-query simulation budget; as many simulations (at most 100,000) for its
         # normalisation of the distance
         model_config["simulations"], simulations = simulations, min(simulations, 100_000)
+    if data is not None and simulations is not None:  # (it used to be ignored silently)
+        raise ValueError("simulations: give either simulations (that many fresh ones) or data (yours), not both")
     on_sims = simulations is not None or data is not None or simulation_budget is not None
     if on_sims:
         sb = simulation_budget if isinstance(simulation_budget, SimulationBudget) else None
@@ -232,6 +260,7 @@ def load(path, device: str = "cpu") -> Model:
     return load_model(path, resolve_device(device))
 
 
+@_threaded
 def sample(model, observations, n: int = 4000, seed: int = 0, round_discrete: bool = True) -> np.ndarray:
     """Posterior samples ``(m, n, x_dim)`` from a model or a model directory.
 
@@ -241,6 +270,7 @@ def sample(model, observations, n: int = 4000, seed: int = 0, round_discrete: bo
         n: samples per observation.
         seed: the same seed gives the same samples.
         round_discrete: round integer-valued parameters (:meth:`innbench.models.Model.sample`).
+        threads: torch CPU threads (None: ``INNBENCH_THREADS`` or ``OMP_NUM_THREADS``, else 1).
 
     Returns:
         An array ``(m, n, x_dim)``.
@@ -368,6 +398,7 @@ def posterior(model, observation=None, device: str = "cpu") -> Posterior:
     return Posterior(model, observation)
 
 
+@_threaded
 def reference(problem, observations, n: int = 4000, method: str = "exact", **options):
     """Reference posterior samples ``(m, n, x_dim)`` and their provenance (cached on disk).
 
@@ -379,6 +410,7 @@ def reference(problem, observations, n: int = 4000, method: str = "exact", **opt
         n: samples per observation.
         method: ``exact`` (the problem's own sampler), ``mcmc`` (a problem with a likelihood) or ``abc``
             (quantile ABC, any problem).
+        threads: torch CPU threads (None: ``INNBENCH_THREADS`` or ``OMP_NUM_THREADS``, else 1).
         **options: options of the method (e.g. ``pool_size`` for ``abc``).
 
     Returns:
@@ -419,6 +451,7 @@ def noise_floor(problem, observations, n: int = 4000, method: str = "exact") -> 
     return evaluation.noise_floor(problem, problem.validate_observations(observations), n, method)
 
 
+@_threaded
 def evaluate(model, observations=None, num_observations: int = 200, n_samples: int = 4000,
              reference_method: str = "exact", seed: int = 0, timing_observations: int = 20,
              noise_floor_observations: int = 50, c2st_observations: int = 5, sbc: bool = True,
@@ -464,6 +497,7 @@ def evaluate(model, observations=None, num_observations: int = 200, n_samples: i
         reference_options: keyword options of the reference sampler (:func:`api.reference`), e.g. a shorter
             MCMC for a quick look, ``{"burn": 200, "pilot": 200, "rhat_max": None}``; they go into the
             reference cache's key and apply to the noise floors too.
+        threads: torch CPU threads (None: ``INNBENCH_THREADS`` or ``OMP_NUM_THREADS``, else 1).
 
     Returns:
         ``{"summary": {...}, "per_observation": {...}}`` as described above.

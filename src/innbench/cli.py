@@ -10,18 +10,58 @@ import sys
 import warnings
 from pathlib import Path
 
-import numpy as np
-
 __all__ = ["main"]
+
+
+def _name_list(names, limit: int = 6, head: int = 3) -> str:
+    """``names`` joined by commas; a list longer than ``limit`` as its first ``head`` names, the last one and
+    the count (the epidemic's 160 observation names would fill a screen).
+
+    Example:
+        >>> from innbench.cli import _name_list
+        >>> _name_list(["a", "b"])
+        'a, b'
+        >>> _name_list([f"y{i}" for i in range(1, 161)])
+        'y1, y2, y3, ..., y160 (160 names)'
+    """
+    names = [str(n) for n in names]
+    if len(names) <= limit:
+        return ", ".join(names)
+    return f"{', '.join(names[:head])}, ..., {names[-1]} ({len(names)} names)"
+
+
+def _table(rows, right=()) -> list[str]:
+    """``rows`` (lists of cells, the header first) as lines with every column as wide as its widest cell,
+    two spaces apart; the columns whose indices are in ``right`` aligned right, a row's cells beyond the
+    first row's (a note) appended unaligned.
+
+    Example:
+        >>> from innbench.cli import _table
+        >>> for line in _table([["name", "n"], ["a", "10"], ["long_name", "7", "(a note)"]], right=(1,)):
+        ...     print(line)
+        name        n
+        a          10
+        long_name   7  (a note)
+    """
+    n = len(rows[0])
+    widths = [max(len(r[i]) for r in rows if i < len(r)) for i in range(n)]
+    lines = []
+    for r in rows:
+        cells = [c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(r[:n])]
+        lines.append("  ".join(cells + list(r[n:])).rstrip())
+    return lines
 
 
 def cmd_problems(args):
     from .problems import get_problem, list_problems
 
+    rows = []
     for name in list_problems():
         p = get_problem(name)
-        print(f"{name:22s} x_dim={p.x_dim} y_dim={p.y_dim}  x: {', '.join(p.x_names)}  |  y: {', '.join(p.y_names)}"
-              f"  ({p.reference_kind} reference)")
+        rows.append([name, f"x_dim={p.x_dim} y_dim={p.y_dim}", f"{p.reference_kind} reference",
+                     f"x: {_name_list(p.x_names)}  |  y: {_name_list(p.y_names)}"])
+    for line in _table(rows):
+        print(line)
 
 
 def cmd_models(args):
@@ -34,22 +74,24 @@ def cmd_models(args):
         from .problems import get_problem
 
         get_problem(args.problem)  # unknown names fail before any output
-    extra = f" {'dim(z)':6s} {'params':>8s}" if args.problem else ""
-    print(f"{'name':14s} {'model':26s} {'loss':6s} {'ML':3s} {'y-sup':5s} {'inverse':7s} {'density':7s}{extra}")
+    rows = [["name", "model", "loss", "ML", "y-sup", "inverse", "density"] + (["dim(z)", "params"] if args.problem
+                                                                                else [])]
     for name in list_models():
         cls = get_model_class(name)
         f = cls.facts
+        row = [name, cls.title, f.equation, yn(f.ml_loss), yn(f.y_supervised), yn(f.exact_inverse), yn(f.density)]
         if args.problem and cls.requires_likelihood and not get_problem(args.problem).has_likelihood:
-            extra = f" {'–':6s} {'–':>8s}  (needs a likelihood)"
+            row += ["–", "–", "(needs a likelihood)"]
         elif args.problem:
             try:
                 m = cls(args.problem)
             except ValueError as exc:  # a model that cannot run on this problem says why
-                extra = f" {'–':6s} {'–':>8s}  ({str(exc).split(':')[0]})"
+                row += ["–", "–", f"({str(exc).split(':')[0]})"]
             else:
-                extra = f" {m.dim_z():<6d} {m.n_parameters():8d}"
-        print(f"{name:14s} {cls.title:26s} {f.equation:6s} {yn(f.ml_loss):3s} {yn(f.y_supervised):5s} "
-              f"{yn(f.exact_inverse):7s} {yn(f.density):7s}{extra}")
+                row += [str(m.dim_z()), str(m.n_parameters())]
+        rows.append(row)
+    for line in _table(rows, right=(8,)):
+        print(line)
     if not args.problem:
         print("(--problem NAME adds dim(z) and the default parameter count; every loss term, weight and noise "
               "amplitude is in the README's models table and each model's docstring)")
@@ -147,6 +189,8 @@ def _train_summary(m, out) -> list[str]:
 
 
 def cmd_sample(args):
+    import numpy as np
+
     from .api import load
     from .io import check_array_output, read_observations, save_array
 
@@ -302,7 +346,8 @@ def cmd_bench(args):
         raise
     # a kill (SIGTERM) is handled like Ctrl-C: finished cells stay, the running one is released
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    if args.list:
+    if args.list:  # the grid's imports and names are checked as a run checks them, so a listed grid runs
+        grid.check_names()
         for cell in grid.cells():
             print(cell.describe())
         return
@@ -342,17 +387,50 @@ def cmd_explore(args):
           request_time_limit=args.request_time_limit)
 
 
+#: the grid presets of ``innbench bench --preset`` (:data:`innbench.benchmark.config.GRID_PRESETS`, named here so
+#: that ``--help`` need not import the benchmark and torch; tests/test_cli_help.py checks that they agree)
+GRID_PRESET_NAMES = ("quick", "default", "paper", "sbi", "structured")
+#: the training presets of ``--preset`` (:data:`innbench.training.PRESETS`; checked by the same test)
+TRAINING_PRESET_NAMES = ("tiny", "quick", "default")
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Shows an option's default after its help, unless the help already says it ("(default ...") or there is
+    none to show (no value, a flag, an empty list)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if ("(default" not in text and action.option_strings and default is not argparse.SUPPRESS
+                and default is not None and default is not False and default != []):
+            text += " (default: %(default)s)"
+        return text
+
+
+class _Parser(argparse.ArgumentParser):
+    """The parser of ``innbench`` and of its subcommands (``add_subparsers`` makes them of the same class)."""
+
+    def __init__(self, *args, formatter_class=_HelpFormatter, **kwargs):
+        super().__init__(*args, formatter_class=formatter_class, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of the ``innbench`` command, its subcommands and every option (importing nothing heavy:
+    ``innbench --help`` answers at once)."""
     from . import __version__
 
-    p = argparse.ArgumentParser(prog="innbench",
-                                description="Ambiguous inverse problems with invertible neural networks.")
+    p = _Parser(prog="innbench", description="Ambiguous inverse problems with invertible neural networks. "
+                "`innbench COMMAND --help` describes a command's options.")
     p.add_argument("--version", action="version", version=f"innbench {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     plug = argparse.ArgumentParser(add_help=False)
     plug.add_argument("--imports", nargs="+", default=[], metavar="MODULE_OR_FILE",
                       help="modules (package.module) or files (plugin.py) that register your own models and problems")
 
+    threads = argparse.ArgumentParser(add_help=False)
+    threads.add_argument("--threads", type=int,
+                         help="torch CPU threads (default: $INNBENCH_THREADS or $OMP_NUM_THREADS, else 1: innbench's "
+                              "networks are small, and a second thread gains little and waits long on a busy machine)")
     limit = argparse.ArgumentParser(add_help=False)
     limit.add_argument("--time-limit", type=float, metavar="SECONDS",
                        help="stop with an error (writing nothing) after this many seconds, also inside your "
@@ -363,13 +441,15 @@ def build_parser() -> argparse.ArgumentParser:
     mp.add_argument("--problem", help="also show dim(z) and the default parameter count for this problem")
     mp.set_defaults(func=cmd_models)
 
-    t = sub.add_parser("train", help="train a model and write a model directory", parents=[plug, limit])
-    t.add_argument("--problem", required=True)
-    t.add_argument("--model", required=True)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--preset", default="default", help="budget preset: tiny, quick, default")
+    t = sub.add_parser("train", help="train a model and write a model directory", parents=[plug, limit, threads])
+    t.add_argument("--problem", required=True, help="problem name (`innbench problems` lists them)")
+    t.add_argument("--model", required=True, help="model name (`innbench models` lists them)")
+    t.add_argument("--seed", type=int, default=0, help="training seed (initial weights and training data)")
+    t.add_argument("--preset", default="default",
+                   help=f"training budget preset: {', '.join(TRAINING_PRESET_NAMES)} (tiny: seconds, for tests; "
+                        "quick: minutes; default: the benchmark's)")
     t.add_argument("--out", help="model directory (default runs/PROBLEM-MODEL-seedS)")
-    t.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    t.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (auto: a GPU if there is one)")
     t.add_argument("--batches", type=int, help="override the preset's number of batches")
     t.add_argument("--n-train", type=int, help="override the preset's number of training pairs")
     t.add_argument("--lr", type=float, help="override the preset's peak learning rate")
@@ -383,38 +463,42 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--patience", type=int,
                    help="with --simulations/--data: epochs without improvement before stopping (default 30)")
     t.add_argument("--max-epochs", type=int, help="with --simulations/--data: at most this many epochs")
-    t.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
 
-    s = sub.add_parser("sample", help="draw posterior samples from a trained model", parents=[plug, limit])
-    s.add_argument("--model-path", required=True)
+    s = sub.add_parser("sample", help="draw posterior samples from a trained model", parents=[plug, limit, threads])
+    s.add_argument("--model-path", required=True, metavar="DIR",
+                   help="model directory written by `innbench train` (or `bench --save-models`)")
     s.add_argument("--observations", required=True,
                    help="OBS.npy, OBS.csv or inline '1.5,0;1.2,0.3' (starting with '-': --observations=-1.5,0)")
-    s.add_argument("--n", type=int, default=4000)
+    s.add_argument("--n", type=int, default=4000, help="posterior samples per observation")
     s.add_argument("--out", required=True, help="SAMPLES.npy, shape (m, n, x_dim)")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--device", default="cpu")
+    s.add_argument("--seed", type=int, default=0, help="sampling seed")
+    s.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (auto: a GPU if there is one)")
     s.add_argument("--no-round", action="store_true", help="leave discrete parameters (ballistics speed) unrounded")
     s.set_defaults(func=cmd_sample)
 
-    r = sub.add_parser("reference", help="draw reference posterior samples", parents=[plug, limit])
-    r.add_argument("--problem", required=True)
-    r.add_argument("--observations", required=True)
-    r.add_argument("--n", type=int, default=4000)
-    r.add_argument("--out", required=True)
+    r = sub.add_parser("reference", help="draw reference posterior samples", parents=[plug, limit, threads])
+    r.add_argument("--problem", required=True, help="problem name (`innbench problems` lists them)")
+    r.add_argument("--observations", required=True,
+                   help="OBS.npy, OBS.csv or inline '1.5,0;1.2,0.3' (starting with '-': --observations=-1.5,0)")
+    r.add_argument("--n", type=int, default=4000, help="reference samples per observation")
+    r.add_argument("--out", required=True,
+                   help="REF.npy, shape (m, n, x_dim); its provenance (method, diagnostics) goes to REF.npy.json")
     r.add_argument("--method", choices=["exact", "mcmc", "abc"], default="exact",
                    help="exact: the problem's own sampler; mcmc: MCMC on its likelihood; abc: quantile ABC")
-    r.add_argument("--seed", type=int, default=1234)
+    r.add_argument("--seed", type=int, default=1234, help="sampling seed")
     r.add_argument("--pool-size", type=int, help="quantile ABC pool size (default 2e6)")
     r.set_defaults(func=cmd_reference)
 
-    e = sub.add_parser("evaluate", help="score a model against reference posteriors", parents=[plug, limit])
-    e.add_argument("--model-path", required=True)
+    e = sub.add_parser("evaluate", help="score a model against reference posteriors", parents=[plug, limit, threads])
+    e.add_argument("--model-path", required=True, metavar="DIR",
+                   help="model directory written by `innbench train` (or `bench --save-models`)")
     e.add_argument("--observations", help="observations to score on (default: the problem's test set)")
     e.add_argument("--num-observations", type=int, default=200, help="how many test observations (default 200)")
     e.add_argument("--n", type=int, default=4000, help="samples per observation")
-    e.add_argument("--reference-method", choices=["exact", "mcmc", "abc"], default="exact")
+    e.add_argument("--reference-method", choices=["exact", "mcmc", "abc"], default="exact",
+                   help="how the reference posteriors are drawn, as `innbench reference --method`")
     e.add_argument("--timing-observations", type=int, default=20, help="observations to time (0: no timing)")
     e.add_argument("--c2st-observations", type=int, default=5,
                    help="observations for the classifier two-sample test (default 5, about 2 s each; 0 skips it)")
@@ -423,17 +507,17 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--c2st-folds", type=int, default=2, help="cross-validation folds of the C2ST (sbibm: 5)")
     e.add_argument("--no-sbc", action="store_true", help="skip the SBC ranks and coverage")
     e.add_argument("--true-parameters", help="with --observations: the x behind each observation (enables SBC)")
-    e.add_argument("--json", help="write the results as JSON")
+    e.add_argument("--json", metavar="FILE", help="write the results as JSON")
     e.add_argument("--figures", metavar="DIR", help="draw the posterior of the first observation (with its true "
                    "parameters where known), posterior predictive bands (series), SBC and coverage into DIR")
-    e.add_argument("--device", default="cpu")
+    e.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (auto: a GPU if there is one)")
     e.add_argument("--no-round", action="store_true", help="leave discrete parameters (ballistics speed) unrounded")
     e.set_defaults(func=cmd_evaluate)
 
     o = sub.add_parser("observations", help="write the problem's fixed test observations (and their true x)",
                        parents=[plug])
-    o.add_argument("--problem", required=True)
-    o.add_argument("--n", type=int, default=1000)
+    o.add_argument("--problem", required=True, help="problem name (`innbench problems` lists them)")
+    o.add_argument("--n", type=int, default=1000, help="how many test observations")
     o.add_argument("--out", required=True, help="OBS.npy (or .csv), shape (n, y_dim)")
     o.add_argument("--x-out", help="also write the true parameters, shape (n, x_dim)")
     o.add_argument("--seed", type=int, default=20190601, help="test-set seed (default: the benchmark's)")
@@ -441,8 +525,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("bench", help="run a benchmark grid (problems x models x seeds) into a results database",
                        parents=[plug])
-    b.add_argument("--preset", help="grid preset: quick (minutes), default, paper, sbi (default: quick)")
-    b.add_argument("--config", help="grid from a TOML file instead of a preset")
+    b.add_argument("--preset", help=f"grid preset: {', '.join(GRID_PRESET_NAMES)} (default: quick, minutes on a "
+                                    "CPU; docs/benchmark.md describes each)")
+    b.add_argument("--config", metavar="FILE", help="grid from a TOML file instead of --preset (`base = \"quick\"` "
+                                                     "in the file starts from a preset)")
     b.add_argument("--db", default="results/innbench.db", help="SQLite results database (default results/innbench.db)")
     b.add_argument("--problems", nargs="+", help="only these problems of the grid")
     b.add_argument("--models", nargs="+", help="only these models (names or labels) of the grid")
@@ -457,13 +543,14 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--jobs", type=int, default=1,
                    help="local worker processes running cells at once (default 1; e.g. the number of cores)")
     b.add_argument("--save-models", help="also keep each trained model in this directory")
-    b.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
-    b.add_argument("--list", action="store_true", help="print the grid's cells and exit")
+    b.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (auto: a GPU if there is one)")
+    b.add_argument("--list", action="store_true",
+                   help="check the grid's names (after its imports), print its cells and exit without running")
     b.add_argument("--quiet", action="store_true", help="no progress bars")
     b.set_defaults(func=cmd_bench)
 
     rp = sub.add_parser("report", help="tables, figures and an HTML page from a results database", parents=[plug])
-    rp.add_argument("--db", default="results/innbench.db")
+    rp.add_argument("--db", default="results/innbench.db", help="SQLite results database written by `innbench bench`")
     rp.add_argument("--out", default="results/report", help="output directory (default results/report)")
     rp.add_argument("--grid", help="which grid of the database (default: the most recently finished)")
     rp.set_defaults(func=cmd_report)
@@ -477,7 +564,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     x.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any free port)")
     x.add_argument("--no-browser", action="store_true", help="do not open the page in the default browser")
-    x.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    x.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (auto: a GPU if there is one)")
     x.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (default 1: the models' requests already run in parallel)")
     x.add_argument("--request-time-limit", type=float, default=60.0, metavar="SECONDS",
@@ -485,11 +572,14 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--log", action="store_true", help="print every request")
     x.set_defaults(func=cmd_explore)
 
-    d = sub.add_parser("demo", help="train a cINN on inverse kinematics, evaluate it, draw its posterior")
-    d.add_argument("--out", default="runs/demo")
-    d.add_argument("--preset", default="quick")
-    d.add_argument("--num-observations", type=int, default=100)
-    d.add_argument("--device", default="cpu")
+    d = sub.add_parser("demo", help="train a cINN on inverse kinematics, evaluate it, draw its posterior",
+                       parents=[threads])
+    d.add_argument("--out", default="runs/demo", metavar="DIR",
+                   help="output directory: the model, metrics.json and posterior_kinematics.png")
+    d.add_argument("--preset", default="quick",
+                   help=f"training budget preset: {', '.join(TRAINING_PRESET_NAMES)} (quick: minutes on a CPU)")
+    d.add_argument("--num-observations", type=int, default=100, help="test observations to score the model on")
+    d.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (auto: a GPU if there is one)")
     d.set_defaults(func=cmd_demo)
     return p
 
@@ -518,6 +608,19 @@ def _check_numbers(args) -> None:
         P.nonnegative_count(s, "--seeds")
 
 
+def _expected_errors() -> tuple:
+    """The errors ``main`` reports as one line (exit 2): errors in the input. Evaluated only when an exception
+    propagates; the error classes of the models and of training are looked up where their modules are loaded (an
+    error of a module never imported cannot have been raised), so that no command imports torch for them. The
+    problems' ``ObservationError`` is a ``ValueError``."""
+    errors = [ValueError, KeyError, FileNotFoundError]
+    for module, name in (("innbench.models.base", "ModelLoadError"), ("innbench.training", "TrainingDivergedError")):
+        cls = getattr(sys.modules.get(module), name, None)
+        if cls is not None:
+            errors.append(cls)
+    return tuple(errors)
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"innbench: warning: {message}", file=sys.stderr)
 
@@ -544,10 +647,8 @@ def main(argv=None) -> int:
         >>> main(["sample", "--model-path", "no/such/dir", "--observations", "1.5,0", "--out", "s.npy"])
         2
     """
-    from .models import ModelLoadError
-    from .problems import ObservationError
-    from .runtime import time_limit, tune_allocator
-    from .training import TrainingDivergedError
+    from .runtime import time_limit, tune_allocator  # the standard library only: torch, the models and the
+    # problems are imported by the commands that need them, so that --help answers at once
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -562,16 +663,19 @@ def main(argv=None) -> int:
             from .api import resolve_device
 
             args.device = resolve_device(args.device)
-        if getattr(args, "threads", None):
+        if hasattr(args, "threads"):  # the commands that compute: --threads, the environment, else 1
             import torch
 
-            torch.set_num_threads(args.threads)
+            from .runtime import resolve_threads
+
+            if args.command != "bench" or args.threads is not None:  # a grid's cells: its own setting
+                torch.set_num_threads(resolve_threads(args.threads, "--threads"))
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
             warnings.filterwarnings("ignore", category=RuntimeWarning)  # numpy's overflow notes: results are checked
             with time_limit(getattr(args, "time_limit", None), "--time-limit", f"innbench {args.command}"):
                 args.func(args)
-    except (ObservationError, ModelLoadError, TrainingDivergedError, ValueError, KeyError, FileNotFoundError) as exc:
+    except _expected_errors() as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         print(f"innbench: error: {msg}", file=sys.stderr)
         return 2

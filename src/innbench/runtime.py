@@ -11,7 +11,8 @@ import sys
 import threading
 import time
 
-__all__ = ["TimeLimitError", "available_memory", "check_deadline", "check_memory", "time_limit", "tune_allocator"]
+__all__ = ["DEFAULT_THREADS", "TimeLimitError", "available_memory", "check_deadline", "check_memory", "resolve_threads",
+           "time_limit", "torch_threads", "tune_allocator"]
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _applied: bool | None = None
@@ -218,3 +219,70 @@ _alarm_owner: list[Deadline] = []
 
 def _deadline_alarm_free() -> bool:
     return not _alarm_owner
+
+
+#: torch CPU threads when neither the caller nor the environment says: innbench's networks are small (10^4 to
+#: 10^6 weights, batches of a few hundred), so a second thread gains little on an idle machine and, when another
+#: job holds a core, costs up to 9x in waiting (measured: docs/journal/threads.md)
+DEFAULT_THREADS = 1
+#: environment variables that choose the thread count, in the order they are read
+THREAD_VARIABLES = ("INNBENCH_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def resolve_threads(threads: int | None = None, name: str = "threads") -> int:
+    """The torch CPU thread count to use: ``threads`` if given, else the first of ``INNBENCH_THREADS``,
+    ``OMP_NUM_THREADS``, ``MKL_NUM_THREADS`` that is set, else :data:`DEFAULT_THREADS`.
+
+    Arguments:
+        threads: the caller's choice (a positive integer) or None.
+        name: the argument to name in an error (the CLI's ``--threads``).
+
+    Example:
+        >>> from innbench.runtime import resolve_threads
+        >>> resolve_threads(3)
+        3
+        >>> import os
+        >>> os.environ["INNBENCH_THREADS"] = "2"
+        >>> resolve_threads()
+        2
+        >>> del os.environ["INNBENCH_THREADS"]
+    """
+    from . import params as P
+
+    if threads is not None:
+        return P.count(threads, name)
+    for var in THREAD_VARIABLES:
+        text = os.environ.get(var, "").strip()
+        if text:
+            try:
+                return P.count(int(text), var)
+            except ValueError:
+                raise ValueError(f"{var}: expected a positive number of threads, got {text!r}") from None
+    return DEFAULT_THREADS
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None = None, name: str = "threads"):
+    """Run the block with :func:`resolve_threads` torch CPU threads, and restore the process's count after.
+
+    Example:
+        >>> import torch
+        >>> from innbench.runtime import torch_threads
+        >>> before = torch.get_num_threads()
+        >>> with torch_threads(1) as n:
+        ...     n, torch.get_num_threads()
+        (1, 1)
+        >>> torch.get_num_threads() == before
+        True
+    """
+    import torch
+
+    n = resolve_threads(threads, name)
+    before = torch.get_num_threads()
+    if n != before:
+        torch.set_num_threads(n)
+    try:
+        yield n
+    finally:
+        if n != before:
+            torch.set_num_threads(before)

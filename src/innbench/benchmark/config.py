@@ -388,7 +388,8 @@ class GridConfig:
 
     def cells(self) -> list[Cell]:
         """Every (problem, model variant, seed) of the grid and its ``extra`` cells, seed by seed, without
-        duplicates."""
+        duplicates. The grid's ``imports`` are imported first: its plugins register the names it uses."""
+        import_plugins(self.imports)
         settings = self.settings()
         pairs = [(p, s) for p in self.problems for s in self.expanded_models()] + list(self.extra)
         seen, out = set(), []
