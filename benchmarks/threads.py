@@ -5,7 +5,8 @@ Usage: python benchmarks/threads.py [--threads 1 2] [--runs 3] [--commands short
 
 Each command runs as a user runs it (a subprocess of the ``innbench`` command), ``--runs`` times per
 condition, in turn (1 thread, 2 threads, 1, 2, ...), first on the idle machine and then while a second
-process spins on one core (a pure-Python loop: what another user's job does to a shared machine). Prints the
+process spins on one core (a pure-Python loop: what another user's job does to a shared machine;
+``--spinners 2`` keeps both cores of a 2-core machine busy). Prints the
 median wall time of each (command, threads, load) and the ratio busy / idle, and writes them to ``--out``.
 
 Commands (``--commands``):
@@ -40,7 +41,17 @@ COMMANDS = {
 }
 
 
-def _spin(stop):
+def _spin(stop, kind="python"):
+    """Keep a core busy until ``stop``: a pure-Python loop, or (``torch``) small matrix products on torch's
+    default threads, what another user's training job does."""
+    if kind == "torch":
+        import torch
+
+        a = torch.randn(128, 128)
+        while not stop.is_set():
+            for _ in range(100):
+                a = torch.tanh(a @ a)
+        return
     while not stop.is_set():
         pass
 
@@ -64,6 +75,10 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--commands", nargs="+", default=["short"], choices=sorted(COMMANDS))
     ap.add_argument("--loads", nargs="+", default=["idle", "busy"], choices=["idle", "busy"])
+    ap.add_argument("--spinners", type=int, default=1,
+                    help="processes spinning during the busy runs (1: one core busy; the cores: all busy)")
+    ap.add_argument("--spinner", choices=["python", "torch"], default="python",
+                    help="what keeps the cores busy: a Python loop, or another torch job on its default threads")
     ap.add_argument("--give-up", type=float, default=900.0, help="seconds after which a run is abandoned")
     ap.add_argument("--out", default="results/threads.json")
     args = ap.parse_args(argv)
@@ -71,8 +86,9 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for load in args.loads:
             stop = mp.Event()
-            spinner = mp.Process(target=_spin, args=(stop,), daemon=True) if load == "busy" else None
-            if spinner:
+            spinners = [mp.Process(target=_spin, args=(stop, args.spinner), daemon=True)
+                        for _ in range(args.spinners if load == "busy" else 0)]
+            for spinner in spinners:
                 spinner.start()
             try:
                 for name in args.commands:
@@ -84,15 +100,17 @@ def main(argv=None) -> int:
                             times[t].append(run_once(COMMANDS[name], t, Path(tmp) / f"{name}-{t}", args.give_up))
                     for t, ts in times.items():
                         done = [x for x in ts if x is not None]
-                        row = {"command": name, "threads": t, "load": load, "runs": len(done),
+                        row = {"command": name, "threads": t, "load": load,
+                               "spinners": args.spinners if load == "busy" else 0,
+                               "spinner": args.spinner if load == "busy" else None, "runs": len(done),
                                "median_s": statistics.median(done) if done else None,
                                "min_s": min(done) if done else None, "max_s": max(done) if done else None,
                                "gave_up_after_s": args.give_up if len(done) < len(ts) else None}
                         rows.append(row)
                         print(json.dumps(row), flush=True)
             finally:
-                if spinner:
-                    stop.set()
+                stop.set()
+                for spinner in spinners:
                     spinner.join()
     for name in args.commands:
         for t in args.threads:
@@ -101,7 +119,8 @@ def main(argv=None) -> int:
             busy = next((r["median_s"] for r in rows if r["command"] == name and r["threads"] == t
                          and r["load"] == "busy"), None)
             if idle and busy:
-                print(f"{name}, {t} thread(s): idle {idle:.1f} s, one core busy {busy:.1f} s, ratio {busy / idle:.2f}")
+                print(f"{name}, {t} thread(s): idle {idle:.1f} s, {args.spinners} core(s) busy {busy:.1f} s, "
+                      f"ratio {busy / idle:.2f}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"machine": platform.processor() or platform.machine(), "cores": os.cpu_count(),
