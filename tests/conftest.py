@@ -14,8 +14,10 @@ import tempfile
 
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 _THREADS = int(os.environ.get("INNBENCH_TEST_THREADS", "1" if _WORKER else "2"))
-for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):  # before numpy loads BLAS
-    os.environ.setdefault(_var, str(_THREADS))
+# before numpy loads BLAS; set, not defaulted: an xdist worker inherits the controller's two threads, and the
+# CLI's thread policy (runtime.resolve_threads) reads INNBENCH_THREADS and OMP_NUM_THREADS
+for _var in ("INNBENCH_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ[_var] = str(_THREADS)
 
 
 def _run_cache() -> tuple[str, bool]:
@@ -65,3 +67,37 @@ def scratch_registries(monkeypatch):
     yield
     for name in [m for m in sys.modules if m.startswith("innbench_plugin_")]:
         del sys.modules[name]
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_registrations():
+    """A test that registers a model or problem without ``scratch_registries`` fails here (its names are
+    removed again), instead of changing what later tests see: which tests come after depends on how xdist
+    spreads the files over the workers."""
+    import innbench.models
+    import innbench.problems
+
+    registries = {"models": innbench.models, "problems": innbench.problems}
+    before = {kind: set(mod._REGISTRY) for kind, mod in registries.items()}
+    yield
+    leaked = {}
+    for kind, mod in registries.items():
+        new = set(mod._REGISTRY) - before[kind]
+        for name in new:
+            del mod._REGISTRY[name]
+        if new:
+            leaked[kind] = sorted(new)
+    if leaked:
+        pytest.fail(f"the test left registrations behind: {leaked}; give it the scratch_registries fixture")
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_threads():
+    """A test that leaves torch's thread count changed fails here (the count is set back): two xdist workers
+    that each compute on two threads of a two-core machine wait on each other, and the suite took 33-45
+    minutes instead of 5 (session 34)."""
+    yield
+    leaked = torch.get_num_threads()
+    if leaked != _THREADS:
+        torch.set_num_threads(_THREADS)
+        pytest.fail(f"the test left torch computing on {leaked} threads (the suite's count is {_THREADS})")

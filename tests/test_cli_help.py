@@ -63,10 +63,12 @@ def test_command_lines_are_found():
         ["demo"], ["demo", "--preset", "quick"], ["demo", "--preset", "default"]]
 
 
-def test_readme_and_docs_command_lines_parse_and_their_grids_resolve(capsys, monkeypatch, tmp_path):
+def test_readme_and_docs_command_lines_parse_and_their_grids_resolve(capsys, monkeypatch, tmp_path,
+                                                                     scratch_registries):
     """Every ``innbench`` line of the README's and docs/*.md's bash blocks parses with the CLI's own parser,
     with and without its optional parts; ``bench`` lines also list their grid (``--list``: imports and names
-    resolved, nothing run), and the listing commands run. Nothing trains."""
+    resolved, nothing run), and the listing commands run. Nothing trains; the grids' plugins are registered in
+    scratch registries, so they do not leak into the tests that come after."""
     import torch
 
     monkeypatch.chdir(ROOT)  # the pages' paths (examples/leaderboard.toml) are relative to the repository

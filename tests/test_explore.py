@@ -114,8 +114,10 @@ def test_posterior_endpoint_agrees_with_the_evaluation(server, bench):
     res = api.evaluate(bench / "models" / CINN, observations=[[1.5, 0.0]], n_samples=n, timing_observations=0,
                        noise_floor_observations=1, c2st_observations=0, sbc=False)
     m, ev = body["metrics"], res["per_observation"]
-    assert m["err_post"] == pytest.approx(ev["err_post"][0], rel=1e-9)
-    assert m["err_resim"] == pytest.approx(ev["err_resim"][0], rel=1e-9)
+    # same samples up to float32 rounding (the network's sums may run in another order: batch sizes, BLAS
+    # kernels, threads), so equal to 1e-6 relative; another seed moves Err_post by about 1e-2 relative
+    assert m["err_post"] == pytest.approx(ev["err_post"][0], rel=1e-6)
+    assert m["err_resim"] == pytest.approx(ev["err_resim"][0], rel=1e-6)
     assert m["sample_ms"] > 0
     # other seeds: Err_post scatters around the evaluation's number by the estimator's sampling noise. The
     # mean of k other seeds differs from it with standard deviation sd * sqrt(1 + 1/k) (sd: the seed-to-seed

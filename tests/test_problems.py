@@ -109,7 +109,7 @@ def test_validation_messages_name_the_problem():
     assert k.validate_observations([1.5, 0.0]).shape == (1, 2)
 
 
-def test_user_problem_in_a_few_lines(rng):
+def test_user_problem_in_a_few_lines(rng, scratch_registries):
     sq = innbench.SimulatorProblem(
         "user-square",
         x_names=["a", "b"],

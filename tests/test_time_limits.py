@@ -35,7 +35,7 @@ def _spins(x, rng):
 
 @pytest.mark.parametrize("name, simulator", [("tl_sleeps", _sleeps), ("tl_spins", _spins)])
 def test_a_simulator_that_hangs_stops_at_the_time_limit_and_nothing_is_written(tmp_path, capsys, name,
-                                                                              simulator):
+                                                                              simulator, scratch_registries):
     _register(name, simulator)
     t0 = time.monotonic()
     code = main(["train", "--problem", name, "--model", "mdn", "--simulations", "1000", "--time-limit", "1.5",

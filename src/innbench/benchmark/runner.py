@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .. import __version__
-from ..runtime import tune_allocator
+from ..runtime import torch_threads, tune_allocator
 from .config import Cell, GridConfig, import_plugins
 from .db import ResultsDB
 
@@ -89,15 +89,19 @@ def run_cell(cell: Cell, config: dict, progress: bool = False, save_dir=None, de
         >>> len(result["observations"]), result["run"]["title"]
         (3, 'rejection ABC (baseline)')
     """
+    import_plugins(config.get("imports", []))
+    # the grid's thread count for this cell only: in the caller's process (jobs=1) its own count comes back
+    with torch_threads(config.get("threads") or torch.get_num_threads()):
+        return _run_cell(cell, config, progress, save_dir, device)
+
+
+def _run_cell(cell: Cell, config: dict, progress: bool, save_dir, device: str) -> dict:
     from ..api import train
     from ..evaluation import _reference_method, score
     from ..problems import get_problem
     from ..reference import reference_posterior, test_observations
     from ..training import Budget
 
-    import_plugins(config.get("imports", []))
-    if config.get("threads"):
-        torch.set_num_threads(int(config["threads"]))
     s = cell.settings
     budget = Budget(**s["budget"])
     problem = get_problem(cell.problem)
