@@ -319,10 +319,13 @@ class _Tally:
                             dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 10.0)
 
     def claim(self, cell) -> bool:
+        # noted before the claim is written: a Ctrl-C that lands just after the database took the claim still
+        # releases it (releasing a cell this process did not claim deletes nothing)
+        self.unfinished[cell.key] = cell
         outcome = self.db.claim(cell, self.config)
         if outcome == "claimed":
-            self.unfinished[cell.key] = cell
             return True
+        self.unfinished.pop(cell.key, None)
         self.counts["done_before" if outcome == "done" else "busy"] += 1
         if self.bar is not None and outcome == "done":
             self.bar.update(1)

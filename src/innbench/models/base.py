@@ -15,6 +15,7 @@ from torch import nn
 from .. import __version__
 from ..problems import ObservationError, Problem, get_problem
 from ..runtime import check_deadline
+from .parts import LogitTransform
 
 __all__ = ["Model", "ModelFacts", "ModelLoadError"]
 
@@ -180,12 +181,8 @@ class Model(nn.Module):
         if self.config["bounded_transform"] not in ("logit", None):
             raise ValueError(f"bounded_transform: expected 'logit' or None, got {self.config['bounded_transform']!r}")
         p = self.problem
-        b = p.support_bounds()
-        two_sided = np.isfinite(b).all(1) & (b[:, 1] > b[:, 0])
-        two_sided[list(p.discrete)] = False
-        self._logit_idx = np.flatnonzero(two_sided).tolist() if self.config["bounded_transform"] == "logit" else []
-        self._logit_lo = torch.as_tensor(b[self._logit_idx, 0], dtype=torch.float32)
-        self._logit_width = torch.as_tensor(b[self._logit_idx, 1] - b[self._logit_idx, 0], dtype=torch.float32)
+        #: the logit of two-sided bounded parameters (:class:`innbench.models.parts.LogitTransform`)
+        self.bounded = LogitTransform.for_problem(p, self.config["bounded_transform"] == "logit")
         self.register_buffer("x_mean", torch.zeros(p.x_dim))
         self.register_buffer("x_std", torch.ones(p.x_dim))
         self.uses_features = self.conditional and bool(self.config["condition_features"])
@@ -299,25 +296,11 @@ class Model(nn.Module):
 
     def to_unbounded(self, x):
         """``x`` with its two-sided bounded parameters mapped to the real line (identity where there are none)."""
-        if not self._logit_idx:
-            return x
-        u = self._unit(x).clamp(1e-6, 1 - 1e-6)
-        x = x.clone()
-        x[..., self._logit_idx] = torch.log(u) - torch.log1p(-u)
-        return x
-
-    def _unit(self, x):
-        """The bounded parameters of ``x`` mapped to [0, 1] by their interval (before the logit)."""
-        return (x[..., self._logit_idx] - self._logit_lo.to(x)) / self._logit_width.to(x)
+        return self.bounded.forward(x)
 
     def from_unbounded(self, x):
         """The inverse of :meth:`to_unbounded`."""
-        if not self._logit_idx:
-            return x
-        i = self._logit_idx
-        x = x.clone()
-        x[..., i] = self._logit_lo.to(x) + self._logit_width.to(x) * torch.sigmoid(x[..., i])
-        return x
+        return self.bounded.inverse(x)
 
     def set_normalization(self, x: np.ndarray, y: np.ndarray) -> None:
         """Set the standardisation of ``x`` (after the logit of bounded parameters) and of the condition from
@@ -500,12 +483,8 @@ class Model(nn.Module):
         s = torch.where(far[:, None], torch.zeros_like(s), s)
         lp = self.log_prob_standardized(s, c) - torch.log(self.x_std).sum()
         lp = torch.where(far, torch.full_like(lp, -float("inf")), lp)
-        if self._logit_idx:  # d logit((x - lo) / w) / dx = 1 / (w u (1 - u))
-            u = self._unit(xt)
-            inside = ((u > 0) & (u < 1)).all(-1)
-            u = u.clamp(1e-6, 1 - 1e-6)
-            lp = lp - (torch.log(self._logit_width.to(xt)) + torch.log(u) + torch.log1p(-u)).sum(-1)
-            lp = torch.where(inside, lp, torch.full_like(lp, -float("inf")))
+        if self.bounded:  # the logit's Jacobian, and -inf outside the bounds
+            lp = lp + self.bounded.log_density_correction(xt)
         self.train(was_training)
         return lp.cpu().numpy().astype(np.float64)
 

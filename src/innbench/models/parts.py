@@ -1,0 +1,94 @@
+"""Composable parts around an inference network (issue 35): each does one thing to the parameters or the
+condition, is built from the problem, and is tested on its own.
+
+- :class:`LogitTransform`: two-sided bounded parameters to the real line and back, with the log-Jacobian
+  that keeps ``log_prob`` exact in the problem's units.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+__all__ = ["LogitTransform"]
+
+
+class LogitTransform:
+    """The logit of the parameters with a two-sided bound: ``x -> logit((x - lo) / width)`` on those
+    columns, the identity on the others (unbounded, one-sided and integer parameters).
+
+    A network then works on the real line, and its samples mapped back by :meth:`inverse` stay inside the
+    bounds. The mapping is fixed by the problem: it has no weights and nothing to save.
+
+    Arguments:
+        lo: lower bounds of the transformed columns, ``(k,)``.
+        width: ``hi - lo`` of those columns, ``(k,)``, all positive.
+        columns: which of the parameter vector's columns are transformed (``k`` indices).
+
+    Example:
+        >>> import torch
+        >>> from innbench import get_problem
+        >>> from innbench.models.parts import LogitTransform
+        >>> t = LogitTransform.for_problem(get_problem("two_moons"))
+        >>> t.columns
+        [0, 1]
+        >>> x = torch.tensor([[0.0, 0.5]])
+        >>> t.forward(x)
+        tensor([[0.0000, 1.0986]])
+        >>> torch.allclose(t.inverse(t.forward(x)), x)
+        True
+    """
+
+    def __init__(self, lo, width, columns):
+        self.columns = [int(i) for i in columns]
+        self.lo = torch.as_tensor(lo, dtype=torch.float32).reshape(len(self.columns))
+        self.width = torch.as_tensor(width, dtype=torch.float32).reshape(len(self.columns))
+
+    @classmethod
+    def for_problem(cls, problem, enabled: bool = True) -> LogitTransform:
+        """The transform of ``problem``'s two-sided bounded, non-integer parameters (none where not
+        ``enabled``: the model option ``bounded_transform=None``)."""
+        b = problem.support_bounds()
+        two_sided = np.isfinite(b).all(1) & (b[:, 1] > b[:, 0])
+        two_sided[list(problem.discrete)] = False
+        columns = np.flatnonzero(two_sided).tolist() if enabled else []
+        return cls(b[columns, 0], b[columns, 1] - b[columns, 0], columns)
+
+    def __bool__(self) -> bool:
+        """Whether any column is transformed."""
+        return bool(self.columns)
+
+    def unit(self, x: torch.Tensor) -> torch.Tensor:
+        """The transformed columns of ``x`` mapped to [0, 1] by their interval (before the logit)."""
+        return (x[..., self.columns] - self.lo.to(x)) / self.width.to(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x (..., x_dim)`` with its bounded columns on the real line (a copy; ``x`` itself where none)."""
+        if not self.columns:
+            return x
+        u = self.unit(x).clamp(1e-6, 1 - 1e-6)
+        x = x.clone()
+        x[..., self.columns] = torch.log(u) - torch.log1p(-u)
+        return x
+
+    def inverse(self, x: torch.Tensor) -> torch.Tensor:
+        """The inverse of :meth:`forward`."""
+        if not self.columns:
+            return x
+        x = x.clone()
+        x[..., self.columns] = self.lo.to(x) + self.width.to(x) * torch.sigmoid(x[..., self.columns])
+        return x
+
+    def log_density_correction(self, x: torch.Tensor) -> torch.Tensor:
+        """What to add to the log-density of :meth:`forward`'s output to get that of ``x (m, x_dim)``:
+        ``log |d forward / dx|``, summed over the columns, and ``-inf`` outside the bounds.
+
+        ``d logit((x - lo) / w) / dx = 1 / (w u (1 - u))``.
+        """
+        if not self.columns:
+            return torch.zeros(x.shape[:-1], dtype=x.dtype, device=x.device)
+        u = self.unit(x)
+        inside = ((u > 0) & (u < 1)).all(-1)
+        u = u.clamp(1e-6, 1 - 1e-6)
+        correction = -(torch.log(self.width.to(x)) + torch.log(u) + torch.log1p(-u)).sum(-1)
+        return torch.where(inside, correction, torch.full_like(correction, -float("inf")))
