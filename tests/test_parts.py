@@ -43,3 +43,19 @@ def test_logit_transform_puts_points_outside_the_bounds_at_minus_infinity():
     assert torch.isneginf(c[1:]).all()  # above, below and on the bound
     none = LogitTransform(lo=[], width=[], columns=[])
     assert torch.equal(none.forward(x), x) and torch.equal(none.log_density_correction(x), torch.zeros(4))
+
+
+def test_dequantize_spreads_integer_parameters_over_their_unit_interval_and_nothing_else():
+    from innbench.models.parts import Dequantize
+
+    d = Dequantize([1])
+    x = torch.tensor([[0.25, 3.0, -1.5]]).repeat(20_000, 1)
+    noisy = d(x, torch.Generator().manual_seed(0))
+    assert torch.equal(noisy[:, [0, 2]], x[:, [0, 2]])
+    offset = noisy[:, 1] - 3.0
+    assert offset.min() >= -0.5 and offset.max() < 0.5 and torch.equal(noisy[:, 1].round(), x[:, 1])
+    # uniform: each tenth of the interval holds a tenth of the draws (binomial sd 0.002)
+    counts = torch.histc(offset, bins=10, min=-0.5, max=0.5) / len(x)
+    assert (counts - 0.1).abs().max() < 0.01
+    assert Dequantize.for_problem(get_problem("ballistics")).columns == [3]
+    assert Dequantize.for_problem(get_problem("kinematics"))(x) is x

@@ -15,7 +15,7 @@ from torch import nn
 from .. import __version__
 from ..problems import ObservationError, Problem, get_problem
 from ..runtime import check_deadline
-from .parts import LogitTransform
+from .parts import Dequantize, LogitTransform
 
 __all__ = ["Model", "ModelFacts", "ModelLoadError"]
 
@@ -183,6 +183,8 @@ class Model(nn.Module):
         p = self.problem
         #: the logit of two-sided bounded parameters (:class:`innbench.models.parts.LogitTransform`)
         self.bounded = LogitTransform.for_problem(p, self.config["bounded_transform"] == "logit")
+        #: noise on integer-valued parameters while training (:class:`innbench.models.parts.Dequantize`)
+        self.dequantizer = Dequantize.for_problem(p)
         self.register_buffer("x_mean", torch.zeros(p.x_dim))
         self.register_buffer("x_std", torch.ones(p.x_dim))
         self.uses_features = self.conditional and bool(self.config["condition_features"])
@@ -321,14 +323,9 @@ class Model(nn.Module):
         self.c_std.copy_(c.std(0) + 1e-8)
 
     def dequantize(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``x`` with uniform noise in ``[-0.5, 0.5)`` added to its integer-valued parameters (training only)."""
-        if not self.problem.discrete:
-            return x
-        x = x.clone()
-        idx = list(self.problem.discrete)
-        u = torch.rand(x.shape[0], len(idx), generator=generator, device=x.device, dtype=x.dtype)
-        x[:, idx] = x[:, idx] + u - 0.5
-        return x
+        """``x`` with uniform noise in ``[-0.5, 0.5)`` added to its integer-valued parameters (training only;
+        :class:`innbench.models.parts.Dequantize`)."""
+        return self.dequantizer(x, generator)
 
     def standardize_x(self, x):
         """Parameters ``x`` (torch, the problem's units) in the standardised coordinates the network sees."""

@@ -3,6 +3,8 @@ condition, is built from the problem, and is tested on its own.
 
 - :class:`LogitTransform`: two-sided bounded parameters to the real line and back, with the log-Jacobian
   that keeps ``log_prob`` exact in the problem's units.
+- :class:`Dequantize`: uniform noise on integer-valued parameters while training, so that a density
+  network sees a continuous distribution.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["LogitTransform"]
+__all__ = ["Dequantize", "LogitTransform"]
 
 
 class LogitTransform:
@@ -92,3 +94,42 @@ class LogitTransform:
         u = u.clamp(1e-6, 1 - 1e-6)
         correction = -(torch.log(self.width.to(x)) + torch.log(u) + torch.log1p(-u)).sum(-1)
         return torch.where(inside, correction, torch.full_like(correction, -float("inf")))
+
+
+class Dequantize:
+    """Uniform noise in ``[-0.5, 0.5)`` added to the integer-valued parameters of a training batch (the
+    others are untouched): a density network then fits a continuous density whose mass around each integer
+    is that integer's probability, and rounding its samples gives integers again.
+
+    Arguments:
+        columns: the integer-valued columns of the parameter vector (the problem's ``discrete``).
+
+    Example:
+        >>> import torch
+        >>> from innbench import get_problem
+        >>> from innbench.models.parts import Dequantize
+        >>> d = Dequantize.for_problem(get_problem("ballistics"))
+        >>> d.columns
+        [3]
+        >>> x = torch.tensor([[0.1, 0.2, 0.3, 2.0]])
+        >>> noisy = d(x, torch.Generator().manual_seed(0))
+        >>> bool(torch.equal(noisy[:, :3], x[:, :3])), bool(torch.equal(noisy[:, 3].round(), x[:, 3]))
+        (True, True)
+    """
+
+    def __init__(self, columns):
+        self.columns = [int(i) for i in columns]
+
+    @classmethod
+    def for_problem(cls, problem) -> Dequantize:
+        """The dequantisation of ``problem``'s integer-valued parameters (none where it has none)."""
+        return cls(problem.discrete)
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``x (m, x_dim)`` with the noise on its integer columns (a copy; ``x`` itself where there are none)."""
+        if not self.columns:
+            return x
+        x = x.clone()
+        u = torch.rand(x.shape[0], len(self.columns), generator=generator, device=x.device, dtype=x.dtype)
+        x[:, self.columns] = x[:, self.columns] + u - 0.5
+        return x
