@@ -480,8 +480,7 @@ class Model(nn.Module):
         s = torch.where(far[:, None], torch.zeros_like(s), s)
         lp = self.log_prob_standardized(s, c) - torch.log(self.x_std).sum()
         lp = torch.where(far, torch.full_like(lp, -float("inf")), lp)
-        if self.bounded:  # the logit's Jacobian, and -inf outside the bounds
-            lp = lp + self.bounded.log_density_correction(xt)
+        lp = lp + self.bounded.log_density_correction(xt)  # the logit's Jacobian, -inf outside the bounds
         self.train(was_training)
         return lp.cpu().numpy().astype(np.float64)
 
