@@ -226,7 +226,7 @@ def test_rejection_abc_accepts_nearest_simulations_and_tightens_with_budget():
     tol_big = big.last_tolerances[0]
     assert tol_big < tol_small
     resim = np.linalg.norm(big.problem.forward(s_big[0]) - y, axis=-1)
-    assert resim.max() <= tol_big * float(big.c_std.max()) + 1e-9
+    assert resim.max() <= tol_big * float(big.c_scale.std.max()) + 1e-9
     assert resim.mean() < np.linalg.norm(small.problem.forward(s_small[0]) - y, axis=-1).mean()
     np.testing.assert_array_equal(s_big, big.sample(y, 500, seed=0))
     assert big.n_parameters() == 0 and big.train_info["train_seconds"] == 0.0

@@ -59,3 +59,44 @@ def test_dequantize_spreads_integer_parameters_over_their_unit_interval_and_noth
     assert (counts - 0.1).abs().max() < 0.01
     assert Dequantize.for_problem(get_problem("ballistics")).columns == [3]
     assert Dequantize.for_problem(get_problem("kinematics"))(x) is x
+
+
+def test_standardize_maps_the_training_set_to_mean_zero_sd_one_and_back():
+    from innbench.models.parts import Standardize
+
+    g = torch.Generator().manual_seed(1)
+    v = (torch.randn(5_000, 3, generator=g, dtype=torch.float64) * torch.tensor([1e-3, 1.0, 1e4], dtype=torch.float64)
+         + torch.tensor([5.0, -2.0, 1e5], dtype=torch.float64))
+    s = Standardize(3)
+    s.fit(v)
+    z = s(v.float())
+    assert torch.allclose(z.mean(0), torch.zeros(3), atol=1e-3) and torch.allclose(z.std(0), torch.ones(3), rtol=1e-3)
+    back = s.inverse(z)
+    assert torch.allclose(back.double(), v, rtol=1e-5, atol=0)
+    # the log-Jacobian of v -> (v - mean) / std, as autograd finds it
+    vd = v[:1].clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(((vd - s.mean.double()) / s.std.double()).sum(), vd)
+    assert s.log_abs_det().item() == pytest.approx(torch.log(grad.abs()).sum().item(), rel=1e-6)
+    # N - 1 or N in the standard deviation
+    pop = Standardize(3)
+    pop.fit(v, unbiased=False)
+    ratio = pop.std.double() / s.std.double()
+    assert torch.allclose(ratio, torch.full((3,), (4_999 / 5_000) ** 0.5, dtype=torch.float64))
+    # a constant column is not divided by zero
+    const = Standardize(1)
+    const.fit(torch.full((10, 1), 2.0, dtype=torch.float64))
+    assert torch.isfinite(const(torch.tensor([[2.0], [3.0]]))).all()
+
+
+def test_standardize_of_a_padded_series_pools_each_channel_over_the_steps_present():
+    from innbench.models.parts import Standardize
+
+    # 2 series of 3 steps x 2 channels, the second series padded after its first step
+    v = torch.tensor([[1.0, 10.0, 2.0, 20.0, 3.0, 30.0],
+                      [5.0, 50.0, float("nan"), float("nan"), float("nan"), float("nan")]], dtype=torch.float64)
+    s = Standardize(6)
+    s.fit(v, channels=2)
+    steps = torch.tensor([[1.0, 10.0], [2.0, 20.0], [3.0, 30.0], [5.0, 50.0]], dtype=torch.float64)
+    assert torch.allclose(s.mean.double(), steps.mean(0).repeat(3))
+    assert torch.allclose(s.std.double(), steps.std(0).repeat(3), rtol=1e-6)
+    assert torch.isnan(s(v.float())[1, 2:]).all()  # padding stays NaN for the summary network to skip

@@ -15,7 +15,7 @@ from torch import nn
 from .. import __version__
 from ..problems import ObservationError, Problem, get_problem
 from ..runtime import check_deadline
-from .parts import Dequantize, LogitTransform
+from .parts import Dequantize, LogitTransform, Standardize
 
 __all__ = ["Model", "ModelFacts", "ModelLoadError"]
 
@@ -88,8 +88,9 @@ class Model(nn.Module):
     """Base class of all innbench models.
 
     A model works internally on standardised ``x`` and ``y`` (training-set mean and standard deviation,
-    stored as buffers). Discrete parameters (``problem.discrete``) are dequantised with uniform noise in
-    ``[-0.5, 0.5)`` during training and rounded when sampling.
+    :class:`innbench.models.parts.Standardize` parts ``x_scale`` and ``c_scale``). Discrete parameters
+    (``problem.discrete``) are dequantised with uniform noise in ``[-0.5, 0.5)`` during training and
+    rounded when sampling.
 
     Parameters bounded on both sides (``problem.bounds``, e.g. a uniform prior's box) are first mapped
     to the real line by ``logit((x - low) / (high - low))`` (option ``bounded_transform="logit"``, the
@@ -185,8 +186,8 @@ class Model(nn.Module):
         self.bounded = LogitTransform.for_problem(p, self.config["bounded_transform"] == "logit")
         #: noise on integer-valued parameters while training (:class:`innbench.models.parts.Dequantize`)
         self.dequantizer = Dequantize.for_problem(p)
-        self.register_buffer("x_mean", torch.zeros(p.x_dim))
-        self.register_buffer("x_std", torch.ones(p.x_dim))
+        #: the standardisation of x after the logit (:class:`innbench.models.parts.Standardize`)
+        self.x_scale = Standardize(p.x_dim)
         self.uses_features = self.conditional and bool(self.config["condition_features"])
         self.transforms_y = self.facts.y_supervised and bool(self.config["transform_observations"])
         if p.structured and not self.conditional and self.facts.y_supervised:
@@ -194,8 +195,9 @@ class Model(nn.Module):
                              f"observations of problem {p.name!r}; use a conditional model (cinn, nsf, maf, "
                              "flow_matching, mdn, cvae), which reads them through a summary network")
         self.cond_dim = p.y_dim + (p.n_condition_features if self.uses_features else 0)
-        self.register_buffer("c_mean", torch.zeros(self.cond_dim))
-        self.register_buffer("c_std", torch.ones(self.cond_dim))
+        #: the standardisation of the condition (y and its features), before the summary network
+        self.c_scale = Standardize(self.cond_dim)
+        self.register_load_state_dict_pre_hook(_rename_0_2_0_weights)
         self.train_info: dict = {}
         #: fraction of the training budget done (set by :func:`innbench.training.fit`; ramps read it)
         self.progress = 1.0
@@ -290,7 +292,7 @@ class Model(nn.Module):
     @property
     def device(self) -> torch.device:
         """The torch device the model's weights are on."""
-        return self.x_mean.device
+        return self.x_scale.mean.device
 
     def n_parameters(self) -> int:
         """The number of trainable parameters (of every ensemble member, of the summary network too)."""
@@ -307,20 +309,10 @@ class Model(nn.Module):
     def set_normalization(self, x: np.ndarray, y: np.ndarray) -> None:
         """Set the standardisation of ``x`` (after the logit of bounded parameters) and of the condition from
         the training set ``x (N, x_dim)``, ``y (N, y_dim)`` (the trainers call it first)."""
-        x = self.to_unbounded(torch.as_tensor(x, dtype=torch.float64)).numpy()
-        self.x_mean.copy_(torch.as_tensor(x.mean(0)))
-        self.x_std.copy_(torch.as_tensor(x.std(0) + 1e-8))
-        c = self._raw_condition(torch.as_tensor(y, dtype=torch.float64))
-        if self.problem.structured:  # one mean and scale per channel, over every step or item present
-            channels = self.problem.observation_shape[1]
-            steps = c.reshape(-1, channels)
-            steps = steps[torch.isfinite(steps).all(-1)]
-            reps = self.problem.observation_shape[0]
-            self.c_mean.copy_(steps.mean(0).repeat(reps))
-            self.c_std.copy_((steps.std(0) + 1e-8).repeat(reps))
-            return
-        self.c_mean.copy_(c.mean(0))
-        self.c_std.copy_(c.std(0) + 1e-8)
+        self.x_scale.fit(self.to_unbounded(torch.as_tensor(x, dtype=torch.float64)), unbiased=False)
+        # a series or set: one mean and scale per channel, over every step or item present
+        channels = self.problem.observation_shape[1] if self.problem.structured else None
+        self.c_scale.fit(self._raw_condition(torch.as_tensor(y, dtype=torch.float64)), channels=channels)
 
     def dequantize(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """``x`` with uniform noise in ``[-0.5, 0.5)`` added to its integer-valued parameters (training only;
@@ -329,7 +321,7 @@ class Model(nn.Module):
 
     def standardize_x(self, x):
         """Parameters ``x`` (torch, the problem's units) in the standardised coordinates the network sees."""
-        return (self.to_unbounded(x) - self.x_mean) / self.x_std
+        return self.x_scale(self.to_unbounded(x))
 
     def _raw_condition(self, y):
         if self.uses_features and self.problem.n_condition_features:
@@ -341,11 +333,11 @@ class Model(nn.Module):
     def condition(self, y):
         """What the model is given for an observation: standardised ``y`` (plus the problem's condition
         features for conditional models)."""
-        return (self._raw_condition(y) - self.c_mean) / self.c_std
+        return self.c_scale(self._raw_condition(y))
 
     def unstandardize_x(self, x):
         """The inverse of :meth:`standardize_x`: standardised coordinates back to the problem's units."""
-        return self.from_unbounded(x * self.x_std + self.x_mean)
+        return self.from_unbounded(self.x_scale.inverse(x))
 
     @torch.inference_mode()
     def sample(self, y, n: int, seed: int | None = 0, batch_size: int = 400_000,
@@ -473,12 +465,12 @@ class Model(nn.Module):
         self.eval()
         xt = torch.as_tensor(x, dtype=torch.float32, device=self.device)
         c = self.embed(self._checked_condition(y)).expand(len(x), -1)
-        s = (self.to_unbounded(xt) - self.x_mean) / self.x_std
+        s = self.standardize_x(xt)
         # a point beyond float32's range or 10^6 standard deviations from the data has a density that
         # underflows: -inf, not the NaN the network's arithmetic would give on it
         far = ~torch.isfinite(s).all(-1) | (s.abs() > 1e6).any(-1)
         s = torch.where(far[:, None], torch.zeros_like(s), s)
-        lp = self.log_prob_standardized(s, c) - torch.log(self.x_std).sum()
+        lp = self.log_prob_standardized(s, c) + self.x_scale.log_abs_det()
         lp = torch.where(far, torch.full_like(lp, -float("inf")), lp)
         lp = lp + self.bounded.log_density_correction(xt)  # the logit's Jacobian, -inf outside the bounds
         self.train(was_training)
@@ -538,6 +530,18 @@ class Model(nn.Module):
             (d / "config.json").write_text(config)
 
         return replace_dir(path, fill, name, owned=MODEL_FILES)
+
+
+#: the weights' names before the standardisation became a part (innbench 0.2.0 and earlier)
+_RENAMED_0_2_0 = {"x_mean": "x_scale.mean", "x_std": "x_scale.std", "c_mean": "c_scale.mean", "c_std": "c_scale.std"}
+
+
+def _rename_0_2_0_weights(module, state_dict, prefix, *_):
+    """Load hook of :class:`Model`: a state dict saved by innbench 0.2.0 names the standardisation's buffers
+    ``x_mean``, ``x_std``, ``c_mean`` and ``c_std``; they are renamed to the parts' names."""
+    for old, new in _RENAMED_0_2_0.items():
+        if prefix + old in state_dict and prefix + new not in state_dict:
+            state_dict[prefix + new] = state_dict.pop(prefix + old)
 
 
 def load_model(path, device: str = "cpu", summary: nn.Module | None = None) -> Model:

@@ -79,7 +79,7 @@ class LikelihoodMCMC(Model):
 
         c = self.config
         seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
-        y_raw = (y * self.c_std + self.c_mean).cpu().numpy().astype(np.float64)
+        y_raw = self.c_scale.inverse(y).cpu().numpy().astype(np.float64)
         x, info = mcmc_posterior(self.problem, y_raw, n, np.random.default_rng(seed), walkers=int(c["walkers"]) or None,
                                  burn=int(c["burn"]), pilot=int(c["pilot"]), init_draws=int(c["init_draws"]),
                                  rhat_max=c["rhat_max"])

@@ -165,7 +165,7 @@ class NeuralLikelihood(Model):
 
         c = self.config
         seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
-        y_raw = (y * self.c_std + self.c_mean).cpu().numpy().astype(np.float64)
+        y_raw = self.c_scale.inverse(y).cpu().numpy().astype(np.float64)
         problem = self.problem
         if not c["use_symmetries"] and problem.symmetries:
             problem = _without_symmetries(problem)

@@ -5,14 +5,17 @@ condition, is built from the problem, and is tested on its own.
   that keeps ``log_prob`` exact in the problem's units.
 - :class:`Dequantize`: uniform noise on integer-valued parameters while training, so that a density
   network sees a continuous distribution.
+- :class:`Standardize`: a learned shift and scale (the training set's mean and standard deviation), saved
+  with the model's weights.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+from torch import nn
 
-__all__ = ["Dequantize", "LogitTransform"]
+__all__ = ["Dequantize", "LogitTransform", "Standardize"]
 
 
 class LogitTransform:
@@ -133,3 +136,63 @@ class Dequantize:
         u = torch.rand(x.shape[0], len(self.columns), generator=generator, device=x.device, dtype=x.dtype)
         x[:, self.columns] = x[:, self.columns] + u - 0.5
         return x
+
+
+class Standardize(nn.Module):
+    """Shift and scale each column to the training set's mean 0 and standard deviation 1:
+    ``v -> (v - mean) / std``. The two vectors are buffers (``mean``, ``std``), saved with the model's
+    weights; :meth:`fit` sets them from the training set.
+
+    Arguments:
+        dim: the number of columns.
+
+    Example:
+        >>> import torch
+        >>> from innbench.models.parts import Standardize
+        >>> s = Standardize(2)
+        >>> s.fit(torch.tensor([[0.0, 10.0], [2.0, 30.0]], dtype=torch.float64))
+        >>> s.mean, s(torch.tensor([[2.0, 30.0]]))
+        (tensor([ 1., 20.]), tensor([[0.7071, 0.7071]]))
+        >>> s.inverse(s(torch.tensor([[2.0, 30.0]])))
+        tensor([[ 2., 30.]])
+    """
+
+    #: added to every standard deviation, so that a constant column does not divide by zero
+    EPS = 1e-8
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(int(dim)))
+        self.register_buffer("std", torch.ones(int(dim)))
+
+    def fit(self, values: torch.Tensor, *, unbiased: bool = True, channels: int | None = None) -> None:
+        """Set ``mean`` and ``std`` from ``values (N, dim)`` (float64 for an exact mean over many rows).
+
+        Arguments:
+            values: the training set's rows.
+            unbiased: the standard deviation divides by ``N - 1`` (else by ``N``).
+            channels: the rows are a series or set of ``dim // channels`` steps of ``channels`` values each,
+                padded with NaN: one mean and scale per channel, over every step present, repeated per step.
+        """
+        if channels:
+            steps = values.reshape(-1, channels)
+            steps = steps[torch.isfinite(steps).all(-1)]
+            reps = self.mean.numel() // channels
+            self.mean.copy_(steps.mean(0).repeat(reps))
+            self.std.copy_((steps.std(0, unbiased=unbiased) + self.EPS).repeat(reps))
+            return
+        self.mean.copy_(values.mean(0))
+        self.std.copy_(values.std(0, unbiased=unbiased) + self.EPS)
+
+    def forward(self, v: torch.Tensor) -> torch.Tensor:
+        """``v (..., dim)`` standardised."""
+        return (v - self.mean) / self.std
+
+    def inverse(self, s: torch.Tensor) -> torch.Tensor:
+        """The inverse of :meth:`forward`: standardised ``s`` back in the original units."""
+        return s * self.std + self.mean
+
+    def log_abs_det(self) -> torch.Tensor:
+        """``log |det d forward / dv|`` (a scalar): add it to a density of standardised values to get the
+        density of the original ones."""
+        return -torch.log(self.std).sum()

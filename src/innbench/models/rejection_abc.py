@@ -93,7 +93,7 @@ class RejectionABC(Model):
     def _one(self, y_star, n, rng):
         """Quantile ABC for one observation (raw units): ``n`` accepted draws and the tolerance."""
         c = self.config
-        std = self.c_std.cpu().numpy().astype(np.float64)
+        std = self.c_scale.std.cpu().numpy().astype(np.float64)
         best_x = np.empty((0, self.problem.x_dim))
         best_d = np.empty(0)
         done, t0 = 0, time.perf_counter()
@@ -125,7 +125,7 @@ class RejectionABC(Model):
         """``n`` draws from a Gaussian KDE (Scott's rule) on the accepted draws, in standardised units."""
         from scipy.stats import gaussian_kde
 
-        mean, std = self.x_mean.cpu().numpy().astype(np.float64), self.x_std.cpu().numpy().astype(np.float64)
+        mean, std = (v.cpu().numpy().astype(np.float64) for v in (self.x_scale.mean, self.x_scale.std))
         z = (accepted - mean) / std
         try:
             draws = gaussian_kde(z.T).resample(n, seed=rng).T
@@ -136,7 +136,7 @@ class RejectionABC(Model):
     def sample_standardized(self, y, n, generator):
         seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
         rng = np.random.default_rng(seed)
-        y_raw = (y * self.c_std + self.c_mean).cpu().numpy().astype(np.float64)
+        y_raw = self.c_scale.inverse(y).cpu().numpy().astype(np.float64)
         xs, tols = [], []
         for y_star in y_raw:
             x, tol = self._one(y_star, n, rng)
