@@ -28,3 +28,29 @@ def test_a_model_saved_by_0_2_0_loads_with_the_same_posterior(name):
     lp = model.log_prob(want["x"], want["y"][:1])
     expected_lp = np.array(want["log_prob"])
     np.testing.assert_allclose(lp, expected_lp, rtol=1e-4, atol=1e-4 * float(np.abs(expected_lp).max()))
+
+
+def test_a_model_trained_with_a_removed_option_is_refused_by_name(tmp_path):
+    """innbench 0.3.0 removed ``conditional_affine``: a 0.2.0 directory saved with it off loads (above: the
+    cINN's config holds ``conditional_affine: false``); one trained with it on is refused, saying why."""
+    import shutil
+
+    from innbench.models import ModelLoadError
+
+    path = shutil.copytree(DATA / "cinn_ballistics", tmp_path / "cinn")
+    cfg = json.loads((path / "config.json").read_text())
+    assert cfg["config"]["conditional_affine"] is False
+    cfg["config"]["conditional_affine"] = True
+    (path / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ModelLoadError, match="conditional_affine=True.*removed in innbench 0.3.0"):
+        load_model(path)
+
+
+def test_a_removed_option_given_now_is_refused_with_the_reason():
+    from innbench import api
+    from innbench.models import build_model
+
+    with pytest.raises(ValueError, match="^conditional_affine: removed in innbench 0.3.0"):
+        build_model("cinn", "two_moons", conditional_affine=True)
+    with pytest.raises(ValueError, match="^weight_average: removed in innbench 0.3.0"):
+        api.train("two_moons", "cinn", simulations=100, simulation_budget={"weight_average": 0.99})

@@ -228,7 +228,8 @@ def test_noise_conditioned_cinn_samples_as_thin_a_posterior_as_asked(tmp_path):
 
     p = get_problem("linear")
     m = build_model("cinn", p, blocks=4, hidden=32, noise_conditioned=True, y_noise=0.3, y_noise_min=0.01)
-    assert m.net.blocks[0].net2[0].in_features == m.net.blocks[0].d1 + m.cond_dim + 1  # the noise level
+    assert m.cond_dim == p.y_dim + 1  # the network reads the noise level too
+    assert m.net.blocks[0].net2[0].in_features == m.net.blocks[0].d1 + m.cond_dim
     fit(m, get_budget("tiny", n_batches=400, n_train=20_000), seed=0, progress=False)
     _, y_obs = p.simulate(8, np.random.default_rng(3))
     resim = {}

@@ -100,3 +100,46 @@ def test_standardize_of_a_padded_series_pools_each_channel_over_the_steps_presen
     assert torch.allclose(s.mean.double(), steps.mean(0).repeat(3))
     assert torch.allclose(s.std.double(), steps.std(0).repeat(3), rtol=1e-6)
     assert torch.isnan(s(v.float())[1, 2:]).all()  # padding stays NaN for the summary network to skip
+
+
+def test_condition_noise_is_gaussian_of_its_level_while_training_and_absent_at_inference():
+    from innbench.models.parts import ConditionNoise
+
+    c = torch.zeros(50_000, 2)
+    torch.manual_seed(0)
+    out = ConditionNoise(0.01).training(c)
+    assert out.std().item() == pytest.approx(0.01, rel=0.02) and abs(out.mean().item()) < 1e-4
+    assert ConditionNoise(0.01).inference(c) is c and ConditionNoise(0.0).training(c) is c
+    # annealed geometrically from sd to final over training
+    annealed = ConditionNoise(0.01, final=0.001)
+    assert [annealed.level(p) for p in (0.0, 0.5, 1.0)] == pytest.approx([0.01, 0.01 * 0.1**0.5, 0.001], rel=1e-12)
+    torch.manual_seed(0)
+    assert annealed.training(c, progress=1.0).std().item() == pytest.approx(0.001, rel=0.02)
+    assert ConditionNoise.from_options({"y_noise": 0.05}).level() == 0.05
+    assert ConditionNoise.from_options({}).training(c) is c  # a model without the option: no noise
+
+
+def test_noise_conditioned_tells_the_network_each_pairs_level():
+    from innbench.models.parts import ConditionNoise
+
+    noise = ConditionNoise(0.3, conditioned=True, low=0.01)
+    assert noise.extra_features == 1
+    c = torch.zeros(40_000, 3)
+    torch.manual_seed(1)
+    out = noise.training(c)
+    assert out.shape == (40_000, 4)
+    sigma = 0.3 * torch.exp(out[:, 3])  # the level told, log(sigma / sd)
+    assert sigma.min().item() >= 0.01 * (1 - 1e-6) and sigma.max().item() <= 0.3 * (1 + 1e-6)
+    # log-uniform: log sigma uniform on [log 0.01, log 0.3]
+    assert torch.log(sigma).mean().item() == pytest.approx(0.5 * (np.log(0.01) + np.log(0.3)), abs=0.02)
+    z = out[:, :3] / sigma[:, None]  # each pair's noise has its own level
+    assert z.std().item() == pytest.approx(1.0, rel=0.02)
+    told = noise.inference(torch.zeros(2, 3))
+    assert torch.equal(told[:, :3], torch.zeros(2, 3))
+    assert told[:, 3].tolist() == pytest.approx([np.log(0.01 / 0.3)] * 2, rel=1e-6)  # y_noise_sample: low
+    at = ConditionNoise(0.3, conditioned=True, low=0.01, sample_level=0.1).inference(torch.zeros(1, 3))
+    assert at[0, 3].item() == pytest.approx(np.log(0.1 / 0.3), rel=1e-6)
+    with pytest.raises(ValueError, match="y_noise_min"):
+        ConditionNoise(0.01, conditioned=True, low=0.02)
+    with pytest.raises(ValueError, match="y_noise_sample"):
+        ConditionNoise(0.01, conditioned=True, low=0.001, sample_level=0.5)

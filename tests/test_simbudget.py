@@ -58,43 +58,6 @@ def test_plateau_schedule_halves_the_learning_rate():
     assert plain["lr_factor"] == 1.0
 
 
-def test_weight_average_is_the_moving_average_and_is_what_training_keeps():
-    """``weight_average=d``: the averaged weights follow ``a <- d a + (1 - d) w`` after each step (faster at
-    first), validation and early stopping see them, and the model returned holds the best epoch's average."""
-    import torch
-
-    from innbench.models import build_model
-    from innbench.simbudget import _WeightAverage
-
-    lin = torch.nn.Linear(2, 1)
-    avg = _WeightAverage(lin, 0.5)
-    start = lin.weight.detach().clone()
-    with torch.no_grad():
-        lin.weight.add_(1.0)
-    for _ in range(3):
-        avg.update()  # decays min(0.5, 2/11), min(0.5, 3/12), min(0.5, 4/13): the early, faster averaging
-    expected = start + 1.0 - (2 / 11) * (3 / 12) * (4 / 13) * 1.0
-    avg.swap()
-    assert torch.allclose(lin.weight, expected)
-    avg.swap()
-    assert torch.allclose(lin.weight, start + 1.0)
-
-    p = get_problem("two_moons")
-    x, y = p.simulate(300, np.random.default_rng(1))
-    m = build_model("cinn", p, hidden=64, blocks=4)
-    info = fit_simulations(m, SimulationBudget(patience=5, max_epochs=40, lr=3e-3, weight_average=0.95), seed=0,
-                           data=(x, y), progress=False)
-    assert info["budget"]["weight_average"] == 0.95
-    assert _val_loss_of(m, x, y, info) == pytest.approx(info["final_loss"], rel=1e-5, abs=100 * EPS32)
-    plain = build_model("cinn", p, hidden=64, blocks=4)
-    fit_simulations(plain, SimulationBudget(patience=5, max_epochs=40, lr=3e-3), seed=0, data=(x, y),
-                    progress=False)
-    differs = [not torch.equal(a, b) for a, b in zip(m.state_dict().values(), plain.state_dict().values(), strict=True)]
-    assert any(differs)
-    with pytest.raises(ValueError, match="weight_average"):
-        SimulationBudget(weight_average=1.0)
-
-
 def test_batch_size_and_epochs_follow_the_budget():
     b = SimulationBudget()
     assert [b.batch_for(n) for n in (900, 9000, 90_000, 20)] == [32, 128, 512, 20]

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from . import evaluation
+from . import params as P
 from .models import Model, build_model, load_model
 from .problems import get_problem
 from .reference import reference_posterior, test_observations
@@ -154,10 +155,7 @@ def train(problem, model: str, seed: int = 0, preset: str | Budget = "default", 
             fields = dict(simulation_budget or {})
             if simulations is not None:
                 fields["simulations"] = simulations
-            unknown = set(fields) - set(SimulationBudget.__dataclass_fields__)
-            if unknown:
-                raise ValueError(f"simulation_budget: unknown keys {sorted(unknown)}; known: "
-                                 f"{sorted(SimulationBudget.__dataclass_fields__)}")
+            P.check_known(fields, SimulationBudget.__dataclass_fields__, "simulation_budget", "keys")
             sb = SimulationBudget(**fields)
         if data is None:  # refused before anything is simulated when it cannot fit
             check_simulation_memory(problem, sb.simulations)

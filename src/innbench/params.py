@@ -10,8 +10,40 @@ from __future__ import annotations
 import math
 from numbers import Integral, Real
 
-__all__ = ["check_option", "count", "fraction", "nonnegative_count", "nonnegative_real", "positive_real",
-           "real"]
+__all__ = ["REMOVED_OPTIONS", "check_known", "check_option", "count", "fraction", "nonnegative_count",
+           "nonnegative_real", "positive_real", "real"]
+
+
+#: Options that innbench had and removed, with why and since when: a configuration naming one is refused with
+#: this reason instead of a bare "unknown" (``check_known``), and ``load_model`` reads a model directory that
+#: saved one at its old default (see CHANGELOG.md).
+REMOVED_OPTIONS = {
+    "conditional_affine": (False, "removed in innbench 0.3.0: the cINN's location-and-scale layer changed "
+                                  "nothing beyond run-to-run spread on the epidemic and the set problem "
+                                  "(docs/journal/recipes_in_code.md#cinn)"),
+    "weight_average": (None, "removed in innbench 0.3.0: weight averaging gave a worse held-out loss on the "
+                             "epidemic than the weights as trained (docs/journal/recipes_in_code.md#simulationbudget)"),
+}
+
+
+def check_known(given, known, name: str, what: str = "options") -> None:
+    """Refuse keys of ``given`` that are not in ``known``: a ``ValueError`` naming ``name`` and the unknown
+    keys with the known ones, or, for an option innbench removed, the key and why it went.
+
+    Example:
+        >>> from innbench.params import check_known
+        >>> try:
+        ...     check_known({"weight_average": 0.99}, ["lr", "patience"], "simulation_budget", "keys")
+        ... except ValueError as err:
+        ...     print(str(err)[:47])
+        weight_average: removed in innbench 0.3.0: weig
+    """
+    unknown = set(given) - set(known)
+    for key in sorted(unknown):
+        if key in REMOVED_OPTIONS:
+            raise ValueError(f"{key}: {REMOVED_OPTIONS[key][1]}")
+    if unknown:
+        raise ValueError(f"{name}: unknown {what} {sorted(unknown)}; known: {sorted(known)}")
 
 
 def _got(value) -> str:

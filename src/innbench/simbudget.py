@@ -42,10 +42,6 @@ class SimulationBudget:
         max_epochs: an upper bound on the epochs; ``None``: as many as ``max_steps`` allows.
         max_steps: an upper bound on the optimiser steps (``max_epochs`` derived from it).
         weight_decay, grad_clip: as in :class:`innbench.training.Budget`.
-        weight_average: decay of an exponential moving average of the weights (Polyak averaging, e.g.
-            0.999: an average over about the last 1,000 steps); the validation loss, early stopping and the
-            model returned then use the averaged weights. ``None`` (the default; measured in
-            docs/journal/recipes_in_code.md#simulationbudget): off, the weights as trained.
 
     The defaults of ``patience`` and ``lr_patience`` were chosen for the cINN on two moons, on validation
     observations: docs/journal/recipes_in_code.md#simulationbudget.
@@ -74,7 +70,6 @@ class SimulationBudget:
     max_steps: int = 50_000
     weight_decay: float = 1e-5
     grad_clip: float = 5.0
-    weight_average: float | None = None
 
     def __post_init__(self):
         P.count(self.simulations, "simulations")
@@ -92,8 +87,6 @@ class SimulationBudget:
         P.count(self.max_steps, "max_steps")
         P.nonnegative_real(self.weight_decay, "weight_decay")
         P.positive_real(self.grad_clip, "grad_clip")
-        if self.weight_average is not None:
-            P.fraction(self.weight_average, "weight_average", upper_open=True)
 
     def batch_for(self, n_train: int) -> int:
         """The batch size for ``n_train`` training pairs: ``batch_size``, or by the rule above, at most ``n_train``."""
@@ -384,34 +377,6 @@ def _validation_loss(model, xv, cv, seed: int) -> float:
     return total / n
 
 
-class _WeightAverage:
-    """An exponential moving average of a model's floating-point weights and buffers (bias-corrected early
-    on: the decay is at most ``(1 + step) / (10 + step)``), swapped in for validation and at the end."""
-
-    def __init__(self, model, decay: float):
-        self.decay, self.step = float(decay), 0
-        self.live = [v for v in model.state_dict().values() if v.is_floating_point()]
-        self.avg = [v.detach().clone() for v in self.live]
-
-    def reset(self):
-        for a, v in zip(self.avg, self.live, strict=True):
-            a.copy_(v)
-
-    @torch.no_grad()
-    def update(self):
-        self.step += 1
-        d = min(self.decay, (1 + self.step) / (10 + self.step))
-        torch._foreach_lerp_(self.avg, self.live, 1.0 - d)
-
-    @torch.no_grad()
-    def swap(self):
-        """Exchange the live and the averaged weights (call twice to get the live ones back)."""
-        for a, v in zip(self.avg, self.live, strict=True):
-            tmp = v.clone()
-            v.copy_(a)
-            a.copy_(tmp)
-
-
 def fit_simulations(model, budget: SimulationBudget | None = None, seed: int = 0, data=None,
                     progress: bool = True, max_recoveries: int = 5) -> dict:
     """Train ``model`` on ``data = (x, y)`` (default: ``budget.simulations`` fresh simulations) with a
@@ -488,7 +453,6 @@ def fit_simulations(model, budget: SimulationBudget | None = None, seed: int = 0
     gen = torch.Generator(device="cpu").manual_seed(seed)
     model.progress = 1.0
     best = (float("inf"), 0, copy.deepcopy(model.state_dict()))
-    averaged = _WeightAverage(model, budget.weight_average) if budget.weight_average else None
     curve, history, recoveries, lr_scale = [], [], 0, 1.0
     last_cut = 0  # the epoch of the last learning-rate cut (plateau schedule)
     stopped = f"max epochs ({max_epochs})"
@@ -519,25 +483,17 @@ def fit_simulations(model, budget: SimulationBudget | None = None, seed: int = 0
                             f"training {model.name} on {problem.name} diverged: non-finite loss in epoch {epoch} "
                             f"after {max_recoveries} roll-backs; try a lower lr")
                     model.load_state_dict(best[2])
-                    if averaged is not None:
-                        averaged.reset()
                     lr_scale *= 0.5
                     continue
-                if averaged is not None:
-                    averaged.update()
                 ema = lv if ema is None else 0.9 * ema + 0.1 * lv
                 step += 1
             model.eval()
-            if averaged is not None:  # validate (and keep) the averaged weights
-                averaged.swap()
             vloss = _validation_loss(model, xv, cv, seed)
             curve.append((epoch, vloss))
             history.append((step, ema))
             if np.isfinite(vloss) and vloss < best[0]:
                 best = (vloss, epoch, copy.deepcopy(model.state_dict()))
-            if averaged is not None:
-                averaged.swap()
-            elif budget.lr_patience and epoch - max(best[1], last_cut) >= budget.lr_patience:
+            if budget.lr_patience and epoch - max(best[1], last_cut) >= budget.lr_patience:
                 lr_scale *= 0.5
                 last_cut = epoch
             if bar is not None:

@@ -14,6 +14,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..params import check_known
 from ..training import PRESETS, Budget, get_budget
 
 __all__ = ["GRID_PRESETS", "SBI_MODELS", "SBI_TASKS", "Cell", "GridConfig", "ModelSpec", "budget_label", "get_grid",
@@ -278,9 +279,7 @@ class GridConfig:
             from ..simbudget import SimulationBudget
 
             known = {f.name for f in dataclasses.fields(SimulationBudget)} - {"simulations"}
-            unknown = set(self.simulation_budget) - known
-            if unknown:
-                raise ValueError(f"simulation_budget: unknown keys {sorted(unknown)}; known: {sorted(known)}")
+            check_known(self.simulation_budget, known, "simulation_budget", "keys")
             SimulationBudget(simulations=1000, **self.simulation_budget)  # its own range checks
         if self.observation_set not in ("test", "fixed"):
             raise ValueError(f"observation_set: expected 'test' or 'fixed', got {self.observation_set!r}")
@@ -362,11 +361,7 @@ class GridConfig:
                 cls = get_model_class(spec.model)
             except KeyError as exc:
                 raise ValueError(f"models: {exc.args[0]}") from None
-            known = cls.known_options()
-            unknown = set(spec.options) - set(known)
-            if unknown:
-                raise ValueError(f"models: unknown options {sorted(unknown)} for {spec.label!r}; "
-                                 f"known: {sorted(known)}")
+            check_known(spec.options, cls.known_options(), f"models: {spec.label!r}")
         if self.observation_set == "fixed":
             for p in self.problems + [p for p, _ in self.extra]:
                 fixed = get_problem(p).fixed_observations()

@@ -13,9 +13,10 @@ import torch
 from torch import nn
 
 from .. import __version__
+from ..params import REMOVED_OPTIONS
 from ..problems import ObservationError, Problem, get_problem
 from ..runtime import check_deadline
-from .parts import Dequantize, LogitTransform, Standardize
+from .parts import ConditionNoise, Dequantize, LogitTransform, Standardize
 
 __all__ = ["Model", "ModelFacts", "ModelLoadError"]
 
@@ -167,12 +168,10 @@ class Model(nn.Module):
         custom_summary = config.get("summary")
         if isinstance(custom_summary, nn.Module):
             config = {**config, "summary": f"custom:{type(custom_summary).__name__}"}
+        from ..params import check_known, check_option
+
         known = self.known_options()
-        unknown = set(config) - set(known)
-        if unknown:
-            raise ValueError(f"config: unknown options {sorted(unknown)} for model {self.name!r}; "
-                             f"known: {sorted(known)}")
-        from ..params import check_option
+        check_known(config, known, f"config: model {self.name!r}")
 
         config = {k: check_option(k, v, known[k], width=k == self.width_option) for k, v in config.items()}
         self.config = {**known, **config}
@@ -210,6 +209,7 @@ class Model(nn.Module):
             self.summary_net = self._make_summary(custom_summary)
             if self.summary_net is not None:  # the model's networks read the summary, not y
                 self.cond_dim = int(self.summary_net.out_dim)
+            self.cond_dim += self.condition_noise.extra_features  # the noise level, where it is told
             self.build()
 
     @classmethod
@@ -248,9 +248,22 @@ class Model(nn.Module):
         shape = self.problem.observation_shape
         return self.summary_net(c.view(len(c), *shape) if shape is not None else c)
 
+    @property
+    def condition_noise(self) -> ConditionNoise:
+        """The training noise on the condition (:class:`innbench.models.parts.ConditionNoise`) of a
+        conditional model's options (``y_noise`` and, where the model has them, ``y_noise_final``,
+        ``noise_conditioned``, ``y_noise_min``, ``y_noise_sample``); none for other models."""
+        return ConditionNoise.from_options(self.config) if self.conditional else ConditionNoise()
+
     def training_loss(self, x: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, dict]:
-        """:meth:`loss` on a standardised batch, the condition first through the summary network."""
-        return self.loss(x, self.embed(c))
+        """:meth:`loss` on a standardised batch, the condition first through the summary network, then
+        with the training noise (:attr:`condition_noise`)."""
+        return self.loss(x, self.condition_noise.training(self.embed(c), self.progress))
+
+    def network_condition(self, c: torch.Tensor) -> torch.Tensor:
+        """What the network reads at inference for standardised conditions ``c``: their summary (or ``c``),
+        with the noise level told where the model is noise-conditioned."""
+        return self.condition_noise.inference(self.embed(c))
 
     # -- to implement -------------------------------------------------------------------------
     def build(self) -> None:
@@ -276,12 +289,6 @@ class Model(nn.Module):
         """The report's row name of a grid variant of this model (own ``label`` and ``options``):
         ``"<title> [<label>]"`` unless a model names its variants better."""
         return f"{title or cls.title} [{label}]"
-
-    def noisy_condition(self, c):
-        """The condition with the training noise of the model's ``y_noise`` option (Gaussian, standardised
-        units; none where the option is 0 or absent)."""
-        s = self.config.get("y_noise") or 0.0
-        return c + s * torch.randn_like(c) if s > 0 else c
 
     def latent_size(self) -> int:
         """``dim(x) - dim(y)`` where that is positive, else ``dim(x)``: the latent size of the models that
@@ -389,7 +396,7 @@ class Model(nn.Module):
         outs = []
         for start in range(0, len(yt), per):
             check_deadline()
-            yb = self.embed(yt[start : start + per])
+            yb = self.network_condition(yt[start : start + per])
             parts = [self.unstandardize_x(self.sample_standardized(yb, min(chunk, n - k), g)).cpu()
                      for k in range(0, n, chunk)]
             outs.append(parts[0] if len(parts) == 1 else torch.cat(parts, 1))
@@ -464,7 +471,7 @@ class Model(nn.Module):
         was_training = self.training
         self.eval()
         xt = torch.as_tensor(x, dtype=torch.float32, device=self.device)
-        c = self.embed(self._checked_condition(y)).expand(len(x), -1)
+        c = self.network_condition(self._checked_condition(y)).expand(len(x), -1)
         s = self.standardize_x(xt)
         # a point beyond float32's range or 10^6 standard deviations from the data has a density that
         # underflows: -inf, not the NaN the network's arithmetic would give on it
@@ -598,6 +605,11 @@ def load_model(path, device: str = "cpu", summary: nn.Module | None = None) -> M
         warnings.warn(f"model_path: {str(path)!r} was saved by innbench {cfg['innbench_version']} (this is "
                       f"{__version__}); it loads, but its numbers may differ from a model trained now",
                       stacklevel=2)
+    config = dict(config)
+    for key, (default, why) in REMOVED_OPTIONS.items():  # options innbench removed: at their default, dropped
+        if key in config and (value := config.pop(key)) != default:
+            raise ModelLoadError(f"model_path: {str(path)!r} was trained with {key}={value!r}, an option {why}; "
+                                 "train the model again without it")
     config = {"bounded_transform": None, **config}  # saved before the option existed: trained without it
     if cls.conditional:  # likewise (innbench 0.2.0 before the set summary's moment features)
         config = {"summary_moments": False, **config}

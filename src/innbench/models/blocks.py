@@ -133,30 +133,6 @@ class AffineCouplingBlock(nn.Module):
         return torch.cat([x1, x2], -1), -(s1.sum(-1) + s2.sum(-1))
 
 
-class ConditionalAffine(nn.Module):
-    r"""A location and scale of all features from the condition alone: ``v = (u - t(c)) e^{-s(c)}``.
-
-    Placed first (on the parameter side), it moves and scales the whole posterior with the observation, so
-    the coupling blocks after it model a standardised shape; the scale passes through :func:`soft_clamp`
-    (``clamp``). ``log|det J| = -sum(s)``. Its subnetwork starts at zero (the identity).
-    """
-
-    def __init__(self, dim: int, cond_dim: int, hidden: int = 128, layers: int = 3, clamp: float = 5.0,
-                 activation="silu"):
-        super().__init__()
-        if cond_dim < 1:
-            raise ValueError("conditional_affine: needs a condition (cond_dim >= 1)")
-        self.clamp = clamp
-        self.net = subnet(cond_dim, 2 * dim, hidden, layers, activation)
-
-    def forward(self, x, c=None, rev: bool = False):
-        s, t = self.net(c).chunk(2, -1)
-        s = soft_clamp(s, self.clamp)
-        if not rev:
-            return (x - t) * torch.exp(-s), -s.sum(-1)
-        return x * torch.exp(s) + t, s.sum(-1)
-
-
 class PermuteRandom(nn.Module):
     """A fixed random permutation of the features (drawn from ``seed``); log-determinant 0.
 
@@ -213,8 +189,7 @@ PERMUTATIONS = {"random": PermuteRandom, "orthogonal": RotateRandom}
 
 class InvertibleSequence(nn.Module):
     """``blocks`` coupling blocks, each followed by a fixed random permutation (``permutation="random"``)
-    or a fixed random rotation (``"orthogonal"``); with ``conditional_affine``, a :class:`ConditionalAffine`
-    first.
+    or a fixed random rotation (``"orthogonal"``).
 
     The network of the INN-type models (``forward(x, c, rev)`` returns the output and ``log|det J|``, as in
     FrEIA).
@@ -228,7 +203,6 @@ class InvertibleSequence(nn.Module):
         seed: seed of the permutations (block ``i`` uses ``seed + i``).
         activation: the subnetworks' activation.
         permutation: ``"random"`` or ``"orthogonal"``.
-        conditional_affine: a :class:`ConditionalAffine` first.
 
     Example:
         >>> import torch
@@ -241,12 +215,11 @@ class InvertibleSequence(nn.Module):
     """
 
     def __init__(self, dim: int, cond_dim: int = 0, blocks: int = 6, hidden: int = 128, layers: int = 3,
-                 clamp: float = 2.0, seed: int = 0, activation="silu", permutation: str = "random",
-                 conditional_affine: bool = False):
+                 clamp: float = 2.0, seed: int = 0, activation="silu", permutation: str = "random"):
         super().__init__()
         if permutation not in PERMUTATIONS:
             raise ValueError(f"permutation: unknown name {permutation!r}; known: {', '.join(PERMUTATIONS)}")
-        mods = [ConditionalAffine(dim, cond_dim, hidden, layers, activation=activation)] if conditional_affine else []
+        mods = []
         for i in range(blocks):
             mods.append(AffineCouplingBlock(dim, cond_dim, hidden, layers, clamp, activation))
             mods.append(PERMUTATIONS[permutation](dim, seed + i))

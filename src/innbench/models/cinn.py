@@ -31,7 +31,8 @@ class ConditionalINN(Model):
     Exact inverse, exact density.
 
     Defaults chosen on validation observations: docs/journal/recipes_in_code.md#cinn (also the measurements
-    behind ``noise_conditioned`` and ``conditional_affine`` staying off).
+    behind ``noise_conditioned`` staying off). The condition noise is the part
+    :class:`innbench.models.parts.ConditionNoise`, built from the ``y_noise*`` options.
 
     Args:
         problem: a registered problem name or a :class:`innbench.problems.Problem`.
@@ -49,9 +50,6 @@ class ConditionalINN(Model):
             the whole Err_post / Err_resim trade and the level can be chosen after training (off).
         y_noise_min: the lowest noise level with ``noise_conditioned`` (0.001).
         y_noise_sample: the noise level told to the network when sampling, with ``noise_conditioned``.
-        conditional_affine: a :class:`innbench.models.blocks.ConditionalAffine` layer first, a location and
-            scale of all parameters from the condition alone, so the coupling blocks model a standardised
-            shape (off).
         lr_scale: factor on the budget's learning rate (2.0).
         condition_features: append the problem's condition features to the observation (True).
         seed: seed of the initial weights (0).
@@ -74,23 +72,14 @@ class ConditionalINN(Model):
     defaults = {"blocks": 10, "hidden": 128, "layers": 3, "clamp": 2.0, "activation": "silu", "permutation": "random",
                 "y_noise": 0.01,
                 "y_noise_final": None, "noise_conditioned": False, "y_noise_min": 0.001, "y_noise_sample": None,
-                "conditional_affine": False, "lr_scale": 2.0, "condition_features": True, "seed": 0}
+                "lr_scale": 2.0, "condition_features": True, "seed": 0}
 
     def build(self):
         c = self.config
         self.dim = max(2, self.problem.x_dim)
-        if c["noise_conditioned"] and not 0 < c["y_noise_min"] < c["y_noise"]:
-            raise ValueError(f"y_noise_min: expected 0 < y_noise_min < y_noise ({c['y_noise']!r}) with "
-                             f"noise_conditioned, got {c['y_noise_min']!r}")
-        sample_noise = c["y_noise_sample"]
-        if c["noise_conditioned"] and sample_noise is not None and not c["y_noise_min"] <= sample_noise <= c["y_noise"]:
-            raise ValueError(f"y_noise_sample: expected a noise level in [y_noise_min, y_noise] = "
-                             f"[{c['y_noise_min']!r}, {c['y_noise']!r}], got {c['y_noise_sample']!r}")
-        extra = 1 if c["noise_conditioned"] else 0
-        self.net = InvertibleSequence(self.dim, self.cond_dim + extra, c["blocks"], c["hidden"], c["layers"],
+        self.net = InvertibleSequence(self.dim, self.cond_dim, c["blocks"], c["hidden"], c["layers"],
                                       c["clamp"], seed=c["seed"], activation=c["activation"],
-                                      permutation=c["permutation"],
-                                      conditional_affine=bool(c["conditional_affine"]))
+                                      permutation=c["permutation"])
 
     def dim_z(self):
         return self.problem.x_dim
@@ -100,46 +89,16 @@ class ConditionalINN(Model):
             return x
         return torch.cat([x, torch.randn(*x.shape[:-1], self.dim - x.shape[-1], device=x.device)], -1)
 
-    def _noise_feature(self, y, sigma):
-        """With ``noise_conditioned``, the condition gets one more feature: the log of the noise level
-        relative to ``y_noise`` (0 at the largest training noise, negative below)."""
-        if not self.config["noise_conditioned"]:
-            return y
-        level = torch.log(sigma / self.config["y_noise"]).expand(len(y), 1)
-        return torch.cat([y, level.to(y)], -1)
-
-    def _sampling_condition(self, y):
-        if not self.config["noise_conditioned"]:
-            return y
-        level = self.config["y_noise_sample"]
-        level = self.config["y_noise_min"] if level is None else level
-        return self._noise_feature(y, torch.tensor(level, device=y.device))
-
     def log_prob_standardized(self, x, y):
         xp = self._pad(x)
-        z, logdet = self.net(xp, self._sampling_condition(y))
+        z, logdet = self.net(xp, y)
         lp = -0.5 * (z**2).sum(-1) - 0.5 * self.dim * math.log(2 * math.pi) + logdet
         if self.dim > x.shape[-1]:  # the padding dimension is standard normal noise: divide its density out
             pad = xp[..., x.shape[-1] :]
             lp = lp + 0.5 * (pad**2).sum(-1) + 0.5 * pad.shape[-1] * math.log(2 * math.pi)
         return lp
 
-    def condition_noise(self) -> float:
-        """Standard deviation of the training noise on the condition at the current training progress:
-        ``y_noise``, decaying geometrically to ``y_noise_final`` over training where that is set."""
-        start, final = self.config["y_noise"], self.config["y_noise_final"]
-        if final is None or start <= 0:
-            return start
-        return start * (final / start) ** self.progress
-
     def loss(self, x, y):
-        if self.config["noise_conditioned"]:
-            # a noise level per pair, log-uniform in [y_noise_min, y_noise], told to the network
-            lo, hi = math.log(self.config["y_noise_min"]), math.log(self.config["y_noise"])
-            sigma = torch.exp(lo + (hi - lo) * torch.rand(len(y), 1, device=y.device))
-            y = self._noise_feature(y + sigma * torch.randn_like(y), sigma)
-        elif (noise := self.condition_noise()) > 0:
-            y = y + noise * torch.randn_like(y)
         z, logdet = self.net(self._pad(x), y)
         nll = (0.5 * (z**2).sum(-1) - logdet).mean() / self.dim
         return nll, {"nll": float(nll.detach())}
@@ -147,6 +106,6 @@ class ConditionalINN(Model):
     def sample_standardized(self, y, n, generator):
         m = len(y)
         z = torch.randn(m * n, self.dim, generator=generator, device=y.device)
-        c = self._sampling_condition(y).repeat_interleave(n, 0)
+        c = y.repeat_interleave(n, 0)
         x, _ = self.net(z, c, rev=True)
         return x[:, : self.problem.x_dim].reshape(m, n, -1)

@@ -58,7 +58,6 @@ class ConditionalVAE(Model):
         return self._dim_z
 
     def loss(self, x, y):
-        y = self.noisy_condition(y)
         mu, logvar = self.encoder(torch.cat([x, y], -1)).chunk(2, -1)
         logvar = logvar.clamp(-12.0, 6.0)
         z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()

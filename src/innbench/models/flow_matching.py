@@ -76,7 +76,6 @@ class FlowMatching(Model):
 
     def loss(self, x, y):
         c = self.config
-        y = self.noisy_condition(y)
         z = torch.randn_like(x)
         t = torch.rand(len(x), device=x.device)
         s = 1.0 - c["sigma_min"]

@@ -92,7 +92,7 @@ class NeuralSplineFlow(_ConditionalFlow):
                               hidden_features=[c["hidden"]] * c["layers"], randperm=False)
 
     def loss(self, x, y):
-        nll = self.nll(x, self.noisy_condition(y))
+        nll = self.nll(x, y)
         return nll, {"nll": float(nll.detach())}
 
 
@@ -153,7 +153,6 @@ class MAFDecoder(_ConditionalFlow):
                               hidden_features=[c["hidden"]] * c["layers"])
 
     def loss(self, x, y):
-        y = self.noisy_condition(y)
         z, ladj = self.flow(y).transform.call_and_ladj(x)
         nll = (0.5 * (z**2).sum(-1) - ladj).mean() / self.dim
         x_hat = self.decoder(torch.cat([z.detach(), y], -1))
@@ -221,7 +220,6 @@ class IAFDecoder(_ConditionalFlow):
         return self.encoder(torch.cat([x, y], -1))
 
     def loss(self, x, y):
-        y = self.noisy_condition(y)
         z, ladj = self.flow(y).transform.call_and_ladj(x)
         nll = (0.5 * (z**2).sum(-1) - ladj).mean() / self.dim
         cycle = ((self.encode(x, y) - z.detach()) ** 2).sum(-1).mean()

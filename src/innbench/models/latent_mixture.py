@@ -11,6 +11,7 @@ from torch import nn
 
 from .base import Model, ModelFacts
 from .blocks import InvertibleSequence
+from .parts import ConditionNoise
 
 __all__ = ["LatentMixtureINN"]
 
@@ -150,6 +151,11 @@ class LatentMixtureINN(Model):
     def dim_z(self):
         return self.problem.x_dim
 
+    @property
+    def condition_noise(self) -> ConditionNoise:
+        """``y_noise`` on a continuous condition; none on class labels (:meth:`Model.condition_noise`)."""
+        return super().condition_noise if self.problem.observation_classes is None else ConditionNoise()
+
     def set_normalization(self, x, y):
         super().set_normalization(x, y)
         if self.classes is None:
@@ -232,8 +238,6 @@ class LatentMixtureINN(Model):
     def loss(self, x, y):
         z, logdet = self.net(self._pad(x))
         if self.classes is None:
-            noise = self.config["y_noise"]
-            y = y + noise * torch.randn_like(y) if noise > 0 else y
             nll = -(self._latent_log_density(z, y) + logdet).mean() / self.dim
             return nll, {"nll": float(nll.detach())}
         joint = self.class_log_likelihoods(z) + self.log_class_prior  # log p(z, k)

@@ -7,15 +7,20 @@ condition, is built from the problem, and is tested on its own.
   network sees a continuous distribution.
 - :class:`Standardize`: a learned shift and scale (the training set's mean and standard deviation), saved
   with the model's weights.
+- :class:`ConditionNoise`: Gaussian noise on the condition while training (constant, annealed, or a level per
+  pair that the network is told).
 """
 
 from __future__ import annotations
+
+import math
+from collections.abc import Mapping
 
 import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["Dequantize", "LogitTransform", "Standardize"]
+__all__ = ["ConditionNoise", "Dequantize", "LogitTransform", "Standardize"]
 
 
 class LogitTransform:
@@ -196,3 +201,88 @@ class Standardize(nn.Module):
         """``log |det d forward / dv|`` (a scalar): add it to a density of standardised values to get the
         density of the original ones."""
         return -torch.log(self.std).sum()
+
+
+class ConditionNoise:
+    """Gaussian noise on the condition a conditional network reads (standardised, after the summary
+    network), while training only: ``c + sigma * e``, ``e ~ N(0, I)``.
+
+    A deterministic forward process puts the posterior on a set of lower dimension, where the likelihood has
+    no finite optimum; the noise smooths the conditional density (docs/journal/model_recipes.md). Three ways:
+
+    - a constant level ``sd`` (``final`` None), the default of every conditional model (0.01);
+    - a level annealed geometrically from ``sd`` to ``final`` over training (``progress`` 0 to 1);
+    - ``conditioned``: each training pair gets its own level, log-uniform in ``[low, sd]``, and the network
+      is told ``log(sigma / sd)`` as one more condition feature (:attr:`extra_features`); at inference it is
+      told ``sample_level`` (default ``low``), so one trained network offers the whole Err_post / Err_resim
+      trade and the level can be chosen after training (measured: docs/journal/recipes_in_code.md#cinn).
+
+    Arguments:
+        sd: the noise's standard deviation in standardised units (0: none).
+        final: the level reached at the end of training (None: constant).
+        conditioned: a level per pair, told to the network (above).
+        low: the lowest level with ``conditioned``.
+        sample_level: the level told to the network at inference with ``conditioned`` (None: ``low``).
+
+    A model builds it from its options (:meth:`from_options`: ``y_noise``, ``y_noise_final``,
+    ``noise_conditioned``, ``y_noise_min``, ``y_noise_sample``); the errors name those options.
+
+    Example:
+        >>> import torch
+        >>> from innbench.models.parts import ConditionNoise
+        >>> noise = ConditionNoise(0.01, final=0.001)
+        >>> round(noise.level(0.0), 6), round(noise.level(0.5), 6), round(noise.level(1.0), 6)
+        (0.01, 0.003162, 0.001)
+        >>> c = torch.zeros(3, 2)
+        >>> noise.inference(c) is c, noise.training(c, 0.0).shape
+        (True, torch.Size([3, 2]))
+    """
+
+    def __init__(self, sd: float = 0.0, final: float | None = None, conditioned: bool = False, low: float = 0.001,
+                 sample_level: float | None = None):
+        self.sd, self.final, self.conditioned = float(sd), final, bool(conditioned)
+        self.low, self.sample_level = low, sample_level
+        if self.conditioned:
+            if not 0 < low < self.sd:
+                raise ValueError(f"y_noise_min: expected 0 < y_noise_min < y_noise ({sd!r}) with noise_conditioned, "
+                                 f"got {low!r}")
+            if sample_level is not None and not low <= sample_level <= self.sd:
+                raise ValueError(f"y_noise_sample: expected a noise level in [y_noise_min, y_noise] = [{low!r}, "
+                                 f"{sd!r}], got {sample_level!r}")
+
+    @classmethod
+    def from_options(cls, options: Mapping) -> ConditionNoise:
+        """The noise of a model's options (absent ones: no noise, constant, not conditioned)."""
+        return cls(options.get("y_noise") or 0.0, options.get("y_noise_final"),
+                   bool(options.get("noise_conditioned")), options.get("y_noise_min", 0.001),
+                   options.get("y_noise_sample"))
+
+    @property
+    def extra_features(self) -> int:
+        """How many features the noise adds to the condition (1 with ``conditioned``, else 0)."""
+        return 1 if self.conditioned else 0
+
+    def level(self, progress: float = 1.0) -> float:
+        """The constant or annealed level at ``progress`` (the fraction of training done)."""
+        if self.final is None or self.sd <= 0:
+            return self.sd
+        return self.sd * (self.final / self.sd) ** progress
+
+    def training(self, c: torch.Tensor, progress: float = 1.0) -> torch.Tensor:
+        """The condition ``c (m, k)`` of a training batch, with its noise (and its level with ``conditioned``)."""
+        if self.conditioned:
+            lo, hi = math.log(self.low), math.log(self.sd)
+            sigma = torch.exp(lo + (hi - lo) * torch.rand(len(c), 1, device=c.device))
+            return self._told(c + sigma * torch.randn_like(c), sigma)
+        sd = self.level(progress)
+        return c + sd * torch.randn_like(c) if sd > 0 else c
+
+    def inference(self, c: torch.Tensor) -> torch.Tensor:
+        """The condition ``c (m, k)`` at inference: ``c`` itself, or with the level told to the network."""
+        if not self.conditioned:
+            return c
+        level = self.low if self.sample_level is None else self.sample_level
+        return self._told(c, torch.tensor(level, device=c.device))
+
+    def _told(self, c: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        return torch.cat([c, torch.log(sigma / self.sd).expand(len(c), 1).to(c)], -1)
