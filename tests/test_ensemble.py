@@ -7,6 +7,7 @@ import torch
 from innbench import api
 from innbench.models import build_model, load_model
 from innbench.models.cinn import ConditionalINN
+from innbench.models.ensemble import PosteriorEnsemble
 from innbench.problems import get_problem
 from innbench.simbudget import SimulationBudget
 from innbench.training import get_budget
@@ -26,13 +27,18 @@ def test_members_option_builds_an_ensemble_of_that_model():
     p = get_problem("two_moons")
     single = build_model("cinn", p, **SMALL)
     ens = build_model("cinn", p, members=3, seed=4, **SMALL)
-    assert isinstance(ens, ConditionalINN) and ens.is_ensemble and len(ens.members) == 3
+    assert isinstance(ens, PosteriorEnsemble) and len(ens.members) == 3
+    assert all(type(m) is ConditionalINN for m in ens.members) and ens.weights == pytest.approx([1 / 3] * 3)
     assert ens.name == "cinn" and ens.title == single.title and ens.config["members"] == 3
     assert ens.n_parameters() == 3 * single.n_parameters()  # the fair budget counts every member
     assert [m.config["seed"] for m in ens.members] == [4, 5, 6]
     w = [next(m.parameters()).detach() for m in ens.members]
     assert not torch.equal(w[0], w[1])  # different seeds, different initial weights
     assert type(build_model("cinn", p, members=1, **SMALL)) is ConditionalINN
+    with pytest.raises(ValueError, match="^members: one ConditionalINN is one model"):
+        ConditionalINN(p, members=3)
+    with pytest.raises(ValueError, match="members"):
+        build_model("inn", "kinematics", members=2)  # not conditional: no such option
 
 
 @pytest.mark.parametrize("bad", [0, -2, 2.5, "3", True])
@@ -97,7 +103,7 @@ def test_the_cli_trains_an_ensemble(tmp_path, capsys):
                "--set", "hidden=16", "--max-epochs", "3", "--out", str(out), "--quiet"])
     assert rc == 0
     m = load_model(out)
-    assert m.is_ensemble and len(m.members) == 2 and m.name == "mdn"
+    assert isinstance(m, PosteriorEnsemble) and len(m.members) == 2 and m.name == "mdn"
     assert m.sample(m.problem.fixed_observations()[1][:1], 5).shape == (1, 5, 2)
 
 
@@ -139,4 +145,39 @@ def test_an_ensemble_pickles_into_a_fresh_process(tmp_path):
             "assert np.array_equal(m.sample(y, 5, seed=1), np.load(sys.argv[1] + '/s.npy')); print(type(m).__name__)")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "MDNEnsemble"
+    assert out.stdout.strip() == "PosteriorEnsemble"
+
+
+def test_an_ensemble_is_its_members_trained_alone_and_composed():
+    """``members=K`` is K models trained one by one (seeds s .. s + K - 1, the same simulations) and composed
+    with equal weights: composing the models trained alone gives the same posterior, draw for draw."""
+    p, data, ens = _trained_ensemble(members=2)
+    alone = [api.train(p, "cinn", seed=2 + k, data=data, simulation_budget={"max_epochs": 3}, progress=False,
+                       **SMALL) for k in range(2)]
+    composed = PosteriorEnsemble(alone)
+    y = p.fixed_observations()[1][:2]
+    assert np.array_equal(composed.sample(y, 9, seed=4), ens.sample(y, 9, seed=4))
+    x = ens.sample(y[:1], 5, seed=0)[0]
+    assert np.array_equal(composed.log_prob(x, y[:1]), ens.log_prob(x, y[:1]))
+
+
+def test_a_weighted_ensemble_mixes_by_its_weights_and_keeps_them_on_disk(tmp_path):
+    p, _, ens = _trained_ensemble()
+    weighted = PosteriorEnsemble(list(ens.members), weights=[2.0, 1.0, 1.0])
+    assert weighted.weights == (0.5, 0.25, 0.25)
+    assert weighted.shares(10) == [5, 3, 2] and weighted.shares(4) == [2, 1, 1]
+    y = p.fixed_observations()[1][:1]
+    x = ens.sample(y, 6, seed=1)[0]
+    each = np.stack([m.log_prob(x, y) for m in ens.members])
+    want = np.log(0.5 * np.exp(each[0]) + 0.25 * np.exp(each[1]) + 0.25 * np.exp(each[2]))
+    assert weighted.log_prob(x, y) == pytest.approx(want, rel=1e-6)
+    weighted.save(tmp_path / "w")
+    again = load_model(tmp_path / "w")
+    assert again.weights == weighted.weights
+    assert np.array_equal(again.sample(y, 10, seed=3), weighted.sample(y, 10, seed=3))
+    with pytest.raises(ValueError, match="weights"):
+        PosteriorEnsemble(list(ens.members), weights=[1.0, -1.0, 1.0])
+    with pytest.raises(ValueError, match="one class on one problem"):
+        PosteriorEnsemble([ens.members[0], build_model("mdn", p, hidden=8)])
+    with pytest.raises(ValueError, match="members"):
+        PosteriorEnsemble([])

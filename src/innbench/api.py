@@ -21,7 +21,7 @@ import torch
 
 from . import evaluation
 from . import params as P
-from .models import Model, build_model, load_model
+from .models import Estimator, Model, build_model, load_model
 from .problems import get_problem
 from .reference import reference_posterior, test_observations
 from .training import Budget, fit, get_budget
@@ -170,7 +170,7 @@ def train(problem, model: str, seed: int = 0, preset: str | Budget = "default", 
         budget = get_budget(preset, **(budget_overrides or {}))
     if out is not None:  # fail before training, not after, if the model cannot be written
         from .atomic import check_output_dir
-        from .models.base import MODEL_FILES
+        from .models.estimator import MODEL_FILES
 
         check_output_dir(out, "out", MODEL_FILES)
     known = cls.defaults  # a preset's size options apply to the models that have them
@@ -282,7 +282,7 @@ def sample(model, observations, n: int = 4000, seed: int = 0, round_discrete: bo
         >>> api.sample(model, [[1.5, 0.0], [1.0, 0.5]], n=20, seed=1).shape
         (2, 20, 4)
     """
-    if not isinstance(model, Model):
+    if not isinstance(model, Estimator):
         model = load(model)
     return model.sample(observations, n, seed=seed, round_discrete=round_discrete)
 
@@ -391,7 +391,7 @@ def posterior(model, observation=None, device: str = "cpu") -> Posterior:
         >>> post.sample(10, seed=0).shape
         (10, 2)
     """
-    if not isinstance(model, Model):
+    if not isinstance(model, Estimator):
         model = load(model, device)
     return Posterior(model, observation)
 
@@ -512,7 +512,7 @@ def evaluate(model, observations=None, num_observations: int = 200, n_samples: i
         >>> result["summary"]["err_post_mean"] > 0
         True
     """
-    if not isinstance(model, Model):
+    if not isinstance(model, Estimator):
         model = load(model)
     problem = model.problem
     x_true = None
@@ -584,7 +584,7 @@ def evaluation_figures(model, result: dict, out, true_parameters=None) -> list:
     check_output_dir(out, "out")
     if "samples" not in result or "reference" not in result:
         raise ValueError("result: expected the output of evaluate(..., keep_samples=True) (it has no samples)")
-    if not isinstance(model, Model):
+    if not isinstance(model, Estimator):
         model = load(model)
     problem = model.problem
     out = Path(out)

@@ -419,9 +419,15 @@ def fit_simulations(model, budget: SimulationBudget | None = None, seed: int = 0
     if own:
         data = simulate_training_data(problem, budget.simulations, seed)
     x_np, y_np = check_training_data(problem, *data, check_values=False) if own else training_data(problem, data)
-    if getattr(model, "is_ensemble", False):  # each member in turn, on the same simulations
-        return model.fit_members(fit_simulations, (x_np, y_np), seed, budget=budget, progress=progress,
-                                 max_recoveries=max_recoveries)
+    summaries = [_fit_one(m, budget, seed + k, x_np, y_np, progress, max_recoveries)
+                 for k, m in enumerate(model.trainable_members())]  # an ensemble: each member on the same data
+    return model.record_training(summaries, seed)
+
+
+def _fit_one(model, budget, seed, x_np, y_np, progress, max_recoveries) -> dict:
+    """:func:`fit_simulations` of one model on checked simulations."""
+    torch.manual_seed(seed)
+    problem = model.problem
     n = len(x_np)
     rng = np.random.default_rng([seed, 104729])
     order = rng.permutation(n)

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 import torch
 
-from .models.base import Model
+from .models.estimator import Estimator
 from .runtime import check_deadline
 
 __all__ = ["PRESETS", "Budget", "TrainingDivergedError", "fit", "get_budget", "simulate_training_data"]
@@ -150,7 +150,7 @@ def simulate_training_data(problem, n: int, seed: int):
     return problem.simulate(n, rng)
 
 
-def fit(model: Model, budget: Budget, seed: int = 0, data=None, progress: bool = True,
+def fit(model: Estimator, budget: Budget, seed: int = 0, data=None, progress: bool = True,
         max_recoveries: int = 5, checkpoint_every: int = 250) -> dict:
     """Train ``model`` within ``budget`` and return a summary (losses, time, recoveries).
 
@@ -186,9 +186,14 @@ def fit(model: Model, budget: Budget, seed: int = 0, data=None, progress: bool =
     torch.manual_seed(seed)
     if data is None:
         data = simulate_training_data(model.problem, budget.n_train, seed)
-    if getattr(model, "is_ensemble", False):  # each member in turn, on the same data
-        return model.fit_members(fit, data, seed, budget=budget, progress=progress, max_recoveries=max_recoveries,
-                                 checkpoint_every=checkpoint_every)
+    summaries = [_fit_one(m, budget, seed + k, data, progress, max_recoveries, checkpoint_every)
+                 for k, m in enumerate(model.trainable_members())]  # an ensemble: each member on the same data
+    return model.record_training(summaries, seed)
+
+
+def _fit_one(model, budget, seed, data, progress, max_recoveries, checkpoint_every) -> dict:
+    """:func:`fit` of one model."""
+    torch.manual_seed(seed)
     x_np, y_np = data
     if len(x_np) != len(y_np) or len(x_np) == 0:
         raise ValueError(f"data: expected equally long non-empty x and y, got {len(x_np)} and {len(y_np)}")

@@ -29,7 +29,7 @@ import numpy as np
 from ..evaluation import _reference_method
 from ..metrics import err_post, err_resim, support_violation
 from ..models import Model, ModelLoadError, load_model
-from ..models.base import MODEL_FILES
+from ..models.estimator import MODEL_FILES
 from ..problems import ObservationError
 from ..reference import reference_posterior
 from ..runtime import TimeLimitError

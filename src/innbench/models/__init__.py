@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import importlib
 
-from .base import Model, ModelFacts, ModelLoadError, load_model
+from .base import Model, ModelFacts, ModelLoadError, _construct, load_model
+from .estimator import Estimator
 
-__all__ = ["Model", "ModelFacts", "ModelLoadError", "build_model", "get_model_class", "list_models", "load_model",
-           "register_model"]
+__all__ = ["Estimator", "Model", "ModelFacts", "ModelLoadError", "build_model", "get_model_class", "list_models",
+           "load_model", "register_model"]
 
 #: the built-in models as ``module:Class``, in the order of the paper's tables, then the models beyond the
 #: paper; each registers under its class's ``name``
@@ -102,7 +103,7 @@ def list_models() -> list[str]:
     return list(_REGISTRY)
 
 
-def build_model(name: str, problem, **config) -> Model:
+def build_model(name: str, problem, **config) -> Estimator:
     """A new, untrained model ``name`` for ``problem``.
 
     Train it with :func:`innbench.training.fit` or :func:`innbench.simbudget.fit_simulations` (or build
@@ -116,7 +117,8 @@ def build_model(name: str, problem, **config) -> Model:
             ``seed`` fixes the initial weights.
 
     Returns:
-        The :class:`Model` (a ``torch.nn.Module``).
+        The :class:`Model` (a ``torch.nn.Module``); with ``members=K > 1`` a
+        :class:`innbench.models.ensemble.PosteriorEnsemble` of K of them (seeds ``seed .. seed + K - 1``).
 
     Example:
         >>> from innbench.models import build_model
@@ -126,7 +128,7 @@ def build_model(name: str, problem, **config) -> Model:
         >>> model.n_parameters() > 10_000
         True
     """
-    return get_model_class(name)(problem, **config)
+    return _construct(get_model_class(name), problem, config)
 
 
 for _entry in BUILT_IN:

@@ -16,13 +16,10 @@ from .. import __version__
 from ..params import REMOVED_OPTIONS
 from ..problems import ObservationError, Problem, get_problem
 from ..runtime import check_deadline
+from .estimator import Estimator
 from .parts import ConditionNoise, Dequantize, LogitTransform, Standardize
 
 __all__ = ["Model", "ModelFacts", "ModelLoadError"]
-
-
-#: the files of a model directory (``Model.save`` replaces a directory holding only these)
-MODEL_FILES = {"config.json", "weights.pt"}
 
 
 class ModelLoadError(RuntimeError):
@@ -85,7 +82,7 @@ CONDITIONAL_DEFAULTS = {"condition_features": True, "summary": "auto", "summary_
 Y_SUPERVISED_DEFAULTS = {"transform_observations": True}
 
 
-class Model(nn.Module):
+class Model(Estimator):
     """Base class of all innbench models.
 
     A model works internally on standardised ``x`` and ``y`` (training-set mean and standard deviation,
@@ -152,16 +149,6 @@ class Model(nn.Module):
     #: the config option that sets the network width (scaled by ``Budget.params``); None: no width
     width_option: ClassVar[str | None] = "hidden"
 
-    def __new__(cls, *args, **config):
-        # ``members=K > 1`` on a conditional model: an ensemble of K of them (innbench.models.ensemble)
-        k = config.get("members", 1)
-        if (cls.conditional and not getattr(cls, "is_ensemble", False) and isinstance(k, int)
-                and not isinstance(k, bool) and k > 1):
-            from .ensemble import ensemble_class
-
-            cls = ensemble_class(cls)
-        return super().__new__(cls)
-
     def __init__(self, problem: Problem | str, **config):
         super().__init__()
         self.problem = get_problem(problem)
@@ -175,6 +162,10 @@ class Model(nn.Module):
 
         config = {k: check_option(k, v, known[k], width=k == self.width_option) for k, v in config.items()}
         self.config = {**known, **config}
+        if self.config.get("members", 1) != 1:
+            raise ValueError(f"members: one {type(self).__name__} is one model (members=1); build an ensemble "
+                             f"with build_model({self.name!r}, problem, members={self.config['members']!r}) or "
+                             "innbench.models.ensemble.PosteriorEnsemble")
         lr = self.config["lr_scale"]
         if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not np.isfinite(lr) or lr <= 0:
             raise ValueError(f"lr_scale: expected a positive learning-rate factor, got {lr!r}")
@@ -492,6 +483,15 @@ class Model(nn.Module):
         return samples
 
     # -- persistence --------------------------------------------------------------------------
+    def trainable_members(self) -> list[Model]:
+        """The models a trainer fits: this one."""
+        return [self]
+
+    def record_training(self, summaries: list[dict], seed: int) -> dict:
+        """A single model's training summary is the trainer's (already its ``train_info``)."""
+        self.train_info = summaries[0]
+        return self.train_info
+
     def state(self) -> dict:
         """What ``config.json`` of a saved model holds: names, versions, the config, facts and training summary."""
         return {
@@ -506,38 +506,6 @@ class Model(nn.Module):
             "train_info": self.train_info,
         }
 
-    def save(self, path, name: str = "out") -> Path:
-        """Write directory ``path`` with ``config.json`` and ``weights.pt``, replacing an earlier model
-        there as a whole (:func:`innbench.atomic.replace_dir`): an interrupted save leaves the earlier
-        model loadable. A directory holding other files is refused.
-
-        Args:
-            path: the model directory (created, with its parents, if missing).
-            name: what error messages call ``path`` (e.g. the CLI's ``--out``).
-
-        Returns:
-            The directory's path.
-
-        Example:
-            >>> import tempfile
-            >>> from innbench.models import build_model, load_model
-            >>> path = build_model("mdn", "linear").save(tempfile.mkdtemp() + "/mdn")
-            >>> sorted(p.name for p in path.iterdir())
-            ['config.json', 'weights.pt']
-            >>> load_model(path).config["components"]
-            16
-        """
-        from ..atomic import replace_dir
-
-        weights = {k: v.detach().cpu() for k, v in self.state_dict().items()}
-        config = json.dumps(self.state(), indent=2, default=float)
-
-        def fill(d: Path) -> None:
-            torch.save(weights, d / "weights.pt")
-            (d / "config.json").write_text(config)
-
-        return replace_dir(path, fill, name, owned=MODEL_FILES)
-
 
 #: the weights' names before the standardisation became a part (innbench 0.2.0 and earlier)
 _RENAMED_0_2_0 = {"x_mean": "x_scale.mean", "x_std": "x_scale.std", "c_mean": "c_scale.mean", "c_std": "c_scale.std"}
@@ -551,7 +519,17 @@ def _rename_0_2_0_weights(module, state_dict, prefix, *_):
             state_dict[prefix + new] = state_dict.pop(prefix + old)
 
 
-def load_model(path, device: str = "cpu", summary: nn.Module | None = None) -> Model:
+def _construct(cls: type[Model], problem, config: dict) -> Estimator:
+    """An untrained model of class ``cls``, or an ensemble of them where the config says ``members=K > 1``."""
+    k = config.get("members", 1)
+    if cls.conditional and isinstance(k, int) and not isinstance(k, bool) and k > 1:
+        from .ensemble import build_ensemble
+
+        return build_ensemble(cls, problem, **config)
+    return cls(problem, **config)
+
+
+def load_model(path, device: str = "cpu", summary: nn.Module | None = None) -> Estimator:
     """Load a model directory written by :meth:`Model.save` (weights with ``weights_only=True``).
 
     A model trained with a summary network of the user's own needs a fresh instance of it as ``summary``
@@ -618,8 +596,16 @@ def load_model(path, device: str = "cpu", summary: nn.Module | None = None) -> M
             raise ModelLoadError(f"summary: {str(path)!r} was trained with the built-in summary "
                                  f"{config.get('summary', 'auto')!r}; load it without summary=")
         config["summary"] = summary
+    weights = cfg.get("weights")
     try:
-        model = cls(problem, **config)
+        model = _construct(cls, problem, config)
+        if weights is not None:
+            from .ensemble import PosteriorEnsemble
+
+            if not isinstance(model, PosteriorEnsemble):
+                raise ValueError(f"weights: a single model has no mixture weights, got {weights!r}")
+            model = PosteriorEnsemble(list(model.members), weights)
+            model.config["seed"] = config.get("seed")
     except ValueError as exc:
         raise ModelLoadError(f"model_path: {cfg_file} holds an invalid model configuration ({exc})") from None
     try:
