@@ -9,7 +9,8 @@ from innbench import api
 from innbench.cli import main
 from innbench.models import get_model_class, list_models
 from innbench.problems import get_problem
-from innbench.simbudget import SimulationBudget, _validation_loss, fit_simulations, read_simulations
+from innbench.simbudget import SimulationBudget, fit_simulations, read_simulations
+from innbench.training import validation_loss
 from tolerance import EPS32
 
 
@@ -21,7 +22,7 @@ def _val_loss_of(model, x, y, info, seed=0):
     val = order[: info["n_validation"]]
     xv = torch.as_tensor(x[val], dtype=torch.float32)
     cv = model.condition(torch.as_tensor(y[val], dtype=torch.float32))
-    return _validation_loss(model, xv, cv, seed)
+    return validation_loss(model, xv, cv, seed)
 
 
 def test_early_stopping_stops_and_restores_the_best_epoch():
@@ -134,3 +135,27 @@ def test_every_model_trains_on_a_simulation_budget(name):
                   simulation_budget={"max_epochs": 2, "patience": 2}, **opts)
     assert m.train_info["epochs"] == (2 if get_model_class(name).trainable else 0)
     assert np.isfinite(m.sample([[0.0, 0.0]] if on_moons else [[1.0, 0.2]], 20, seed=0)).all()
+
+
+def test_the_one_loop_takes_any_plan_with_any_schedule():
+    """``optimise`` is the loop of both trainers; its plan and schedule combine freely: early stopping under
+    the fixed budget's cosine schedule keeps its best epoch, whose validation loss is the best on its curve."""
+    import torch
+
+    from innbench.models import build_model
+    from innbench.training import CosineSchedule, EarlyStopping, get_budget, optimise, validation_loss
+
+    p = get_problem("linear")
+    x, y = p.simulate(600, np.random.default_rng(0))
+    m = build_model("cinn", p, hidden=16, blocks=2)
+    m.set_normalization(x[:500], y[:500])
+    xt, xv = (torch.as_tensor(a, dtype=torch.float32) for a in (x[:500], x[500:]))
+    ct, cv = (m.condition(torch.as_tensor(a, dtype=torch.float32)) for a in (y[:500], y[500:]))
+    plan = EarlyStopping(500, 50, max_epochs=12, patience=4, lr_patience=None, validation=(xv, cv), seed=1)
+    budget = get_budget("tiny", n_batches=12 * 10)
+    loop = optimise(m, xt, ct, plan, CosineSchedule(budget, 1.0), grad_clip=5.0, weight_decay=0.0, max_recoveries=2)
+    assert loop.step == 10 * len(plan.curve) and len(loop.history) == len(plan.curve)
+    best_epoch, best_loss = plan.best[1], plan.best[0]
+    assert best_loss == min(v for _, v in plan.curve) and plan.curve[best_epoch - 1][1] == best_loss
+    assert best_loss < plan.curve[0][1]  # it learned
+    assert validation_loss(m, xv, cv, 1) == pytest.approx(best_loss, rel=1e-5)  # the best epoch's weights kept

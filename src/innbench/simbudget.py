@@ -11,8 +11,6 @@ early stopping) with a plateau schedule and a batch size that grows with ``N``.
 
 from __future__ import annotations
 
-import copy
-import sys
 import time
 from dataclasses import asdict, dataclass
 
@@ -21,8 +19,7 @@ import torch
 
 from . import params as P
 from .problems.base import short_values
-from .runtime import check_deadline
-from .training import TrainingDivergedError, _step, simulate_training_data
+from .training import EarlyStopping, WarmupSchedule, optimise, progress_bar, simulate_training_data
 
 __all__ = ["SimulationBudget", "check_training_data", "fit_simulations", "read_simulations"]
 
@@ -363,20 +360,6 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _validation_loss(model, xv, cv, seed: int) -> float:
-    """The mean loss over the validation split, with the same noise every epoch (a fixed torch seed),
-    so that epochs are compared on equal terms."""
-    with torch.random.fork_rng(devices=[]), torch.no_grad():
-        torch.manual_seed(seed)
-        total, n = 0.0, 0
-        for s in range(0, len(xv), 4096):
-            xb = model.standardize_x(model.dequantize(xv[s : s + 4096]))
-            loss, _ = model.training_loss(xb, cv[s : s + 4096])
-            total += float(loss) * len(xb)
-            n += len(xb)
-    return total / n
-
-
 def fit_simulations(model, budget: SimulationBudget | None = None, seed: int = 0, data=None,
                     progress: bool = True, max_recoveries: int = 5) -> dict:
     """Train ``model`` on ``data = (x, y)`` (default: ``budget.simulations`` fresh simulations) with a
@@ -454,67 +437,19 @@ def _fit_one(model, budget, seed, x_np, y_np, progress, max_recoveries) -> dict:
     batch = budget.batch_for(len(tr))
     steps_per_epoch = max(1, len(tr) // batch)
     max_epochs = budget.max_epochs or max(1, budget.max_steps // steps_per_epoch)
-    lr = budget.lr * float(model.config["lr_scale"])
-    opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=budget.weight_decay)
-    gen = torch.Generator(device="cpu").manual_seed(seed)
-    model.progress = 1.0
-    best = (float("inf"), 0, copy.deepcopy(model.state_dict()))
-    curve, history, recoveries, lr_scale = [], [], 0, 1.0
-    last_cut = 0  # the epoch of the last learning-rate cut (plateau schedule)
-    stopped = f"max epochs ({max_epochs})"
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=max_epochs, desc=f"train {model.name} on {problem.name} ({n} simulations)", unit="epoch",
-                   dynamic_ncols=True, leave=False, mininterval=0.5 if sys.stderr.isatty() else 10.0)
+    plan = EarlyStopping(len(tr), batch, max_epochs, budget.patience, budget.lr_patience, (xv, cv), seed)
+    schedule = WarmupSchedule(budget.lr * float(model.config["lr_scale"]), steps_per_epoch)  # one epoch's warm-up
+    bar = progress_bar(progress, max_epochs, f"train {model.name} on {problem.name} ({n} simulations)", "epoch")
     t0 = time.perf_counter()
-    step = 0
     try:
-        for epoch in range(1, max_epochs + 1):
-            model.train()
-            perm = torch.randperm(len(tr), generator=gen).to(dev)
-            ema = None
-            for b in range(steps_per_epoch):
-                check_deadline()
-                idx = perm[b * batch : (b + 1) * batch]
-                warm = min(1.0, (step + 1) / steps_per_epoch)  # one epoch of linear warm-up
-                for g in opt.param_groups:
-                    g["lr"] = lr * lr_scale * warm
-                lv = _step(model, opt, model.standardize_x(model.dequantize(xt[idx])), ct[idx], budget.grad_clip)
-                if lv is None:  # non-finite: back to the best weights, half the learning rate
-                    recoveries += 1
-                    if recoveries > max_recoveries:
-                        raise TrainingDivergedError(
-                            f"training {model.name} on {problem.name} diverged: non-finite loss in epoch {epoch} "
-                            f"after {max_recoveries} roll-backs; try a lower lr")
-                    model.load_state_dict(best[2])
-                    lr_scale *= 0.5
-                    continue
-                ema = lv if ema is None else 0.9 * ema + 0.1 * lv
-                step += 1
-            model.eval()
-            vloss = _validation_loss(model, xv, cv, seed)
-            curve.append((epoch, vloss))
-            history.append((step, ema))
-            if np.isfinite(vloss) and vloss < best[0]:
-                best = (vloss, epoch, copy.deepcopy(model.state_dict()))
-            if budget.lr_patience and epoch - max(best[1], last_cut) >= budget.lr_patience:
-                lr_scale *= 0.5
-                last_cut = epoch
-            if bar is not None:
-                bar.set_postfix(val=f"{vloss:.4f}", best=f"{best[0]:.4f}", refresh=False)
-                bar.update(1)
-            if epoch - best[1] >= budget.patience:
-                stopped = f"early stopping: no better validation loss for {budget.patience} epochs"
-                break
+        loop = optimise(model, xt, ct, plan, schedule, grad_clip=budget.grad_clip, weight_decay=budget.weight_decay,
+                        max_recoveries=max_recoveries, bar=bar)
     finally:
         if bar is not None:
             bar.close()
-    model.load_state_dict(best[2])
     model.eval()
-    model.train_info = {**summary, "train_seconds": time.perf_counter() - t0, "final_loss": best[0],
-                        "loss_history": history, "epochs": len(curve), "best_epoch": best[1], "stopped": stopped,
-                        "validation_curve": curve, "batch_size": batch, "steps": step, "recoveries": recoveries,
-                        "lr_factor": lr_scale}
+    model.train_info = {**summary, "train_seconds": time.perf_counter() - t0, "final_loss": plan.best[0],
+                        "loss_history": loop.history, "epochs": len(plan.curve), "best_epoch": plan.best[1],
+                        "stopped": plan.stopped, "validation_curve": plan.curve, "batch_size": batch,
+                        "steps": loop.step, "recoveries": loop.recoveries, "lr_factor": loop.cut}
     return model.train_info

@@ -14,7 +14,8 @@ import torch
 from .models.estimator import Estimator
 from .runtime import check_deadline
 
-__all__ = ["PRESETS", "Budget", "TrainingDivergedError", "fit", "get_budget", "simulate_training_data"]
+__all__ = ["PRESETS", "Budget", "CosineSchedule", "EarlyStopping", "LoopState", "StepBudget", "TrainingDivergedError",
+           "WarmupSchedule", "fit", "get_budget", "optimise", "simulate_training_data", "validation_loss"]
 
 
 class TrainingDivergedError(RuntimeError):
@@ -204,65 +205,252 @@ def _fit_one(model, budget, seed, data, progress, max_recoveries, checkpoint_eve
     dev = model.device
     x_all = torch.as_tensor(x_np, dtype=torch.float32, device=dev)
     y_all = model.condition(torch.as_tensor(y_np, dtype=torch.float32, device=dev))
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=budget.n_batches, desc=f"train {model.name} on {model.problem.name}", unit="batch",
-                   dynamic_ncols=True, leave=False, mininterval=0.5 if sys.stderr.isatty() else 10.0)
+    plan = StepBudget(budget.n_batches, budget.batch_size, len(x_all), seed, checkpoint_every)
+    schedule = CosineSchedule(budget, float(model.config["lr_scale"]))
+    bar = progress_bar(progress, budget.n_batches, f"train {model.name} on {model.problem.name}", "batch")
     t0 = time.perf_counter()
     try:
-        ema, history, recoveries = _train_loop(model, budget, x_all, y_all, seed, bar, max_recoveries,
-                                               checkpoint_every)
+        loop = optimise(model, x_all, y_all, plan, schedule, grad_clip=budget.grad_clip,
+                        weight_decay=budget.weight_decay, max_recoveries=max_recoveries, bar=bar)
     finally:
         if bar is not None:
             bar.close()
     seconds = time.perf_counter() - t0
     model.progress = 1.0
     model.eval()
-    return _record(model, seed, budget, seconds=seconds, final_loss=ema, history=history, recoveries=recoveries,
-                   n_parameters=model.n_parameters())
+    return _record(model, seed, budget, seconds=seconds, final_loss=loop.ema, history=loop.history,
+                   recoveries=loop.recoveries, n_parameters=model.n_parameters())
 
 
-def _train_loop(model, budget, x_all, y_all, seed, bar, max_recoveries, checkpoint_every):
-    """The optimisation proper: ``(final smoothed loss, [(step, smoothed loss)], roll-backs)``."""
-    gen = torch.Generator(device="cpu").manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=budget.lr, betas=(0.9, 0.95), weight_decay=budget.weight_decay)
-    model.train()
-    lr_scale, recoveries = 1.0, 0
-    model_lr = float(model.config["lr_scale"])  # the model's own factor (a base option, validated at build)
-    good = (copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict()))
-    history, ema = [], None
-    step = 0
-    while step < budget.n_batches:
-        check_deadline()
-        idx = torch.randint(0, len(x_all), (budget.batch_size,), generator=gen).to(x_all.device)
-        for g in opt.param_groups:
-            g["lr"] = budget.lr_at(step) * lr_scale * model_lr
-        model.progress = step / budget.n_batches
-        lv = _step(model, opt, model.standardize_x(model.dequantize(x_all[idx])), y_all[idx], budget.grad_clip)
-        if lv is None:  # non-finite loss or gradient: roll back, halve the learning rate
-            recoveries += 1
-            if recoveries > max_recoveries:
-                raise TrainingDivergedError(
-                    f"training {model.name} on {model.problem.name} diverged: non-finite loss at step {step} "
-                    f"after {max_recoveries} roll-backs (learning rate now {budget.lr_at(step) * lr_scale:.2e}); "
-                    "try a lower --lr or a smaller clamp")
-            model.load_state_dict(good[0])
-            opt.load_state_dict(good[1])
-            lr_scale *= 0.5
-            continue
-        ema = lv if ema is None else 0.98 * ema + 0.02 * lv
-        if step % 50 == 0 or step == budget.n_batches - 1:
-            history.append((step, ema))
+# -- the one training loop -------------------------------------------------------------------------------------
+# ``optimise`` runs every training in innbench: a plan (which batches, when to stop, what a roll-back returns
+# to) times a schedule (the learning rate and the ramps' progress at each step). ``fit`` uses StepBudget with
+# CosineSchedule, ``innbench.simbudget.fit_simulations`` EarlyStopping with WarmupSchedule.
+
+
+@dataclass
+class LoopState:
+    """Where a training run stands: optimiser steps taken, roll-backs so far, the factor on the schedule's
+    learning rate (halved by each roll-back and each plateau), the smoothed training loss and its history."""
+
+    step: int = 0
+    recoveries: int = 0
+    cut: float = 1.0
+    ema: float | None = None
+    history: list = field(default_factory=list)
+
+
+class CosineSchedule:
+    """The fixed budget's learning rate: :meth:`Budget.lr_at` (linear warm-up, cosine decay) times the
+    model's ``lr_scale``; ramps read ``model.progress`` = the fraction of the steps done."""
+
+    def __init__(self, budget: Budget, model_lr: float):
+        self.budget, self.model_lr, self.initial_lr = budget, model_lr, budget.lr
+
+    def lr(self, step: int, cut: float) -> float:
+        return self.budget.lr_at(step) * cut * self.model_lr
+
+    def progress(self, step: int) -> float:
+        return step / self.budget.n_batches
+
+
+class WarmupSchedule:
+    """A constant learning rate ``lr`` after a linear warm-up over ``warmup_steps``; ramps stay at their end
+    (``progress`` 1: the number of steps is not known in advance)."""
+
+    def __init__(self, lr: float, warmup_steps: int):
+        self.initial_lr, self.warmup_steps = lr, warmup_steps
+
+    def lr(self, step: int, cut: float) -> float:
+        return self.initial_lr * cut * min(1.0, (step + 1) / self.warmup_steps)
+
+    def progress(self, step: int) -> float:
+        return 1.0
+
+
+class StepBudget:
+    """Stop after ``n_batches`` steps, each on ``batch_size`` pairs drawn with replacement from the ``n``
+    training pairs; a roll-back returns to the last checkpoint (weights and optimiser, every
+    ``checkpoint_every`` steps). A failed step is retried on a fresh batch."""
+
+    unit = "batch"
+
+    def __init__(self, n_batches: int, batch_size: int, n: int, seed: int, checkpoint_every: int):
+        self.n_batches, self.batch_size, self.n, self.checkpoint_every = n_batches, batch_size, n, checkpoint_every
+        self.gen = torch.Generator(device="cpu").manual_seed(seed)
+
+    def start(self, model, opt) -> None:
+        self.model, self.opt = model, opt
+        self.good = (copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict()))
+
+    def periods(self):
+        return (1,)
+
+    def batches(self, period, loop: LoopState, device):
+        while loop.step < self.n_batches:
+            yield torch.randint(0, self.n, (self.batch_size,), generator=self.gen).to(device)
+
+    def where(self, loop: LoopState) -> str:
+        return f"at step {loop.step}"
+
+    def roll_back(self) -> None:
+        self.model.load_state_dict(self.good[0])
+        self.opt.load_state_dict(self.good[1])
+
+    def after_step(self, loss: float, loop: LoopState, bar) -> None:
+        loop.ema = loss if loop.ema is None else 0.98 * loop.ema + 0.02 * loss
+        if loop.step % 50 == 0 or loop.step == self.n_batches - 1:
+            loop.history.append((loop.step, loop.ema))
             if bar is not None:
-                bar.set_postfix(loss=f"{ema:.4f}", refresh=False)
-        if (step + 1) % checkpoint_every == 0:
-            good = (copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict()))
+                bar.set_postfix(loss=f"{loop.ema:.4f}", refresh=False)
+        if (loop.step + 1) % self.checkpoint_every == 0:
+            self.good = (copy.deepcopy(self.model.state_dict()), copy.deepcopy(self.opt.state_dict()))
         if bar is not None:
             bar.update(1)
-        step += 1
-    return ema, history, recoveries
+
+    def end_period(self, period, loop: LoopState, bar) -> bool:
+        return False
+
+    def finish(self) -> None:
+        pass
+
+
+class EarlyStopping:
+    """Epochs over the training pairs (a fresh permutation each, ``batch_size`` per step), the mean loss on
+    the validation pairs after each; stop after ``patience`` epochs without a better one (or at
+    ``max_epochs``) and keep the best epoch's weights. ``lr_patience`` epochs without progress halve the
+    learning rate (None: never). A roll-back returns to the best epoch's weights."""
+
+    unit = "epoch"
+
+    def __init__(self, n_train: int, batch_size: int, max_epochs: int, patience: int, lr_patience: int | None,
+                 validation: tuple, seed: int):
+        self.n_train, self.batch_size, self.max_epochs = n_train, batch_size, max_epochs
+        self.steps_per_epoch = max(1, n_train // batch_size)
+        self.patience, self.lr_patience, self.validation, self.seed = patience, lr_patience, validation, seed
+        self.gen = torch.Generator(device="cpu").manual_seed(seed)
+        self.curve: list = []
+        self.last_cut = 0  # the epoch of the last learning-rate cut (plateau schedule)
+        self.stopped = f"max epochs ({max_epochs})"
+        self.epoch = 0
+
+    def start(self, model, opt) -> None:
+        self.model = model
+        self.best = (float("inf"), 0, copy.deepcopy(model.state_dict()))
+
+    def periods(self):
+        return range(1, self.max_epochs + 1)
+
+    def batches(self, epoch, loop: LoopState, device):
+        self.epoch = epoch
+        perm = torch.randperm(self.n_train, generator=self.gen).to(device)
+        loop.ema = None
+        for b in range(self.steps_per_epoch):
+            yield perm[b * self.batch_size : (b + 1) * self.batch_size]
+
+    def where(self, loop: LoopState) -> str:
+        return f"in epoch {self.epoch}"
+
+    def roll_back(self) -> None:
+        self.model.load_state_dict(self.best[2])
+
+    def after_step(self, loss: float, loop: LoopState, bar) -> None:
+        loop.ema = loss if loop.ema is None else 0.9 * loop.ema + 0.1 * loss
+
+    def end_period(self, epoch, loop: LoopState, bar) -> bool:
+        self.model.eval()
+        vloss = validation_loss(self.model, *self.validation, self.seed)
+        self.curve.append((epoch, vloss))
+        loop.history.append((loop.step, loop.ema))
+        if np.isfinite(vloss) and vloss < self.best[0]:
+            self.best = (vloss, epoch, copy.deepcopy(self.model.state_dict()))
+        if self.lr_patience and epoch - max(self.best[1], self.last_cut) >= self.lr_patience:
+            loop.cut *= 0.5
+            self.last_cut = epoch
+        if bar is not None:
+            bar.set_postfix(val=f"{vloss:.4f}", best=f"{self.best[0]:.4f}", refresh=False)
+            bar.update(1)
+        if epoch - self.best[1] >= self.patience:
+            self.stopped = f"early stopping: no better validation loss for {self.patience} epochs"
+            return True
+        return False
+
+    def finish(self) -> None:
+        self.model.load_state_dict(self.best[2])
+
+
+def optimise(model, x, c, plan, schedule, *, grad_clip: float, weight_decay: float, max_recoveries: int,
+             bar=None) -> LoopState:
+    """The one training loop: Adam (betas 0.9, 0.95) on standardised batches of ``x`` (problem units) and
+    ``c`` (standardised conditions), the batches and the stopping rule from ``plan``, the learning rate from
+    ``schedule``. A non-finite loss or gradient rolls back (``plan.roll_back``) and halves the learning rate;
+    after ``max_recoveries`` of them :class:`TrainingDivergedError` names where.
+
+    Arguments:
+        model: the :class:`innbench.models.Model` (its normalisation already set).
+        x: training parameters ``(N, x_dim)`` as a float32 tensor on the model's device.
+        c: their standardised conditions (``model.condition``).
+        plan: :class:`StepBudget` or :class:`EarlyStopping`.
+        schedule: :class:`CosineSchedule` or :class:`WarmupSchedule`.
+        grad_clip, weight_decay: as in :class:`Budget`.
+        max_recoveries: roll-backs before giving up.
+        bar: a tqdm progress bar (or None).
+
+    Returns:
+        The :class:`LoopState` at the end (the plan holds what it measured: the validation curve, the best epoch).
+    """
+    opt = torch.optim.Adam(model.parameters(), lr=schedule.initial_lr, betas=(0.9, 0.95), weight_decay=weight_decay)
+    loop = LoopState()
+    plan.start(model, opt)
+    for period in plan.periods():
+        model.train()
+        for idx in plan.batches(period, loop, x.device):
+            check_deadline()
+            for g in opt.param_groups:
+                g["lr"] = schedule.lr(loop.step, loop.cut)
+            model.progress = schedule.progress(loop.step)
+            lv = _step(model, opt, model.standardize_x(model.dequantize(x[idx])), c[idx], grad_clip)
+            if lv is None:  # non-finite loss or gradient: roll back, halve the learning rate
+                loop.recoveries += 1
+                if loop.recoveries > max_recoveries:
+                    lr_now = schedule.lr(loop.step, loop.cut)
+                    raise TrainingDivergedError(
+                        f"training {model.name} on {model.problem.name} diverged: non-finite loss {plan.where(loop)} "
+                        f"after {max_recoveries} roll-backs (learning rate now {lr_now:.2e}); try a lower lr or a "
+                        "smaller clamp")
+                plan.roll_back()
+                loop.cut *= 0.5
+                continue
+            plan.after_step(lv, loop, bar)
+            loop.step += 1
+        if plan.end_period(period, loop, bar):
+            break
+    plan.finish()
+    return loop
+
+
+def validation_loss(model, xv, cv, seed: int) -> float:
+    """The mean loss over validation pairs ``xv`` (problem units) and ``cv`` (standardised conditions), with
+    the same noise every call (a fixed torch seed), so that epochs are compared on equal terms."""
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        torch.manual_seed(seed)
+        total, n = 0.0, 0
+        for s in range(0, len(xv), 4096):
+            xb = model.standardize_x(model.dequantize(xv[s : s + 4096]))
+            loss, _ = model.training_loss(xb, cv[s : s + 4096])
+            total += float(loss) * len(xb)
+            n += len(xb)
+    return total / n
+
+
+def progress_bar(show: bool, total: int, desc: str, unit: str):
+    """A tqdm bar over ``total`` units (None where ``show`` is False); quiet when stderr is not a terminal."""
+    if not show:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, leave=False,
+                mininterval=0.5 if sys.stderr.isatty() else 10.0)
 
 
 def _step(model, opt, xb, yb, grad_clip) -> float | None:
