@@ -122,7 +122,7 @@ def main(argv=None):
     for steps in args.sample_steps or [None]:
         if steps is not None:  # the ODE solver's steps are read at sampling time
             for m in getattr(model, "members", [model]):
-                m.config["steps"] = steps
+                m.configure(steps=steps)
         samples = api.sample(model, y, n=args.samples, seed=args.seed + 1)
         err = err_post(samples, ref)
         std_ratio = samples.std(1) / ref.std(1)

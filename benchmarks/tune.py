@@ -75,7 +75,8 @@ def main(argv=None):
         sweep = [(key, parse_pairs([f"{key}={v}"], "--sweep")[key]) for v in values.split(",")]
     for key, value in sweep:
         if key is not None:
-            m.config[key] = value
+            for member in getattr(m, "members", [m]):
+                member.configure(**{key: value})
         tag = args.tag if key is None else f"{args.tag}@{key}={value}"
         s, ep, dist = _score(args, p, m, y, ref, config, budget, info, tag)
     if args.save:

@@ -234,7 +234,7 @@ def test_noise_conditioned_cinn_samples_as_thin_a_posterior_as_asked(tmp_path):
     _, y_obs = p.simulate(8, np.random.default_rng(3))
     resim = {}
     for level in (0.01, 0.3):
-        m.config["y_noise_sample"] = level
+        m.configure(y_noise_sample=level)
         dist, _, _ = err_resim(p, m.sample(y_obs, 1000, seed=0), y_obs)
         resim[level] = float(np.nanmean(dist))
     # sigma 0.3 in standardised units is about 0.3 * 1.41 * 0.8 = 0.34 in y

@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
 import torch
 
 from .base import Model, ModelFacts
 from .blocks import subnet
 from .losses import autoencoder_loss
+from .settings import YSupervisedSettings
 
 __all__ = ["Autoencoder"]
+
+
+@dataclass(frozen=True)
+class AutoencoderSettings(YSupervisedSettings):
+    """The options of :class:`Autoencoder` (model ``autoencoder``), each documented in its docstring's Args."""
+
+    width_field: ClassVar[str | None] = "hidden"
+
+    hidden: int = 256
+    layers: int = 4
+    mmd_weight: float = 50.0
+    reconstruction_weight: float = 1.0
+    decode_from: Literal["y", "y_hat"] = "y"
+    decode_noise: float = 0.01
 
 
 class Autoencoder(Model):
@@ -50,9 +68,7 @@ class Autoencoder(Model):
     name = "autoencoder"
     title = "autoencoder"
     facts = ModelFacts(ml_loss=False, y_supervised=True, exact_inverse=False, density=False, equation="Eq. 7")
-    defaults = {"hidden": 256, "layers": 4, "mmd_weight": 50.0, "reconstruction_weight": 1.0, "decode_from": "y",
-                "decode_noise": 0.01,
-                "transform_observations": True, "seed": 0}
+    Settings = AutoencoderSettings
 
     def build(self):
         p, c = self.problem, self.config

@@ -18,6 +18,7 @@ from ..problems import ObservationError, Problem, get_problem
 from ..runtime import check_deadline
 from .estimator import Estimator
 from .parts import ConditionNoise, Dequantize, LogitTransform, Standardize
+from .settings import ConditionalSettings, ModelSettings, OptionsView, YSupervisedSettings, settings_from_defaults
 
 __all__ = ["Model", "ModelFacts", "ModelLoadError"]
 
@@ -61,25 +62,6 @@ class ModelFacts:
     exact_inverse: bool
     density: bool
     equation: str
-
-
-#: Options every model has (besides its own ``defaults``). ``lr_scale`` is a per-model recipe factor on
-#: the budget's learning-rate schedule (the budget itself stays the same for every model of a grid).
-BASE_DEFAULTS = {"bounded_transform": "logit", "lr_scale": 1.0}
-#: Options of every conditional model: ``condition_features`` adds the problem's extra condition features
-#: (:meth:`innbench.problems.Problem.condition_features`) to the standardised y it is given; ``summary``
-#: names the summary network that embeds y first (:mod:`innbench.models.summary`; "auto": by the problem's
-#: observation kind, none for a vector; or a ``torch.nn.Module`` of the user's), with ``summary_dim``
-#: outputs (None: ``max(8, 2 dim(x))``) and width ``summary_hidden``; ``summary_moments``: the set summary
-#: also pools the items' mean and covariance (:class:`innbench.models.summary.SetSummary`). The summary is
-#: trained with the model. ``members=K > 1`` makes the model an ensemble of K such models trained from seeds
-#: ``seed .. seed + K - 1`` on the same simulations (:mod:`innbench.models.ensemble`).
-CONDITIONAL_DEFAULTS = {"condition_features": True, "summary": "auto", "summary_dim": None, "summary_hidden": 64,
-                        "summary_moments": True, "members": 1}
-#: Options of every y-supervised model (``facts.y_supervised``: x encoded as ``[y, z]``):
-#: ``transform_observations`` has its y output predict the problem's stretched observation coordinate
-#: (:meth:`innbench.problems.Problem.transform_observations`) instead of raw y.
-Y_SUPERVISED_DEFAULTS = {"transform_observations": True}
 
 
 class Model(Estimator):
@@ -145,7 +127,13 @@ class Model(Estimator):
     requires_likelihood: ClassVar[bool] = False
     #: whether the model needs the problem's ``log_prior`` (and a stochastic simulator): neural likelihood + MCMC
     requires_prior_density: ClassVar[bool] = False
-    defaults: ClassVar[dict] = {}
+    #: the model's typed options (:mod:`innbench.models.settings`), each documented in the class's Args
+    Settings: ClassVar[type[ModelSettings]] = ModelSettings
+    #: every option with its default (from :attr:`Settings`; a model may give only this dict instead)
+    defaults: ClassVar[dict] = ModelSettings.defaults()
+    #: options that may change after the model is built (read when sampling, not by the weights):
+    #: :meth:`configure`
+    sampling_options: ClassVar[tuple[str, ...]] = ()
     #: the config option that sets the network width (scaled by ``Budget.params``); None: no width
     width_option: ClassVar[str | None] = "hidden"
 
@@ -155,22 +143,14 @@ class Model(Estimator):
         custom_summary = config.get("summary")
         if isinstance(custom_summary, nn.Module):
             config = {**config, "summary": f"custom:{type(custom_summary).__name__}"}
-        from ..params import check_known, check_option
-
         known = self.known_options()
-        check_known(config, known, f"config: model {self.name!r}")
-
-        config = {k: check_option(k, v, known[k], width=k == self.width_option) for k, v in config.items()}
-        self.config = {**known, **config}
+        #: the typed, validated options (:attr:`Settings`); ``config`` is the same as a dict
+        self.settings = self.Settings.from_options(config, f"config: model {self.name!r}")
+        self.config = OptionsView(self.settings.as_dict())
         if self.config.get("members", 1) != 1:
             raise ValueError(f"members: one {type(self).__name__} is one model (members=1); build an ensemble "
                              f"with build_model({self.name!r}, problem, members={self.config['members']!r}) or "
                              "innbench.models.ensemble.PosteriorEnsemble")
-        lr = self.config["lr_scale"]
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not np.isfinite(lr) or lr <= 0:
-            raise ValueError(f"lr_scale: expected a positive learning-rate factor, got {lr!r}")
-        if self.config["bounded_transform"] not in ("logit", None):
-            raise ValueError(f"bounded_transform: expected 'logit' or None, got {self.config['bounded_transform']!r}")
         p = self.problem
         #: the logit of two-sided bounded parameters (:class:`innbench.models.parts.LogitTransform`)
         self.bounded = LogitTransform.for_problem(p, self.config["bounded_transform"] == "logit")
@@ -203,12 +183,44 @@ class Model(Estimator):
             self.cond_dim += self.condition_noise.extra_features  # the noise level, where it is told
             self.build()
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "Settings" not in cls.__dict__ and "defaults" in cls.__dict__:
+            # a model that gives a defaults dict (a user's, or a variant of a built-in one): typed settings
+            # made from it, on the settings of its parent model or of its kind
+            base = cls.Settings
+            if base is ModelSettings:
+                facts = getattr(cls, "facts", None)
+                base = (ConditionalSettings if cls.conditional else
+                        YSupervisedSettings if facts is not None and facts.y_supervised else ModelSettings)
+            cls.Settings = settings_from_defaults(base, cls.__dict__["defaults"], f"{cls.__name__}Settings",
+                                                  cls.width_option)
+        cls.defaults = cls.Settings.defaults()
+
     @classmethod
     def known_options(cls) -> dict:
-        """Every option the model takes with its default: the model's own ``defaults`` and the options all
-        models (:data:`BASE_DEFAULTS`), conditional ones and y-supervised ones share."""
-        return {**BASE_DEFAULTS, **(CONDITIONAL_DEFAULTS if cls.conditional else {}),
-                **(Y_SUPERVISED_DEFAULTS if cls.facts.y_supervised else {}), **cls.defaults}
+        """Every option the model takes with its default (the fields of :attr:`Settings`)."""
+        return dict(cls.defaults)
+
+    def configure(self, **changes) -> None:
+        """Change options read when sampling (:attr:`sampling_options`, e.g. the cINN's ``y_noise_sample``,
+        flow matching's ``steps``), validated as when built; other options need a new model.
+
+        Example:
+            >>> from innbench.models import build_model
+            >>> fm = build_model("flow_matching", "two_moons", hidden=32)
+            >>> fm.configure(steps=16)
+            >>> fm.settings.steps, fm.config["steps"]
+            (16, 16)
+        """
+        import dataclasses
+
+        fixed = sorted(set(changes) - set(self.sampling_options))
+        if fixed:
+            raise ValueError(f"{fixed[0]}: cannot change after model {self.name!r} is built (it shapes the "
+                             f"weights or the training); options that can: {list(self.sampling_options)}")
+        self.settings = dataclasses.replace(self.settings, **changes)
+        self.config = OptionsView(self.settings.as_dict())
 
     def _make_summary(self, custom):
         """The summary network of the ``summary`` option (None: the model reads y itself)."""
@@ -498,7 +510,7 @@ class Model(Estimator):
             "model": self.name,
             "problem": self.problem.name,
             "problem_version": self.problem.version,
-            "config": self.config,
+            "config": dict(self.config),
             "innbench_version": __version__,
             "n_parameters": self.n_parameters(),
             "facts": asdict(self.facts),

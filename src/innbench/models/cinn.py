@@ -3,13 +3,35 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
 from .base import Model, ModelFacts
-from .blocks import InvertibleSequence
+from .blocks import ACTIVATIONS, PERMUTATIONS, InvertibleSequence
+from .settings import ConditionalSettings, positive, setting
 
 __all__ = ["ConditionalINN"]
+
+
+@dataclass(frozen=True)
+class ConditionalINNSettings(ConditionalSettings):
+    """The options of :class:`ConditionalINN` (model ``cinn``), each documented in its docstring's Args."""
+
+    width_field: ClassVar[str | None] = "hidden"
+
+    blocks: int = 10
+    hidden: int = 128
+    layers: int = 3
+    clamp: float = setting(2.0, check=positive)
+    activation: str = setting("silu", choices=ACTIVATIONS)
+    permutation: str = setting("random", choices=PERMUTATIONS)
+    y_noise_final: float | None = None
+    noise_conditioned: bool = False
+    y_noise_min: float = 0.001
+    y_noise_sample: float | None = None
+    lr_scale: float = setting(2.0, check=positive)
 
 
 class ConditionalINN(Model):
@@ -69,10 +91,8 @@ class ConditionalINN(Model):
     title = "conditional INN"
     facts = ModelFacts(ml_loss=True, y_supervised=False, exact_inverse=True, density=True, equation="Eq. 5")
     conditional = True
-    defaults = {"blocks": 10, "hidden": 128, "layers": 3, "clamp": 2.0, "activation": "silu", "permutation": "random",
-                "y_noise": 0.01,
-                "y_noise_final": None, "noise_conditioned": False, "y_noise_min": 0.001, "y_noise_sample": None,
-                "lr_scale": 2.0, "condition_features": True, "seed": 0}
+    Settings = ConditionalINNSettings
+    sampling_options = ("y_noise_sample",)
 
     def build(self):
         c = self.config

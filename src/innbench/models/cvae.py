@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import torch
 
 from .base import Model, ModelFacts
 from .blocks import subnet
+from .settings import ConditionalSettings
 
 __all__ = ["ConditionalVAE"]
+
+
+@dataclass(frozen=True)
+class ConditionalVAESettings(ConditionalSettings):
+    """The options of :class:`ConditionalVAE` (model ``cvae``), each documented in its docstring's Args."""
+
+    width_field: ClassVar[str | None] = "hidden"
+
+    hidden: int = 256
+    layers: int = 4
+    kl_weight: float = 0.05
+    z_dim: int | None = None
 
 
 class ConditionalVAE(Model):
@@ -44,8 +60,7 @@ class ConditionalVAE(Model):
     title = "conditional VAE"
     conditional = True
     facts = ModelFacts(ml_loss=False, y_supervised=False, exact_inverse=False, density=False, equation="Eq. 8")
-    defaults = {"hidden": 256, "layers": 4, "kl_weight": 0.05, "z_dim": None, "y_noise": 0.01,
-                "condition_features": True, "seed": 0}
+    Settings = ConditionalVAESettings
 
     def build(self):
         p, c = self.problem, self.config

@@ -112,6 +112,12 @@ class PosteriorEnsemble(Estimator):
     def known_options(self) -> dict:
         return self.members[0].known_options()
 
+    def configure(self, **changes) -> None:
+        """:meth:`innbench.models.Model.configure` on every member."""
+        for m in self.members:
+            m.configure(**changes)
+        self.config = {**self.config, **changes}
+
     # -- training: each member in turn, on the same simulations --------------------------------
     def trainable_members(self) -> list[Model]:
         return list(self.members)

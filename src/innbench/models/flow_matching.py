@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
 
 from .base import Model, ModelFacts
+from .settings import ConditionalSettings
 
 __all__ = ["FlowMatching"]
+
+
+@dataclass(frozen=True)
+class FlowMatchingSettings(ConditionalSettings):
+    """The options of :class:`FlowMatching` (model ``flow_matching``), each documented in its docstring's Args."""
+
+    width_field: ClassVar[str | None] = "hidden"
+
+    hidden: int = 256
+    layers: int = 4
+    time_features: int = 8
+    steps: int = 8
+    sigma_min: float = 0.0001
 
 
 class FlowMatching(Model):
@@ -50,14 +66,12 @@ class FlowMatching(Model):
     title = "conditional flow matching"
     facts = ModelFacts(ml_loss=False, y_supervised=False, exact_inverse=False, density=False, equation="CFM")
     conditional = True
-    defaults = {"hidden": 256, "layers": 4, "time_features": 8, "steps": 8, "sigma_min": 1e-4, "y_noise": 0.01,
-                "condition_features": True, "seed": 0}
+    Settings = FlowMatchingSettings
+    sampling_options = ("steps",)
 
     def build(self):
         c = self.config
         d = self.problem.x_dim
-        if int(c["steps"]) < 1:
-            raise ValueError(f"steps: expected a positive number of ODE steps, got {c['steps']!r}")
         self.register_buffer("freqs", math.pi * 2.0 ** torch.arange(c["time_features"] // 2, dtype=torch.float32))
         width = d + self.cond_dim + 2 * (c["time_features"] // 2)
         mods: list[nn.Module] = []

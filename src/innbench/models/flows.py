@@ -8,12 +8,15 @@ direction (in the manner of Parallel WaveNet) and seeded sampling.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import ClassVar, Literal
 
 import torch
 import zuko
 
 from .base import Model, ModelFacts
 from .blocks import subnet
+from .settings import ConditionalSettings
 
 __all__ = ["IAFDecoder", "MAFDecoder", "NeuralSplineFlow"]
 
@@ -51,6 +54,18 @@ class _ConditionalFlow(Model):
         return self.flow_inverse(z, y.repeat_interleave(n, 0)).reshape(m, n, -1)
 
 
+@dataclass(frozen=True)
+class NeuralSplineFlowSettings(ConditionalSettings):
+    """The options of :class:`NeuralSplineFlow` (model ``nsf``), each documented in its docstring's Args."""
+
+    width_field: ClassVar[str | None] = "hidden"
+
+    transforms: int = 4
+    hidden: int = 128
+    layers: int = 3
+    bins: int = 8
+
+
 class NeuralSplineFlow(_ConditionalFlow):
     r"""Conditional neural spline flow (Durkan et al. 2019): autoregressive monotonic rational-quadratic
     splines (zuko's ``NSF``), ``bins`` 8 per dimension on [-5, 5] (identity outside), ``transforms`` 4,
@@ -83,8 +98,7 @@ class NeuralSplineFlow(_ConditionalFlow):
     name = "nsf"
     title = "neural spline flow"
     facts = ModelFacts(ml_loss=True, y_supervised=False, exact_inverse=True, density=True, equation="Eq. 5")
-    defaults = {"transforms": 4, "hidden": 128, "layers": 3, "bins": 8, "y_noise": 0.01,
-                "condition_features": True, "seed": 0}
+    Settings = NeuralSplineFlowSettings
 
     def make_flow(self):
         c = self.config
@@ -94,6 +108,20 @@ class NeuralSplineFlow(_ConditionalFlow):
     def loss(self, x, y):
         nll = self.nll(x, y)
         return nll, {"nll": float(nll.detach())}
+
+
+@dataclass(frozen=True)
+class MAFDecoderSettings(ConditionalSettings):
+    """The options of :class:`MAFDecoder` (model ``maf``), each documented in its docstring's Args."""
+
+    width_field: ClassVar[str | None] = "hidden"
+
+    transforms: int = 5
+    hidden: int = 128
+    layers: int = 3
+    decoder_layers: int = 4
+    cycle_weight: float = 1.0
+    sampler: Literal["decoder", "flow"] = "decoder"
 
 
 class MAFDecoder(_ConditionalFlow):
@@ -141,13 +169,11 @@ class MAFDecoder(_ConditionalFlow):
     name = "maf"
     title = "MAF + decoder"
     facts = ModelFacts(ml_loss=True, y_supervised=False, exact_inverse=False, density=True, equation="Eq. 6")
-    defaults = {"transforms": 5, "hidden": 128, "layers": 3, "decoder_layers": 4, "cycle_weight": 1.0,
-                "y_noise": 0.01, "sampler": "decoder", "condition_features": True, "seed": 0}
+    Settings = MAFDecoderSettings
+    sampling_options = ("sampler",)
 
     def make_flow(self):
         c = self.config
-        if c["sampler"] not in ("decoder", "flow"):
-            raise ValueError(f"sampler: expected 'decoder' or 'flow', got {c['sampler']!r}")
         self.decoder = subnet(self.dim + self.cond_dim, self.dim, c["hidden"], c["decoder_layers"])
         return zuko.flows.MAF(self.dim, self.cond_dim, transforms=c["transforms"],
                               hidden_features=[c["hidden"]] * c["layers"])
@@ -163,6 +189,19 @@ class MAFDecoder(_ConditionalFlow):
         if self.config["sampler"] == "flow":
             return super().flow_inverse(z, c)
         return self.decoder(torch.cat([z, c], -1))
+
+
+@dataclass(frozen=True)
+class IAFDecoderSettings(ConditionalSettings):
+    """The options of :class:`IAFDecoder` (model ``iaf``), each documented in its docstring's Args."""
+
+    width_field: ClassVar[str | None] = "hidden"
+
+    transforms: int = 5
+    hidden: int = 128
+    layers: int = 3
+    encoder_layers: int = 4
+    cycle_weight: float = 1.0
 
 
 class IAFDecoder(_ConditionalFlow):
@@ -204,8 +243,7 @@ class IAFDecoder(_ConditionalFlow):
     name = "iaf"
     title = "IAF + decoder"
     facts = ModelFacts(ml_loss=True, y_supervised=False, exact_inverse=False, density=True, equation="Eq. 6")
-    defaults = {"transforms": 5, "hidden": 128, "layers": 3, "encoder_layers": 4, "cycle_weight": 1.0,
-                "y_noise": 0.01, "condition_features": True, "seed": 0}
+    Settings = IAFDecoderSettings
 
     def make_flow(self):
         c = self.config

@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import torch
 
 from .base import Model, ModelFacts
-from .blocks import InvertibleSequence
+from .blocks import ACTIVATIONS, InvertibleSequence
+from .settings import YSupervisedSettings, positive, setting
 
 __all__ = ["INN"]
+
+
+@dataclass(frozen=True)
+class INNSettings(YSupervisedSettings):
+    """The options of :class:`INN` (model ``inn``), each documented in its docstring's Args."""
+
+    width_field: ClassVar[str | None] = "hidden"
+
+    blocks: int = 10
+    hidden: int = 128
+    layers: int = 3
+    clamp: float = setting(2.0, check=positive)
+    activation: str = setting("silu", choices=ACTIVATIONS)
+    y_sigma: float = 0.05
+    pad_noise: float = 0.01
+    z_dim: int | None = None
 
 
 class INN(Model):
@@ -54,10 +74,7 @@ class INN(Model):
     name = "inn"
     title = "INN (max likelihood)"
     facts = ModelFacts(ml_loss=True, y_supervised=True, exact_inverse=True, density=False, equation="Eq. 4")
-    defaults = {"blocks": 10, "hidden": 128, "layers": 3, "clamp": 2.0, "activation": "silu", "y_sigma": 0.05,
-                "pad_noise": 0.01,
-                "z_dim": None,
-                "transform_observations": True, "seed": 0}
+    Settings = INNSettings
 
     def _set_layout(self):
         """``dim(z)`` and the network width ``D = max(dim(x), dim(y) + dim(z))`` (shared by the [y, z] models)."""

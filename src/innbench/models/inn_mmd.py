@@ -2,13 +2,40 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
 import torch
 
 from .base import ModelFacts
+from .blocks import ACTIVATIONS
 from .inn import INN
 from .losses import BACKWARD_MMD_KERNELS, FORWARD_MMD_KERNELS, mmd_loss, observation_weights
+from .settings import YSupervisedSettings, positive, setting
 
 __all__ = ["INNMMD"]
+
+
+@dataclass(frozen=True)
+class INNMMDSettings(YSupervisedSettings):
+    """The options of :class:`INNMMD` (model ``inn_mmd``), each documented in its docstring's Args."""
+
+    width_field: ClassVar[str | None] = "hidden"
+
+    blocks: int = 10
+    hidden: int = 128
+    layers: int = 3
+    clamp: float = setting(2.0, check=positive)
+    activation: str = setting("silu", choices=ACTIVATIONS)
+    pad_noise: float = 0.01
+    y_noise: float = 0.05
+    fit_weight: float = 1.0
+    mmd_forward_weight: float = 50.0
+    mmd_backward_weight: float = 500.0
+    reconstruction_weight: float = 1.0
+    decode_from: Literal["y", "y_hat"] = "y"
+    backward_y_width: float = 0.3
+    z_dim: int | None = None
 
 
 class INNMMD(INN):
@@ -73,19 +100,13 @@ class INNMMD(INN):
     name = "inn_mmd"
     title = "INN (L2 + MMD)"
     facts = ModelFacts(ml_loss=False, y_supervised=True, exact_inverse=True, density=False, equation="Eq. 3")
-    defaults = {"blocks": 10, "hidden": 128, "layers": 3, "clamp": 2.0, "activation": "silu", "pad_noise": 0.01,
-                "y_noise": 0.05,
-                "fit_weight": 1.0, "mmd_forward_weight": 50.0, "mmd_backward_weight": 500.0,
-                "reconstruction_weight": 1.0, "decode_from": "y", "backward_y_width": 0.3, "z_dim": None,
-                "transform_observations": True, "seed": 0}
+    Settings = INNMMDSettings
 
     def backward_ramp(self) -> float:
         return min(1.0, 2.0 * 0.002 ** (1.0 - self.progress))
 
     def loss(self, x, y):
         c = self.config
-        if c["decode_from"] not in ("y", "y_hat"):
-            raise ValueError(f"decode_from: expected 'y' or 'y_hat', got {c['decode_from']!r}")
         yd, zd = self.problem.y_dim, self._dim_z
         xp = self._pad_x(x)
         out, _ = self.net(xp)

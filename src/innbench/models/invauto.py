@@ -2,14 +2,43 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .base import Model, ModelFacts
 from .losses import autoencoder_loss
+from .settings import YSupervisedSettings, positive, setting
 
 __all__ = ["InvertibleAutoencoder"]
+
+
+def _slope(value, name):
+    if not 0 < value <= 1:
+        raise ValueError(f"{name}: expected a leaky-ReLU slope in (0, 1], got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class InvertibleAutoencoderSettings(YSupervisedSettings):
+    """The options of :class:`InvertibleAutoencoder` (model ``invauto``), each documented in its docstring's Args."""
+
+    width_field: ClassVar[str | None] = "hidden"
+
+    blocks: int = 8
+    hidden: int = 128
+    slope: float = setting(0.5, check=_slope)
+    mmd_weight: float = 50.0
+    reconstruction_weight: float = 1.0
+    decode_from: Literal["y", "y_hat"] = "y"
+    decode_noise: float = 0.05
+    fit_weight: float = 1.0
+    init: Literal["gaussian", "orthogonal"] = "gaussian"
+    orthogonality_weight: float = 0.0
+    lr_scale: float = setting(2.0, check=positive)
 
 
 class InvertibleAutoencoder(Model):
@@ -60,22 +89,12 @@ class InvertibleAutoencoder(Model):
     name = "invauto"
     title = "invertible autoencoder"
     facts = ModelFacts(ml_loss=False, y_supervised=True, exact_inverse=False, density=False, equation="Eq. 7")
-    defaults = {"blocks": 8, "hidden": 128, "slope": 0.5, "mmd_weight": 50.0, "reconstruction_weight": 1.0,
-                "decode_from": "y", "decode_noise": 0.05,
-                "transform_observations": True, "fit_weight": 1.0, "init": "gaussian", "orthogonality_weight": 0.0,
-                "lr_scale": 2.0,
-                "seed": 0}
+    Settings = InvertibleAutoencoderSettings
 
     def build(self):
         p, c = self.problem, self.config
         self._dim_z = self.latent_size()
         self.width = max(c["hidden"], p.x_dim, p.y_dim + self._dim_z)
-        if not 0 < c["slope"] <= 1:
-            raise ValueError(f"slope: expected a leaky-ReLU slope in (0, 1], got {c['slope']!r}")
-        if c["init"] not in ("gaussian", "orthogonal"):
-            raise ValueError(f"init: expected 'gaussian' or 'orthogonal', got {c['init']!r}")
-        if not c["orthogonality_weight"] >= 0:
-            raise ValueError(f"orthogonality_weight: expected a number >= 0, got {c['orthogonality_weight']!r}")
         self.weights = nn.ParameterList(nn.Parameter(self._initial_weight(c["init"])) for _ in range(c["blocks"]))
         self.biases = nn.ParameterList(nn.Parameter(torch.zeros(self.width)) for _ in range(c["blocks"]))
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
+from typing import ClassVar, Literal
 
 import torch
 from torch import nn
@@ -11,6 +13,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 from .base import ModelFacts
 from .inn import INN
 from .losses import FORWARD_MMD_KERNELS, mmd_loss
+from .settings import YSupervisedSettings, setting
 
 __all__ = ["InvertibleResNet", "ResidualBlock"]
 
@@ -85,6 +88,34 @@ class ResidualBlock(nn.Module):
         return torch.linalg.slogdet(eye + jac)[1]
 
 
+def _coeff(value, name):
+    if not 0 < value < 1:
+        raise ValueError(f"{name}: expected a Lipschitz coefficient in (0, 1), got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class InvertibleResNetSettings(YSupervisedSettings):
+    """The options of :class:`InvertibleResNet` (model ``iresnet``), each documented in its docstring's Args."""
+
+    width_field: ClassVar[str | None] = "hidden"
+
+    blocks: int = 10
+    hidden: int = 128
+    layers: int = 3
+    coeff: float = setting(0.97, check=_coeff)
+    pad_noise: float = 0.01
+    loss: Literal["mmd", "ml"] = "ml"
+    fit_weight: float = 1.0
+    mmd_weight: float = 50.0
+    y_sigma: float = 0.05
+    logdet_terms: int = 5
+    inverse_tol: float = 0.0001
+    inverse_max_iter: int = 200
+    z_dim: int | None = None
+    transform_observations: bool = False
+
+
 class InvertibleResNet(INN):
     r"""i-ResNet ``[y, z] = f(x)``: ``blocks`` residual blocks (:class:`ResidualBlock`, ``layers`` linear
     layers of width ``hidden``, spectral-norm coefficient ``coeff`` 0.97 per layer, so Lip(g) <= 0.91),
@@ -135,17 +166,11 @@ class InvertibleResNet(INN):
     name = "iresnet"
     title = "invertible ResNet"
     facts = ModelFacts(ml_loss=True, y_supervised=True, exact_inverse=False, density=False, equation="Eq. 4")
-    defaults = {"blocks": 10, "hidden": 128, "layers": 3, "coeff": 0.97, "pad_noise": 0.01, "loss": "ml",
-                "fit_weight": 1.0, "mmd_weight": 50.0, "y_sigma": 0.05, "logdet_terms": 5,
-                "inverse_tol": 1e-4, "inverse_max_iter": 200, "z_dim": None, "transform_observations": False,
-                "seed": 0}
+    Settings = InvertibleResNetSettings
+    sampling_options = ("inverse_tol", "inverse_max_iter")
 
     def build(self):
         c = self.config
-        if c["loss"] not in ("mmd", "ml"):
-            raise ValueError(f"loss: expected 'mmd' (Eq. 3) or 'ml' (Eq. 4), got {c['loss']!r}")
-        if not 0 < c["coeff"] < 1:
-            raise ValueError(f"coeff: expected a Lipschitz coefficient in (0, 1), got {c['coeff']!r}")
         if c["loss"] == "mmd":  # the paper's fallback: no likelihood term
             self.facts = dataclasses.replace(self.facts, ml_loss=False, equation="Eq. 3")
         self._set_layout()

@@ -4,18 +4,39 @@ INN family; trained with the information-bottleneck weighting of Ardizzone et al
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import ClassVar, Literal
 
 import numpy as np
 import torch
 from torch import nn
 
 from .base import Model, ModelFacts
-from .blocks import InvertibleSequence
+from .blocks import ACTIVATIONS, PERMUTATIONS, InvertibleSequence
 from .parts import ConditionNoise
+from .settings import ConditionalSettings, positive, setting
 
 __all__ = ["LatentMixtureINN"]
 
 _LOG_2PI = math.log(2 * math.pi)
+
+
+@dataclass(frozen=True)
+class LatentMixtureINNSettings(ConditionalSettings):
+    """The options of :class:`LatentMixtureINN` (model ``latent_mixture_inn``), documented in its Args."""
+
+    width_field: ClassVar[str | None] = "hidden"
+
+    blocks: int = 6
+    hidden: int = 128
+    layers: int = 3
+    clamp: float = setting(2.0, check=positive)
+    activation: str = setting("silu", choices=ACTIVATIONS)
+    permutation: str = setting("random", choices=PERMUTATIONS)
+    covariance: Literal["diag", "full"] = "diag"
+    components: int | None = None
+    beta: float = 1.0
+    head_layers: int = 2
 
 
 class LatentMixtureINN(Model):
@@ -98,18 +119,12 @@ class LatentMixtureINN(Model):
     title = "latent-mixture INN"
     facts = ModelFacts(ml_loss=True, y_supervised=False, exact_inverse=True, density=True, equation="IB-INN")
     conditional = True
-    defaults = {"blocks": 6, "hidden": 128, "layers": 3, "clamp": 2.0, "activation": "silu", "permutation": "random",
-                "covariance": "diag", "components": None, "beta": 1.0, "head_layers": 2, "y_noise": 0.01,
-                "lr_scale": 1.0, "condition_features": True, "seed": 0}
+    Settings = LatentMixtureINNSettings
 
     def build(self):
         c = self.config
         p = self.problem
-        if c["covariance"] not in ("diag", "full"):
-            raise ValueError(f"covariance: expected 'diag' or 'full', got {c['covariance']!r}")
         beta = c["beta"]
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not math.isfinite(beta) or beta < 0:
-            raise ValueError(f"beta: expected a finite weight >= 0 of the classification term, got {beta!r}")
         from .. import params as P
 
         self.classes = p.observation_classes

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
 from .base import Model, ModelFacts
+from .settings import ModelSettings
 
 __all__ = ["LikelihoodMCMC"]
+
+
+@dataclass(frozen=True)
+class LikelihoodMCMCSettings(ModelSettings):
+    """The options of :class:`LikelihoodMCMC` (model ``mcmc``), each documented in its docstring's Args."""
+
+    walkers: int = 0
+    burn: int = 1000
+    pilot: int = 500
+    init_draws: int = 20000
+    rhat_max: float | None = None
 
 
 class LikelihoodMCMC(Model):
@@ -57,7 +71,8 @@ class LikelihoodMCMC(Model):
     amortized = False
     sample_in_chunks = False
     requires_likelihood = True
-    defaults = {"walkers": 0, "burn": 1000, "pilot": 500, "init_draws": 20_000, "rhat_max": None, "seed": 0}
+    Settings = LikelihoodMCMCSettings
+    sampling_options = ("walkers", "burn", "pilot", "init_draws", "rhat_max")
 
     def build(self):
         from ..mcmc import check_sampler_options, require_likelihood

@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
 
 from .base import Model, ModelFacts
 from .blocks import subnet
+from .settings import ConditionalSettings, positive, setting
 
 __all__ = ["MDN"]
+
+
+@dataclass(frozen=True)
+class MDNSettings(ConditionalSettings):
+    """The options of :class:`MDN` (model ``mdn``), each documented in its docstring's Args."""
+
+    width_field: ClassVar[str | None] = "hidden"
+
+    components: int = 16
+    hidden: int = 256
+    layers: int = 4
+    lr_scale: float = setting(4.0, check=positive)
 
 
 class MDN(Model):
@@ -53,8 +68,7 @@ class MDN(Model):
     title = "mixture density network"
     conditional = True
     facts = ModelFacts(ml_loss=True, y_supervised=False, exact_inverse=False, density=True, equation="Eq. 9")
-    defaults = {"components": 16, "hidden": 256, "layers": 4, "y_noise": 0.01, "condition_features": True,
-                "lr_scale": 4.0, "seed": 0}
+    Settings = MDNSettings
 
     def build(self):
         d, k = self.problem.x_dim, self.config["components"]

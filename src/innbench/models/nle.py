@@ -2,13 +2,36 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import numpy as np
 import torch
 import zuko
 
 from .base import Model, ModelFacts
+from .settings import ModelSettings
 
 __all__ = ["NeuralLikelihood"]
+
+
+@dataclass(frozen=True)
+class NeuralLikelihoodSettings(ModelSettings):
+    """The options of :class:`NeuralLikelihood` (model ``nle``), each documented in its docstring's Args."""
+
+    width_field: ClassVar[str | None] = "hidden"
+
+    transforms: int = 4
+    hidden: int = 128
+    layers: int = 3
+    bins: int = 8
+    walkers: int = 0
+    burn: int = 1000
+    pilot: int = 500
+    init_draws: int = 20000
+    max_thin: int = 200
+    use_symmetries: bool = True
+    ensemble: int = 1
 
 
 class NeuralLikelihood(Model):
@@ -90,8 +113,8 @@ class NeuralLikelihood(Model):
     amortized = False
     sample_in_chunks = False
     requires_prior_density = True
-    defaults = {"transforms": 4, "hidden": 128, "layers": 3, "bins": 8, "walkers": 0, "burn": 1000, "pilot": 500,
-                "init_draws": 20_000, "max_thin": 200, "use_symmetries": True, "ensemble": 1, "seed": 0}
+    Settings = NeuralLikelihoodSettings
+    sampling_options = ("walkers", "burn", "pilot", "init_draws", "max_thin", "use_symmetries")
 
     def build(self):
         p = self.problem

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -10,8 +11,19 @@ import torch
 from ..problems.base import plural
 from ..runtime import check_deadline
 from .base import Model, ModelFacts
+from .settings import ModelSettings, positive, setting
 
 __all__ = ["RejectionABC"]
+
+
+@dataclass(frozen=True)
+class RejectionABCSettings(ModelSettings):
+    """The options of :class:`RejectionABC` (model ``rejection_abc``), each documented in its docstring's Args."""
+
+    simulations: int = 1000000
+    chunk: int = 100000
+    time_budget: float | None = setting(None, check=positive)
+    keep: int = 0
 
 
 class RejectionABC(Model):
@@ -62,7 +74,8 @@ class RejectionABC(Model):
     trainable = False
     amortized = False
     sample_in_chunks = False
-    defaults = {"simulations": 1_000_000, "chunk": 100_000, "time_budget": None, "keep": 0, "seed": 0}
+    Settings = RejectionABCSettings
+    sampling_options = ("simulations", "chunk", "time_budget", "keep")
 
     @classmethod
     def variant_title(cls, label: str, options: dict, title: str | None = None) -> str:
@@ -77,12 +90,7 @@ class RejectionABC(Model):
             raise ValueError(f"model 'rejection_abc' compares observations entry by entry and cannot compare the "
                              f"{plural(self.problem.observation_kind)} of varying length of problem "
                              f"{self.problem.name!r}")
-        if int(c["simulations"]) < 1 or int(c["chunk"]) < 1:
-            raise ValueError("simulations, chunk: expected positive integers, got "
-                             f"{c['simulations']!r}, {c['chunk']!r}")
-        if c["time_budget"] is not None and not float(c["time_budget"]) > 0:
-            raise ValueError(f"time_budget: expected a positive number of seconds or None, got {c['time_budget']!r}")
-        if int(c["keep"]) < 0 or (0 < int(c["keep"]) < 2 * self.problem.x_dim + 1):
+        if 0 < int(c["keep"]) < 2 * self.problem.x_dim + 1:
             raise ValueError(f"keep: expected 0 (the nearest n) or at least {2 * self.problem.x_dim + 1} accepted "
                              f"draws for the kernel density estimate, got {c['keep']!r}")
         self.last_tolerances = np.array([])
