@@ -26,7 +26,7 @@ def test_every_registered_model_passes_the_contract(name):
     per_query_mcmc = cls.requires_likelihood or cls.requires_prior_density
     short = {"burn": 50, "pilot": 50, "init_draws": 500, "max_thin": 1} if cls.requires_prior_density else None
     done = check_model(name, "two_moons" if per_query_mcmc else "kinematics", options=short)
-    assert {"declarations", "construction", "training", "sample", "save/load", "bad observations"} <= set(done)
+    assert {"declarations", "construction", "training", "parts", "sample", "save/load", "bad observations"} <= set(done)
     assert ("density" in done) == get_model_class(name).facts.density
 
 

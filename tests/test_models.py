@@ -196,7 +196,7 @@ def test_condition_features_can_be_switched_off():
     without = build_model("cinn", "kinematics", blocks=2, hidden=8, condition_features=False)
     assert with_f.cond_dim == 3 and without.cond_dim == 2
     y = torch.tensor([[1.999, 0.0], [0.0, 0.0]])
-    c = with_f._raw_condition(y)
+    c = with_f.features(y)
     assert c[0, 2].item() == pytest.approx(np.log(0.001 + 0.001), rel=1e-4)  # log(2 - |h| + 1e-3)
 
 

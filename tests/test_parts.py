@@ -143,3 +143,37 @@ def test_noise_conditioned_tells_the_network_each_pairs_level():
         ConditionNoise(0.01, conditioned=True, low=0.02)
     with pytest.raises(ValueError, match="y_noise_sample"):
         ConditionNoise(0.01, conditioned=True, low=0.001, sample_level=0.5)
+
+
+def test_condition_features_give_the_model_y_its_features_or_the_stretched_coordinate():
+    from innbench.models.parts import ConditionFeatures
+
+    kinematics = get_problem("kinematics")
+    y = torch.tensor([[1.999, 0.0], [0.5, 0.3]])
+    with_features = ConditionFeatures(kinematics, features=True, transform=True)
+    c = with_features(y)
+    assert with_features.dim == 3 and c.shape == (2, 3) and torch.equal(c[:, :2], y)
+    assert torch.equal(c[:, 2:], kinematics.condition_features(y))  # features win over the stretch
+    stretched = ConditionFeatures(kinematics, features=False, transform=True)
+    assert stretched.dim == 2 and torch.equal(stretched(y), kinematics.transform_observations(y))
+    plain = ConditionFeatures(kinematics, features=False, transform=False)
+    assert plain(y) is y
+
+
+def test_build_parts_follows_the_settings_and_the_kind_of_model():
+    from innbench.models import get_model_class
+    from innbench.models.parts import build_parts
+
+    cinn, inn = get_model_class("cinn"), get_model_class("inn")
+    moons = get_problem("two_moons")
+    parts = build_parts(moons, cinn.Settings(), name="cinn", conditional=True, y_supervised=False)
+    assert parts.bounded.columns == [0, 1] and parts.features.dim == 2 and parts.x_scale.mean.shape == (2,)
+    off = build_parts(moons, cinn.Settings(bounded_transform=None), name="cinn", conditional=True,
+                      y_supervised=False)
+    assert not off.bounded
+    kin = get_problem("kinematics")
+    assert build_parts(kin, cinn.Settings(), name="cinn", conditional=True, y_supervised=False).features.dim == 3
+    inn_parts = build_parts(kin, inn.Settings(), name="inn", conditional=False, y_supervised=True)
+    assert inn_parts.features.dim == 2 and inn_parts.features.transform  # the stretched coordinate
+    with pytest.raises(ValueError, match="model 'inn' predicts y itself and cannot read the series"):
+        build_parts(get_problem("epidemic"), inn.Settings(), name="inn", conditional=False, y_supervised=True)

@@ -179,7 +179,8 @@ def check_model(model: type[Model] | str, problem: Problem | str = "kinematics",
         ```python
         from innbench.checks import check_model
         check_model("cinn", "linear")
-        # ['declarations', 'construction', 'training', 'sample', 'save/load', 'density', 'bad observations']
+        # ['declarations', 'construction', 'training', 'parts', 'sample', 'save/load', 'density',
+        #  'bad observations']
         check_model(MyModel, problem=MyProblem(), options={"blocks": 2})
         ```
     """
@@ -202,6 +203,12 @@ def check_model(model: type[Model] | str, problem: Problem | str = "kinematics",
              "expected a dict with a 'seed'")
     _require(cls.width_option is None or cls.width_option in cls.defaults, who, "width_option",
              f"{cls.width_option!r} is not one of the options")
+    from .models.settings import ModelSettings
+
+    _require(isinstance(cls.Settings, type) and issubclass(cls.Settings, ModelSettings)
+             and cls.Settings.__dataclass_params__.frozen, who, "settings",
+             "Settings must be a frozen dataclass on innbench.models.settings.ModelSettings")
+    _require(cls.defaults == cls.Settings.defaults(), who, "settings", "defaults differ from the Settings' fields")
     done.append("declarations")
 
     opts = {**({cls.width_option: width} if cls.width_option else {}), **(options or {})}
@@ -233,12 +240,29 @@ def check_model(model: type[Model] | str, problem: Problem | str = "kinematics",
         fit(m, budget, seed=0, data=(x, y), progress=False)
     done.append("training")
 
+    # the parts around the network (models/parts.py): x standardised to mean 0 and sd 1 on the training set,
+    # the standardisation inverted exactly, the condition as wide as its standardisation
+    xs = m.standardize_x(torch.as_tensor(x[:2000], dtype=torch.float32))
+    spread = xs.std(0)
+    _require(bool((xs.mean(0).abs() < 0.2).all() and ((spread - 1).abs() < 0.2).all()), who, "parts",
+             f"the training set's standardised x has mean {xs.mean(0).tolist()} and sd {spread.tolist()}, "
+             "expected about 0 and 1 (set_normalization)")
+    back = m.unstandardize_x(xs).double().numpy()
+    _require(np.allclose(back, x[:2000], rtol=1e-3, atol=1e-4 * float(np.abs(x[:2000]).max())), who, "parts",
+             "unstandardize_x does not invert standardize_x")
+    _require(m.c_scale.mean.numel() == m.features.dim, who, "parts", "the condition's standardisation and its "
+             "features differ in width")
+    done.append("parts")
+
     _, y_obs = p.simulate(3, np.random.default_rng(1))
     s = m.sample(y_obs, 40, seed=3)
     _require(np.shape(s) == (3, 40, p.x_dim), who, "sample", f"expected shape (3, 40, {p.x_dim}), got {np.shape(s)}")
     _require(np.isfinite(s).all(), who, "sample", "non-finite samples")
     _require(np.array_equal(s, m.sample(y_obs, 40, seed=3)), who, "sample", "not deterministic for a seed")
     _require(not np.array_equal(s, m.sample(y_obs, 40, seed=4)), who, "sample", "the same samples for another seed")
+    if m.bounded:  # samples inside the bounds the logit transform keeps them in
+        u = m.bounded.unit(torch.as_tensor(s.reshape(-1, p.x_dim)))
+        _require(bool(((u >= 0) & (u <= 1)).all()), who, "sample", "samples outside a bounded parameter's interval")
     done.append("sample")
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -17,8 +17,9 @@ from ..params import REMOVED_OPTIONS
 from ..problems import ObservationError, Problem, get_problem
 from ..runtime import check_deadline
 from .estimator import Estimator
-from .parts import ConditionNoise, Dequantize, LogitTransform, Standardize
+from .parts import ConditionNoise, build_parts
 from .settings import ConditionalSettings, ModelSettings, OptionsView, YSupervisedSettings, settings_from_defaults
+from .summary import summary_for
 
 __all__ = ["Model", "ModelFacts", "ModelLoadError"]
 
@@ -152,21 +153,19 @@ class Model(Estimator):
                              f"with build_model({self.name!r}, problem, members={self.config['members']!r}) or "
                              "innbench.models.ensemble.PosteriorEnsemble")
         p = self.problem
+        parts = build_parts(p, self.settings, name=self.name, conditional=self.conditional,
+                            y_supervised=self.facts.y_supervised)
         #: the logit of two-sided bounded parameters (:class:`innbench.models.parts.LogitTransform`)
-        self.bounded = LogitTransform.for_problem(p, self.config["bounded_transform"] == "logit")
+        self.bounded = parts.bounded
         #: noise on integer-valued parameters while training (:class:`innbench.models.parts.Dequantize`)
-        self.dequantizer = Dequantize.for_problem(p)
+        self.dequantizer = parts.dequantize
         #: the standardisation of x after the logit (:class:`innbench.models.parts.Standardize`)
-        self.x_scale = Standardize(p.x_dim)
-        self.uses_features = self.conditional and bool(self.config["condition_features"])
-        self.transforms_y = self.facts.y_supervised and bool(self.config["transform_observations"])
-        if p.structured and not self.conditional and self.facts.y_supervised:
-            raise ValueError(f"model {self.name!r} predicts y itself and cannot read the {p.observation_kind} "
-                             f"observations of problem {p.name!r}; use a conditional model (cinn, nsf, maf, "
-                             "flow_matching, mdn, cvae), which reads them through a summary network")
-        self.cond_dim = p.y_dim + (p.n_condition_features if self.uses_features else 0)
+        self.x_scale = parts.x_scale
+        #: the observation as the model reads it (:class:`innbench.models.parts.ConditionFeatures`)
+        self.features = parts.features
         #: the standardisation of the condition (y and its features), before the summary network
-        self.c_scale = Standardize(self.cond_dim)
+        self.c_scale = parts.c_scale
+        self.cond_dim = parts.features.dim
         self.register_load_state_dict_pre_hook(_rename_0_2_0_weights)
         self.train_info: dict = {}
         #: fraction of the training budget done (set by :func:`innbench.training.fit`; ramps read it)
@@ -177,7 +176,8 @@ class Model(Estimator):
         with (torch.random.fork_rng(devices=[]),  # weights depend on the config's seed only
               size_guard(self.name, p.name, changed)):  # refused before a too large tensor is made
             torch.manual_seed(int(self.config.get("seed") or 0))
-            self.summary_net = self._make_summary(custom_summary)
+            #: the summary network of a series or set (:func:`innbench.models.summary.summary_for`), or None
+            self.summary_net = summary_for(p, self.settings, custom_summary) if self.conditional else None
             if self.summary_net is not None:  # the model's networks read the summary, not y
                 self.cond_dim = int(self.summary_net.out_dim)
             self.cond_dim += self.condition_noise.extra_features  # the noise level, where it is told
@@ -221,27 +221,6 @@ class Model(Estimator):
                              f"weights or the training); options that can: {list(self.sampling_options)}")
         self.settings = dataclasses.replace(self.settings, **changes)
         self.config = OptionsView(self.settings.as_dict())
-
-    def _make_summary(self, custom):
-        """The summary network of the ``summary`` option (None: the model reads y itself)."""
-        from .summary import build_summary
-
-        if not self.conditional:
-            return None
-        if isinstance(custom, nn.Module):
-            out = getattr(custom, "out_dim", None)
-            if out is None:  # infer it from one zero observation in the problem's shape
-                shape = self.problem.observation_shape or (self.problem.y_dim,)
-                with torch.no_grad():
-                    out = custom(torch.zeros(2, *shape)).shape[-1]
-            custom.out_dim = int(out)
-            return custom
-        kind = self.config["summary"]
-        if isinstance(kind, str) and kind.startswith("custom:"):
-            raise ValueError(f"summary: this model was built with a custom summary network ({kind[7:]}); pass an "
-                             "instance of it again (load_model(path, summary=...))")
-        return build_summary(self.problem, kind, self.config["summary_dim"], self.config["summary_hidden"],
-                             moments=self.config["summary_moments"])
 
     def embed(self, c: torch.Tensor) -> torch.Tensor:
         """The condition the model's networks read: standardised ``c (m, cond_dim)`` itself, or its summary
@@ -322,7 +301,7 @@ class Model(Estimator):
         self.x_scale.fit(self.to_unbounded(torch.as_tensor(x, dtype=torch.float64)), unbiased=False)
         # a series or set: one mean and scale per channel, over every step or item present
         channels = self.problem.observation_shape[1] if self.problem.structured else None
-        self.c_scale.fit(self._raw_condition(torch.as_tensor(y, dtype=torch.float64)), channels=channels)
+        self.c_scale.fit(self.features(torch.as_tensor(y, dtype=torch.float64)), channels=channels)
 
     def dequantize(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """``x`` with uniform noise in ``[-0.5, 0.5)`` added to its integer-valued parameters (training only;
@@ -333,17 +312,10 @@ class Model(Estimator):
         """Parameters ``x`` (torch, the problem's units) in the standardised coordinates the network sees."""
         return self.x_scale(self.to_unbounded(x))
 
-    def _raw_condition(self, y):
-        if self.uses_features and self.problem.n_condition_features:
-            return torch.cat([y, self.problem.condition_features(y)], -1)
-        if self.transforms_y or (self.conditional and self.problem.structured):
-            return self.problem.transform_observations(y)
-        return y
-
     def condition(self, y):
         """What the model is given for an observation: standardised ``y`` (plus the problem's condition
         features for conditional models)."""
-        return self.c_scale(self._raw_condition(y))
+        return self.c_scale(self.features(y))
 
     def unstandardize_x(self, x):
         """The inverse of :meth:`standardize_x`: standardised coordinates back to the problem's units."""

@@ -9,18 +9,24 @@ condition, is built from the problem, and is tested on its own.
   with the model's weights.
 - :class:`ConditionNoise`: Gaussian noise on the condition while training (constant, annealed, or a level per
   pair that the network is told).
+- :class:`ConditionFeatures`: what a model reads of an observation before standardisation (y, y with the
+  problem's extra features, or the problem's stretched coordinate).
+
+:func:`build_parts` makes them for a model on a problem from its settings; a :class:`innbench.models.Model`
+composes them around its inference network (and the summary network of :func:`innbench.models.summary.summary_for`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["ConditionNoise", "Dequantize", "LogitTransform", "Standardize"]
+__all__ = ["ConditionFeatures", "ConditionNoise", "Dequantize", "LogitTransform", "Parts", "Standardize", "build_parts"]
 
 
 class LogitTransform:
@@ -286,3 +292,94 @@ class ConditionNoise:
 
     def _told(self, c: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         return torch.cat([c, torch.log(sigma / self.sd).expand(len(c), 1).to(c)], -1)
+
+
+class ConditionFeatures:
+    """What a model reads of an observation ``y (m, y_dim)`` before it is standardised:
+
+    - with ``features``: ``y`` and the problem's extra condition features
+      (:meth:`innbench.problems.Problem.condition_features`, e.g. the distance to the arm's reach);
+    - else with ``transform``: the problem's stretched observation coordinate
+      (:meth:`innbench.problems.Problem.transform_observations`);
+    - else ``y`` itself.
+
+    Arguments:
+        problem: the :class:`innbench.problems.Problem`.
+        features: add the extra condition features (where the problem has any).
+        transform: use the stretched coordinate (without ``features``).
+
+    Example:
+        >>> import torch
+        >>> from innbench import get_problem
+        >>> from innbench.models.parts import ConditionFeatures
+        >>> kinematics = get_problem("kinematics")
+        >>> f = ConditionFeatures(kinematics, features=True, transform=False)
+        >>> f.dim, f(torch.tensor([[1.5, 0.0]])).shape
+        (3, torch.Size([1, 3]))
+    """
+
+    def __init__(self, problem, features: bool, transform: bool):
+        self.problem = problem
+        self.features = bool(features)
+        self.transform = bool(transform)
+
+    @property
+    def dim(self) -> int:
+        """The number of values per observation."""
+        return self.problem.y_dim + (self.problem.n_condition_features if self.features else 0)
+
+    def __call__(self, y):
+        if self.features and self.problem.n_condition_features:
+            return torch.cat([y, self.problem.condition_features(y)], -1)
+        if self.transform:
+            return self.problem.transform_observations(y)
+        return y
+
+
+@dataclass
+class Parts:
+    """The parts around one model's inference network (:func:`build_parts`)."""
+
+    #: parameters bounded on both sides to the real line
+    bounded: LogitTransform
+    #: noise on integer-valued parameters while training
+    dequantize: Dequantize
+    #: the standardisation of x after the logit
+    x_scale: Standardize
+    #: the observation as the model reads it
+    features: ConditionFeatures
+    #: the standardisation of the condition (before the summary network)
+    c_scale: Standardize
+
+
+def build_parts(problem, settings, *, name: str, conditional: bool, y_supervised: bool) -> Parts:
+    """The parts of model ``name`` on ``problem`` with ``settings`` (its
+    :class:`innbench.models.settings.ModelSettings`): the logit of bounded parameters (unless
+    ``bounded_transform`` is None), dequantisation of integer parameters, the standardisation of x and of the
+    condition, and the condition's features (``condition_features`` of a conditional model; the stretched
+    coordinate for ``transform_observations`` of a y-supervised model and for a conditional model reading a
+    series or set).
+
+    Raises:
+        ValueError: a y-supervised, unconditional model on a problem with series or set observations.
+
+    Example:
+        >>> from innbench import get_problem
+        >>> from innbench.models import get_model_class
+        >>> from innbench.models.parts import build_parts
+        >>> cls = get_model_class("cinn")
+        >>> parts = build_parts(get_problem("two_moons"), cls.Settings(), name="cinn", conditional=True,
+        ...                     y_supervised=False)
+        >>> parts.bounded.columns, parts.features.dim, parts.c_scale.mean.shape
+        ([0, 1], 2, torch.Size([2]))
+    """
+    if problem.structured and not conditional and y_supervised:
+        raise ValueError(f"model {name!r} predicts y itself and cannot read the {problem.observation_kind} "
+                         f"observations of problem {problem.name!r}; use a conditional model (cinn, nsf, maf, "
+                         "flow_matching, mdn, cvae), which reads them through a summary network")
+    uses_features = conditional and bool(settings.condition_features)
+    transforms_y = y_supervised and bool(settings.transform_observations)
+    features = ConditionFeatures(problem, uses_features, transforms_y or (conditional and problem.structured))
+    return Parts(bounded=LogitTransform.for_problem(problem, settings.bounded_transform == "logit"),
+                 dequantize=Dequantize.for_problem(problem), x_scale=Standardize(problem.x_dim), features=features,
+                 c_scale=Standardize(features.dim))

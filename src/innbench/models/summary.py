@@ -226,3 +226,25 @@ def build_summary(problem, kind: str, out_dim: int | None, hidden: int, moments:
         return SetSummary(length, channels, out, hidden, moments=moments)
     cls = {"mlp": MLPSummary, "series": SeriesSummary}[kind]
     return cls(length, channels, out, hidden)
+
+
+def summary_for(problem, settings, custom=None):
+    """The summary network of a conditional model's ``settings`` on ``problem`` (None: the model reads y
+    itself): ``custom``, a ``torch.nn.Module`` of the user's (its ``out_dim`` found from one zero
+    observation where it has none), or :func:`build_summary` of the ``summary``, ``summary_dim``,
+    ``summary_hidden`` and ``summary_moments`` settings. A model saved with a custom summary needs an
+    instance of it again.
+    """
+    if isinstance(custom, nn.Module):
+        out = getattr(custom, "out_dim", None)
+        if out is None:  # infer it from one zero observation in the problem's shape
+            shape = problem.observation_shape or (problem.y_dim,)
+            with torch.no_grad():
+                out = custom(torch.zeros(2, *shape)).shape[-1]
+        custom.out_dim = int(out)
+        return custom
+    kind = settings.summary
+    if isinstance(kind, str) and kind.startswith("custom:"):
+        raise ValueError(f"summary: this model was built with a custom summary network ({kind[7:]}); pass an "
+                         "instance of it again (load_model(path, summary=...))")
+    return build_summary(problem, kind, settings.summary_dim, settings.summary_hidden, moments=settings.summary_moments)
