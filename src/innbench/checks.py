@@ -209,6 +209,8 @@ def check_model(model: type[Model] | str, problem: Problem | str = "kinematics",
              and cls.Settings.__dataclass_params__.frozen, who, "settings",
              "Settings must be a frozen dataclass on innbench.models.settings.ModelSettings")
     _require(cls.defaults == cls.Settings.defaults(), who, "settings", "defaults differ from the Settings' fields")
+    _require(cls.sample_query is not Model.sample_query or cls.sample_standardized is not Model.sample_standardized,
+             who, "sampler", "implement sample_standardized (an amortized network) or sample_query (per query)")
     done.append("declarations")
 
     opts = {**({cls.width_option: width} if cls.width_option else {}), **(options or {})}

@@ -262,7 +262,15 @@ class Model(Estimator):
         raise NotImplementedError
 
     def sample_standardized(self, y: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
-        """``n`` standardised posterior draws per observation (as given by :meth:`condition`): ``(m, n, x_dim)``."""
+        """``n`` standardised posterior draws per observation (as given by :meth:`condition`): ``(m, n, x_dim)``
+        (an amortized model's sampler)."""
+        raise NotImplementedError
+
+    def sample_query(self, y: np.ndarray, n: int, generator: torch.Generator) -> np.ndarray:
+        """``n`` posterior draws for each validated observation ``y (m, y_dim)``, in the problem's units:
+        ``(m, n, x_dim)``. A model that implements it samples through it instead of
+        :meth:`sample_standardized`: the per-query models (MCMC, ABC, NLE) work on the problem's own ``y`` and
+        ``x`` rather than on standardised tensors."""
         raise NotImplementedError
 
     # -- shared -------------------------------------------------------------------------------
@@ -365,12 +373,16 @@ class Model(Estimator):
         g = torch.Generator(device=self.device)
         g.manual_seed(0 if seed is None else int(seed))
         yt = self._checked_condition(y)
+        per_query = type(self).sample_query is not Model.sample_query
         # at most batch_size samples in flight: several observations at once, or one in chunks of n
         chunk = min(n, batch_size) if self.sample_in_chunks else n
         per = max(1, batch_size // chunk)
         outs = []
         for start in range(0, len(yt), per):
             check_deadline()
+            if per_query:  # a sampler in the problem's units throughout (float64)
+                outs.append(torch.as_tensor(np.asarray(self.sample_query(y[start : start + per], n, g), float)))
+                continue
             yb = self.network_condition(yt[start : start + per])
             parts = [self.unstandardize_x(self.sample_standardized(yb, min(chunk, n - k), g)).cpu()
                      for k in range(0, n, chunk)]

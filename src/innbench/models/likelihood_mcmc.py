@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from .base import Model, ModelFacts
-from .settings import ModelSettings
+from .settings import ModelSettings, positive, setting
 
 __all__ = ["LikelihoodMCMC"]
 
@@ -21,7 +21,7 @@ class LikelihoodMCMCSettings(ModelSettings):
     burn: int = 1000
     pilot: int = 500
     init_draws: int = 20000
-    rhat_max: float | None = None
+    rhat_max: float | None = setting(None, check=positive)
 
 
 class LikelihoodMCMC(Model):
@@ -80,26 +80,21 @@ class LikelihoodMCMC(Model):
         require_likelihood(self.problem)
         c = self.config
         check_sampler_options(c, min_steps=100, dim=self.problem.x_dim)
-        if c["rhat_max"] is not None:
-            from ..params import positive_real
-
-            c["rhat_max"] = positive_real(c["rhat_max"], "rhat_max")
         self.last_diagnostics = {}
 
     def dim_z(self):
         return 0
 
-    def sample_standardized(self, y, n, generator):
+    def sample_query(self, y, n, generator):
         from ..mcmc import mcmc_posterior
 
         c = self.config
         seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
-        y_raw = self.c_scale.inverse(y).cpu().numpy().astype(np.float64)
-        x, info = mcmc_posterior(self.problem, y_raw, n, np.random.default_rng(seed), walkers=int(c["walkers"]) or None,
+        x, info = mcmc_posterior(self.problem, y, n, np.random.default_rng(seed), walkers=int(c["walkers"]) or None,
                                  burn=int(c["burn"]), pilot=int(c["pilot"]), init_draws=int(c["init_draws"]),
                                  rhat_max=c["rhat_max"])
         self.last_diagnostics = {k: info[k].tolist() for k in ("rhat", "ess", "steps", "seconds")}
-        return self.standardize_x(torch.as_tensor(x, dtype=torch.float32, device=y.device))
+        return x
 
     def loss(self, x, y):  # pragma: no cover - never trained
         raise RuntimeError("mcmc has nothing to train")

@@ -183,21 +183,20 @@ class NeuralLikelihood(Model):
         lp = lp.double().cpu().numpy()
         return lp[0] if single else lp
 
-    def sample_standardized(self, y, n, generator):
+    def sample_query(self, y, n, generator):
         from ..mcmc import batched_posterior
 
         c = self.config
         seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
-        y_raw = self.c_scale.inverse(y).cpu().numpy().astype(np.float64)
         problem = self.problem
         if not c["use_symmetries"] and problem.symmetries:
             problem = _without_symmetries(problem)
         walkers = int(c["walkers"]) or max(64, 8 * problem.x_dim)
-        x, info = batched_posterior(problem, self.log_likelihood, y_raw, n, np.random.default_rng(seed),
+        x, info = batched_posterior(problem, self.log_likelihood, y, n, np.random.default_rng(seed),
                                     walkers=walkers, burn=int(c["burn"]), pilot=int(c["pilot"]),
                                     init_draws=int(c["init_draws"]), max_thin=int(c["max_thin"]))
         self.last_diagnostics = {k: info[k].tolist() for k in ("rhat", "ess", "steps", "seconds")}
-        return self.standardize_x(torch.as_tensor(x, dtype=torch.float32, device=y.device))
+        return x
 
 
 def _without_symmetries(problem):

@@ -141,18 +141,16 @@ class RejectionABC(Model):
             draws = z[rng.integers(0, len(z), n)]
         return draws * std + mean
 
-    def sample_standardized(self, y, n, generator):
+    def sample_query(self, y, n, generator):
         seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
         rng = np.random.default_rng(seed)
-        y_raw = self.c_scale.inverse(y).cpu().numpy().astype(np.float64)
         xs, tols = [], []
-        for y_star in y_raw:
+        for y_star in y:
             x, tol = self._one(y_star, n, rng)
             xs.append(x)
             tols.append(tol)
         self.last_tolerances = np.array(tols)
-        x = torch.as_tensor(np.stack(xs), dtype=torch.float32, device=y.device)
-        return self.standardize_x(x)
+        return np.stack(xs)
 
     def loss(self, x, y):  # pragma: no cover - never trained
         raise RuntimeError("rejection_abc has nothing to train")
