@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -180,6 +180,8 @@ class Model(Estimator):
             self.summary_net = summary_for(p, self.settings, custom_summary) if self.conditional else None
             if self.summary_net is not None:  # the model's networks read the summary, not y
                 self.cond_dim = int(self.summary_net.out_dim)
+            #: the training noise on the condition (:class:`innbench.models.parts.ConditionNoise`)
+            self.condition_noise = self.make_condition_noise()
             self.cond_dim += self.condition_noise.extra_features  # the noise level, where it is told
             self.build()
 
@@ -221,6 +223,7 @@ class Model(Estimator):
                              f"weights or the training); options that can: {list(self.sampling_options)}")
         self.settings = dataclasses.replace(self.settings, **changes)
         self.config = OptionsView(self.settings.as_dict())
+        self.condition_noise = self.make_condition_noise()
 
     def embed(self, c: torch.Tensor) -> torch.Tensor:
         """The condition the model's networks read: standardised ``c (m, cond_dim)`` itself, or its summary
@@ -230,8 +233,7 @@ class Model(Estimator):
         shape = self.problem.observation_shape
         return self.summary_net(c.view(len(c), *shape) if shape is not None else c)
 
-    @property
-    def condition_noise(self) -> ConditionNoise:
+    def make_condition_noise(self) -> ConditionNoise:
         """The training noise on the condition (:class:`innbench.models.parts.ConditionNoise`) of a
         conditional model's options (``y_noise`` and, where the model has them, ``y_noise_final``,
         ``noise_conditioned``, ``y_noise_min``, ``y_noise_sample``); none for other models."""
@@ -488,19 +490,6 @@ class Model(Estimator):
         self.train_info = summaries[0]
         return self.train_info
 
-    def state(self) -> dict:
-        """What ``config.json`` of a saved model holds: names, versions, the config, facts and training summary."""
-        return {
-            "model": self.name,
-            "problem": self.problem.name,
-            "problem_version": self.problem.version,
-            "config": dict(self.config),
-            "innbench_version": __version__,
-            "n_parameters": self.n_parameters(),
-            "facts": asdict(self.facts),
-            "dim_z": self.dim_z(),
-            "train_info": self.train_info,
-        }
 
 
 #: the weights' names before the standardisation became a part (innbench 0.2.0 and earlier)

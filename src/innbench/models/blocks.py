@@ -6,11 +6,16 @@ Every block maps ``(x, c) -> (y, log|det J|)`` forward and ``(y, c) -> (x, -log|
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import torch
 from torch import nn
 
-__all__ = ["ACTIVATIONS", "PERMUTATIONS", "AffineCouplingBlock", "InvertibleSequence", "PermuteRandom", "RotateRandom",
-           "activation_class", "soft_clamp", "subnet"]
+from .settings import ModelSettings, positive, setting
+
+__all__ = ["ACTIVATIONS", "PERMUTATIONS", "AffineCouplingBlock", "CouplingSettings", "InvertibleSequence",
+           "PermuteRandom", "RotateRandom", "activation_class", "soft_clamp", "subnet"]
 
 
 def soft_clamp(s: torch.Tensor, clamp: float) -> torch.Tensor:
@@ -232,3 +237,17 @@ class InvertibleSequence(nn.Module):
             logdet = logdet + ld
         return x, logdet
 
+
+@dataclass(frozen=True)
+class CouplingSettings(ModelSettings):
+    """The options of a model built on :class:`InvertibleSequence` (the INNs, the cINN, the latent-mixture INN),
+    each documented in the model's Args: ``blocks`` coupling blocks with subnetworks of ``layers`` x ``hidden``
+    (the width option), the log-scales' soft ``clamp`` and the subnetworks' ``activation``."""
+
+    width_field: ClassVar[str | None] = "hidden"
+
+    blocks: int = 10
+    hidden: int = 128
+    layers: int = 3
+    clamp: float = setting(2.0, check=positive)
+    activation: str = setting("silu", choices=ACTIVATIONS)

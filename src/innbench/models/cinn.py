@@ -4,28 +4,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar
 
 import torch
 
 from .base import Model, ModelFacts
-from .blocks import ACTIVATIONS, PERMUTATIONS, InvertibleSequence
+from .blocks import PERMUTATIONS, CouplingSettings, InvertibleSequence
 from .settings import ConditionalSettings, positive, setting
 
 __all__ = ["ConditionalINN"]
 
 
 @dataclass(frozen=True)
-class ConditionalINNSettings(ConditionalSettings):
+class ConditionalINNSettings(ConditionalSettings, CouplingSettings):
     """The options of :class:`ConditionalINN` (model ``cinn``), each documented in its docstring's Args."""
 
-    width_field: ClassVar[str | None] = "hidden"
-
-    blocks: int = 10
-    hidden: int = 128
-    layers: int = 3
-    clamp: float = setting(2.0, check=positive)
-    activation: str = setting("silu", choices=ACTIVATIONS)
     permutation: str = setting("random", choices=PERMUTATIONS)
     y_noise_final: float | None = None
     noise_conditioned: bool = False

@@ -26,7 +26,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import __version__
 from .base import Model
 from .estimator import Estimator
 from .size import check_members, size_guard, size_options
@@ -191,11 +190,8 @@ class PosteriorEnsemble(Estimator):
 
     # -- persistence --------------------------------------------------------------------------
     def state(self) -> dict:
-        from dataclasses import asdict
-
-        out = {"model": self.name, "problem": self.problem.name, "problem_version": self.problem.version,
-               "config": self.config, "innbench_version": __version__, "n_parameters": self.n_parameters(),
-               "facts": asdict(self.facts), "dim_z": self.dim_z(), "train_info": self.train_info}
+        """:meth:`Estimator.state`, with the mixture's weights where they are not equal."""
+        out = super().state()
         if len(set(self.weights)) > 1:
             out["weights"] = list(self.weights)
         return out

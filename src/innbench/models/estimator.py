@@ -28,8 +28,9 @@ MODEL_FILES = {"config.json", "weights.pt"}
 class Estimator(nn.Module):
     """The base of every trained estimator: see the module's docstring for what it offers.
 
-    Subclasses implement ``sample``, ``log_prob``, ``has_density``, ``n_parameters``, ``dim_z``, ``state``
-    (what ``config.json`` holds), ``trainable_members`` and ``record_training``; :meth:`save` is shared.
+    Subclasses implement ``sample``, ``log_prob``, ``has_density``, ``n_parameters``, ``dim_z``,
+    ``trainable_members`` and ``record_training``; :meth:`state` (what ``config.json`` holds) and :meth:`save`
+    are shared.
     """
 
     train_info: dict
@@ -45,8 +46,15 @@ class Estimator(nn.Module):
         raise NotImplementedError
 
     def state(self) -> dict:
-        """What ``config.json`` of a saved estimator holds."""
-        raise NotImplementedError
+        """What ``config.json`` of a saved estimator holds: names, versions, the config, facts and training
+        summary."""
+        from dataclasses import asdict
+
+        from .. import __version__
+
+        return {"model": self.name, "problem": self.problem.name, "problem_version": self.problem.version,
+                "config": dict(self.config), "innbench_version": __version__, "n_parameters": self.n_parameters(),
+                "facts": asdict(self.facts), "dim_z": self.dim_z(), "train_info": self.train_info}
 
     def save(self, path, name: str = "out") -> Path:
         """Write directory ``path`` with ``config.json`` and ``weights.pt``, replacing an earlier model

@@ -3,28 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 import torch
 
 from .base import Model, ModelFacts
-from .blocks import ACTIVATIONS, InvertibleSequence
-from .settings import YSupervisedSettings, positive, setting
+from .blocks import CouplingSettings, InvertibleSequence
+from .settings import YSupervisedSettings
 
 __all__ = ["INN"]
 
 
 @dataclass(frozen=True)
-class INNSettings(YSupervisedSettings):
+class INNSettings(YSupervisedSettings, CouplingSettings):
     """The options of :class:`INN` (model ``inn``), each documented in its docstring's Args."""
 
-    width_field: ClassVar[str | None] = "hidden"
-
-    blocks: int = 10
-    hidden: int = 128
-    layers: int = 3
-    clamp: float = setting(2.0, check=positive)
-    activation: str = setting("silu", choices=ACTIVATIONS)
     y_sigma: float = 0.05
     pad_noise: float = 0.01
     z_dim: int | None = None

@@ -3,30 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Literal
 
 import torch
 
 from .base import ModelFacts
-from .blocks import ACTIVATIONS
+from .blocks import CouplingSettings
 from .inn import INN
 from .losses import BACKWARD_MMD_KERNELS, FORWARD_MMD_KERNELS, mmd_loss, observation_weights
-from .settings import YSupervisedSettings, positive, setting
+from .settings import YSupervisedSettings
 
 __all__ = ["INNMMD"]
 
 
 @dataclass(frozen=True)
-class INNMMDSettings(YSupervisedSettings):
+class INNMMDSettings(YSupervisedSettings, CouplingSettings):
     """The options of :class:`INNMMD` (model ``inn_mmd``), each documented in its docstring's Args."""
 
-    width_field: ClassVar[str | None] = "hidden"
-
-    blocks: int = 10
-    hidden: int = 128
-    layers: int = 3
-    clamp: float = setting(2.0, check=positive)
-    activation: str = setting("silu", choices=ACTIVATIONS)
     pad_noise: float = 0.01
     y_noise: float = 0.05
     fit_weight: float = 1.0

@@ -11,15 +11,11 @@ from torch import nn
 
 from .base import Model, ModelFacts
 from .losses import autoencoder_loss
-from .settings import YSupervisedSettings, positive, setting
+from .settings import YSupervisedSettings, interval, positive, setting
 
 __all__ = ["InvertibleAutoencoder"]
 
 
-def _slope(value, name):
-    if not 0 < value <= 1:
-        raise ValueError(f"{name}: expected a leaky-ReLU slope in (0, 1], got {value!r}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -30,7 +26,7 @@ class InvertibleAutoencoderSettings(YSupervisedSettings):
 
     blocks: int = 8
     hidden: int = 128
-    slope: float = setting(0.5, check=_slope)
+    slope: float = setting(0.5, check=interval(0, 1, "a leaky-ReLU slope", closed_hi=True))
     mmd_weight: float = 50.0
     reconstruction_weight: float = 1.0
     decode_from: Literal["y", "y_hat"] = "y"

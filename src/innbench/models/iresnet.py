@@ -13,7 +13,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 from .base import ModelFacts
 from .inn import INN
 from .losses import FORWARD_MMD_KERNELS, mmd_loss
-from .settings import YSupervisedSettings, setting
+from .settings import YSupervisedSettings, interval, setting
 
 __all__ = ["InvertibleResNet", "ResidualBlock"]
 
@@ -88,10 +88,6 @@ class ResidualBlock(nn.Module):
         return torch.linalg.slogdet(eye + jac)[1]
 
 
-def _coeff(value, name):
-    if not 0 < value < 1:
-        raise ValueError(f"{name}: expected a Lipschitz coefficient in (0, 1), got {value!r}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -103,7 +99,7 @@ class InvertibleResNetSettings(YSupervisedSettings):
     blocks: int = 10
     hidden: int = 128
     layers: int = 3
-    coeff: float = setting(0.97, check=_coeff)
+    coeff: float = setting(0.97, check=interval(0, 1, "a Lipschitz coefficient"))
     pad_noise: float = 0.01
     loss: Literal["mmd", "ml"] = "ml"
     fit_weight: float = 1.0

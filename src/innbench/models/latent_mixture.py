@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Literal
 
 import numpy as np
 import torch
 from torch import nn
 
 from .base import Model, ModelFacts
-from .blocks import ACTIVATIONS, PERMUTATIONS, InvertibleSequence
+from .blocks import PERMUTATIONS, CouplingSettings, InvertibleSequence
 from .parts import ConditionNoise
-from .settings import ConditionalSettings, positive, setting
+from .settings import ConditionalSettings, setting
 
 __all__ = ["LatentMixtureINN"]
 
@@ -22,16 +22,10 @@ _LOG_2PI = math.log(2 * math.pi)
 
 
 @dataclass(frozen=True)
-class LatentMixtureINNSettings(ConditionalSettings):
+class LatentMixtureINNSettings(ConditionalSettings, CouplingSettings):
     """The options of :class:`LatentMixtureINN` (model ``latent_mixture_inn``), documented in its Args."""
 
-    width_field: ClassVar[str | None] = "hidden"
-
     blocks: int = 6
-    hidden: int = 128
-    layers: int = 3
-    clamp: float = setting(2.0, check=positive)
-    activation: str = setting("silu", choices=ACTIVATIONS)
     permutation: str = setting("random", choices=PERMUTATIONS)
     covariance: Literal["diag", "full"] = "diag"
     components: int | None = None
@@ -166,10 +160,9 @@ class LatentMixtureINN(Model):
     def dim_z(self):
         return self.problem.x_dim
 
-    @property
-    def condition_noise(self) -> ConditionNoise:
-        """``y_noise`` on a continuous condition; none on class labels (:meth:`Model.condition_noise`)."""
-        return super().condition_noise if self.problem.observation_classes is None else ConditionNoise()
+    def make_condition_noise(self) -> ConditionNoise:
+        """``y_noise`` on a continuous condition; none on class labels (:meth:`Model.make_condition_noise`)."""
+        return super().make_condition_noise() if self.problem.observation_classes is None else ConditionNoise()
 
     def set_normalization(self, x, y):
         super().set_normalization(x, y)

@@ -14,7 +14,8 @@ The rules follow the field's annotation and default:
 - ``float``: a finite number, non-negative where the default is (integers are taken as floats);
 - ``str``: a string; ``Literal[...]`` or ``setting(choices=...)``: one of the choices;
 - ``X | None``: None or an ``X``;
-- ``setting(check=f)``: ``f(value, name)`` on top, for a rule of the model's own (e.g. a slope in (0, 1]).
+- ``setting(check=f)``: ``f(value, name)`` on top, for a rule of the model's own (``positive``,
+  ``interval(0, 1, "a slope", closed_hi=True)``).
 
 A model class declares ``Settings`` (a subclass of :class:`ModelSettings`, :class:`ConditionalSettings` or
 :class:`YSupervisedSettings`) and documents each field in its docstring's ``Args``; a model registered with
@@ -44,8 +45,8 @@ from typing import Any, ClassVar, Literal
 
 from .. import params as P
 
-__all__ = ["ConditionalSettings", "ModelSettings", "OptionsView", "YSupervisedSettings", "setting",
-           "settings_from_defaults"]
+__all__ = ["ConditionalSettings", "ModelSettings", "OptionsView", "YSupervisedSettings", "interval", "positive",
+           "setting", "settings_from_defaults"]
 
 
 def setting(default, *, check=None, choices=None):
@@ -64,6 +65,17 @@ def positive(value, name: str) -> float:
     return P.positive_real(value, name)
 
 
+def interval(lo: float, hi: float, what: str, closed_hi: bool = False):
+    """A rule for :func:`setting`: ``what``, a number in ``(lo, hi)`` (``(lo, hi]`` with ``closed_hi``)."""
+
+    def check(value, name: str):
+        if not (lo < value < hi or (closed_hi and value == hi)):
+            raise ValueError(f"{name}: expected {what} in ({lo}, {hi}{']' if closed_hi else ')'}, got {value!r}")
+        return value
+
+    return check
+
+
 def _choice(value, choices, name: str):
     if value not in choices or isinstance(value, bool):
         want = " or ".join(map(repr, choices)) if len(choices) <= 2 else "one of " + ", ".join(map(repr, choices))
@@ -80,15 +92,8 @@ def _check_typed(value, hint, default, name: str, width: bool):
         args = [a for a in typing.get_args(hint) if a is not type(None)]
         if value is None and len(args) < len(typing.get_args(hint)):
             return None
-        if len(args) == 1:
-            return _check_typed(value, args[0], default, name, width)
-        for a in args:  # several types: the first that takes it
-            try:
-                return _check_typed(value, a, default, name, width)
-            except ValueError:
-                continue
-        raise ValueError(f"{name}: expected one of {', '.join(getattr(a, '__name__', str(a)) for a in args)}, "
-                         f"got {value!r}")
+        (inner,) = args  # X | None: the fields use no other union
+        return _check_typed(value, inner, default, name, width)
     if hint is bool:
         return P.check_option(name, value, False)
     if hint is int:
