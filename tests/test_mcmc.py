@@ -233,23 +233,28 @@ def test_neural_likelihood_learns_the_likelihood_and_samples_the_posterior_by_mc
         api.train(prob, "nle", simulations=100, progress=False, burn=10)
 
 
-def test_nle_ensemble_likelihood_is_the_members_mixture():
-    # ensemble=3: three flows trained side by side; the likelihood the sampler sees is their equal-weight mixture
-    import torch
-
+def test_nle_ensemble_mixes_the_members_likelihoods_under_one_sampler():
+    # members=3: three likelihood models; the ensemble's likelihood is their weighted mixture, and its draws come
+    # from one MCMC on the prior times that mixture (not from the members' own posteriors in shares)
     from innbench.models import build_model
+    from innbench.models.ensemble import PosteriorEnsemble
 
-    m = build_model("nle", "two_moons", ensemble=3, hidden=16, transforms=1)
-    single = build_model("nle", "two_moons", hidden=16, transforms=1)
-    assert len(m.members) == 2 and 3 * single.n_parameters() == m.n_parameters()
+    small = dict(hidden=16, transforms=1, burn=60, pilot=60, init_draws=500, walkers=16)
+    m = build_model("nle", "two_moons", members=3, **small)
+    assert isinstance(m, PosteriorEnsemble) and m.mixes == "likelihood" and len(m.members) == 3
+    assert [k.config["seed"] for k in m.members] == [0, 1, 2]
     x = m.problem.sample_prior(50, np.random.default_rng(0))
     y = np.array([0.1, -0.2])
-    with torch.no_grad():
-        xt = m.standardize_x(torch.as_tensor(x, dtype=torch.float32))
-        c = m.condition(torch.as_tensor(y[None], dtype=torch.float32)).expand(len(x), -1)
-        each = np.stack([f(xt).log_prob(c).double().numpy() for f in [m.flow, *m.members]])
-    want = np.log(np.exp(each).mean(0))
-    np.testing.assert_allclose(m.log_likelihood(x, y), want, rtol=1e-5, atol=1e-5)
+    each = np.stack([k.log_likelihood(x, y) for k in m.members])
     assert np.ptp(each, axis=0).max() > 1e-3  # the members differ (their own initialisations)
-    with pytest.raises(ValueError, match="ensemble"):
-        build_model("nle", "two_moons", ensemble=0)
+    np.testing.assert_allclose(m.log_likelihood(x, y), np.log(np.exp(each).mean(0)), rtol=1e-9, atol=1e-9)
+    weighted = PosteriorEnsemble(list(m.members), weights=[2, 1, 1])
+    np.testing.assert_allclose(weighted.log_likelihood(x, y), np.log(np.exp(each).T @ [0.5, 0.25, 0.25]),
+                               rtol=1e-9, atol=1e-9)
+    # an ensemble of one model twice is that model: the same MCMC, draw for draw
+    a = m.members[0]
+    twice = PosteriorEnsemble([a, a])
+    np.testing.assert_allclose(twice.sample([y], 40, seed=5), a.sample([y], 40, seed=5), rtol=1e-12, atol=1e-12)
+    assert len(twice.last_diagnostics["rhat"]) == 1
+    with pytest.raises(ValueError, match="^ensemble: replaced in innbench 0.3.0 by members=K"):
+        build_model("nle", "two_moons", ensemble=3)

@@ -21,6 +21,8 @@ REMOVED_OPTIONS = {
     "conditional_affine": (False, "removed in innbench 0.3.0: the cINN's location-and-scale layer changed "
                                   "nothing beyond run-to-run spread on the epidemic and the set problem "
                                   "(docs/journal/recipes_in_code.md#cinn)"),
+    "ensemble": (1, "replaced in innbench 0.3.0 by members=K, which builds K models from seeds seed .. seed + K - 1 "
+                    "(for nle: K likelihood flows, their likelihoods mixed under one MCMC; innbench.models.ensemble)"),
     "weight_average": (None, "removed in innbench 0.3.0: weight averaging gave a worse held-out loss on the "
                              "epidemic than the weights as trained (docs/journal/recipes_in_code.md#simulationbudget)"),
 }

@@ -6,7 +6,7 @@ import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 import torch
@@ -137,6 +137,10 @@ class Model(Estimator):
     sampling_options: ClassVar[tuple[str, ...]] = ()
     #: the config option that sets the network width (scaled by ``Budget.params``); None: no width
     width_option: ClassVar[str | None] = "hidden"
+    #: what an ensemble of this model (option ``members=K``, :class:`innbench.models.ensemble.PosteriorEnsemble`)
+    #: mixes: ``"posterior"`` (the members' posteriors: draws in shares by weight) or ``"likelihood"`` (the
+    #: members' learned likelihoods ``log sum_k w_k q_k(y | x)``, under one per-query sampler: NLE)
+    mixes: ClassVar[Literal["posterior", "likelihood"]] = "posterior"
 
     def __init__(self, problem: Problem | str, **config):
         super().__init__()
@@ -333,7 +337,7 @@ class Model(Estimator):
 
     @torch.inference_mode()
     def sample(self, y, n: int, seed: int | None = 0, batch_size: int = 400_000,
-               round_discrete: bool = True) -> np.ndarray:
+               round_discrete: bool = True, *, query=None) -> np.ndarray:
         """Posterior samples for each observation: an array of shape ``(len(y), n, x_dim)``.
 
         Discrete parameters are rounded to integers unless ``round_discrete=False`` (rounding puts the
@@ -351,6 +355,9 @@ class Model(Estimator):
             seed: seeds the sampler's torch generator (None: 0).
             batch_size: the most samples drawn in one network call.
             round_discrete: round integer-valued parameters.
+            query: a per-query sampler ``(y (m, y_dim), n, generator) -> (m, n, x_dim)`` in the problem's
+                units, used instead of the model's own :meth:`sample_query` (None: the model's own). An
+                ensemble of likelihood models passes the sampler of their mixture.
 
         Returns:
             An array ``(m, n, x_dim)`` (float64) in the problem's units.
@@ -375,15 +382,16 @@ class Model(Estimator):
         g = torch.Generator(device=self.device)
         g.manual_seed(0 if seed is None else int(seed))
         yt = self._checked_condition(y)
-        per_query = type(self).sample_query is not Model.sample_query
+        if query is None and type(self).sample_query is not Model.sample_query:
+            query = self.sample_query
         # at most batch_size samples in flight: several observations at once, or one in chunks of n
         chunk = min(n, batch_size) if self.sample_in_chunks else n
         per = max(1, batch_size // chunk)
         outs = []
         for start in range(0, len(yt), per):
             check_deadline()
-            if per_query:  # a sampler in the problem's units throughout (float64)
-                outs.append(torch.as_tensor(np.asarray(self.sample_query(y[start : start + per], n, g), float)))
+            if query is not None:  # a sampler in the problem's units throughout (float64)
+                outs.append(torch.as_tensor(np.asarray(query(y[start : start + per], n, g), float)))
                 continue
             yb = self.network_condition(yt[start : start + per])
             parts = [self.unstandardize_x(self.sample_standardized(yb, min(chunk, n - k), g)).cpu()
@@ -507,7 +515,7 @@ def _rename_0_2_0_weights(module, state_dict, prefix, *_):
 def _construct(cls: type[Model], problem, config: dict) -> Estimator:
     """An untrained model of class ``cls``, or an ensemble of them where the config says ``members=K > 1``."""
     k = config.get("members", 1)
-    if cls.conditional and isinstance(k, int) and not isinstance(k, bool) and k > 1:
+    if "members" in cls.defaults and isinstance(k, int) and not isinstance(k, bool) and k > 1:
         from .ensemble import build_ensemble
 
         return build_ensemble(cls, problem, **config)

@@ -7,12 +7,18 @@ and no simulations.
 
 Two ways to make one:
 
-- the option ``members=K`` of any conditional model: ``build_model("cinn", problem, members=4)`` (and every
+- the option ``members=K`` of any model that has it (every conditional model, and NLE):
+  ``build_model("cinn", problem, members=4)`` (and every
   path that builds one: ``api.train``, ``innbench train --set members=4``, a grid's model options,
   ``load_model``) builds K untrained members with seeds ``seed .. seed + K - 1``; the trainers
   (:func:`innbench.training.fit`, :func:`innbench.simbudget.fit_simulations`) train each on the same
   simulations with its own seed;
 - :class:`PosteriorEnsemble` of models trained any way, with weights.
+
+What is mixed is what the members learned (their class's ``mixes``): a posterior model's ensemble is the
+mixture of the posteriors; neural likelihood estimation's (``nle``) is one MCMC per query on the prior times
+the mixture of the learned likelihoods (a mixture of likelihoods is not a mixture of posteriors: each
+member's posterior would weigh its own evidence ``q_k(y*)``).
 
 Its ``name``, ``title`` and ``facts`` are the members'; ``n_parameters`` counts all members (a grid's
 ``params`` target therefore sizes the ensemble as a whole).
@@ -21,6 +27,7 @@ Its ``name``, ``title`` and ``facts`` are the members'; ``n_parameters`` counts 
 from __future__ import annotations
 
 import copy
+import functools
 
 import numpy as np
 import torch
@@ -34,16 +41,19 @@ __all__ = ["PosteriorEnsemble", "build_ensemble"]
 
 #: what an ensemble says about itself as its members do (the model's facts, all members alike)
 _FROM_MEMBERS = ("name", "title", "facts", "conditional", "trainable", "amortized", "sample_in_chunks",
-                 "requires_likelihood", "requires_prior_density", "width_option", "defaults")
+                 "requires_likelihood", "requires_prior_density", "width_option", "defaults", "mixes",
+                 "last_diagnostics")
 
 
 class PosteriorEnsemble(Estimator):
     """Trained models of one class on one problem, composed: the posterior is the weighted mixture
-    ``sum_k w_k q_k(x | y)``.
+    ``sum_k w_k q_k(x | y)`` (or, for likelihood models, ``p(x) sum_k w_k q_k(y | x)`` normalised).
 
     Samples are drawn from the members in shares of ``n`` by weight (equal weights: ``n // K`` each, one
     more for the first ``n % K``) and shuffled, so every prefix of them is a draw from the mixture; the
-    density is the weighted mean of the members' densities.
+    density is the weighted mean of the members' densities. Members that learned a likelihood (their
+    class's ``mixes`` is ``"likelihood"``: ``nle``) are sampled instead by the first member's per-query
+    sampler on the mixture of their likelihoods (:meth:`log_likelihood`).
 
     Arguments:
         members: the models (:class:`innbench.models.Model`), all of one class and one problem.
@@ -168,6 +178,10 @@ class PosteriorEnsemble(Estimator):
         observation."""
         from ..params import count
 
+        if self.mixes == "likelihood":  # one per-query sampler on the mixture of the learned likelihoods
+            first = self.members[0]
+            query = functools.partial(first.sample_query, log_likelihood=self.log_likelihood)
+            return first.sample(y, n, seed=seed, batch_size=batch_size, round_discrete=round_discrete, query=query)
         n = count(n, "n")
         y = self.problem.validate_observations(y, "y")
         base = 0 if seed is None else int(seed)
@@ -177,6 +191,14 @@ class PosteriorEnsemble(Estimator):
         out = np.concatenate(parts, axis=1)
         order = np.random.default_rng([base, 7753]).permuted(np.tile(np.arange(n), (len(out), 1)), axis=1)
         return np.take_along_axis(out, order[..., None], axis=1)
+
+    def log_likelihood(self, x, y) -> np.ndarray:
+        """The mixture of the members' learned likelihoods, ``log sum_k w_k q_k(y | x)``, for members that learn
+        one (``nle``; the shapes of :meth:`innbench.models.nle.NeuralLikelihood.log_likelihood`)."""
+        if self.mixes != "likelihood":
+            raise NotImplementedError(f"model {self.name!r} learns a posterior, not a likelihood")
+        lps = np.stack([m.log_likelihood(x, y) for m in self.members])
+        return np.logaddexp.reduce(lps + np.log(np.asarray(self.weights)).reshape(-1, *[1] * (lps.ndim - 1)), axis=0)
 
     @torch.inference_mode()
     def log_prob(self, x, y) -> np.ndarray:
@@ -205,16 +227,16 @@ def build_ensemble(cls: type[Model], problem, **config) -> PosteriorEnsemble:
     An ensemble too large for memory is refused after its first member is built.
 
     Arguments:
-        cls: the model class (a conditional one).
+        cls: the model class (one with the option ``members``: a conditional model or ``nle``).
         problem: a registered problem name or a :class:`innbench.problems.Problem`.
         **config: the member's options, ``members`` the number of members and ``seed`` the first member's.
     """
     from .. import params as P
     from ..problems import get_problem
 
-    if not cls.conditional:
-        raise ValueError(f"members: model {cls.name!r} is not conditional; ensembles of members=K are built "
-                         "from conditional models (or compose trained models with PosteriorEnsemble)")
+    if "members" not in cls.defaults:
+        raise ValueError(f"members: model {cls.name!r} has no ensembles; members=K builds them of conditional "
+                         "models and of nle (or compose trained models with PosteriorEnsemble)")
     k = P.count(config["members"], "members")
     problem = get_problem(problem)
     seed = int(config.get("seed") or 0)

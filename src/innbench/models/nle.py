@@ -31,7 +31,7 @@ class NeuralLikelihoodSettings(ModelSettings):
     init_draws: int = 20000
     max_thin: int = 200
     use_symmetries: bool = True
-    ensemble: int = 1
+    members: int = 1
 
 
 class NeuralLikelihood(Model):
@@ -60,9 +60,10 @@ class NeuralLikelihood(Model):
     modes exactly (``use_symmetries=False`` switches this off). MCMC options: ``walkers`` (0: ``max(64,
     8 dim(x))``), ``burn``, ``pilot``, ``init_draws``, ``max_thin`` as in
     :func:`innbench.mcmc.batched_posterior`.
-    ``ensemble`` (default 1): that many flows trained side by side on the same batches (the loss is their
-    mean; they differ by their initialisation), and the sampler uses their equal-weight mixture
-    ``log mean_k q_k(y | x)``. It costs ``ensemble`` times the training and the per-query flow calls.
+    ``members=K`` (default 1) builds an ensemble (:class:`innbench.models.ensemble.PosteriorEnsemble`) of K
+    likelihood models trained from seeds ``seed .. seed + K - 1`` on the same simulations; it mixes their
+    likelihoods (``mixes = "likelihood"``), not their posteriors: one MCMC per query on
+    ``log p(x) + log sum_k w_k q_k(y* | x)``. It costs K times the training and the per-query flow calls.
     Not the default: docs/journal/recipes_in_code.md#nle (ensemble).
     ``last_diagnostics`` holds R-hat, ESS, steps and seconds per observation of the latest sample call.
     ``dim(z) = dim(y)`` (the flow's latent is the observation's).
@@ -83,7 +84,7 @@ class NeuralLikelihood(Model):
         init_draws: prior draws the walkers start from by importance resampling (20,000).
         max_thin: the largest thinning of the chains (200).
         use_symmetries: use the problem's exact symmetries (True).
-        ensemble: flows trained side by side, their likelihoods mixed (1).
+        members: an ensemble of that many likelihood models, their likelihoods mixed (1).
         seed: seed of the initial weights (0).
         **config: the options every model has (:class:`innbench.models.Model`).
 
@@ -115,6 +116,7 @@ class NeuralLikelihood(Model):
     requires_prior_density = True
     Settings = NeuralLikelihoodSettings
     sampling_options = ("walkers", "burn", "pilot", "init_draws", "max_thin", "use_symmetries")
+    mixes = "likelihood"
 
     def build(self):
         p = self.problem
@@ -135,37 +137,16 @@ class NeuralLikelihood(Model):
 
         check_sampler_options(self.config, min_steps=50, dim=self.problem.x_dim)
         c = self.config
-        from .. import params as P
-
-        members = P.count(c["ensemble"], "ensemble")
-
-        def flow():
-            return zuko.flows.NSF(p.y_dim, p.x_dim, bins=c["bins"], transforms=c["transforms"],
-                                  hidden_features=[c["hidden"]] * c["layers"], randperm=False)
-
-        self.flow = flow()
-        # further members of an ensemble (none by default, so single-flow models keep their weights' names)
-        self.members = torch.nn.ModuleList([flow() for _ in range(members - 1)])
+        self.flow = zuko.flows.NSF(p.y_dim, p.x_dim, bins=c["bins"], transforms=c["transforms"],
+                                   hidden_features=[c["hidden"]] * c["layers"], randperm=False)
         self.last_diagnostics = {}
 
     def dim_z(self):
         return self.problem.y_dim
 
-    def _flows(self):
-        return [self.flow, *self.members]
-
     def loss(self, x, y):
-        # each member learns from the same batches; the members differ by their initialisation
-        nll = torch.stack([-f(x).log_prob(y).mean() for f in self._flows()]).mean() / self.problem.y_dim
+        nll = -self.flow(x).log_prob(y).mean() / self.problem.y_dim
         return nll, {"nll": float(nll.detach())}
-
-    def _log_q(self, x, y):
-        """``log q(y | x)`` of the flow, or of the ensemble's equal-weight mixture ``mean_k q_k``."""
-        flows = self._flows()
-        if len(flows) == 1:
-            return self.flow(x).log_prob(y)
-        lp = torch.stack([f(x).log_prob(y) for f in flows])
-        return torch.logsumexp(lp, 0) - float(np.log(len(flows)))
 
     def log_likelihood(self, x, y) -> np.ndarray:
         """The learned ``log q(y | x)`` (up to a constant in ``x``): for ``x (k, x_dim)`` and one raw
@@ -179,11 +160,13 @@ class NeuralLikelihood(Model):
         with torch.inference_mode():
             xt = self.standardize_x(torch.as_tensor(x.reshape(-1, d), dtype=torch.float32, device=self.device))
             c = self.condition(torch.as_tensor(y, dtype=torch.float32, device=self.device))
-            lp = self._log_q(xt, c.repeat_interleave(k, 0)).reshape(m, k)
+            lp = self.flow(xt).log_prob(c.repeat_interleave(k, 0)).reshape(m, k)
         lp = lp.double().cpu().numpy()
         return lp[0] if single else lp
 
-    def sample_query(self, y, n, generator):
+    def sample_query(self, y, n, generator, log_likelihood=None):
+        """MCMC per observation on ``log p(x) + log_likelihood(x, y)`` (None: this model's
+        :meth:`log_likelihood`; an ensemble passes the mixture of its members')."""
         from ..mcmc import batched_posterior
 
         c = self.config
@@ -192,9 +175,10 @@ class NeuralLikelihood(Model):
         if not c["use_symmetries"] and problem.symmetries:
             problem = _without_symmetries(problem)
         walkers = int(c["walkers"]) or max(64, 8 * problem.x_dim)
-        x, info = batched_posterior(problem, self.log_likelihood, y, n, np.random.default_rng(seed),
-                                    walkers=walkers, burn=int(c["burn"]), pilot=int(c["pilot"]),
-                                    init_draws=int(c["init_draws"]), max_thin=int(c["max_thin"]))
+        x, info = batched_posterior(problem, log_likelihood or self.log_likelihood, y, n,
+                                    np.random.default_rng(seed), walkers=walkers, burn=int(c["burn"]),
+                                    pilot=int(c["pilot"]), init_draws=int(c["init_draws"]),
+                                    max_thin=int(c["max_thin"]))
         self.last_diagnostics = {k: info[k].tolist() for k in ("rhat", "ess", "steps", "seconds")}
         return x
 
