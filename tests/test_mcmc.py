@@ -239,7 +239,7 @@ def test_nle_ensemble_mixes_the_members_likelihoods_under_one_sampler():
     from innbench.models import build_model
     from innbench.models.ensemble import PosteriorEnsemble
 
-    small = dict(hidden=16, transforms=1, burn=60, pilot=60, init_draws=500, walkers=16)
+    small = {"hidden": 16, "transforms": 1, "burn": 60, "pilot": 60, "init_draws": 500, "walkers": 16}
     m = build_model("nle", "two_moons", members=3, **small)
     assert isinstance(m, PosteriorEnsemble) and m.mixes == "likelihood" and len(m.members) == 3
     assert [k.config["seed"] for k in m.members] == [0, 1, 2]

@@ -20,7 +20,8 @@ EXPECTED = json.loads((DATA / "expected.json").read_text())
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_a_model_saved_by_0_2_0_loads_with_the_same_posterior(name):
     want = EXPECTED[name]
-    model = load_model(DATA / name)
+    with pytest.warns(UserWarning, match=r"saved by innbench 0\.2\.0 \(this is 0\.3\.0\); it loads"):
+        model = load_model(DATA / name)
     samples = model.sample(want["y"], 5, seed=11)
     expected = np.array(want["samples"])
     scale = float(np.abs(expected).max())
@@ -42,8 +43,30 @@ def test_a_model_trained_with_a_removed_option_is_refused_by_name(tmp_path):
     assert cfg["config"]["conditional_affine"] is False
     cfg["config"]["conditional_affine"] = True
     (path / "config.json").write_text(json.dumps(cfg))
-    with pytest.raises(ModelLoadError, match="conditional_affine=True.*removed in innbench 0.3.0"):
+    with pytest.warns(UserWarning, match="0.2.0"), pytest.raises(
+            ModelLoadError, match="conditional_affine=True.*removed in innbench 0.3.0"):
         load_model(path)
+
+
+def test_an_nle_trained_with_its_old_ensemble_option_is_refused_with_the_replacement(tmp_path):
+    """0.2.0's ``nle`` had its own ``ensemble=K`` (flows trained side by side); 0.3.0 builds NLE ensembles with
+    ``members=K``. A 0.2.0 NLE directory with the default ``ensemble: 1`` loads as the single model it is; one
+    with ``ensemble: 5`` is refused, naming the replacement."""
+    from innbench.models import ModelLoadError, build_model
+
+    path = build_model("nle", "two_moons", hidden=16, transforms=1).save(tmp_path / "nle")
+    cfg = json.loads((path / "config.json").read_text())
+    for ensemble in (1, 5):
+        cfg["config"]["ensemble"] = ensemble
+        cfg["innbench_version"] = "0.2.0"
+        (path / "config.json").write_text(json.dumps(cfg))
+        if ensemble == 1:
+            with pytest.warns(UserWarning, match="0.2.0"):
+                assert load_model(path).config["members"] == 1
+        else:
+            with pytest.warns(UserWarning, match="0.2.0"), pytest.raises(
+                    ModelLoadError, match="ensemble=5, an option replaced in innbench 0.3.0 by members=K"):
+                load_model(path)
 
 
 def test_a_removed_option_given_now_is_refused_with_the_reason():

@@ -18,7 +18,7 @@ Example:
 
 import sys as _sys
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 # The problem API is imported on first use (module-level __getattr__): the problems import numpy and scipy, and
 # `innbench --help` (which imports innbench.cli, and so this package) should not wait for them.
