@@ -119,6 +119,11 @@ def test_posterior_endpoint_agrees_with_the_evaluation(server, bench):
     assert m["err_post"] == pytest.approx(ev["err_post"][0], rel=1e-6)
     assert m["err_resim"] == pytest.approx(ev["err_resim"][0], rel=1e-6)
     assert m["sample_ms"] > 0
+    # every metric the endpoint gives is the evaluation's (one scoring path: innbench.evaluation.score_samples)
+    shared = set(m) - {"sample_ms", "reference_ms"}
+    assert shared == {"err_post", "err_resim", "err_resim_sq", "invalid_fraction", "outside_support_fraction"}
+    for key in shared:
+        assert m[key] == pytest.approx(ev[key][0], rel=1e-6, abs=1e-12), key
     # other seeds: Err_post scatters around the evaluation's number by the estimator's sampling noise. The
     # mean of k other seeds differs from it with standard deviation sd * sqrt(1 + 1/k) (sd: the seed-to-seed
     # scatter, estimated from the k seeds); the tolerance is four of those, and at least the noise floor

@@ -131,8 +131,10 @@ def test_floors_are_computed_once_across_processes(tmp_cache, monkeypatch):
     def fail(*a, **k):
         raise AssertionError("recomputed")
 
-    monkeypatch.setattr(ev, "c2st", fail)
-    monkeypatch.setattr(ev, "mmd", fail)
+    import innbench.metrics.floors as floors
+
+    monkeypatch.setattr(floors, "c2st", fail)
+    monkeypatch.setattr(floors, "mmd", fail)
     assert ev.c2st_floor(p, y[:2], 300, folds=2) == c2
     assert np.array_equal(ev.noise_floor(p, y[:2], 300), nf)
     with pytest.raises(AssertionError, match="recomputed"):  # other observations: not in the cache

@@ -455,7 +455,7 @@ def evaluate(model, observations=None, num_observations: int = 200, n_samples: i
              noise_floor_observations: int = 50, c2st_observations: int = 5, sbc: bool = True,
              true_parameters=None, round_discrete: bool = True, progress: bool = False,
              keep_samples: bool = False, c2st_backend: str = "torch", c2st_folds: int = 2,
-             reference_options: dict | None = None) -> dict:
+             reference_options: dict | None = None, metrics=None) -> dict:
     """Score a model against reference posteriors on test observations (:func:`innbench.evaluation.score`).
 
     Without ``observations`` the first ``num_observations`` of the problem's fixed test set are used,
@@ -495,6 +495,9 @@ def evaluate(model, observations=None, num_observations: int = 200, n_samples: i
         reference_options: keyword options of the reference sampler (:func:`api.reference`), e.g. a shorter
             MCMC for a quick look, ``{"burn": 200, "pilot": 200, "rhat_max": None}``; they go into the
             reference cache's key and apply to the noise floors too.
+        metrics: the metrics to compute, by registered name (:func:`innbench.metrics.metric_names`); None:
+            every registered metric whose needs are met. A metric of one's own registered with
+            :func:`innbench.metrics.register_metric` is computed too.
         threads: torch CPU threads (None: ``INNBENCH_THREADS`` or ``OMP_NUM_THREADS``, else 1).
 
     Returns:
@@ -543,7 +546,7 @@ def evaluate(model, observations=None, num_observations: int = 200, n_samples: i
                             noise_floor_observations=noise_floor_observations,
                             c2st_observations=c2st_observations, sbc=sbc, round_discrete=round_discrete,
                             progress=progress, keep_samples=keep_samples, c2st_backend=c2st_backend,
-                            c2st_folds=c2st_folds, reference_options=reference_options)
+                            c2st_folds=c2st_folds, reference_options=reference_options, metrics=metrics)
 
 
 def evaluation_figures(model, result: dict, out, true_parameters=None) -> list:

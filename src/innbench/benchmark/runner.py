@@ -97,9 +97,9 @@ def run_cell(cell: Cell, config: dict, progress: bool = False, save_dir=None, de
 
 def _run_cell(cell: Cell, config: dict, progress: bool, save_dir, device: str) -> dict:
     from ..api import train
-    from ..evaluation import _reference_method, score
+    from ..evaluation import own_calibration, score, showcase
     from ..problems import get_problem
-    from ..reference import reference_posterior, test_observations
+    from ..reference import test_observations
     from ..training import Budget
 
     s = cell.settings
@@ -124,19 +124,11 @@ def _run_cell(cell: Cell, config: dict, progress: bool, save_dir, device: str) -
                 c2st_backend=c2st_opts.get("backend", "torch"))
     calibration = []
     if s.get("sbc"):  # calibration on test draws of its own: no reference posterior needed
-        from ..calibration import sbc_ranks
-        from ..evaluation import calibration_summary
-
-        x_sbc, y_sbc = test_observations(problem, s["sbc"]["observations"])
-        draws = model.sample(y_sbc, s["sbc"]["samples"], seed=cell.seed + 1)
-        ranks = sbc_ranks(draws, x_sbc, rng=np.random.default_rng([cell.seed, 4712]))
-        calibration = [{"obs_index": i, "sbc_ranks": r.tolist(), "sbc_draws": draws.shape[1]}
-                       for i, r in enumerate(ranks)]
-        res["summary"].update(calibration_summary(ranks, draws.shape[1]), sbc_observations=len(ranks))
-    names, ys = showcase_observations(problem)
-    show = model.sample(ys, s["samples"], seed=cell.seed)
-    show_ref, _ = reference_posterior(problem, ys, s["samples"],
-                                      method=_reference_method(problem, "exact"))
+        own = own_calibration(model, s["sbc"]["observations"], s["sbc"]["samples"], seed=cell.seed)
+        calibration = [{"obs_index": i, "sbc_ranks": r.tolist(), "sbc_draws": own["sbc_draws"]}
+                       for i, r in enumerate(own["sbc_ranks"])]
+        res["summary"].update(own["summary"])
+    shown = showcase(model, s["samples"], seed=cell.seed)
     summ = res["summary"]
     run = {
         "config": {**config, "cell": {"problem": cell.problem, **dataclasses.asdict(cell.spec), "seed": cell.seed},
@@ -160,10 +152,8 @@ def _run_cell(cell: Cell, config: dict, progress: bool, save_dir, device: str) -
         "run": run,
         "observations": _observation_rows(res),
         "calibration": calibration,
-        "samples": [{"name": n, "y": yy.tolist(), "samples": show[i]} for i, (n, yy) in enumerate(zip(names, ys,
-                                                                                                      strict=True))],
-        "references": [{"name": n, "y": yy.tolist(), "samples": show_ref[i]} for i, (n, yy) in enumerate(zip(names, ys,
-                                                                                                             strict=True))],
+        "samples": [{"name": e["name"], "y": e["y"], "samples": e["samples"]} for e in shown],
+        "references": [{"name": e["name"], "y": e["y"], "samples": e["reference"]} for e in shown],
     }
 
 

@@ -26,12 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from ..evaluation import _reference_method
-from ..metrics import err_post, err_resim, support_violation
+from ..evaluation import score_samples
+from ..metrics import affordable
 from ..models import Model, ModelLoadError, load_model
 from ..models.estimator import MODEL_FILES
 from ..problems import ObservationError
-from ..reference import reference_posterior
+from ..reference import reference_posterior, resolve_reference_method
 from ..runtime import TimeLimitError
 from . import drawing
 
@@ -260,6 +260,12 @@ def _number(v):
     return float(v) if v is not None and np.isfinite(v) else None
 
 
+def _first_values(per: dict) -> dict:
+    """The one observation's number of each metric value that :func:`innbench.evaluation.score_samples` gave
+    (NaN and infinities as None)."""
+    return {k: _number(v[0]) for k, v in per.items() if v is not None and len(v) == 1 and np.ndim(v[0]) == 0}
+
+
 class Explorer:
     """Posteriors of saved models for one observation at a time, beside the reference (see module doc).
 
@@ -326,10 +332,13 @@ class Explorer:
         Returns ``{"model", "problem", "y", "n", "seed", "samples" (n, x_dim), "reference" (n, x_dim) or None,
         "reference_info", "metrics", "cached"}`` and with ``draw`` also ``"drawing"`` (``{"model": ...,
         "reference": ...}``: arm or trajectory polylines, contours and densities, :func:`drawing.draw`).
-        ``metrics``: ``err_resim`` (mean distance), ``err_resim_sq``, ``invalid_fraction``,
-        ``outside_support_fraction`` and, with ``reference``, ``err_post``, each as
-        :func:`innbench.evaluation.score` computes it for this one observation with ``n_samples=n`` and
-        ``seed`` (the same reference draw and model samples, so the same numbers); ``sample_ms``: the
+        ``metrics``: every registered metric (:mod:`innbench.metrics`) that costs at most one simulation per
+        sample (``err_resim`` (mean distance), ``err_resim_sq``, ``invalid_fraction``,
+        ``outside_support_fraction``, and metrics registered by the user) and, with ``reference``, those that
+        compare with the reference (``err_post``), each as :func:`innbench.evaluation.score` computes it for
+        this one observation with ``n_samples=n`` and ``seed`` (through
+        :func:`innbench.evaluation.score_samples`: the same reference draw and model samples, so the same
+        numbers); ``sample_ms``: the
         ``sample(y, n)`` call, ``reference_ms``: drawing the reference (both as first computed; ``cached``
         and ``reference_info["cached"]`` say whether this request found them in the cache). Without
         ``reference`` the reference is neither drawn nor returned (the page's fast path while dragging);
@@ -354,9 +363,13 @@ class Explorer:
         ref = None
         if reference:
             ref, ref_hit = self._reference_part(entry.model.problem, y, n)
-            if "err_post" not in part:  # the evaluation's Err_post: finite samples against the reference
-                part["err_post"] = _number(err_post(part["samples"][None], ref["samples"][None])[0])
-            metrics["err_post"] = part["err_post"]
+            if "with_reference" not in part:  # the evaluation's metrics that compare with the reference
+                local = affordable("simulations", {"simulator"})
+                names = [m for m in affordable("reference", {"simulator", "reference"}) if m not in local]
+                per, _ = score_samples(entry.model.problem, y, part["samples"][None], seed=seed,
+                                       reference=ref["samples"][None], metrics=names)
+                part["with_reference"] = _first_values(per)
+            metrics.update(part["with_reference"])
             metrics["reference_ms"] = ref["ms"]
             out["reference"] = _finite_list(ref["samples"]) if with_samples else None
             out["reference_info"] = {"method": ref["method"], "min_ess": ref["ess"], "cached": ref_hit}
@@ -383,18 +396,15 @@ class Explorer:
                 except ObservationError as exc:  # e.g. far outside the observations it was trained on
                     raise ExploreError(_as_y_message(str(exc)), 400, "y") from None
                 ms = 1000 * (time.perf_counter() - t)
-            # the evaluation's generators for this seed (score), so stochastic problems agree with it too
-            dist, sq, invalid = err_resim(problem, samples, y, rng=np.random.default_rng([seed, 31]))
-            outside = support_violation(problem, samples)
-            return {"samples": samples[0], "sample_ms": ms, "metrics": {
-                "err_resim": _number(dist[0]), "err_resim_sq": _number(sq[0]),
-                "invalid_fraction": float(invalid[0]), "outside_support_fraction": float(outside[0])}}
+            # the evaluation's metrics and generators for this seed, so stochastic problems agree with it too
+            per, _ = score_samples(problem, y, samples, seed=seed, metrics=affordable("simulations", {"simulator"}))
+            return {"samples": samples[0], "sample_ms": ms, "metrics": _first_values(per)}
 
         return self._posteriors.get((entry.name, y.tobytes(), n, seed), compute)
 
     def _reference_part(self, problem, y: np.ndarray, n: int) -> tuple[dict, bool]:
         """The cached reference posterior for ``(problem, y, n)`` (and whether it was cached)."""
-        method = _reference_method(problem, "exact")
+        method = resolve_reference_method(problem, "exact")
 
         def compute():
             t = time.perf_counter()

@@ -14,7 +14,8 @@ from .. import __version__
 from ..problems import ObservationError, get_problem
 from .abc import quantile_abc
 
-__all__ = ["TEST_SEED", "cache_dir", "quantile_abc", "reference_posterior", "test_observations"]
+__all__ = ["TEST_SEED", "cache_dir", "quantile_abc", "reference_posterior", "resolve_reference_method",
+           "test_observations"]
 
 #: Seed of the 1000 test observations of every problem.
 TEST_SEED = 20190601
@@ -118,6 +119,21 @@ def _key(problem, y, n, method, seed, options) -> str:
     h.update(json.dumps([problem.name, problem.version, n, method, seed, options], sort_keys=True).encode())
     h.update(np.ascontiguousarray(y, dtype=np.float64).tobytes())
     return h.hexdigest()[:20]
+
+
+def resolve_reference_method(problem, method: str = "exact") -> str:
+    """The reference method used for ``problem``: ``exact`` falls back to ``mcmc`` where the problem has a
+    likelihood but no exact sampler, else to ``abc``; ``mcmc`` and ``abc`` stay.
+
+    Example:
+        >>> from innbench.reference import resolve_reference_method
+        >>> resolve_reference_method("two_moons"), resolve_reference_method("two_moons", "abc")
+        ('exact', 'abc')
+    """
+    problem = get_problem(problem)
+    if method != "exact" or problem.has_exact_posterior:
+        return method
+    return "mcmc" if problem.has_likelihood else "abc"
 
 
 def reference_posterior(problem, y, n: int = 4000, method: str = "exact", seed: int = REFERENCE_SEED,

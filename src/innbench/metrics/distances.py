@@ -1,4 +1,5 @@
-"""Benchmark metrics: posterior mismatch (Err_post), re-simulation error (Err_resim), calibration helpers.
+"""The distances behind the metrics: kernel MMD, posterior mismatch (Err_post), re-simulation error (Err_resim),
+support violations.
 
 Definitions follow docs/protocol.md, i.e. the authors' evaluation code where it disagrees with the paper.
 """
@@ -10,7 +11,7 @@ import hashlib
 import numpy as np
 import torch
 
-from .memo import Memo
+from ..memo import Memo
 
 __all__ = ["KERNELS", "err_post", "err_resim", "mmd", "support_violation"]
 
