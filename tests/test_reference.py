@@ -145,3 +145,24 @@ def test_floors_are_computed_once_across_processes(tmp_cache, monkeypatch):
     monkeypatch.undo()
     monkeypatch.setenv("INNBENCH_CACHE", str(tmp_cache))
     assert ev.c2st_floor(p, y[:2], 300, folds=2) == c2
+
+
+def test_a_new_sampler_version_is_a_new_cache_entry(tmp_cache, monkeypatch):
+    """The reference cache's key holds the sampler's code version: a sampler that changed what it draws (its
+    version bumped) never reads the draws of the old code (issue 36)."""
+    import innbench.reference.abc as abc
+
+    p = get_problem("linear")
+    y = [[0.5]]
+    first, prov = reference_posterior(p, y, 100, method="abc")
+    again, _ = reference_posterior(p, y, 100, method="abc")
+    assert prov["sampler_version"] == "abc-1" and np.array_equal(first, again)
+    assert len(list((tmp_cache / "references").glob("linear-abc-*.npz"))) == 1
+    monkeypatch.setattr(abc, "SAMPLER_VERSION", "2")
+    _, prov2 = reference_posterior(p, y, 100, method="abc")
+    assert prov2["sampler_version"] == "abc-2"
+    assert len(list((tmp_cache / "references").glob("linear-abc-*.npz"))) == 2
+    exact_before = reference_posterior(p, y, 100)[1]["sampler_version"]
+    monkeypatch.setattr(type(p), "reference_version", "7")
+    assert (exact_before, reference_posterior(p, y, 100)[1]["sampler_version"]) == ("exact-1", "exact-7")
+

@@ -15,6 +15,8 @@ in the order they run:
 - ``err_post_floor``: the noise floor of Err_post (a second reference draw on ``noise_floor_observations``);
 - ``sbc``: SBC ranks, their uniformity p-value and the expected coverage of central intervals (needs the true
   parameters ``x_true`` behind the observations; free once the samples exist);
+- ``tarp``: TARP's credibility of the true parameters among the samples, all parameters at once (needs
+  ``x_true``; free);
 - ``c2st``: C2ST accuracy against the reference and its floor (two small classifiers per observation, on the
   first ``c2st_observations``; about a second each on a CPU).
 """

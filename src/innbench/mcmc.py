@@ -45,7 +45,10 @@ import numpy as np
 
 from .runtime import check_deadline
 
-__all__ = ["MCMCError", "batched_posterior", "mcmc_posterior", "require_likelihood"]
+__all__ = ["SAMPLER_VERSION", "MCMCError", "batched_posterior", "mcmc_posterior", "require_likelihood"]
+
+#: bumped whenever a change here changes what :func:`mcmc_posterior` draws: part of the reference cache's key
+SAMPLER_VERSION = "1"
 
 
 #: stored draws per walker at least, so that R-hat and ESS are meaningful however few samples are asked for

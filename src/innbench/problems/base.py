@@ -38,6 +38,8 @@ class Problem:
             report how much posterior mass a model puts outside the support.
         stochastic: whether :meth:`forward` draws noise from the generator it is given.
         version: bumped whenever the prior or forward process changes; part of every cache key.
+        reference_version: bumped whenever the problem's own reference sampler changes what it draws (the
+            problem unchanged); part of the reference cache's key.
         observation_kind: ``"vector"`` (``y_dim`` numbers, the default), ``"series"`` (a time series of
             ``observation_shape = (T, channels)``, steps in order) or ``"set"`` (exchangeable items,
             ``observation_shape = (n_max, item_dim)``). A series or set is stored flat, ``y_dim = T *
@@ -77,6 +79,9 @@ class Problem:
     bounds: tuple[tuple[float, float], ...] | None = None
     stochastic: bool = False
     version: str = "1"
+    #: bumped whenever the problem's own reference sampler (:meth:`exact_posterior`) changes what it draws while
+    #: the problem stays the same; part of the reference cache's key
+    reference_version: str = "1"
     observation_kind: str = "vector"
     observation_shape: tuple[int, int] | None = None
     min_length: int | None = None

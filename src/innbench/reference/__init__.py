@@ -15,7 +15,7 @@ from ..problems import ObservationError, get_problem
 from .abc import quantile_abc
 
 __all__ = ["TEST_SEED", "cache_dir", "quantile_abc", "reference_posterior", "resolve_reference_method",
-           "test_observations"]
+           "sampler_version", "test_observations"]
 
 #: Seed of the 1000 test observations of every problem.
 TEST_SEED = 20190601
@@ -114,9 +114,32 @@ def test_observations(problem, n: int = 1000, seed: int = TEST_SEED, cache: bool
 test_observations.__test__ = False  # not a pytest test despite its name
 
 
+def sampler_version(problem, method: str) -> str:
+    """The code version of the reference sampler ``method`` for ``problem`` (part of the cache key): the problem's
+    ``reference_version`` for ``exact``, :data:`innbench.mcmc.SAMPLER_VERSION` for ``mcmc``,
+    :data:`innbench.reference.abc.SAMPLER_VERSION` for ``abc``.
+
+    Example:
+        >>> from innbench.reference import sampler_version
+        >>> sampler_version("two_moons", "exact"), sampler_version("two_moons", "mcmc")
+        ('exact-1', 'mcmc-1')
+    """
+    problem = get_problem(problem)
+    if method == "exact":
+        return f"exact-{problem.reference_version}"
+    if method == "mcmc":
+        from ..mcmc import SAMPLER_VERSION
+
+        return f"mcmc-{SAMPLER_VERSION}"
+    from .abc import SAMPLER_VERSION
+
+    return f"abc-{SAMPLER_VERSION}"
+
+
 def _key(problem, y, n, method, seed, options) -> str:
     h = hashlib.sha256()
-    h.update(json.dumps([problem.name, problem.version, n, method, seed, options], sort_keys=True).encode())
+    h.update(json.dumps([problem.name, problem.version, sampler_version(problem, method), n, method, seed, options],
+                        sort_keys=True).encode())
     h.update(np.ascontiguousarray(y, dtype=np.float64).tobytes())
     return h.hexdigest()[:20]
 
@@ -144,7 +167,8 @@ def reference_posterior(problem, y, n: int = 4000, method: str = "exact", seed: 
     the solution set, or, for SLCP and the Bernoulli GLM, MCMC on the exact likelihood, each with its
     effective sample size), ``mcmc`` (:func:`innbench.mcmc.mcmc_posterior`, any problem with a tractable
     likelihood; R-hat and ESS in the provenance) or ``abc`` (quantile ABC, any problem).
-    Results are cached on disk keyed by problem, version, observations, n, method, seed and options;
+    Results are cached on disk keyed by problem, version, the sampler's code version (:func:`sampler_version`),
+    observations, n, method, seed and options;
     the provenance dict (method, seed, sample counts, ESS or tolerance, versions) is stored beside them.
 
     Args:
@@ -204,6 +228,7 @@ def reference_posterior(problem, y, n: int = 4000, method: str = "exact", seed: 
         "problem": problem.name,
         "problem_version": problem.version,
         "method": info.pop("method"),
+        "sampler_version": sampler_version(problem, method),
         "seed": seed,
         "n_samples": n,
         "n_observations": len(y),

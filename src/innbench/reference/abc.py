@@ -7,7 +7,10 @@ from scipy.spatial import cKDTree
 
 from ..runtime import check_deadline
 
-__all__ = ["quantile_abc"]
+__all__ = ["SAMPLER_VERSION", "quantile_abc"]
+
+#: bumped whenever a change here changes what :func:`quantile_abc` draws: part of the reference cache's key
+SAMPLER_VERSION = "1"
 
 
 def quantile_abc(problem, y, n, rng, pool_size=2_000_000, chunk=1_000_000):
