@@ -506,14 +506,14 @@ def test_runs_of_two_versions_are_never_reported_or_extended_together(tmp_path, 
 def test_a_database_of_an_unknown_schema_is_refused_by_report_too(tmp_path, capsys):
     db = _finished_grid(tmp_path)
     con = sqlite3.connect(db)
-    con.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    con.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
     con.commit()
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.close()
     before = digest(db)
     for argv in (["report", "--db", str(db), "--out", str(tmp_path / "rep")],
                  ["bench", "--config", str(_grid(tmp_path)), "--db", str(db), "--quiet"]):
-        fails(argv, capsys, "has schema version 2", "made by a newer innbench")
+        fails(argv, capsys, "has schema version 3", "made by a newer innbench")
     assert digest(db) == before and not (tmp_path / "rep").exists()
 
 
@@ -679,8 +679,10 @@ def test_report_reads_an_older_database_of_its_schema_without_touching_it(tmp_pa
     """A database written before the calibration table and the later result columns existed (results/default.db
     and quick.db of 3d6fcb1, which say schema_version 1): report used to end in a traceback ("no such table:
     calibration"); it now reads what is there, says what is missing, and leaves the file byte-identical."""
-    db = _finished_grid(tmp_path)
-    con = sqlite3.connect(db)
+    import shutil
+
+    db = shutil.copy(Path(__file__).parent / "data" / "results_v1" / "results.db", tmp_path / "v1.db")
+    con = sqlite3.connect(db)  # a file of schema version 1 (innbench 0.2.0), older still
     con.execute("DROP TABLE calibration")
     con.execute("ALTER TABLE results DROP COLUMN err_resim_continuous")
     con.commit()

@@ -6,14 +6,23 @@ Tables:
     One row per cell (problem x model variant x seed of a grid): status (``running``, ``done``,
     ``failed``), the full grid config, package versions, parameter count, dim(z), the model's facts,
     training and inference time, the noise floor, hardware, who ran it and when.
-``results``
-    One tidy row per run and test observation: problem, model, label, seed, observation index, the
-    observation, Err_post, Err_resim (distance and squared), the fraction of invalid and
-    out-of-support samples, SBC ranks (JSON list, one per parameter), the C2ST accuracy and, for the same
-    observations, the C2ST of an independent reference draw against the reference (its floor).
+``observations``
+    One row per run and test observation: problem, model, label, seed, observation index, the observation.
+``metric_values``
+    The long format: one row per run, observation and metric value (``name``: a value of a registered
+    metric, :mod:`innbench.metrics`; ``value`` a number, or ``data`` JSON for a vector such as the SBC ranks).
+    A metric registered later is stored with no change here.
+``results`` (a view)
+    The wide form of the built-in metrics, one row per run and observation, as schema version 1 stored it:
+    Err_post, Err_resim (distance and squared), the fraction of invalid and out-of-support samples, SBC
+    ranks (JSON list, one per parameter), the C2ST accuracy and its floor, Err_resim of the unrounded samples.
 ``samples``
     Posterior samples of the showcase observations (the report's posterior figures), per run;
     ``references`` holds the reference samples of the same observations, per problem.
+
+Schema version 1 (innbench 0.2.0) stored ``results`` as a wide table. ``bench`` on such a file converts it in
+one transaction (every value kept, the table replaced by ``observations`` and ``metric_values`` and the view);
+``report`` and the explorer read it as it is, never writing it (the long format then comes from temporary views).
 
 Safety: the database runs in WAL mode with a busy timeout, and a cell's rows are written in one
 transaction together with its ``done`` status, so a killed run leaves either a finished cell or none.
@@ -37,7 +46,7 @@ import numpy as np
 
 __all__ = ["ResultsDB", "array_from_blob", "blob_from_array"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -59,15 +68,19 @@ CREATE TABLE IF NOT EXISTS runs (
     noise_floor REAL, final_loss REAL,
     hardware TEXT, error TEXT
 );
-CREATE TABLE IF NOT EXISTS results (
+CREATE TABLE IF NOT EXISTS observations (
     run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
     problem TEXT NOT NULL, model TEXT NOT NULL, label TEXT NOT NULL, seed INTEGER NOT NULL,
     obs_index INTEGER NOT NULL,
     y TEXT NOT NULL,
-    err_post REAL, err_resim REAL, err_resim_sq REAL,
-    invalid_fraction REAL, outside_support_fraction REAL,
-    sbc_ranks TEXT, sbc_draws INTEGER, c2st REAL, c2st_reference REAL, err_resim_continuous REAL,
     PRIMARY KEY (run_id, obs_index)
+);
+CREATE TABLE IF NOT EXISTS metric_values (
+    run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+    obs_index INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    value REAL, data TEXT,
+    PRIMARY KEY (run_id, obs_index, name)
 );
 CREATE TABLE IF NOT EXISTS samples (
     run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
@@ -83,8 +96,41 @@ CREATE TABLE IF NOT EXISTS calibration (
     obs_index INTEGER NOT NULL, sbc_ranks TEXT NOT NULL, sbc_draws INTEGER NOT NULL,
     PRIMARY KEY (run_id, obs_index)
 );
-CREATE INDEX IF NOT EXISTS results_by_label ON results (problem, label);
+CREATE INDEX IF NOT EXISTS observations_by_label ON observations (problem, label);
 """
+
+#: the wide columns of schema version 1's ``results`` table, after the observation's: (name, how stored)
+WIDE_COLUMNS = (("err_post", "value"), ("err_resim", "value"), ("err_resim_sq", "value"),
+                ("invalid_fraction", "value"), ("outside_support_fraction", "value"), ("sbc_ranks", "data"),
+                ("sbc_draws", "integer"), ("c2st", "value"), ("c2st_reference", "value"),
+                ("err_resim_continuous", "value"))
+
+_OBSERVATION_COLUMNS = "run_id, problem, model, label, seed, obs_index, y"
+
+
+def _pivot(name: str, how: str) -> str:
+    column = "data" if how == "data" else "value"
+    expr = f"MAX(CASE WHEN v.name = '{name}' THEN v.{column} END)"
+    return f"CAST({expr} AS INTEGER) AS {name}" if how == "integer" else f"{expr} AS {name}"
+
+
+#: the wide view of the built-in metrics over the long format (schema version 2)
+RESULTS_VIEW = (
+    "CREATE {temp}VIEW IF NOT EXISTS results AS SELECT "
+    + ", ".join(f"o.{c.strip()}" for c in _OBSERVATION_COLUMNS.split(","))
+    + ", " + ", ".join(_pivot(n, how) for n, how in WIDE_COLUMNS)
+    + " FROM observations o LEFT JOIN metric_values v ON v.run_id = o.run_id AND v.obs_index = o.obs_index"
+    " GROUP BY o.run_id, o.obs_index")
+
+
+def _unpivot_sql(source: str) -> str:
+    """SELECT of the long format's rows ``(run_id, obs_index, name, value, data)`` from a version 1 wide table."""
+    parts = []
+    for name, how in WIDE_COLUMNS:
+        value, data = ("NULL", name) if how == "data" else (name, "NULL")
+        parts.append(f"SELECT run_id, obs_index, '{name}', {value}, {data} FROM {source} WHERE {name} IS NOT NULL"
+                     + (f" AND {name} != 'null'" if how == "data" else ""))
+    return " UNION ALL ".join(parts)
 
 
 def blob_from_array(a: np.ndarray) -> bytes:
@@ -105,6 +151,14 @@ def blob_from_array(a: np.ndarray) -> bytes:
 def array_from_blob(b: bytes) -> np.ndarray:
     """The array stored by :func:`blob_from_array` (no pickles are read)."""
     return np.load(io.BytesIO(b), allow_pickle=False)
+
+
+def _encoded(v) -> tuple:
+    """A metric value as ``(value, data)`` columns: a number in ``value`` (NaN reads back as NULL), a vector as
+    JSON in ``data``."""
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return None, json.dumps(np.asarray(v).tolist())
+    return float(v), None
 
 
 def _sqlite_message(path, exc: sqlite3.OperationalError, verb: str = "write") -> str:
@@ -202,14 +256,17 @@ class ResultsDB:
         tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if not tables:
             return "new"
-        ours = {"meta", "runs", "results", "samples", "references_", "calibration", "sqlite_sequence"}
+        ours = {"meta", "runs", "results", "observations", "metric_values", "samples", "references_", "calibration",
+                "sqlite_sequence"}
         # ours only with the tables innbench creates together and their key columns, not a file that happens
-        # to have a "meta" table with a schema_version row
-        if {"meta", "results"} <= tables <= ours:
+        # to have a "meta" table with a schema_version row; version 1 kept its values in a wide "results" table
+        wide = "results" in tables
+        if ({"meta", "results"} <= tables or {"meta", "observations", "metric_values"} <= tables) and tables <= ours:
             meta_cols = {r[1] for r in self.conn.execute("PRAGMA table_info(meta)")}
             run_cols = {r[1] for r in self.conn.execute("PRAGMA table_info(runs)")} if "runs" in tables else None
-            result_cols = {r[1] for r in self.conn.execute("PRAGMA table_info(results)")}
-            if ({"key", "value"} <= meta_cols and {"run_id", "obs_index", "err_post"} <= result_cols
+            result_cols = {r[1] for r in self.conn.execute(
+                f"PRAGMA table_info({'results' if wide else 'metric_values'})")}
+            if ({"key", "value"} <= meta_cols and {"run_id", "obs_index", "err_post" if wide else "name"} <= result_cols
                     and (run_cols is None or {"cell_key", "grid", "status", "innbench_version"} <= run_cols)
                     and self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
                     is not None):
@@ -237,31 +294,59 @@ class ResultsDB:
             return
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute("PRAGMA synchronous = FULL")
-        self.conn.execute("PRAGMA foreign_keys = ON")
         with self._begin():
+            version = self._check_schema_version() if kind == "ours" else None
+            if version == 1:  # the wide results table of innbench 0.2.0: converted, every value kept
+                self._convert_version_1()
             for stmt in SCHEMA.strip().split(";"):
                 if stmt.strip():
                     self.conn.execute(stmt)
-            cols = {r[1] for r in self.conn.execute("PRAGMA table_info(results)")}
-            if "c2st_reference" not in cols:  # databases written before the C2ST floor existed
-                self.conn.execute("ALTER TABLE results ADD COLUMN c2st_reference REAL")
-            if "err_resim_continuous" not in cols:  # databases written before it was stored
-                self.conn.execute("ALTER TABLE results ADD COLUMN err_resim_continuous REAL")
-            row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            if row is None:
-                self.conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            else:
-                self._check_schema_version()
+            self.conn.execute(RESULTS_VIEW.format(temp=""))
+            if version is None:
+                self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        # after the conversion: a version 1 file may hold rows of runs it never stored (its tests did)
+        self.conn.execute("PRAGMA foreign_keys = ON")
+
+    def _convert_version_1(self) -> None:
+        """Schema version 1 to 2 inside the caller's transaction: the wide ``results`` table becomes
+        ``observations`` and ``metric_values`` (every non-NULL value one row), then the ``results`` view."""
+        cols = {r[1] for r in self.conn.execute("PRAGMA table_info(results)")}
+        for name, how in WIDE_COLUMNS:  # columns later versions 1 added (the C2ST floor, the continuous Err_resim)
+            if name not in cols:
+                self.conn.execute(f"ALTER TABLE results ADD COLUMN {name} {'INTEGER' if how == 'integer' else 'REAL'}")
+        self.conn.execute("ALTER TABLE results RENAME TO results_v1")
+        self.conn.execute("DROP INDEX IF EXISTS results_by_label")
+        for stmt in SCHEMA.strip().split(";"):
+            if stmt.strip():
+                self.conn.execute(stmt)
+        self.conn.execute(f"INSERT INTO observations ({_OBSERVATION_COLUMNS}) SELECT {_OBSERVATION_COLUMNS} "
+                          "FROM results_v1")
+        self.conn.execute(f"INSERT INTO metric_values (run_id, obs_index, name, value, data) "
+                          f"{_unpivot_sql('results_v1')}")
+        self.conn.execute("DROP TABLE results_v1")
+        self.conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
     def _fill_in_read_only(self) -> None:
-        """Read an older file of this schema version as it is: a table or column that ``bench`` would add on
-        its next write (the ``calibration`` table, the later result columns) reads as empty, through
-        temporary tables and views of this connection only; the file is not touched.
-        ``missing`` lists what was filled in."""
+        """Read an older file as it is: a table or column that ``bench`` would add on its next write (the
+        ``calibration`` table, the later result columns of version 1) reads as empty, and a version 1 file's wide
+        ``results`` table is read in the long format too, through temporary tables and views of this connection
+        only; the file is not touched. ``missing`` lists what was filled in."""
         import re
 
         tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         self.missing: list[str] = []
+        if "results" in tables:  # version 1: its wide table, with the columns it may lack, then the long views
+            have = {r[1] for r in self.conn.execute("PRAGMA main.table_info(results)")}
+            wide = [c.strip() for c in _OBSERVATION_COLUMNS.split(",")] + [n for n, _ in WIDE_COLUMNS]
+            absent = [c for c in wide if c not in have]
+            if absent:
+                cols = ", ".join(c if c in have else f"NULL AS {c}" for c in wide)
+                self.conn.execute(f"CREATE TEMP VIEW results AS SELECT {cols} FROM main.results")
+                self.missing += [f"column results.{c}" for c in absent]
+            self.conn.execute(f"CREATE TEMP VIEW observations AS SELECT {_OBSERVATION_COLUMNS} FROM results")
+            self.conn.execute(f"CREATE TEMP VIEW metric_values (run_id, obs_index, name, value, data) AS "
+                              f"{_unpivot_sql('results')}")
+            tables |= {"observations", "metric_values"}
         for stmt in SCHEMA.strip().split(";"):
             m = re.match(r"\s*CREATE TABLE IF NOT EXISTS (\w+) \((.*)\)\s*$", stmt, re.S)
             if not m:
@@ -270,16 +355,6 @@ class ResultsDB:
             if name not in tables:
                 self.conn.execute(f"CREATE TEMP TABLE {name} ({re.sub(r'REFERENCES [^,]*?CASCADE', '', body)})")
                 self.missing.append(f"table {name}")
-                continue
-            have = {r[1] for r in self.conn.execute(f"PRAGMA main.table_info({name})")}
-            self.conn.execute(f"CREATE TEMP TABLE _shape_{name} ({re.sub(r'REFERENCES [^,]*?CASCADE', '', body)})")
-            want = [r[1] for r in self.conn.execute(f"PRAGMA temp.table_info(_shape_{name})")]
-            self.conn.execute(f"DROP TABLE temp._shape_{name}")
-            absent = [c for c in want if c not in have]
-            if absent:
-                cols = ", ".join(c if c in have else f"NULL AS {c}" for c in want)
-                self.conn.execute(f"CREATE TEMP VIEW {name} AS SELECT {cols} FROM main.{name}")
-                self.missing += [f"column {name}.{c}" for c in absent]
         if self.missing:
             import warnings
 
@@ -287,17 +362,18 @@ class ResultsDB:
                           f"{', '.join(self.missing)}): read as empty; the next `innbench bench` on it adds them",
                           stacklevel=2)
 
-    def _check_schema_version(self) -> None:
-        """Refuse a database of a schema this innbench does not know (reading as writing)."""
+    def _check_schema_version(self) -> int:
+        """The database's schema version; one this innbench does not know is refused (reading as writing)."""
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         try:
             version = int(row[0])
         except (TypeError, ValueError):
             raise ValueError(f"db: {str(self.path)!r} has an unreadable schema version {row and row[0]!r}") from None
-        if version != SCHEMA_VERSION:
+        if version not in (1, SCHEMA_VERSION):  # 1: read as it is, converted by the next bench
             newer = " (made by a newer innbench: upgrade)" if version > SCHEMA_VERSION else ""
-            raise ValueError(f"db: {str(self.path)!r} has schema version {version}, this innbench reads version "
-                             f"{SCHEMA_VERSION}{newer}; it was not modified")
+            raise ValueError(f"db: {str(self.path)!r} has schema version {version}, this innbench reads versions 1 "
+                             f"and {SCHEMA_VERSION}{newer}; it was not modified")
+        return version
 
     def close(self):
         """Close the connection (also on leaving a ``with`` block)."""
@@ -386,7 +462,8 @@ class ResultsDB:
                            self.host, self.pid, time.time()))
                 row = c.execute("SELECT run_id FROM runs WHERE cell_key = ?", (cell.key,)).fetchone()
             run_id = row[0]
-            c.execute("DELETE FROM results WHERE run_id = ?", (run_id,))
+            c.execute("DELETE FROM observations WHERE run_id = ?", (run_id,))
+            c.execute("DELETE FROM metric_values WHERE run_id = ?", (run_id,))
             c.execute("DELETE FROM samples WHERE run_id = ?", (run_id,))
             c.execute("DELETE FROM calibration WHERE run_id = ?", (run_id,))
             c.execute(
@@ -399,16 +476,12 @@ class ResultsDB:
                  r["inference_ms"], r["sampling_seconds"], r["noise_floor"], r["final_loss"],
                  json.dumps(r["hardware"]), run_id),
             )
-            c.executemany(
-                "INSERT INTO results (run_id, problem, model, label, seed, obs_index, y, err_post, err_resim, "
-                "err_resim_sq, invalid_fraction, outside_support_fraction, sbc_ranks, sbc_draws, c2st, "
-                "c2st_reference, err_resim_continuous) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(run_id, cell.problem, cell.spec.model, cell.spec.label, cell.seed, o["obs_index"],
-                  json.dumps(o["y"]), o["err_post"], o["err_resim"], o["err_resim_sq"], o["invalid_fraction"],
-                  o["outside_support_fraction"], json.dumps(o["sbc_ranks"]), o["sbc_draws"], o["c2st"],
-                  o.get("c2st_reference"), o.get("err_resim_continuous"))
-                 for o in result["observations"]],
-            )
+            c.executemany(f"INSERT INTO observations ({_OBSERVATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                          [(run_id, cell.problem, cell.spec.model, cell.spec.label, cell.seed, o["obs_index"],
+                            json.dumps(o["y"])) for o in result["observations"]])
+            c.executemany("INSERT INTO metric_values (run_id, obs_index, name, value, data) VALUES (?, ?, ?, ?, ?)",
+                          [(run_id, o["obs_index"], name, *_encoded(v))
+                           for o in result["observations"] for name, v in o["values"].items() if v is not None])
             c.executemany("INSERT INTO calibration VALUES (?, ?, ?, ?)",
                           [(run_id, o["obs_index"], json.dumps(o["sbc_ranks"]), o["sbc_draws"])
                            for o in result.get("calibration", [])])

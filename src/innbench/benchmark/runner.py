@@ -158,19 +158,23 @@ def _run_cell(cell: Cell, config: dict, progress: bool, save_dir, device: str) -
 
 
 def _observation_rows(res: dict) -> list[dict]:
-    """The per-observation rows of the results database from :func:`innbench.evaluation.score`'s output."""
+    """The per-observation rows of the results database from :func:`innbench.evaluation.score`'s output: each
+    observation with every metric value it has (a value computed on the first observations only, such as
+    C2ST's, is left out of the others; a value given once for all, such as ``sbc_draws``, goes to each)."""
     per = res["per_observation"]
-    k = res["summary"]["c2st_observations"]
-    return [
-        {"obs_index": i, "y": per["y"][i], "err_post": per["err_post"][i], "err_resim": per["err_resim"][i],
-         "err_resim_sq": per["err_resim_sq"][i],
-         "err_resim_continuous": per["err_resim_continuous"][i] if per["err_resim_continuous"] else None,
-         "invalid_fraction": per["invalid_fraction"][i],
-         "outside_support_fraction": per["outside_support_fraction"][i], "sbc_ranks": per["sbc_ranks"][i],
-         "sbc_draws": per["sbc_draws"], "c2st": per["c2st"][i] if i < k else None,
-         "c2st_reference": per["c2st_reference"][i] if i < k else None}
-        for i in range(len(per["y"]))
-    ]
+    rows = []
+    for i, y in enumerate(per["y"]):
+        values = {}
+        for name, v in per.items():
+            if name == "y" or v is None:
+                continue
+            if isinstance(v, list):
+                if i < len(v):
+                    values[name] = v[i]
+            else:
+                values[name] = v
+        rows.append({"obs_index": i, "y": y, "values": values})
+    return rows
 
 
 def _run_local(cell, config, progress, save_dir, device):
@@ -326,7 +330,7 @@ class _Tally:
             self.db.store(cell, result)
             self.counts["done"] += 1
             r = result["run"]
-            errs = [o["err_post"] for o in result["observations"]]
+            errs = [o["values"].get("err_post", np.nan) for o in result["observations"]]
             query = "not timed" if r["inference_ms"] is None else f"{r['inference_ms']:.1f} ms per query"
             self.log(f"  {cell.describe()}: Err_post {np.nanmean(errs):.4f} (median {np.nanmedian(errs):.4f}), "
                      f"{r['n_parameters']} params, train {r['train_seconds']:.0f} s, {query}")
