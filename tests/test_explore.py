@@ -16,6 +16,7 @@ from innbench import api
 from innbench.benchmark import ResultsDB
 from innbench.cli import main
 from innbench.explore import MAX_SAMPLES, Explorer, make_server
+from innbench.explore.session import metric_info
 
 GRID = """
 name = "explore"
@@ -103,6 +104,25 @@ def test_models_of_a_benchmark_run_are_listed_with_their_facts(server, bench):
     assert body["problems"]["kinematics"]["default_y"] == [1.5, 0.0]
 
 
+def test_a_registered_metric_is_listed_and_given_by_the_explorer_with_no_change_there(server, bench):
+    """The page learns the metrics from the registry (``/api/models``'s ``metrics``), and the posterior of one
+    observation gives a metric the user registered, computed as the evaluation computes it."""
+    from innbench.metrics import Metric, Value, register_metric, unregister_metric
+
+    listed = {m["name"]: m for m in get(server, "/api/models")[1]["metrics"]}
+    assert listed["err_resim"]["title"] == "Err_resim" and listed["err_post"]["needs_reference"]
+    assert not listed["err_resim"]["needs_reference"] and "c2st" not in listed  # a classifier: too slow here
+    register_metric(Metric("spread", lambda inputs: {"spread": inputs.samples.std(axis=1).mean(axis=1)},
+                           (Value("spread", "posterior spread"),)))
+    try:
+        explorer = Explorer.from_paths([bench / "models" / CINN])
+        out = explorer.posterior(CINN, [1.5, 0.0], n=500, seed=2, reference=False)
+        assert "spread" in {m["name"] for m in metric_info()}
+    finally:
+        unregister_metric("spread")
+    assert out["metrics"]["spread"] == pytest.approx(np.std(out["samples"], axis=0).mean(), rel=1e-9)
+
+
 def test_posterior_endpoint_agrees_with_the_evaluation(server, bench):
     """The endpoint's Err_post and Err_resim are the evaluation's for the same observation: equal for the same
     seed (same model samples, same reference draw), and within the seed-to-seed noise for other seeds."""
@@ -121,7 +141,8 @@ def test_posterior_endpoint_agrees_with_the_evaluation(server, bench):
     assert m["sample_ms"] > 0
     # every metric the endpoint gives is the evaluation's (one scoring path: innbench.evaluation.score_samples)
     shared = set(m) - {"sample_ms", "reference_ms"}
-    assert shared == {"err_post", "err_resim", "err_resim_sq", "invalid_fraction", "outside_support_fraction"}
+    assert shared == {"err_post", "err_resim", "err_resim_sq", "invalid_fraction", "outside_support_fraction",
+                      "ppc_energy"}
     for key in shared:
         assert m[key] == pytest.approx(ev[key][0], rel=1e-6, abs=1e-12), key
     # other seeds: Err_post scatters around the evaluation's number by the estimator's sampling noise. The

@@ -151,7 +151,7 @@ def test_html_page_renders_in_chromium(report):
         assert n_img >= 12
         loaded = page.evaluate("Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)")
         assert all(loaded) and len(loaded) == n_img
-        assert page.locator("table").count() == 12  # results, the models' facts and calibration per problem
+        assert page.locator("table").count() == 16  # results, facts, calibration, other metrics (TARP) per problem
         assert page.locator("table").first.locator("tbody tr").count() == 3
         text = page.inner_text("body")
         assert "mixture density network" in text and "Figure 2" in text and "What amortization buys" in text

@@ -45,19 +45,36 @@ def test_the_report_of_a_0_2_0_database_is_byte_identical_read_as_it_is_and_afte
     assert _tables(tmp_path / "converted") == want
 
 
-def test_every_metric_value_of_a_cell_is_stored_including_ones_no_database_code_names(tmp_path):
+def test_a_registered_metric_reaches_the_database_and_the_report_with_no_change_there(tmp_path):
+    import numpy as np
+
     from innbench.benchmark import GridConfig, run_grid
+    from innbench.metrics import Metric, Value, register_metric, unregister_metric
+
+    def spread(inputs):  # a metric of one's own: the samples' mean standard deviation per observation
+        return {"spread": inputs.samples.std(axis=1).mean(axis=1)}
 
     grid = GridConfig(name="long", problems=["linear"], seeds=[0],
                       models=[{"model": "mdn", "label": "mdn", "options": {"hidden": 16}}], preset="tiny",
                       observations=4, samples=100, timing_observations=2, c2st_observations=0,
                       noise_floor_observations=0)
-    run_grid(grid, tmp_path / "r.db", progress=False, log=lambda *a, **k: None)
+    register_metric(Metric("spread", spread, (Value("spread", "posterior spread", better=None, fmt=".5f",
+                                                    summary=(("spread_mean", "mean"),)),)))
+    try:
+        run_grid(grid, tmp_path / "r.db", progress=False, log=lambda *a, **k: None)
+        report = build_report(tmp_path / "r.db", tmp_path / "rep")
+    finally:
+        unregister_metric("spread")
     con = sqlite3.connect(tmp_path / "r.db")
     counts = dict(con.execute("SELECT name, COUNT(*) FROM metric_values GROUP BY name"))
+    spreads = [v for (v,) in con.execute("SELECT value FROM metric_values WHERE name = 'spread' ORDER BY obs_index")]
     con.close()
-    # TARP and the timings were added after the database code was written: stored with no change to it
-    assert counts["tarp_credibility"] == 4 and counts["inference_ms"] == 2 and counts["err_post"] == 4
+    # the user's metric, TARP and the timings came after the database code: stored with no change to it
+    assert counts["spread"] == counts["tarp_credibility"] == counts["err_post"] == 4 and counts["inference_ms"] == 2
+    table = (tmp_path / "rep" / "metrics_linear.md").read_text()
+    assert tmp_path / "rep" / "metrics_linear.md" in report["tables"]
+    assert "posterior spread (mean)" in table and "TARP KS p-value" in table
+    assert f"{np.mean(spreads):.5f}" in table  # the declared summary and format of the stored values
     assert "c2st" not in counts  # not computed (c2st_observations = 0): no row, NULL in the wide view
     with ResultsDB(tmp_path / "r.db", create=False) as db:
         rows = db.results([r["run_id"] for r in db.runs("long")])

@@ -11,6 +11,8 @@ in the order they run:
   on first use (cached on disk afterwards);
 - ``err_resim``: mean distance and mean squared distance, the invalid fraction -- one forward simulation
   per sample;
+- ``ppc``: the posterior predictive check, the energy score of the re-simulated observations at ``y*`` (one
+  forward simulation per sample; the reference's score beside it where the reference was drawn);
 - ``outside_support``: the fraction of samples outside the prior's support;
 - ``err_post_floor``: the noise floor of Err_post (a second reference draw on ``noise_floor_observations``);
 - ``sbc``: SBC ranks, their uniformity p-value and the expected coverage of central intervals (needs the true

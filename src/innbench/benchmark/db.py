@@ -535,6 +535,21 @@ class ResultsDB:
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 
+    def metric_values(self, run_ids) -> dict[int, dict[str, list]]:
+        """Every stored metric value of the runs ``run_ids`` (the long format): ``{run_id: {name: [value per
+        observation that has one, in observation order]}}``, a vector (``data``) decoded from JSON, NaN for NULL."""
+        run_ids = list(run_ids)
+        out: dict[int, dict[str, list]] = {}
+        for i in range(0, len(run_ids), 500):
+            chunk = run_ids[i : i + 500]
+            rows = self.conn.execute(
+                f"SELECT run_id, name, value, data FROM metric_values WHERE run_id IN ({','.join('?' * len(chunk))})"
+                " ORDER BY run_id, name, obs_index", chunk).fetchall()
+            for run_id, name, value, data in rows:
+                v = json.loads(data) if data is not None else (np.nan if value is None else value)
+                out.setdefault(run_id, {}).setdefault(name, []).append(v)
+        return out
+
     def calibration(self, run_ids) -> dict[int, tuple[np.ndarray, int]]:
         """SBC ranks on a run's own calibration observations (grids with ``sbc_observations``): ``{run_id:
         (ranks (k, x_dim), draws)}`` for the runs that have them."""

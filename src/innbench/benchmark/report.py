@@ -33,6 +33,7 @@ import numpy as np
 
 from .. import __version__
 from ..atomic import atomic_file, check_output_dir, replace_dir, write_json, write_text
+from ..metrics import REDUCERS
 from .db import ResultsDB
 from .paper import NPE_C2ST, NPE_SOURCE, PAPER, paper_row
 
@@ -69,6 +70,7 @@ def collect(db: ResultsDB, grid: str | None = None) -> dict:
         raise ValueError(f"db: grid {grid!r} in {str(db.path)!r} holds runs made by innbench {', '.join(versions)}; "
                          "results of different versions are not reported together: rerun the grid into a new --db")
     rows = db.results([r["run_id"] for r in runs])
+    long_values = db.metric_values([r["run_id"] for r in runs])
     own_calibration = db.calibration([r["run_id"] for r in runs])
     by_run: dict[int, list] = {}
     for row in rows:
@@ -98,6 +100,10 @@ def collect(db: ResultsDB, grid: str | None = None) -> dict:
             own = [own_calibration[run["run_id"]] for run in e["runs"] if run["run_id"] in own_calibration]
             if own:  # the grid calibrated on observations of their own (sbc_observations)
                 e["ranks"], e["sbc_draws"] = np.concatenate([r for r, _ in own]), int(own[0][1])
+            e["values"] = {}  # every stored metric value (the long format), pooled over the label's runs
+            for run in e["runs"]:
+                for name, vals in long_values.get(run["run_id"], {}).items():
+                    e["values"].setdefault(name, []).extend(vals)
             e["n_observations"] = len({o["obs_index"] for o in obs})
             e["seeds"] = sorted({run["seed"] for run in e["runs"]})
             for key in ("train_seconds", "inference_ms", "noise_floor", "sampling_seconds"):
@@ -195,6 +201,53 @@ def calibration_rows(labels: OrderedDict) -> list[dict]:
     return rows
 
 
+#: metric values the hand-made tables above show (the results and calibration tables, the runs' timings and
+#: noise floor); every other registered value gets a column in the registry's table (:func:`metric_rows`)
+SHOWN_VALUES = frozenset({"err_post", "err_resim", "err_resim_sq", "invalid_fraction", "outside_support_fraction",
+                          "sbc_ranks", "sbc_draws", "c2st", "c2st_reference", "err_resim_continuous", "inference_ms",
+                          "noise_floor"})
+
+
+def metric_rows(labels: OrderedDict) -> tuple[list[dict], list[tuple[str, str]], dict]:
+    """The table of the registered metrics the hand-made tables do not show (:mod:`innbench.metrics`), one row per
+    label: each value's declared summaries over the stored per-observation values, and the metric's own
+    (``summarize``). Returns ``(rows, columns, formats)``; no columns where no such metric was stored."""
+    from ..metrics import metrics as registered
+
+    columns, formats = [("model", "Model")], {}
+    rows = [{"label": e["label"], "model": _title(e)} for e in labels.values()]
+    for m in registered():
+        own = [v for v in m.values if v.name not in SHOWN_VALUES]
+        if not own or not any(v.name in e["values"] for v in own for e in labels.values()):
+            continue
+        before = len(columns)
+        for row, e in zip(rows, labels.values(), strict=True):
+            per = {v.name: e["values"].get(v.name) for v in m.values}
+            computed = any(per[v.name] is not None for v in own)
+            for v in own:
+                vals = per[v.name]
+                arr = None if vals is None or _vector(vals) else np.asarray(vals, dtype=float)
+                for key, reducer in v.summary:
+                    row[key] = None if arr is None else REDUCERS[reducer](arr)
+            if m.summarize is not None:
+                row.update(m.summarize(per, None) if computed else m.summarize(dict.fromkeys(per), None))
+            row[f"{m.name}_observations"] = max((len(per[v.name]) for v in own if per[v.name] is not None), default=0)
+        for v in own:
+            for key, reducer in v.summary:
+                columns.append((key, f"{v.title} ({reducer.replace('nan', '')})"))
+                formats[key] = v.fmt
+        for key, title in m.summary_titles:
+            columns.append((key, title))
+            formats[key] = ".3g"
+        if len(columns) > before:
+            columns.append((f"{m.name}_observations", f"{m.name} obs."))
+    return (rows, columns, formats) if len(columns) > 1 else ([], [], {})
+
+
+def _vector(vals) -> bool:
+    return any(isinstance(v, list) for v in vals)
+
+
 def _coverage(e):
     from ..calibration import expected_coverage
     from ..evaluation import COVERAGE_LEVELS
@@ -231,8 +284,10 @@ CAL_COLUMNS = [("model", "Model"), ("c2st_mean", "C2ST accuracy"), ("c2st_floor"
                ("coverage_90", "coverage @90%")]
 
 
-def _cell(row, key):
+def _cell(row, key, formats=None):
     v = row[key]
+    if formats and key in formats:
+        return "–" if v is None or not math.isfinite(v) else (f"{v:,}" if isinstance(v, int) else f"{v:{formats[key]}}")
     if key == "paper_inference_ms" and v is not None:
         return f"{v:g}"
     if key in ("train_seconds", "inference_ms") and v is not None:
@@ -248,10 +303,10 @@ def _cell(row, key):
     return _fmt(v) if key != "model" else str(v)
 
 
-def markdown_table(rows, columns) -> str:
+def markdown_table(rows, columns, formats=None) -> str:
     head = "| " + " | ".join(h for _, h in columns) + " |"
     sep = "|" + "|".join("---" for _ in columns) + "|"
-    body = ["| " + " | ".join(_cell(r, k) for k, _ in columns) + " |" for r in rows]
+    body = ["| " + " | ".join(_cell(r, k, formats) for k, _ in columns) + " |" for r in rows]
     return "\n".join([head, sep, *body]) + "\n"
 
 
@@ -262,12 +317,12 @@ def _tex_escape(s: str) -> str:
     return s
 
 
-def latex_table(rows, columns, caption: str) -> str:
+def latex_table(rows, columns, caption: str, formats=None) -> str:
     lines = [r"\begin{table}[t]", r"\centering", r"\small", f"\\caption{{{_tex_escape(caption)}}}",
              r"\begin{tabular}{l" + "r" * (len(columns) - 1) + "}", r"\toprule",
              " & ".join(_tex_escape(h) for _, h in columns) + r" \\", r"\midrule"]
     for r in rows:
-        lines.append(" & ".join(_tex_escape(_cell(r, k)) for k, _ in columns) + r" \\")
+        lines.append(" & ".join(_tex_escape(_cell(r, k, formats)) for k, _ in columns) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
     return "\n".join(lines) + "\n"
 
@@ -280,11 +335,11 @@ def write_csv(path: Path, rows) -> None:
             w.writerows(rows)
 
 
-def _html_table(rows, columns, caption: str, groups=None) -> dict:
+def _html_table(rows, columns, caption: str, groups=None, formats=None) -> dict:
     """A table for the page template: its caption, headings and formatted cells (escaped by the template);
     ``groups``, when given, a row of headings above them as ``[(heading, n_columns), ...]``."""
     return {"caption": caption, "headings": [h for _, h in columns], "groups": groups or [],
-            "rows": [[_cell(r, k) for k, _ in columns] for r in rows]}
+            "rows": [[_cell(r, k, formats) for k, _ in columns] for r in rows]}
 
 
 #: The page's results table: the errors, the query time and the paper's values, under grouped headings (it
@@ -551,9 +606,9 @@ def _caption(problem: str, rows, labels=None, prob=None) -> tuple[str, list]:
     return caption, cols
 
 
-def _write_tables(out: Path, stem: str, rows, cols, caption: str) -> list[Path]:
-    write_text(out / f"{stem}.md", markdown_table(rows, cols), "out")
-    write_text(out / f"{stem}.tex", latex_table(rows, cols, caption), "out")
+def _write_tables(out: Path, stem: str, rows, cols, caption: str, formats=None) -> list[Path]:
+    write_text(out / f"{stem}.md", markdown_table(rows, cols, formats), "out")
+    write_text(out / f"{stem}.tex", latex_table(rows, cols, caption, formats), "out")
     write_csv(out / f"{stem}.csv", rows)
     return [out / f"{stem}.{ext}" for ext in ("md", "tex", "csv")]
 
@@ -609,7 +664,7 @@ def is_report_file(name: str) -> bool:
     """Whether a file of that name in a report directory is one :func:`build_report` writes (so it may replace
     the directory)."""
     return name in ("figures", "report.html", "summary.json") or bool(
-        re.fullmatch(r"(table|calibration|budgets)_[\w.-]+\.(md|tex|csv)", name))
+        re.fullmatch(r"(table|calibration|budgets|metrics)_[\w.-]+\.(md|tex|csv)", name))
 
 
 _FIGURE_NUMBER = re.compile(r"^\s*Figure\s+(\d+)\s*:\s*")
@@ -660,10 +715,19 @@ def _write_report(db, data: dict, out: Path) -> dict:
             written += _write_tables(out, f"budgets_{problem}", brows, bcols, bcap)
             summary["problems"][problem]["budgets"] = brows
             budget_tables = [_html_table(brows, bcols, bcap)]
+        mrows, mcols, mformats = metric_rows(labels)
+        metric_tables = []
+        if mcols:
+            mcap = (f"{problem}: the other registered metrics (innbench.metrics), over "
+                    f"{max(r['n_observations'] for r in rows)} observations per model")
+            written += _write_tables(out, f"metrics_{problem}", mrows, mcols, mcap, mformats)
+            summary["problems"][problem]["metrics"] = mrows
+            metric_tables = [_html_table(mrows, mcols, mcap, formats=mformats)]
         for title, tables in ((f"Simulation budgets: {problem}", budget_tables),
                               (f"Results: {problem}", _html_results_tables(rows, cols, caption)),
                               (f"Posteriors: {problem}", []), (f"Amortization: {problem}", []),
-                              (f"Calibration: {problem}", [_html_table(cal, CAL_COLUMNS, CALIBRATION_NOTE)])):
+                              (f"Calibration: {problem}", [_html_table(cal, CAL_COLUMNS, CALIBRATION_NOTE)]),
+                              (f"More metrics: {problem}", metric_tables)):
             sections[title] = {"tables": tables, "figures": []}
     for section, caption, path in figs:
         sections.setdefault(section, {"tables": [], "figures": []})["figures"].append(

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..runtime import TimeLimitError, time_limit
 from . import drawing
-from .session import MAX_SAMPLES, ExploreError, Explorer
+from .session import MAX_SAMPLES, ExploreError, Explorer, metric_info
 
 __all__ = ["ExplorerServer", "make_server", "parse_posterior_query", "serve"]
 
@@ -160,7 +160,8 @@ class ExplorerServer(ThreadingHTTPServer):
         with self._models_lock:
             if self._models_json is None:
                 self._models_json = {"models": [e.describe() for e in self.explorer.models.values()],
-                                     "problems": problem_info(self.explorer), "max_samples": MAX_SAMPLES}
+                                     "problems": problem_info(self.explorer), "max_samples": MAX_SAMPLES,
+                                     "metrics": metric_info()}
             return self._models_json
 
 

@@ -260,6 +260,18 @@ def _number(v):
     return float(v) if v is not None and np.isfinite(v) else None
 
 
+def metric_info() -> list[dict]:
+    """What the page needs to show the metrics :meth:`Explorer.posterior` gives, from the registry
+    (:mod:`innbench.metrics`): ``[{"name", "title", "fmt", "better", "needs_reference"}]`` per value, in order
+    (a metric registered by the user is listed, and shown, with no change to the page)."""
+    from ..metrics import get_metric
+
+    local = affordable("simulations", {"simulator"})
+    with_reference = [m for m in affordable("reference", {"simulator", "reference"}) if m not in local]
+    return [{"name": v.name, "title": v.title, "fmt": v.fmt, "better": v.better, "needs_reference": name not in local}
+            for name in local + with_reference for v in get_metric(name).values]
+
+
 def _first_values(per: dict) -> dict:
     """The one observation's number of each metric value that :func:`innbench.evaluation.score_samples` gave
     (NaN and infinities as None)."""

@@ -14,7 +14,8 @@ Modules:
 - :mod:`~innbench.metrics.floors`: the noise floors of Err_post and C2ST, cached on disk;
 - one module per registered metric, in the order they run: :mod:`~innbench.metrics.posterior` (``err_post``,
   ``err_post_floor``), :mod:`~innbench.metrics.c2st` (``c2st``), :mod:`~innbench.metrics.resim`
-  (``err_resim``, ``err_resim_continuous``), :mod:`~innbench.metrics.support` (``outside_support``),
+  (``err_resim``, ``err_resim_continuous``), :mod:`~innbench.metrics.ppc` (``ppc``),
+  :mod:`~innbench.metrics.support` (``outside_support``),
   :mod:`~innbench.metrics.sbc` (``sbc``), :mod:`~innbench.metrics.tarp` (``tarp``),
   :mod:`~innbench.metrics.timing` (``inference_time``).
 """
@@ -36,7 +37,7 @@ from .registry import (
 )
 
 # the built-in metrics register themselves on import, in this order (the order score runs them)
-from . import posterior, c2st, resim, support, sbc, tarp, timing  # noqa: E402, F401, I001  isort: skip
+from . import posterior, c2st, resim, ppc, support, sbc, tarp, timing  # noqa: E402, F401, I001  isort: skip
 
 __all__ = ["COSTS", "KERNELS", "NEEDS", "REDUCERS", "Inputs", "Metric", "Value", "affordable", "err_post", "err_resim",
            "get_metric", "metric_names", "metrics", "mmd", "register_metric", "support_violation",

@@ -185,7 +185,8 @@ class Metric:
         summarize: ``summarize(values, inputs) -> {key: number}`` for summaries that are not a reducer of one
             value (SBC's p-value and coverage); None: the values' own reducers only. It is also called with
             every value None (and ``inputs`` None) where the metric is not computed, and then gives its keys
-            with None.
+            with None; with ``inputs`` None it must need only the values (the report calls it on stored ones).
+        summary_titles: ``(key, display name)`` of the keys ``summarize`` gives, for tables.
         description: one line on what it measures.
 
     Example:
@@ -202,6 +203,7 @@ class Metric:
     cost: str = "free"
     count: str | None = None
     summarize: Callable[[dict, Inputs], dict] | None = None
+    summary_titles: tuple[tuple[str, str], ...] = ()
     description: str = ""
 
     def __post_init__(self):
@@ -237,7 +239,9 @@ class Metric:
         undeclared = sorted(set(got) - {v.name for v in self.values})
         if undeclared:
             raise ValueError(f"metric {self.name!r} returned undeclared values {undeclared}")
-        per = {v.name: got.get(v.name) for v in self.values}
+        # plain lists (an array from the metric becomes one): JSON, the database and the report take them as they are
+        per = {v.name: (got[v.name].tolist() if isinstance(got.get(v.name), np.ndarray) else got.get(v.name))
+               for v in self.values}
         summary: dict = {}
         for v in self.values:
             values = per[v.name]
@@ -333,7 +337,7 @@ def affordable(max_cost: str = "timing", available=NEEDS) -> list[str]:
     Example:
         >>> from innbench.metrics import affordable
         >>> affordable("simulations", {"simulator"})
-        ['err_resim', 'err_resim_continuous', 'outside_support']
+        ['err_resim', 'err_resim_continuous', 'ppc', 'outside_support']
     """
     if max_cost not in COSTS:
         raise ValueError(f"max_cost: expected one of {', '.join(COSTS)}, got {max_cost!r}")

@@ -63,4 +63,6 @@ register_metric(Metric(
     (Value("sbc_ranks", "SBC ranks", better=None, description="the rank of each true parameter among the samples"),
      Value("sbc_draws", "SBC draws", better=None, description="the samples behind each rank")),
     needs={"x_true"}, cost="free", count="sbc_observations", summarize=_summarize,
+    summary_titles=(("sbc_min_pvalue", "SBC min p-value"), ("coverage_50", "coverage @50%"),
+                    ("coverage_90", "coverage @90%")),
     description="simulation-based calibration (Talts et al. 2018) and expected coverage"))

@@ -113,4 +113,5 @@ register_metric(Metric(
     (Value("tarp_credibility", "TARP credibility", better=None, fmt=".3f",
            description="fraction of samples closer to a random reference point than the truth (uniform if exact)"),),
     needs={"x_true"}, cost="free", count="tarp_observations", summarize=_summarize,
+    summary_titles=(("tarp_ks_pvalue", "TARP KS p-value"), ("tarp_atc", "TARP area to diagonal")),
     description="tests of accuracy with random points (Lemos et al. 2023): coverage of all parameters at once"))

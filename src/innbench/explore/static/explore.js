@@ -24,7 +24,7 @@ const DENSITY_COLOR = "#2ca02c";
 const SIZE = 360; // canvas side in CSS pixels
 
 const state = {
-  models: [], problems: {}, problem: null, n: 1000,
+  models: [], problems: {}, metrics: [], problem: null, n: 1000,
   selected: [],        // names of the selected models of the problem, in list order
   slots: new Map(),    // model name -> its request slot in the current view
   target: null,        // {y: [strings], key, settled, seq, at}
@@ -68,6 +68,7 @@ async function init() {
   const data = await res.json();
   state.models = data.models;
   state.problems = data.problems;
+  state.metrics = data.metrics || []; // the registry's values the posterior endpoint gives (innbench.metrics)
   const order = (p) => ({ kinematics: 0, ballistics: 1 }[state.problems[p].view] ?? 2);
   const names = Object.keys(state.problems).sort((a, b) => order(a) - order(b) || a.localeCompare(b));
   const select = $("#problem");
@@ -351,7 +352,19 @@ function writeNumbers(key, panel, data) {
   if (m.invalid_fraction > 0) extra.push(`${(100 * m.invalid_fraction).toFixed(1)} % invalid`);
   if (m.outside_support_fraction > 0) extra.push(`${(100 * m.outside_support_fraction).toFixed(1)} % outside the prior`);
   if (data.drawing && data.drawing.never_land) extra.push(`${data.drawing.never_land} never land`);
+  // every other registered metric, as the registry names and formats it
+  const shown = new Set(["err_post", "err_resim", "err_resim_sq", "invalid_fraction", "outside_support_fraction"]);
+  for (const v of state.metrics) {
+    if (shown.has(v.name) || m[v.name] === undefined) continue;
+    extra.push(`${v.title} ${formatted(m[v.name], v.fmt)}`);
+  }
   if (extra.length) box.append(el("br"), extra.join(" · "));
+}
+
+function formatted(value, spec) {
+  if (value === null || value === undefined) return "–";
+  const digits = Number((spec.match(/\.(\d+)/) || [0, 4])[1]);
+  return spec.endsWith("g") ? Number(value).toPrecision(Math.max(digits, 1)) : Number(value).toFixed(digits);
 }
 
 function scales(xlim, ylim, box) {
