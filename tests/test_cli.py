@@ -62,6 +62,8 @@ def test_train_sample_evaluate(model_dir, tmp_path, capsys):
     assert summ["err_post_mean"] > summ["noise_floor_mean"]  # a 200-batch model is worse than the floor
     # the calibration metrics of the benchmark come with every evaluation of the test set
     assert "SBC" in printed and "C2ST" in printed
+    # every other registered metric gets a line of its declared titles (TARP, the predictive check)
+    assert f"TARP KS p-value {summ['tarp_ks_pvalue']:.4g}" in printed and "PPC energy score (mean)" in printed
     assert summ["sbc_observations"] == 3 and 0 <= summ["sbc_min_pvalue"] <= 1
     assert 0 <= summ["coverage_50"] <= 1 and 0 <= summ["coverage_90"] <= 1
     assert summ["c2st_observations"] == 3 and 0.4 < summ["c2st_floor_mean"] < 0.6 < summ["c2st_mean"] <= 1

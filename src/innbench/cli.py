@@ -289,11 +289,32 @@ def cmd_evaluate(args):
         c2 = "–" if s["c2st_mean"] is None else f"{s['c2st_mean']:.3f}"
         print(f"  C2ST       accuracy {c2}   (floor {s['c2st_floor_mean']:.3f}; 0.5 = indistinguishable; "
               f"{s['c2st_observations']} observations)")
+    _print_other_metrics(s)
     if args.json:
         from .atomic import write_json
 
         write_json(args.json, res, "--json")
         print(f"wrote {args.json}")
+
+
+#: the summary keys the lines of ``innbench evaluate`` above print by hand
+_PRINTED = {"err_post_mean", "err_post_median", "noise_floor_mean", "noise_floor_observations", "err_resim_mean",
+            "err_resim_median", "err_resim_sq_mean", "inference_ms", "invalid_fraction", "outside_support_fraction",
+            "sbc_min_pvalue", "coverage_50", "coverage_90", "sbc_observations", "c2st_mean", "c2st_floor_mean",
+            "c2st_observations", "err_resim_continuous_mean"}
+
+
+def _print_other_metrics(summary: dict) -> None:
+    """One line per registered metric (:mod:`innbench.metrics`) that the lines above do not print: its summary
+    values by their declared titles (a metric of one's own is printed with no change here)."""
+    from .metrics import metrics
+
+    for m in metrics():
+        titles = {key: f"{v.title} ({reducer.replace('nan', '')})" for v in m.values for key, reducer in v.summary}
+        titles.update(dict(m.summary_titles))
+        shown = [(titles[k], summary[k]) for k in titles if k not in _PRINTED and summary.get(k) is not None]
+        if shown:
+            print(f"  {m.name:<10} " + "   ".join(f"{t} {v:.4g}" for t, v in shown))
 
 
 def cmd_observations(args):
