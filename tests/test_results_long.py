@@ -75,6 +75,7 @@ def test_a_registered_metric_reaches_the_database_and_the_report_with_no_change_
     assert tmp_path / "rep" / "metrics_linear.md" in report["tables"]
     assert "posterior spread (mean)" in table and "TARP KS p-value" in table
     assert f"{np.mean(spreads):.5f}" in table  # the declared summary and format of the stored values
+    assert tmp_path / "rep" / "figures" / "tarp_linear.png" in report["figures"]  # TARP's curve, from stored values
     assert "c2st" not in counts  # not computed (c2st_observations = 0): no row, NULL in the wide view
     with ResultsDB(tmp_path / "r.db", create=False) as db:
         rows = db.results([r["run_id"] for r in db.runs("long")])

@@ -556,7 +556,9 @@ def evaluation_figures(model, result: dict, out, true_parameters=None) -> list:
     ``posterior.png``: the marginal and pair plots of the model's samples over the reference for the first
     observation, with its true parameters where known (``true_parameters``); ``predictive.png`` (problems
     observed as series): posterior predictive bands of the model and the reference over that observed series;
-    ``sbc.png`` and ``coverage.png`` (where the result has SBC ranks): rank histograms and expected coverage.
+    ``sbc.png`` and ``coverage.png`` (where the result has SBC ranks): rank histograms and expected coverage;
+    ``tarp.png`` (where it has TARP's credibilities): TARP's expected coverage curve
+    (:mod:`innbench.metrics.tarp`).
 
     Args:
         model: the :class:`innbench.models.Model` (or its directory) that was evaluated.
@@ -575,7 +577,7 @@ def evaluation_figures(model, result: dict, out, true_parameters=None) -> list:
         >>> result = api.evaluate(model, num_observations=3, n_samples=200, timing_observations=0,
         ...                       noise_floor_observations=0, c2st_observations=0, keep_samples=True)
         >>> [p.name for p in api.evaluation_figures(model, result, tempfile.mkdtemp())]
-        ['posterior.png', 'sbc.png', 'coverage.png']
+        ['posterior.png', 'sbc.png', 'coverage.png', 'tarp.png']
     """
     from pathlib import Path
 
@@ -605,6 +607,12 @@ def evaluation_figures(model, result: dict, out, true_parameters=None) -> list:
         figures["sbc"] = F.sbc_figure({model.title: ranks}, draws, list(problem.x_names))
         levels, cov = expected_coverage(ranks, draws, COVERAGE_LEVELS)
         figures["coverage"] = F.coverage_figure({model.title: (levels, cov)})
+    credibility = result["per_observation"].get("tarp_credibility")
+    if credibility:
+        from .metrics.tarp import TARP_TITLE, tarp_ecp
+
+        figures["tarp"] = F.coverage_figure({model.title: tarp_ecp(credibility)}, sides=None,
+                                            title=TARP_TITLE)
     paths = []
     for name, fig in figures.items():  # each whole or not at all (temporary file, then rename)
         path = out / f"{name}.png"

@@ -846,9 +846,12 @@ def sbc_figure(ranks: Mapping[str, np.ndarray], L: int, dim_names: Sequence[str]
     return fig
 
 
-def coverage_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> Figure:
+def coverage_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray]],
+                    title: str = "Coverage of the posterior's credible regions",
+                    sides: tuple[str, str] | None = ("conservative", "overconfident")) -> Figure:
     """Expected coverage against credibility level, one line per model; the dashed diagonal is perfect
-    calibration (above it: conservative, below it: overconfident)."""
+    calibration (above it: conservative, below it: overconfident; ``sides`` labels the two halves, None: no
+    labels, as for TARP's curve, whose sides do not read that way)."""
     fig = Figure(figsize=(7.0, 4.6), layout="constrained")
     ax = fig.add_subplot()
     ax.plot([0, 1], [0, 1], "--", color="0.4", lw=1)
@@ -867,14 +870,15 @@ def coverage_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> Figu
         ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.03, 0.5))
     else:
         _no_data(ax)
-    ax.text(0.03, 0.97, "conservative", ha="left", va="top", fontsize=8, color="0.5", transform=ax.transAxes)
-    ax.text(0.97, 0.03, "overconfident", ha="right", va="bottom", fontsize=8, color="0.5", transform=ax.transAxes)
+    if sides:
+        ax.text(0.03, 0.97, sides[0], ha="left", va="top", fontsize=8, color="0.5", transform=ax.transAxes)
+        ax.text(0.97, 0.03, sides[1], ha="right", va="bottom", fontsize=8, color="0.5", transform=ax.transAxes)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_aspect("equal")
     ax.set_xlabel("credibility level")
     ax.set_ylabel("expected coverage")
-    ax.set_title("Coverage of the posterior's credible regions", fontsize=10)
+    ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     return fig
 

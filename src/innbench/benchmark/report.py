@@ -487,6 +487,15 @@ def _amortization_figure(problem: str, labels, save) -> None:
 def _calibration_figures(problem: str, prob, labels, save) -> None:
     from .. import figures as F
 
+    with_tarp = [(e, _title(e)) for e in labels.values() if e["values"].get("tarp_credibility")]
+    if with_tarp:
+        from ..metrics.tarp import TARP_TITLE, tarp_ecp
+
+        save(F.coverage_figure({t: tarp_ecp(e["values"]["tarp_credibility"]) for e, t in with_tarp}, sides=None,
+                               title=TARP_TITLE), f"tarp_{problem}", f"Calibration: {problem}",
+             "TARP (Lemos et al. 2023): the fraction of test observations whose true parameters lie in the ball "
+             "around a random point that holds a given share of the posterior samples, against that share; all "
+             "parameters at once; on the diagonal for an exact posterior.")
     with_ranks = [(e, _title(e)) for e in labels.values() if len(e["ranks"]) and e["sbc_draws"]]
     if not with_ranks:
         return

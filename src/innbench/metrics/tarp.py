@@ -25,7 +25,10 @@ import numpy as np
 
 from .registry import Inputs, Metric, Value, register_metric
 
-__all__ = ["tarp_credibility", "tarp_ecp"]
+__all__ = ["TARP_TITLE", "tarp_credibility", "tarp_ecp"]
+
+#: the title of TARP's figure (:func:`innbench.api.evaluation_figures` and the report), drawn from :func:`tarp_ecp`
+TARP_TITLE = "TARP: expected coverage of balls around random points (diagonal: exact)"
 
 
 def tarp_credibility(samples: np.ndarray, x_true: np.ndarray, rng: np.random.Generator | int | None = None,
