@@ -166,7 +166,7 @@ def test_sets_of_varying_size_go_through_the_cli_from_npz_and_ragged_csv(tmp_pat
     assert main(["evaluate", "--model-path", str(model_dir), "--observations", str(tmp_path / "sets.csv"),
                  "--true-parameters", str(tmp_path / "truth.csv"), "--n", "200", "--c2st-observations", "0",
                  "--timing-observations", "0", "--figures", str(figs), "--json", str(tmp_path / "r.json")]) == 0
-    assert {f.name for f in figs.iterdir()} == {"posterior.png", "sbc.png", "coverage.png"}
+    assert {f.name for f in figs.iterdir()} == {"posterior.png", "sbc.png", "coverage.png", "tarp.png"}
     res = json.loads((tmp_path / "r.json").read_text())
     assert res["summary"]["n_observations"] == 2 and "samples" not in res
 
