@@ -583,8 +583,7 @@ def evaluation_figures(model, result: dict, out, true_parameters=None) -> list:
 
     from . import figures as F
     from .atomic import atomic_file, check_output_dir
-    from .calibration import expected_coverage
-    from .evaluation import COVERAGE_LEVELS
+    from .metrics.sbc import coverage_curve
 
     check_output_dir(out, "out")
     if "samples" not in result or "reference" not in result:
@@ -605,8 +604,7 @@ def evaluation_figures(model, result: dict, out, true_parameters=None) -> list:
         ranks = np.asarray(ranks, dtype=float)
         draws = int(result["per_observation"]["sbc_draws"])
         figures["sbc"] = F.sbc_figure({model.title: ranks}, draws, list(problem.x_names))
-        levels, cov = expected_coverage(ranks, draws, COVERAGE_LEVELS)
-        figures["coverage"] = F.coverage_figure({model.title: (levels, cov)})
+        figures["coverage"] = F.coverage_figure({model.title: coverage_curve(ranks, draws)})
     credibility = result["per_observation"].get("tarp_credibility")
     if credibility:
         from .metrics.tarp import TARP_TITLE, tarp_ecp

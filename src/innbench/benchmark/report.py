@@ -249,11 +249,9 @@ def _vector(vals) -> bool:
 
 
 def _coverage(e):
-    from ..calibration import expected_coverage
-    from ..evaluation import COVERAGE_LEVELS
+    from ..metrics.sbc import coverage_curve
 
-    res = expected_coverage(e["ranks"], e["sbc_draws"], COVERAGE_LEVELS)
-    return np.asarray(res[0], dtype=float), np.asarray(res[1], dtype=float)
+    return coverage_curve(e["ranks"], e["sbc_draws"])
 
 
 # -- formatting -----------------------------------------------------------------------------------

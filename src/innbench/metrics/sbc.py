@@ -12,10 +12,26 @@ import numpy as np
 from ..calibration import expected_coverage, rank_histogram_pvalue, sbc_ranks
 from .registry import Inputs, Metric, Value, register_metric
 
-__all__ = ["COVERAGE_LEVELS", "calibration_summary"]
+__all__ = ["COVERAGE_LEVELS", "calibration_summary", "coverage_curve"]
 
 #: credibility levels of the expected-coverage curves
 COVERAGE_LEVELS = np.linspace(0.0, 1.0, 21)
+
+
+def coverage_curve(ranks: np.ndarray, draws: int) -> tuple[np.ndarray, np.ndarray]:
+    """The expected coverage of central credible intervals at :data:`COVERAGE_LEVELS`: ``(levels, coverage)``
+    as float arrays (:func:`innbench.calibration.expected_coverage`); what the evaluation's and the report's
+    coverage figures draw and :func:`calibration_summary` reads at 50 % and 90 %.
+
+    Example:
+        >>> import numpy as np
+        >>> from innbench.metrics.sbc import coverage_curve
+        >>> levels, cov = coverage_curve(np.tile(np.arange(101)[:, None], (1, 2)), 100)
+        >>> len(levels), round(float(np.interp(0.5, levels, cov)), 2)
+        (21, 0.5)
+    """
+    levels, cov = expected_coverage(ranks, draws, COVERAGE_LEVELS)
+    return np.asarray(levels, dtype=float), np.asarray(cov, dtype=float)
 
 
 def calibration_summary(ranks: np.ndarray, draws: int) -> dict:
@@ -36,8 +52,7 @@ def calibration_summary(ranks: np.ndarray, draws: int) -> dict:
         >>> {k: round(v, 2) for k, v in calibration_summary(ranks, 100).items()}
         {'sbc_min_pvalue': 1.0, 'coverage_50': 0.5, 'coverage_90': 0.9}
     """
-    levels, cov = expected_coverage(ranks, draws, COVERAGE_LEVELS)
-    levels, cov = np.asarray(levels, dtype=float), np.asarray(cov, dtype=float)
+    levels, cov = coverage_curve(ranks, draws)
     return {"sbc_min_pvalue": float(np.min(rank_histogram_pvalue(ranks, draws))),
             "coverage_50": float(np.interp(0.5, levels, cov)), "coverage_90": float(np.interp(0.9, levels, cov))}
 
