@@ -109,11 +109,7 @@ def score(model, y: np.ndarray, x_true: np.ndarray | None = None, n_samples: int
                              "noise_floor_observations": noise_floor_observations, "c2st_folds": c2st_folds,
                              "c2st_backend": c2st_backend, "sbc": sbc, "progress": progress,
                              "reference_method": method, "reference_options": options})
-    if metrics is not None:  # named explicitly: its needs must be met
-        for m in chosen:
-            missing = sorted(need for need in m.needs if not inputs.has(need))
-            if missing:
-                raise ValueError(f"metrics: {m.name!r} needs {', '.join(missing)}, which this call does not give")
+    _check_needs(chosen, inputs, named=metrics is not None)
     if any("reference" in m.needs for m in chosen):
         inputs.reference_samples()  # drawn (or read from the cache) before the model samples, as always
     t0 = time.perf_counter()
@@ -144,6 +140,16 @@ def score(model, y: np.ndarray, x_true: np.ndarray | None = None, n_samples: int
         out["samples"] = samples
         out["reference"] = inputs.reference_samples() if inputs.reference_drawn else None
     return out
+
+
+def _check_needs(chosen, inputs: Inputs, named: bool) -> None:
+    """Metrics the caller named must have what they need (unnamed ones are left out where they do not)."""
+    if not named:
+        return
+    for m in chosen:
+        missing = sorted(need for need in m.needs if not inputs.has(need))
+        if missing:
+            raise ValueError(f"metrics: {m.name!r} needs {', '.join(missing)}, which this call does not give")
 
 
 def _run(chosen, inputs: Inputs) -> tuple[dict, dict]:
@@ -202,11 +208,7 @@ def score_samples(problem, y: np.ndarray, samples: np.ndarray, seed: int = 0, x_
     inputs = Inputs(problem, y, samples, seed=seed, x_true=x_true, reference=None if ref is None else (lambda: ref),
                     options={"reference_method": resolve_reference_method(problem, "exact"), **options})
     chosen = registered(metrics)
-    if metrics is not None:
-        for m in chosen:
-            missing = sorted(need for need in m.needs if not inputs.has(need))
-            if missing:
-                raise ValueError(f"metrics: {m.name!r} needs {', '.join(missing)}, which this call does not give")
+    _check_needs(chosen, inputs, named=metrics is not None)
     return _run(chosen, inputs)
 
 

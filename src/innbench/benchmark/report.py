@@ -33,7 +33,6 @@ import numpy as np
 
 from .. import __version__
 from ..atomic import atomic_file, check_output_dir, replace_dir, write_json, write_text
-from ..metrics import REDUCERS
 from .db import ResultsDB
 from .paper import NPE_C2ST, NPE_SOURCE, PAPER, paper_row
 
@@ -221,16 +220,11 @@ def metric_rows(labels: OrderedDict) -> tuple[list[dict], list[tuple[str, str]],
         if not own or not any(v.name in e["values"] for v in own for e in labels.values()):
             continue
         before = len(columns)
+        keys = [key for v in own for key, _ in v.summary] + [key for key, _ in m.summary_titles]
         for row, e in zip(rows, labels.values(), strict=True):
             per = {v.name: e["values"].get(v.name) for v in m.values}
-            computed = any(per[v.name] is not None for v in own)
-            for v in own:
-                vals = per[v.name]
-                arr = None if vals is None or _vector(vals) else np.asarray(vals, dtype=float)
-                for key, reducer in v.summary:
-                    row[key] = None if arr is None else REDUCERS[reducer](arr)
-            if m.summarize is not None:
-                row.update(m.summarize(per, None) if computed else m.summarize(dict.fromkeys(per), None))
+            summary = m.summary_of(per, None)  # as the evaluation summarises, from the stored values
+            row.update({key: summary.get(key) for key in keys})
             row[f"{m.name}_observations"] = max((len(per[v.name]) for v in own if per[v.name] is not None), default=0)
         for v in own:
             for key, reducer in v.summary:
@@ -242,10 +236,6 @@ def metric_rows(labels: OrderedDict) -> tuple[list[dict], list[tuple[str, str]],
         if len(columns) > before:
             columns.append((f"{m.name}_observations", f"{m.name} obs."))
     return (rows, columns, formats) if len(columns) > 1 else ([], [], {})
-
-
-def _vector(vals) -> bool:
-    return any(isinstance(v, list) for v in vals)
 
 
 def _coverage(e):

@@ -266,10 +266,16 @@ def metric_info() -> list[dict]:
     (a metric registered by the user is listed, and shown, with no change to the page)."""
     from ..metrics import get_metric
 
-    local = affordable("simulations", {"simulator"})
-    with_reference = [m for m in affordable("reference", {"simulator", "reference"}) if m not in local]
+    local, with_reference = _explored_metrics()
     return [{"name": v.name, "title": v.title, "fmt": v.fmt, "better": v.better, "needs_reference": name not in local}
             for name in local + with_reference for v in get_metric(name).values]
+
+
+def _explored_metrics() -> tuple[list[str], list[str]]:
+    """The registered metrics the explorer computes: those costing at most one simulation per sample, and those
+    that compare with the reference (drawn only when the page asks for it)."""
+    local = affordable("simulations", {"simulator"})
+    return local, [m for m in affordable("reference", {"simulator", "reference"}) if m not in local]
 
 
 def _first_values(per: dict) -> dict:
@@ -376,10 +382,8 @@ class Explorer:
         if reference:
             ref, ref_hit = self._reference_part(entry.model.problem, y, n)
             if "with_reference" not in part:  # the evaluation's metrics that compare with the reference
-                local = affordable("simulations", {"simulator"})
-                names = [m for m in affordable("reference", {"simulator", "reference"}) if m not in local]
                 per, _ = score_samples(entry.model.problem, y, part["samples"][None], seed=seed,
-                                       reference=ref["samples"][None], metrics=names)
+                                       reference=ref["samples"][None], metrics=_explored_metrics()[1])
                 part["with_reference"] = _first_values(per)
             metrics.update(part["with_reference"])
             metrics["reference_ms"] = ref["ms"]
@@ -409,7 +413,7 @@ class Explorer:
                     raise ExploreError(_as_y_message(str(exc)), 400, "y") from None
                 ms = 1000 * (time.perf_counter() - t)
             # the evaluation's metrics and generators for this seed, so stochastic problems agree with it too
-            per, _ = score_samples(problem, y, samples, seed=seed, metrics=affordable("simulations", {"simulator"}))
+            per, _ = score_samples(problem, y, samples, seed=seed, metrics=_explored_metrics()[0])
             return {"samples": samples[0], "sample_ms": ms, "metrics": _first_values(per)}
 
         return self._posteriors.get((entry.name, y.tobytes(), n, seed), compute)

@@ -180,21 +180,36 @@ def err_resim(problem, samples, y, rng=None):
         ([0.0, 1.5], [0.0, 2.5], [0.0, 0.0])
     """
     samples = np.asarray(samples, dtype=float)
-    m, n, d = samples.shape
-    flat = samples.reshape(m * n, d)
-    ok_x = np.isfinite(flat).all(1)
     y = np.asarray(y, dtype=float)
-    yhat = np.full((m * n, problem.y_dim), np.nan)
-    if ok_x.any():
-        like = np.repeat(y, n, 0)[ok_x] if problem.variable_length else None  # only lengths are read
-        yhat[ok_x] = problem.resimulate(flat[ok_x], like, rng)
-    sq = problem.resimulation_sq_distance(yhat.reshape(m, n, -1), y)
+    n = samples.shape[1]
+    sq = problem.resimulation_sq_distance(resimulated(problem, samples, y, rng), y)
     valid = np.isfinite(sq)
     cnt = valid.sum(1)
     with np.errstate(invalid="ignore", divide="ignore"):
         dist = np.where(valid, np.sqrt(np.where(valid, sq, 0)), 0).sum(1) / cnt
         sqm = np.where(valid, sq, 0).sum(1) / cnt
     return dist, sqm, 1.0 - cnt / n
+
+
+def resimulated(problem, samples: np.ndarray, y: np.ndarray, rng=None) -> np.ndarray:
+    """The observations simulated again from ``samples (m, n, x_dim)`` drawn for ``y (m, y_dim)``: ``(m, n,
+    y_dim)``, NaN for a non-finite sample or a failed simulation (Err_resim's and the predictive check's).
+
+    Example:
+        >>> import numpy as np
+        >>> from innbench import get_problem
+        >>> from innbench.metrics.distances import resimulated
+        >>> resimulated(get_problem("linear"), np.array([[[0.5, 0.5], [np.nan, 0.0]]]), np.array([[1.0]])).tolist()
+        [[[1.0], [nan]]]
+    """
+    m, n, d = samples.shape
+    flat = samples.reshape(m * n, d)
+    ok = np.isfinite(flat).all(1)
+    yhat = np.full((m * n, problem.y_dim), np.nan)
+    if ok.any():
+        like = np.repeat(y, n, 0)[ok] if problem.variable_length else None  # only lengths are read
+        yhat[ok] = problem.resimulate(flat[ok], like, rng)
+    return yhat.reshape(m, n, -1)
 
 
 def support_violation(problem, samples) -> np.ndarray:

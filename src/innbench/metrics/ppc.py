@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .distances import resimulated
 from .registry import Inputs, Metric, Value, register_metric
 
 __all__ = ["energy_score"]
@@ -59,13 +60,7 @@ def energy_score(problem, samples: np.ndarray, y: np.ndarray, rng: np.random.Gen
     if n < 2:
         raise ValueError(f"samples: the energy score needs at least 2 samples per observation, got {n}")
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    flat = samples.reshape(m * n, d)
-    ok = np.isfinite(flat).all(1)
-    yhat = np.full((m * n, problem.y_dim), np.nan)
-    if ok.any():
-        like = np.repeat(y, n, 0)[ok] if problem.variable_length else None
-        yhat[ok] = problem.resimulate(flat[ok], like, rng)
-    yhat = yhat.reshape(m, n, -1)
+    yhat = resimulated(problem, samples, y, rng)
     to_obs = np.sqrt(problem.resimulation_sq_distance(yhat, y))  # (m, n), NaN where the simulation failed
     a = rng.integers(0, n, size=(m, n))
     b = (a + rng.integers(1, n, size=(m, n))) % n  # a different sample

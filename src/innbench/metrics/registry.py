@@ -225,12 +225,7 @@ class Metric:
         """What :meth:`run` gives where the metric is not computed (its needs are not met): every value None,
         every summary key None, its count 0."""
         per = {v.name: None for v in self.values}
-        summary = {key: None for v in self.values for key, _ in v.summary}
-        if self.summarize is not None:  # called with every value None: it gives its keys, None
-            summary.update(self.summarize(per, None))
-        if self.count:
-            summary[self.count] = 0
-        return per, summary
+        return per, self.summary_of(per, None)  # summarize, called with every value None, gives its keys None
 
     def run(self, inputs: Inputs) -> tuple[dict, dict]:
         """``(per-observation values, summary)`` of this metric on ``inputs``: every declared value and summary
@@ -242,6 +237,12 @@ class Metric:
         # plain lists (an array from the metric becomes one): JSON, the database and the report take them as they are
         per = {v.name: (got[v.name].tolist() if isinstance(got.get(v.name), np.ndarray) else got.get(v.name))
                for v in self.values}
+        return per, self.summary_of(per, inputs)
+
+    def summary_of(self, per: dict, inputs: Inputs | None) -> dict:
+        """The summary of per-observation values ``per`` (by value name; None: not computed): each value's
+        reducers, the metric's own ``summarize`` and its count. Also what the report computes from stored values
+        (``inputs`` None)."""
         summary: dict = {}
         for v in self.values:
             values = per[v.name]
@@ -254,7 +255,7 @@ class Metric:
         if self.count:
             first = per[self.values[0].name]
             summary[self.count] = 0 if first is None else len(first)
-        return per, summary
+        return summary
 
 
 def _nested(values) -> bool:
