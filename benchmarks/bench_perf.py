@@ -33,6 +33,7 @@ import torch
 import innbench
 from innbench.api import load
 from innbench.metrics import err_post
+from innbench.problems import get_problem
 from innbench.reference import reference_posterior, test_observations
 
 
@@ -67,12 +68,13 @@ def main(argv=None):
                     "date": time.strftime("%Y-%m-%d")},
            "reference": {}, "err_post": {}, "models": {}, "sizes": {}}
     for problem in [] if args.skip_reference else args.problems:
-        _, y = test_observations(problem, args.observations)
+        p = get_problem(problem)
+        _, y = test_observations(p, args.observations)
         t = time.perf_counter()
-        reference_posterior(problem, y, n, cache=False)
+        reference_posterior(p, y, n, cache=False)
         res["reference"][problem] = {"observations": len(y), "seconds": time.perf_counter() - t}
         print(f"reference {problem}: {len(y)} x {n} in {res['reference'][problem]['seconds']:.1f} s", flush=True)
-        ref, _ = reference_posterior(problem, y[:20], n)
+        ref, _ = reference_posterior(p, y[:20], n)
         rng = np.random.default_rng(0)
         fake = ref + 0.05 * rng.standard_normal(ref.shape)
         t = time.perf_counter()
@@ -114,8 +116,6 @@ def main(argv=None):
     if args.sizes:
         from innbench.api import width_for_params
         from innbench.models import build_model, get_model_class
-        from innbench.problems import get_problem
-
         for problem in args.problems:
             p = get_problem(problem)
             _, y = test_observations(p, 10)

@@ -42,6 +42,7 @@ import numpy as np
 import torch
 
 import innbench
+from innbench.problems import get_problem
 from innbench.reference import test_observations
 
 
@@ -181,7 +182,7 @@ def main(argv=None):
         tmp = tempfile.TemporaryDirectory(prefix="explore-latency-")
         facts = train_models(Path(tmp.name), args.train, args.batches)
         dirs = [tmp.name]
-    _, y = test_observations("kinematics", 1000)
+    _, y = test_observations(get_problem("kinematics"), 1000)
     y = y[np.abs(y).max(axis=1) < 2.2]  # on the canvas
     server_y, browser_y = y[: args.targets + 1], y[args.targets + 1 : 2 * args.targets + 2]
     proc, base = start_server(dirs)

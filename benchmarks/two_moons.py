@@ -77,8 +77,8 @@ def main(argv=None):
         model = api.train(args.problem, args.model, seed=args.seed, preset=args.preset, progress=False,
                           budget_overrides=overrides, **opts)
     seed = TEST_SEED if args.split == "test" else VALIDATION_SEED
-    _, y = test_observations(args.problem, args.observations, seed=seed)
-    ref, _ = reference_posterior(args.problem, y, args.samples)
+    _, y = test_observations(model.problem, args.observations, seed=seed)
+    ref, _ = reference_posterior(model.problem, y, args.samples)
     t = time.perf_counter()
     s = model.sample(y, args.samples, seed=args.seed)
     sample_s = time.perf_counter() - t

@@ -32,7 +32,8 @@ chmod 755 "$build"
 log=$(mktemp)
 trap 'rm -rf "$build" "$log"' EXIT
 # shellcheck disable=SC2086  # $modules is a list of module names
-if ! .venv/bin/python -W default -m pdoc --docformat google --math --footer-text "innbench $version" \
+# pdoc sees the package's lazily imported names only once they are used: scripts/pdoc_main.py uses them first
+if ! .venv/bin/python -W default scripts/pdoc_main.py --docformat google --math --footer-text "innbench $version" \
         -o "$build" "$@" $modules 2>"$log"; then
     cat "$log" >&2
     echo "apidocs: pdoc failed; docs/api/ is unchanged" >&2

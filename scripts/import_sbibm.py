@@ -5,7 +5,7 @@ Usage::
     pip download --no-deps sbibm==1.1.0 -d /tmp/sbibm      # the wheel from PyPI (MIT licence)
     python scripts/import_sbibm.py /tmp/sbibm/sbibm-1.1.0-py2.py3-none-any.whl
 
-Writes ``src/innbench/problems/data/sbibm_observations.json``: for each of ``two_moons``,
+Writes ``src/innbench/problems/sbi/data/sbibm_observations.json``: for each of ``two_moons``,
 ``gaussian_linear``, ``gaussian_mixture``, ``slcp`` and ``bernoulli_glm`` the observation seeds, the
 observations and the true parameters exactly as sbibm stores them (float32 values printed as decimals),
 with the source and licence. It also checks that innbench's Bernoulli-GLM design matrix (rebuilt from
@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 TASKS = ("two_moons", "gaussian_linear", "gaussian_mixture", "slcp", "bernoulli_glm")
-OUT = Path(__file__).resolve().parents[1] / "src" / "innbench" / "problems" / "data" / "sbibm_observations.json"
+OUT = Path(__file__).resolve().parents[1] / "src" / "innbench" / "problems" / "sbi" / "data" / "sbibm_observations.json"
 
 
 def _rows(z: zipfile.ZipFile, name: str) -> list[list[str]]:

@@ -17,7 +17,8 @@ SET_SIZES = [5, 5, 5, 10, 20, 40, 60, 100, 100, 100]
 
 
 def _write(name, problem, x, y, source):
-    out = Path(__file__).resolve().parents[1] / f"src/innbench/problems/data/{name}_observations.json"
+    folder = {"gaussian_set": "sets"}.get(name, name)
+    out = Path(__file__).resolve().parents[1] / f"src/innbench/problems/{folder}/data/{name}_observations.json"
     rows = [[None if not np.isfinite(v) else (int(v) if float(v).is_integer() and name == "epidemic" else float(v))
              for v in row] for row in y]
     out.write_text(json.dumps({"source": source, "problem_version": problem.version, "true_parameters": x.tolist(),

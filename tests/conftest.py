@@ -62,7 +62,7 @@ def scratch_registries(monkeypatch):
     import innbench.models
     import innbench.problems
 
-    monkeypatch.setattr(innbench.models, "_REGISTRY", dict(innbench.models._REGISTRY))
+    monkeypatch.setattr(innbench.models.registry, "_REGISTRY", dict(innbench.models.registry._REGISTRY))
     monkeypatch.setattr(innbench.problems, "_REGISTRY", dict(innbench.problems._REGISTRY))
     yield
     for name in [m for m in sys.modules if m.startswith("innbench_plugin_")]:
@@ -77,7 +77,7 @@ def _no_leaked_registrations():
     import innbench.models
     import innbench.problems
 
-    registries = {"models": innbench.models, "problems": innbench.problems}
+    registries = {"models": innbench.models.registry, "problems": innbench.problems}
     before = {kind: set(mod._REGISTRY) for kind, mod in registries.items()}
     yield
     leaked = {}

@@ -13,7 +13,8 @@ from innbench.benchmark import get_grid
 from innbench.cli import main
 from innbench.metrics import err_resim
 from innbench.problems import ObservationError, get_problem
-from innbench.problems.epidemic import DISPERSION, INFECTED0, POPULATION, _contact_rate, sir_trajectories
+from innbench.problems.epidemic import DISPERSION, INFECTED0, POPULATION, sir_trajectories
+from innbench.problems.epidemic.problem import _contact_rate
 
 
 def _accurate_trajectory(x):

@@ -6,7 +6,10 @@ from matplotlib.patches import StepPatch
 
 from innbench import figures as F
 from innbench.problems import get_problem
+from innbench.problems.ballistics.figures import ballistics_posterior_figure
+from innbench.problems.kinematics.figures import kinematics_posterior_figure
 from innbench.problems.toys import MODE_CENTRES
+from innbench.problems.toys.figures import gaussian_modes_figure
 
 N = 500
 
@@ -102,11 +105,12 @@ def test_priors_figure(tmp_path):
         "ballistics": get_problem("ballistics").sample_prior(N, rng),
         "gaussian_modes": get_problem("gaussian_modes").sample_prior(N, rng),
     }
-    fig = F.priors_figure(samples)
+    problems = {name: get_problem(name) for name in samples}
+    fig = F.priors_figure(samples, problems)
     assert len(fig.axes) == 4  # kinematics, ballistics + impact strip, scatter
     assert _has_contour(fig.axes[0])
     _saved(fig, tmp_path, min_bytes=20000)
-    fig = F.priors_figure({"kinematics": np.full((3, 4), np.nan), "ballistics": np.empty((0, 4))})
+    fig = F.priors_figure({"kinematics": np.full((3, 4), np.nan), "ballistics": np.empty((0, 4))}, problems)
     assert len(fig.axes) == 3
     _saved(fig, tmp_path, "empty.png", min_bytes=2000)
     # a problem's own draw_prior hook draws its column; a name nobody knows gets the generic scatter
@@ -127,7 +131,7 @@ def test_kinematics_posterior_figure(tmp_path, kin_post):
     nan[::3] = np.nan
     panels = [("ground truth", kin_post), ("broad", broad), ("partly NaN", nan), ("all NaN", np.full((10, 4), np.nan)),
               ("empty", np.empty((0, 4)))]
-    fig = F.kinematics_posterior_figure(panels, [1.5, 0.0])
+    fig = kinematics_posterior_figure(panels, [1.5, 0.0], get_problem("kinematics"))
     assert len(fig.axes) == 5
     assert all(_has_contour(ax) for ax in fig.axes[:3])
     assert not _has_contour(fig.axes[3])
@@ -138,7 +142,7 @@ def test_kinematics_posterior_figure(tmp_path, kin_post):
 
 
 def test_kinematics_contour_encloses_the_end_points(kin_post):
-    fig = F.kinematics_posterior_figure([("gt", kin_post)], [1.5, 0.0])
+    fig = kinematics_posterior_figure([("gt", kin_post)], [1.5, 0.0], get_problem("kinematics"))
     ax = fig.axes[0]
     cs = next(c for c in ax.collections if isinstance(c, ContourSet) and c.get_linewidths()[0] > 0 and
               not c.filled)
@@ -157,7 +161,7 @@ def test_ballistics_posterior_figure(tmp_path, bal_post):
     never[:, 1], never[:, 2], never[:, 3] = -3.0, 0.2, 1.0  # starts below ground, never lands
     panels = [("ground truth", bal_post), ("never lands", np.concatenate([never, bal_post])),
               ("NaN", np.full((5, 4), np.nan)), ("empty", np.empty((0, 4)))]
-    fig = F.ballistics_posterior_figure(panels, [5.0])
+    fig = ballistics_posterior_figure(panels, [5.0], get_problem("ballistics"))
     assert len(fig.axes) == 8  # trajectories + impact strip per panel
     assert "never land" in fig.axes[2].get_title()
     _saved(fig, tmp_path, min_bytes=20000)
@@ -167,7 +171,7 @@ def test_gaussian_modes_figure(tmp_path):
     rng = np.random.default_rng(7)
     good = {i: MODE_CENTRES[i] + 0.2 * rng.standard_normal((200, 2)) for i in range(8)}
     partial = {0: np.full((10, 2), np.nan), 3: MODE_CENTRES[3] + 0.2 * rng.standard_normal((100, 2))}
-    fig = F.gaussian_modes_figure([("ground truth", good), ("partial", partial), ("empty", {})])
+    fig = gaussian_modes_figure([("ground truth", good), ("partial", partial), ("empty", {})], MODE_CENTRES)
     assert len(fig.axes) == 3
     assert len(fig.axes[0].collections) == 9  # eight labels and the mode centres
     _saved(fig, tmp_path, min_bytes=8000)
@@ -335,10 +339,12 @@ def test_a_model_has_one_colour_in_every_figure(kin_post, bal_post):
     box = F.error_boxplots({m: rng.uniform(0.1, 1, 20) for m in reversed(MODELS)}, "Err_post")
     faces = [_rgb(p.get_facecolor()) for p in box.axes[0].patches if isinstance(p, PathPatch)]
     assert faces == [want[m] for m in reversed(MODELS)]
-    kin = F.kinematics_posterior_figure([("reference (exact)", kin_post), (MODELS[9], kin_post)], [1.5, 0.0])
+    kin = kinematics_posterior_figure([("reference (exact)", kin_post), (MODELS[9], kin_post)], [1.5, 0.0],
+                                      get_problem("kinematics"))
     bold = [[_rgb(line.get_color()) for line in ax.get_lines() if line.get_linewidth() == 3] for ax in kin.axes]
     assert bold == [[_rgb(F.REFERENCE_COLOR)], [want[MODELS[9]]]]
-    bal = F.ballistics_posterior_figure([("reference (exact)", bal_post), (MODELS[9], bal_post)], [5.0])
+    bal = ballistics_posterior_figure([("reference (exact)", bal_post), (MODELS[9], bal_post)], [5.0],
+                                      get_problem("ballistics"))
     bold = [[_rgb(line.get_color()) for line in ax.get_lines() if line.get_linewidth() == 3] for ax in bal.axes[::2]]
     assert bold == [[_rgb(F.REFERENCE_COLOR)], [want[MODELS[9]]]]
     pts = [{"label": m[:12], "name": m, "query_ms": 1.0 + i, "err_post": 0.1 * (i + 1), "train_seconds": 5.0,

@@ -7,9 +7,9 @@ from scipy.stats import multivariate_normal
 
 from innbench import SimulatorProblem, api
 from innbench.calibration import c2st
-from innbench.mcmc import MCMCError, mcmc_posterior
 from innbench.problems import ObservationError, get_problem
 from innbench.problems.sbi import sbibm_observations
+from innbench.reference.mcmc import MCMCError, mcmc_posterior
 from tolerance import EPS64, assert_close_ulps, magnitude
 
 FAST = {"burn": 500, "pilot": 500, "init_draws": 20_000}
@@ -90,7 +90,7 @@ def test_mcmc_matches_the_closed_form_and_the_exact_sampler():
 
 def test_batched_sampler_matches_the_closed_form_and_the_exact_sampler_for_several_observations_at_once():
     """batched_posterior (the DE move vectorised over observations, used by NLE) with the exact likelihood."""
-    from innbench.mcmc import batched_posterior
+    from innbench.reference.mcmc import batched_posterior
 
     def batched(problem):
         return lambda x, y: np.stack([problem.log_likelihood(xi, yi) for xi, yi in zip(x, y, strict=True)])
@@ -160,7 +160,7 @@ def test_a_users_simulator_with_a_likelihood_gets_an_mcmc_reference():
 
 
 def test_symmetries_must_be_commuting_reflections():
-    from innbench.mcmc import _normals
+    from innbench.reference.mcmc import _normals
 
     np.testing.assert_allclose(np.abs(_normals(get_problem("slcp").symmetries, 5)), np.eye(5)[[2, 3]])
     np.testing.assert_allclose(np.abs(_normals(get_problem("two_moons").symmetries, 2)), np.sqrt(0.5))

@@ -50,12 +50,12 @@ def report(tmp_path_factory):
     d = tmp_path_factory.mktemp("report")
     (d / "grid.toml").write_text(GRID.format(plugin=PLUGIN))
     with pytest.MonkeyPatch.context() as mp:  # the plugin's registrations end with the bench run
-        mp.setattr(innbench.models, "_REGISTRY", dict(innbench.models._REGISTRY))
+        mp.setattr(innbench.models.registry, "_REGISTRY", dict(innbench.models.registry._REGISTRY))
         mp.setattr(innbench.problems, "_REGISTRY", dict(innbench.problems._REGISTRY))
         assert main(["bench", "--config", str(d / "grid.toml"), "--db", str(d / "r.db"), "--quiet"]) == 0
         _forget_plugins()
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(innbench.models, "_REGISTRY", dict(innbench.models._REGISTRY))
+        mp.setattr(innbench.models.registry, "_REGISTRY", dict(innbench.models.registry._REGISTRY))
         mp.setattr(innbench.problems, "_REGISTRY", dict(innbench.problems._REGISTRY))
         assert main(["report", "--db", str(d / "r.db"), "--out", str(d / "out"), "--imports", str(PLUGIN)]) == 0
         _forget_plugins()

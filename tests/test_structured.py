@@ -10,12 +10,11 @@ from scipy import stats
 
 from innbench import api
 from innbench.calibration import c2st
-from innbench.mcmc import mcmc_posterior
 from innbench.metrics import err_resim
-from innbench.models import get_model_class
-from innbench.models.base import ModelLoadError, load_model
+from innbench.models import ModelLoadError, get_model_class, load_model
 from innbench.models.summary import SeriesSummary, SetSummary
 from innbench.problems import ObservationError, SimulatorProblem, get_problem
+from innbench.reference.mcmc import mcmc_posterior
 from tolerance import assert_close_ulps, magnitude
 
 SET = get_problem("gaussian_set")

@@ -16,16 +16,12 @@ Example:
     (3, 10, 4)
 """
 
-import sys as _sys
-
 __version__ = "0.3.0"
 
 # The problem API is imported on first use (module-level __getattr__): the problems import numpy and scipy, and
 # `innbench --help` (which imports innbench.cli, and so this package) should not wait for them.
 _LAZY = dict.fromkeys(("ObservationError", "Problem", "SimulatorProblem", "get_problem", "list_problems",
                        "register_problem"), "innbench.problems")
-if "pdoc" in _sys.modules:  # the API reference's builder (scripts/apidocs.sh) reads __dict__, not __getattr__
-    from .problems import ObservationError, Problem, SimulatorProblem, get_problem, list_problems, register_problem
 
 __all__ = [
     "ObservationError",

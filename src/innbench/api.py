@@ -420,7 +420,7 @@ def reference(problem, observations, n: int = 4000, method: str = "exact", **opt
         >>> samples.shape, provenance["method"]
         ((2, 500, 2), 'exact-closed-form')
     """
-    return reference_posterior(problem, observations, n, method=method, **options)
+    return reference_posterior(get_problem(problem), observations, n, method=method, **options)
 
 
 def noise_floor(problem, observations, n: int = 4000, method: str = "exact") -> np.ndarray:

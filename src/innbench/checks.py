@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .models.base import Model, ModelFacts, load_model
+from .models.base import Model, ModelFacts
+from .models.registry import load_model
 from .problems import ObservationError, Problem, get_problem
 
 __all__ = ["ContractError", "check_model", "check_problem"]

@@ -49,7 +49,7 @@ def run_demo(out="runs/demo", preset: str = "quick", num_observations: int = 100
     print(f"      inference {s['inference_ms']:.1f} ms for 4000 samples")
     print("[3/3] drawing the posterior for y* = (1.5, 0)")
     samples = model.sample(SHOWCASE, 4000)[0]
-    ref, _ = reference_posterior("kinematics", SHOWCASE, 4000)
+    ref, _ = reference_posterior(model.problem, SHOWCASE, 4000)
     y0 = SHOWCASE[0]
     fig, _ = model.problem.posterior_figure([("reference (exact)", {"y0": (y0, ref[0])}),
                                              ("conditional INN", {"y0": (y0, samples)})])

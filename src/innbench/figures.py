@@ -1,12 +1,15 @@
-"""Figure builders for the benchmark report: the paper's Figures 1-5, amortization and calibration plots.
+"""The plotting kit of the report: colours, densities and contours, pair plots, the paper's Figures 1, 4 and 5,
+amortization and calibration plots. It knows no problem: a problem's own figures (the arm of Figure 2, the throws
+of Figure 3) live in its folder (``innbench/problems/<name>/figures.py``) and are drawn through its hooks
+(:meth:`innbench.problems.Problem.posterior_figure`, :meth:`~innbench.problems.Problem.draw_prior`).
 
-Every builder takes plain numpy arrays / dicts (never a database or a model) and returns a
+Every builder takes plain numpy arrays / dicts and problem objects (never a database or a model) and returns a
 :class:`matplotlib.figure.Figure` made without pyplot (no global state, no display needed); the caller
 saves it with ``fig.savefig(path)``. Empty or all-NaN inputs give a panel that says "no data".
 
-Conventions follow docs/protocol.md and the authors' figures: kinematics panels span x in (-0.35, 2.25) and
-y in (-1.3, 1.3); the most likely configuration is the mean-shift mode of the samples with the highest
-Gaussian KDE density (bandwidth 0.1); the kinematics contour encloses 97 % of the end-point density.
+Conventions follow docs/protocol.md and the authors' figures: the most likely configuration is the mean-shift mode
+of the samples with the highest Gaussian KDE density; contours enclose 97 % of a KDE's mass
+(:data:`CONTOUR_MASS`).
 """
 
 from __future__ import annotations
@@ -16,21 +19,23 @@ import threading
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
 __all__ = [
     "amortization_figure",
-    "ballistics_posterior_figure",
     "budget_curve_figure",
     "coverage_figure",
     "density_level",
+    "draw_prior_scatter",
     "error_boxplots",
-    "gaussian_modes_figure",
+    "finite_rows",
+    "grid_shape",
+    "kde_grid_2d",
+    "mass_contour",
+    "no_data",
     "pair_plot_figure",
     "predictive_figure",
     "is_reference",
-    "kinematics_posterior_figure",
     "mean_shift_mode",
     "model_color",
     "model_linestyle",
@@ -40,8 +45,6 @@ __all__ = [
 ]
 
 MAX_WIDTH = 10.0
-KIN_XLIM = (-0.35, 2.25)
-KIN_YLIM = (-1.3, 1.3)
 CONTOUR_MASS = 0.97
 TARGET_COLOR = "0.45"
 DENSITY_COLOR = "tab:green"
@@ -126,7 +129,7 @@ def density_level(density_grid: np.ndarray, mass: float, total: float | None = N
     return float(s[min(i, len(s) - 1)])
 
 
-def _finite_rows(samples, dim: int) -> np.ndarray:
+def finite_rows(samples, dim: int) -> np.ndarray:
     """Rows of ``samples`` without NaN/inf as a float array ``(n, dim)`` (empty if none or malformed)."""
     a = np.asarray([] if samples is None else samples, dtype=float)
     if a.ndim == 1 and a.size:
@@ -157,7 +160,7 @@ def mean_shift_mode(samples: np.ndarray, bandwidth: float = 0.1, n_starts: int =
     """
     a = np.asarray(samples, dtype=float)
     d = a.shape[1] if a.ndim == 2 else 1
-    x = _finite_rows(a, d)
+    x = finite_rows(a, d)
     if len(x) == 0:
         return np.full(d, np.nan)
     sc = np.ones(d) if scale is None else np.broadcast_to(np.asarray(scale, dtype=float), (d,))
@@ -187,7 +190,7 @@ def _scott_bandwidths(points: np.ndarray, floor: float) -> np.ndarray:
     return np.maximum(std * max(n, 1) ** (-1.0 / (d + 4)), floor)
 
 
-def _kde_grid_2d(points: np.ndarray, xlim, ylim, res: int = 160, floor: float = 0.03, max_points: int = 4000,
+def kde_grid_2d(points: np.ndarray, xlim, ylim, res: int = 160, floor: float = 0.03, max_points: int = 4000,
                  bandwidth: float | None = None):
     """Gaussian KDE (product kernel, Scott bandwidths) of 2-D ``points`` on a grid.
 
@@ -208,12 +211,12 @@ def _kde_grid_2d(points: np.ndarray, xlim, ylim, res: int = 160, floor: float = 
     return gx, gy, dens, (gx[1] - gx[0]) * (gy[1] - gy[0])
 
 
-def _mass_contour(ax, points: np.ndarray, xlim, ylim, color, mass: float = CONTOUR_MASS, label: str | None = None,
+def mass_contour(ax, points: np.ndarray, xlim, ylim, color, mass: float = CONTOUR_MASS, label: str | None = None,
                   fill: bool = True, bandwidth: float | None = None, label_at=None):
     """Draw the contour of the KDE of ``points`` that encloses ``mass`` of it (filled lightly if ``fill``)."""
     if len(points) < 2:
         return None
-    gx, gy, dens, cell = _kde_grid_2d(points, xlim, ylim, bandwidth=bandwidth)
+    gx, gy, dens, cell = kde_grid_2d(points, xlim, ylim, bandwidth=bandwidth)
     level = density_level(dens * cell, mass, total=1.0) / cell
     if not np.isfinite(level) or level <= 0 or level >= dens.max():
         return None
@@ -226,185 +229,15 @@ def _mass_contour(ax, points: np.ndarray, xlim, ylim, color, mass: float = CONTO
     return cs
 
 
-def _no_data(ax, text: str = "no data", y: float = 0.5) -> None:
+def no_data(ax, text: str = "no data", y: float = 0.5) -> None:
+    """Write ``text`` (grey) across axes ``ax`` at height ``y`` (axes units): the panel of a model without data."""
     ax.text(0.5, y, text, transform=ax.transAxes, ha="center", va="center", color="0.4", fontsize=11)
 
 
-def _grid(n: int, max_cols: int) -> tuple[int, int]:
+def grid_shape(n: int, max_cols: int) -> tuple[int, int]:
+    """``(columns, rows)`` of a grid of ``n`` panels at most ``max_cols`` wide."""
     ncols = max(1, min(n, max_cols))
     return ncols, max(1, -(-n // ncols))
-
-
-# -- kinematics ---------------------------------------------------------------------------------------
-
-def _kinematics_problem(problem):
-    from .problems import get_problem
-
-    return get_problem("kinematics" if problem is None else problem)
-
-
-def _draw_arms(ax, problem, x: np.ndarray, color, y_star=None, n_lines: int = 150, alpha: float = 0.12,
-               mode: bool = True, contour: bool = True, contour_label: str | None = None) -> None:
-    """Faint arms of the first ``n_lines`` samples, the mean-shift arm in bold, the 97 % end-point contour."""
-    ax.axvline(0.0, color="0.55", lw=5, alpha=0.35, zorder=0)  # the rail
-    if len(x):
-        segs = problem.joints(x[:n_lines])
-        ax.add_collection(LineCollection(segs, colors=color, alpha=alpha, linewidths=1.0, zorder=1), autolim=False)
-        if contour:
-            ends = np.asarray(problem.forward(x), dtype=float)
-            ends = ends[np.isfinite(ends).all(axis=1)]
-            _mass_contour(ax, ends, ax.get_xlim(), ax.get_ylim(), "0.25" if contour_label else color,
-                          label=contour_label)
-        if mode:
-            best = problem.joints(mean_shift_mode(x, 0.1)[None])[0]
-            ax.plot(best[:, 0], best[:, 1], "-o", color=color, lw=3, ms=4, mec="k", mew=0.5, zorder=4)
-    else:
-        _no_data(ax, y=0.8)
-    if y_star is not None:
-        ax.plot(y_star[0], y_star[1], "x", color=TARGET_COLOR, ms=12, mew=3, zorder=5)
-
-
-def kinematics_posterior_figure(panels: Sequence[tuple[str, np.ndarray]], y_star, problem=None,
-                                n_lines: int = 150) -> Figure:
-    """Figure 2: one panel per ``(title, samples (n, 4))`` of the inverse kinematics posterior.
-
-    Faint lines are ``n_lines`` sampled arm configurations; the bold arm is the mean-shift mode
-    (:func:`mean_shift_mode`, bandwidth 0.1 in x units); the grey cross is the target ``y_star``; the
-    contour encloses 97 % of the KDE of the forward-simulated end points. The first panel is usually the
-    reference posterior.
-    """
-    problem = _kinematics_problem(problem)
-    y_star = np.asarray(y_star, dtype=float).ravel()
-    panels = list(panels) or [("no panels", np.empty((0, 4)))]
-    ncols, nrows = _grid(len(panels), 4)
-    w = min(MAX_WIDTH, 2.6 * ncols)
-    fig = Figure(figsize=(w, (w / ncols) * 1.05 * nrows + 0.4), layout="constrained")
-    gs = fig.add_gridspec(nrows, ncols)
-    for k, (title, s) in enumerate(panels):
-        ax = fig.add_subplot(gs[k // ncols, k % ncols])
-        ax.set_xlim(*KIN_XLIM)
-        ax.set_ylim(*KIN_YLIM)
-        _draw_arms(ax, problem, _finite_rows(s, 4), panel_color(title), y_star, n_lines=n_lines)
-        ax.set_aspect("equal")
-        ax.set_title(title, fontsize=9)
-        ax.tick_params(labelsize=7)
-    fig.suptitle(f"Inverse kinematics: posterior arms for y* = {np.round(y_star, 3).tolist()}", fontsize=10)
-    return fig
-
-
-# -- ballistics ---------------------------------------------------------------------------------------
-
-def _throws(x: np.ndarray, n_points: int = 60):
-    """Trajectory polylines ``(m, n_points, 2)`` of the throws that land, and the count that never land."""
-    from .problems.ballistics import impact_time, trajectory
-
-    if len(x) == 0:
-        return np.empty((0, n_points, 2)), 0
-    t_end = impact_time(x)
-    ok = np.isfinite(t_end)
-    t = t_end[ok, None] * np.linspace(0.0, 1.0, n_points)[None, :]
-    t1, t2 = trajectory(x[ok, None, :], t)
-    return np.stack([t1, t2], -1), int((~ok).sum())
-
-
-def _ballistics_mode(x: np.ndarray) -> np.ndarray:
-    """Mean-shift mode of ballistics samples: coordinates standardised, Scott bandwidth n^(-1/8)."""
-    std = x.std(axis=0) if len(x) > 1 else np.ones(x.shape[1])
-    std = np.where(std > 1e-3, std, 1e-3)
-    return mean_shift_mode(x, bandwidth=min(len(x), 2000) ** (-1.0 / 8), scale=std)
-
-
-def _draw_throws(ax, strip, x: np.ndarray, color, y_star=None, n_lines: int = 100, alpha: float = 0.15,
-                 mode: bool = True, xlim=None, impacts: np.ndarray | None = None) -> None:
-    """Faint trajectories, the mode in bold, the ground, the target line and the impact density strip."""
-    ax.axhline(0.0, color="k", lw=0.8, zorder=0)
-    if len(x):
-        lines, _ = _throws(x[:n_lines])
-        ax.add_collection(LineCollection(lines, colors=color, alpha=alpha, linewidths=1.0, zorder=1), autolim=False)
-        if mode:
-            best, _ = _throws(_ballistics_mode(x)[None])
-            if len(best):
-                ax.plot(best[0, :, 0], best[0, :, 1], "-", color=color, lw=3, zorder=4)
-                ax.plot(best[0, 0, 0], best[0, 0, 1], "o", color=color, mec="k", mew=0.5, ms=5, zorder=4)
-    else:
-        _no_data(ax)
-    if y_star is not None:
-        for a in (ax, strip):
-            a.axvline(y_star, color=TARGET_COLOR, lw=1.5, zorder=5)
-    imp = np.empty(0) if impacts is None else impacts[np.isfinite(impacts)]
-    if len(imp) and xlim is not None:
-        bins = np.linspace(xlim[0], xlim[1], 121)
-        h, _ = np.histogram(imp, bins=bins)
-        h = h / (len(imp) * (bins[1] - bins[0]))
-        strip.fill_between(bins[:-1], h, step="post", color=DENSITY_COLOR, alpha=0.5, lw=0)
-        strip.stairs(h, bins, color=DENSITY_COLOR, lw=1.2)
-        strip.set_ylim(0, max(h.max(), 1e-12) * 1.1)
-    strip.set_yticks([])
-    strip.set_ylabel("impacts", fontsize=7, color=DENSITY_COLOR)
-
-
-def _ballistics_limits(xs: list[np.ndarray], y_star=None, n_lines: int = 100):
-    """Common axis limits of several panels: 1-99 % of starts and impacts, 99 % of the apex heights."""
-    from .problems.ballistics import impact_time, trajectory
-
-    lefts, rights, tops = [0.0], [], []
-    if y_star is not None:
-        lefts.append(y_star)
-        rights.append(y_star)
-    for x in xs:
-        if len(x) == 0:
-            continue
-        lefts.append(np.percentile(x[:, 0], 1))
-        lines, _ = _throws(x[:n_lines])
-        if len(lines):
-            tops.append(np.percentile(lines[:, :, 1].max(axis=1), 99))
-        t = impact_time(x)
-        fin = np.isfinite(t)
-        if fin.any():
-            rights.append(np.percentile(trajectory(x[fin], t[fin])[0], 99))
-    lo, hi = min(lefts), max(rights) if rights else 10.0
-    pad = 0.05 * max(hi - lo, 1.0)
-    top = max(tops) if tops else 3.0
-    return (lo - pad, hi + pad), (-0.05 * top - 0.05, 1.08 * top + 0.1)
-
-
-def ballistics_posterior_figure(panels: Sequence[tuple[str, np.ndarray]], y_star, problem=None,
-                                n_lines: int = 100) -> Figure:
-    """Figure 3: one panel per ``(title, samples (n, 4))`` of the inverse ballistics posterior.
-
-    Faint lines are the trajectories of ``n_lines`` samples (throws that never land are counted in the
-    title), bold is the mean-shift mode (coordinates standardised, Scott bandwidth), the vertical grey
-    line is the target impact ``y_star``, and the green strip under each panel is the density of the
-    actual impacts ``problem.forward(samples)[:, 0]`` (finite values) of all samples.
-    """
-    from .problems import get_problem
-
-    problem = get_problem("ballistics" if problem is None else problem)
-    ys = float(np.asarray(y_star, dtype=float).ravel()[0])
-    panels = list(panels) or [("no panels", np.empty((0, 4)))]
-    xs = [_finite_rows(s, 4) for _, s in panels]
-    xlim, ylim = _ballistics_limits(xs, ys, n_lines)
-    ncols, nrows = _grid(len(panels), 3)
-    w = min(MAX_WIDTH, 3.4 * ncols)
-    fig = Figure(figsize=(w, 2.9 * nrows + 0.4), layout="constrained")
-    gs = fig.add_gridspec(2 * nrows, ncols, height_ratios=[3.2, 1.0] * nrows)
-    for k, ((title, _), x) in enumerate(zip(panels, xs, strict=True)):
-        r, c = divmod(k, ncols)
-        ax = fig.add_subplot(gs[2 * r, c])
-        strip = fig.add_subplot(gs[2 * r + 1, c], sharex=ax)
-        impacts = np.asarray(problem.forward(x), dtype=float)[:, 0] if len(x) else np.empty(0)
-        _draw_throws(ax, strip, x, panel_color(title), ys, n_lines=n_lines, xlim=xlim, impacts=impacts)
-        ax.set_xlim(*xlim)
-        ax.set_ylim(*ylim)
-        ax.tick_params(labelbottom=False, labelsize=7)
-        strip.tick_params(labelsize=7)
-        bad = int((~np.isfinite(impacts)).sum())
-        ax.set_title(title + (f"  ({bad}/{len(x)} never land)" if bad else ""), fontsize=9)
-        if c == 0:
-            ax.set_ylabel("height", fontsize=8)
-        strip.set_xlabel("horizontal position", fontsize=8)
-    fig.suptitle(f"Inverse ballistics: posterior trajectories for y* = {ys:.3g}", fontsize=10)
-    return fig
 
 
 # -- any problem: pair plots --------------------------------------------------------------------------
@@ -430,8 +263,8 @@ def pair_plot_figure(panels: Sequence[tuple[str, np.ndarray]], y_star, names: Se
     d = int(np.shape(ref)[-1]) if np.ndim(ref) == 2 and np.shape(ref)[-1] else 1
     k = min(d, max_dims)
     names = list(names) if names is not None else [f"x{i + 1}" for i in range(d)]
-    ref = _finite_rows(ref, d)
-    ncols, nrows = _grid(len(models), 3)
+    ref = finite_rows(ref, d)
+    ncols, nrows = grid_shape(len(models), 3)
     side = min(MAX_WIDTH / ncols, 1.3 * k + 0.6)
     fig = Figure(figsize=(side * ncols, side * nrows + 0.4), layout="constrained")
     subs = np.atleast_1d(fig.subfigures(nrows, ncols, squeeze=False).ravel())
@@ -439,7 +272,7 @@ def pair_plot_figure(panels: Sequence[tuple[str, np.ndarray]], y_star, names: Se
         if j >= len(models):
             continue
         title, s = models[j]
-        s = _finite_rows(s, d)
+        s = finite_rows(s, d)
         color = model_color(title)
         axes = sub.subplots(k, k, squeeze=False)
         for r in range(k):
@@ -452,7 +285,7 @@ def pair_plot_figure(panels: Sequence[tuple[str, np.ndarray]], y_star, names: Se
                 if r == c:
                     both = np.concatenate([ref[:, c], s[:, c]]) if len(s) else ref[:, c]
                     if len(both) == 0:
-                        _no_data(ax)
+                        no_data(ax)
                         continue
                     bins = np.histogram_bin_edges(both, bins=40)
                     ax.hist(ref[:, c], bins=bins, density=True, color=REFERENCE_BACKDROP, alpha=0.6)
@@ -496,7 +329,7 @@ def predictive_figure(panels: Sequence[tuple[str, np.ndarray]], y_star, problem,
     axes = fig.subplots(len(panels), channels, squeeze=False, sharex=True)
     rng = np.random.default_rng(seed)
     for i, (title, samples) in enumerate(panels):
-        x = _finite_rows(samples, problem.x_dim)
+        x = finite_rows(samples, problem.x_dim)
         x = x[rng.permutation(len(x))[:draws]]
         sims = (problem.resimulate(x, np.repeat(y, len(x), 0), rng).reshape(len(x), length, channels)[:, present]
                 if len(x) else np.empty((0, present.sum(), channels)))
@@ -510,7 +343,7 @@ def predictive_figure(panels: Sequence[tuple[str, np.ndarray]], y_star, problem,
                 ax.fill_between(t, q[1], q[3], color=color, alpha=0.35, lw=0, label="50 %")
                 ax.plot(t, q[2], color=color, lw=1.2, label="median")
             else:
-                _no_data(ax)
+                no_data(ax)
             ax.plot(t, steps[present, c], "k.", ms=2.5, label="observed")
             if i == 0:
                 ax.set_title(names[c], fontsize=9)
@@ -536,22 +369,15 @@ def priors_figure(samples: Mapping[str, np.ndarray], problems: Mapping | None = 
     """Figure 1: one column of prior samples per problem, each drawn by its problem's
     :meth:`innbench.problems.Problem.draw_prior` hook (kinematics: arms on the rail with the end points'
     97 % contour; ballistics: throws and the impact density; any other problem: a scatter of the first
-    two coordinates, a histogram if 1-D). ``problems`` maps names to problem objects (default: the
-    registry's); a name it does not know gets the generic scatter.
+    two coordinates, a histogram if 1-D). ``problems`` maps names to problem objects
+    (:func:`innbench.get_problem`); a name it does not hold gets the generic scatter.
     """
-    from .problems import get_problem
-
     items = list(samples.items()) or [("no data", np.empty((0, 2)))]
     fig = Figure(figsize=(min(MAX_WIDTH, 4.8 * len(items)), 4.4), layout="constrained")
     gs = fig.add_gridspec(1, len(items))
     for j, (name, s) in enumerate(items):
         color = _PALETTE[j % len(_PALETTE)]
         problem = (problems or {}).get(name)
-        if problem is None:
-            try:
-                problem = get_problem(name)
-            except KeyError:
-                problem = None
         if problem is None:
             draw_prior_scatter(fig, gs[0, j], s, color, name)
         else:
@@ -563,9 +389,9 @@ def draw_prior_scatter(fig, spec, samples: np.ndarray, color, name: str) -> None
     """The generic prior panel: a scatter of the first two coordinates (a histogram if 1-D)."""
     a = np.asarray(samples, dtype=float)
     ax = fig.add_subplot(spec)
-    x = _finite_rows(a, a.shape[1] if a.ndim == 2 and a.shape[1] else 1)
+    x = finite_rows(a, a.shape[1] if a.ndim == 2 and a.shape[1] else 1)
     if len(x) == 0:
-        _no_data(ax)
+        no_data(ax)
     elif x.shape[1] == 1:
         ax.hist(x[:, 0], bins=60, color=color, alpha=0.7)
         ax.set_xlabel("x1", fontsize=8)
@@ -574,77 +400,6 @@ def draw_prior_scatter(fig, spec, samples: np.ndarray, color, name: str) -> None
         ax.set_xlabel("x1", fontsize=8)
         ax.set_ylabel("x2", fontsize=8)
     ax.set_title(f"{name}: prior", fontsize=10)
-
-
-def draw_kinematics_prior(fig, spec, problem, samples: np.ndarray, color) -> None:
-    """Prior arm configurations on the rail, their end points and the contour holding 97 % of them."""
-    x = _finite_rows(samples, 4)
-    ax = fig.add_subplot(spec)
-    ax.set_xlim(-0.6, 2.35)
-    ax.set_ylim(-2.25, 2.25)
-    _draw_arms(ax, problem, x, color, n_lines=200, alpha=0.08, mode=False, contour=False)
-    if len(x):
-        ends = problem.forward(x)
-        ax.scatter(ends[:2000, 0], ends[:2000, 1], s=1.5, color="k", alpha=0.25, lw=0, zorder=2)
-        _mass_contour(ax, ends, ax.get_xlim(), ax.get_ylim(), "0.2", label="y", fill=False,
-                      bandwidth=0.1, label_at=[(1.3, 0.3)])
-    ax.set_aspect("equal")
-    ax.set_title("Inverse kinematics: prior arms", fontsize=10)
-    ax.set_xlabel("horizontal", fontsize=8)
-    ax.set_ylabel("vertical", fontsize=8)
-
-
-def draw_ballistics_prior(fig, spec, problem, samples: np.ndarray, color) -> None:
-    """Prior throws and, in a strip below, the density of their impact positions."""
-    x = _finite_rows(samples, 4)
-    inner = spec.subgridspec(2, 1, height_ratios=[3.2, 1.0])
-    ax = fig.add_subplot(inner[0])
-    strip = fig.add_subplot(inner[1], sharex=ax)
-    xlim, ylim = _ballistics_limits([x], None, 150)
-    impacts = problem.forward(x)[:, 0] if len(x) else np.empty(0)
-    _draw_throws(ax, strip, x, color, None, n_lines=150, alpha=0.12, mode=False, xlim=xlim, impacts=impacts)
-    ax.set_xlim(*xlim)
-    ax.set_ylim(*ylim)
-    ax.tick_params(labelbottom=False)
-    ax.set_title("Inverse ballistics: prior throws", fontsize=10)
-    ax.set_ylabel("height", fontsize=8)
-    strip.set_xlabel("horizontal position (impact y)", fontsize=8)
-
-
-# -- Gaussian mixture ---------------------------------------------------------------------------------
-
-def gaussian_modes_figure(panels: Sequence[tuple[str, Mapping[int, np.ndarray]]], max_points: int = 600) -> Figure:
-    """The 8-mode Gaussian mixture: one panel per model, posterior samples ``(n, 2)`` for each label in
-    that label's tab10 colour (at most ``max_points`` per label), the eight mode centres as black plus signs.
-    """
-    from matplotlib import colormaps
-
-    from .problems.toys import MODE_CENTRES
-
-    cmap = colormaps["tab10"]
-    panels = list(panels) or [("no panels", {})]
-    ncols, nrows = _grid(len(panels), 4)
-    w = min(MAX_WIDTH, 2.6 * ncols)
-    fig = Figure(figsize=(w, (w / ncols) * nrows + 0.4), layout="constrained")
-    gs = fig.add_gridspec(nrows, ncols)
-    for k, (title, by_label) in enumerate(panels):
-        ax = fig.add_subplot(gs[k // ncols, k % ncols])
-        drawn = 0
-        for label, s in sorted(by_label.items()):
-            x = _finite_rows(s, 2)[:max_points]
-            if len(x):
-                ax.scatter(x[:, 0], x[:, 1], s=2, color=cmap(int(label) % 10), alpha=0.35, lw=0, rasterized=True)
-                drawn += len(x)
-        ax.scatter(MODE_CENTRES[:, 0], MODE_CENTRES[:, 1], marker="+", s=60, color="k", lw=1.2, zorder=3)
-        if not drawn:
-            _no_data(ax)
-        ax.set_xlim(-3.7, 3.7)
-        ax.set_ylim(-3.7, 3.7)
-        ax.set_aspect("equal")
-        ax.set_title(title, fontsize=9)
-        ax.tick_params(labelsize=7)
-    fig.suptitle("8-mode Gaussian mixture: posterior samples per label (colour = label)", fontsize=10)
-    return fig
 
 
 # -- Figures 4 and 5 ----------------------------------------------------------------------------------
@@ -695,7 +450,7 @@ def error_boxplots(errors: Mapping[str, np.ndarray], ylabel: str, title: str = "
             ax.text(i + 1, 0.5, "no data", transform=ax.get_xaxis_transform(), rotation=90, ha="center",
                     va="center", color="0.4", fontsize=8)
     if not names:
-        _no_data(ax)
+        no_data(ax)
     ax.set_xticks(range(1, len(names) + 1))
     ax.set_xticklabels(names, rotation=35, ha="right", rotation_mode="anchor", fontsize=8)
     ax.set_xlim(0.4, len(names) + 0.6)
@@ -769,7 +524,7 @@ def amortization_figure(points: Sequence[Mapping]) -> Figure:
         fig.legend([h for h, _ in order], [str(p.get("label", "")) for _, p in order], loc="outside lower left",
                    ncol=ncol, fontsize=7.5, frameon=False, handletextpad=0.3, columnspacing=1.2)
     else:
-        _no_data(ax)
+        no_data(ax)
     ax.set_xlabel("inference time per observation [ms]")
     ax.set_ylabel("Err_post")
     ax.set_title("Accuracy vs. cost per query", fontsize=10)
@@ -785,7 +540,7 @@ def amortization_figure(points: Sequence[Mapping]) -> Figure:
         if secs.max() / secs.min() > 30:
             bx.set_xscale("log")
     else:
-        _no_data(bx)
+        no_data(bx)
     bx.set_xlabel("training time [s]")
     bx.set_title("Training: paid once", fontsize=10)
     bx.grid(axis="x", alpha=0.3)
@@ -819,7 +574,7 @@ def sbc_figure(ranks: Mapping[str, np.ndarray], L: int, dim_names: Sequence[str]
             col = r[:, j] if r.ndim == 2 and j < r.shape[1] else np.empty(0)
             col = col[np.isfinite(col)]
             if len(col) == 0:
-                _no_data(ax)
+                no_data(ax)
             else:
                 nb = int(np.clip(len(col) // 20, 5, 20))
                 nb = min(nb, L + 1)
@@ -869,7 +624,7 @@ def coverage_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray]],
     if drawn:
         ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.03, 0.5))
     else:
-        _no_data(ax)
+        no_data(ax)
     if sides:
         ax.text(0.03, 0.97, sides[0], ha="left", va="top", fontsize=8, color="0.5", transform=ax.transAxes)
         ax.text(0.97, 0.03, sides[1], ha="right", va="bottom", fontsize=8, color="0.5", transform=ax.transAxes)
@@ -908,7 +663,7 @@ def budget_curve_figure(curves: Mapping[str, tuple[Sequence[int], Sequence[float
     if drawn:
         ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.03, 0.5))
     else:
-        _no_data(ax)
+        no_data(ax)
     ax.axhline(0.5, color="0.8", lw=1)
     ax.set_xscale("log")
     ax.set_ylim(0.45, 1.02)

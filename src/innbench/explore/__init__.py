@@ -4,7 +4,8 @@ user picks, beside the exact reference, with the evaluation's numbers (``innbenc
 The server (:mod:`innbench.explore.server`) is the standard library's threading HTTP server bound to
 127.0.0.1; the page, its script and its style sheet are files of this package (``static/``), so nothing is
 fetched from the network. All computing happens in Python (:class:`Explorer`): the samples, the reference,
-the metrics and the drawings' geometry (:mod:`innbench.explore.drawing`); the page only draws.
+the metrics and the drawings' geometry (each problem's :meth:`~innbench.problems.Problem.view_drawing`); the page
+only draws.
 
 Endpoints, for the page and for scripts (JSON; errors are ``{"error": message, "parameter": name,
 "status": code}`` with a 4xx status, and the server stays up):

@@ -32,7 +32,6 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 
 from ..runtime import TimeLimitError, time_limit
-from . import drawing
 from .session import MAX_SAMPLES, ExploreError, Explorer, metric_info
 
 __all__ = ["ExplorerServer", "make_server", "parse_posterior_query", "serve"]
@@ -111,7 +110,8 @@ def parse_posterior_query(query: str) -> dict:
 
 def problem_info(explorer: Explorer) -> dict:
     """Per problem of the explorer's models: how the page draws it, its names, the observation it opens
-    with and (ballistics) the slider's range, 1-99 % of 2000 prior-predictive impacts."""
+    with and what its view needs beyond each drawing (:meth:`innbench.problems.Problem.view_info`: the arm's
+    canvas, the impact slider's range)."""
     out = {}
     for entry in explorer.models.values():
         p = entry.model.problem
@@ -119,11 +119,7 @@ def problem_info(explorer: Explorer) -> dict:
             continue
         info = {"view": entry.describe()["view"], "x_names": list(p.x_names), "y_names": list(p.y_names),
                 "y_dim": p.y_dim, "default_y": np.asarray(explorer.default_observation(entry))[0].tolist()}
-        if info["view"] == "kinematics":
-            info["limits"] = drawing.KINEMATICS_VIEW
-        elif info["view"] == "ballistics":
-            _, y = p.simulate(2000, np.random.default_rng(0))
-            info["y_range"] = np.round(np.percentile(y[:, 0], [1, 99]), 2).tolist()
+        info.update(p.view_info())
         info["default_y"] = [v if np.isfinite(v) else None for v in info["default_y"]]
         out[p.name] = info
     return out

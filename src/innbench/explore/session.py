@@ -33,7 +33,6 @@ from ..models.estimator import MODEL_FILES
 from ..problems import ObservationError
 from ..reference import reference_posterior, resolve_reference_method
 from ..runtime import TimeLimitError
-from . import drawing
 
 __all__ = ["MAX_SAMPLES", "ExploreError", "ExploredModel", "Explorer", "find_model_dirs", "load_models"]
 
@@ -80,7 +79,7 @@ class ExploredModel:
         m, p = self.model, self.model.problem
         return {
             "name": self.name, "label": self.label, "model": m.name, "title": m.title, "problem": p.name,
-            "view": drawing.view_kind(p), "path": None if self.path is None else str(self.path),
+            "view": p.view_kind, "path": None if self.path is None else str(self.path),
             "x_dim": p.x_dim, "y_dim": p.y_dim, "x_names": list(p.x_names), "y_names": list(p.y_names),
             "n_parameters": m.n_parameters(), "dim_z": m.dim_z(), "seed": self.seed, "amortized": m.amortized,
             "has_density": m.has_density, "facts": asdict(m.facts), "train_info": _brief(m.train_info),
@@ -349,7 +348,8 @@ class Explorer:
 
         Returns ``{"model", "problem", "y", "n", "seed", "samples" (n, x_dim), "reference" (n, x_dim) or None,
         "reference_info", "metrics", "cached"}`` and with ``draw`` also ``"drawing"`` (``{"model": ...,
-        "reference": ...}``: arm or trajectory polylines, contours and densities, :func:`drawing.draw`).
+        "reference": ...}``: arm or trajectory polylines, contours and densities,
+        :meth:`innbench.problems.Problem.view_drawing`).
         ``metrics``: every registered metric (:mod:`innbench.metrics`) that costs at most one simulation per
         sample (``err_resim`` (mean distance), ``err_resim_sq``, ``invalid_fraction``,
         ``outside_support_fraction``, and metrics registered by the user) and, with ``reference``, those that
@@ -440,7 +440,7 @@ class Explorer:
     def _drawing(part: dict, problem, y: np.ndarray) -> dict:
         """The drawing of a cached part, made once (the cached dict keeps it)."""
         if "drawing" not in part:
-            part["drawing"] = drawing.draw(problem, part["samples"], y[0])
+            part["drawing"] = problem.view_drawing(part["samples"], y[0])
         return part["drawing"]
 
 

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import ClassVar, Literal
 
 import numpy as np
 import torch
 from torch import nn
 
-from .. import __version__
-from ..params import REMOVED_OPTIONS
 from ..problems import ObservationError, Problem, get_problem
 from ..runtime import check_deadline
 from .estimator import Estimator
@@ -510,101 +505,3 @@ def _rename_0_2_0_weights(module, state_dict, prefix, *_):
     for old, new in _RENAMED_0_2_0.items():
         if prefix + old in state_dict and prefix + new not in state_dict:
             state_dict[prefix + new] = state_dict.pop(prefix + old)
-
-
-def _construct(cls: type[Model], problem, config: dict) -> Estimator:
-    """An untrained model of class ``cls``, or an ensemble of them where the config says ``members=K > 1``."""
-    k = config.get("members", 1)
-    if "members" in cls.defaults and isinstance(k, int) and not isinstance(k, bool) and k > 1:
-        from .ensemble import build_ensemble
-
-        return build_ensemble(cls, problem, **config)
-    return cls(problem, **config)
-
-
-def load_model(path, device: str = "cpu", summary: nn.Module | None = None) -> Estimator:
-    """Load a model directory written by :meth:`Model.save` (weights with ``weights_only=True``).
-
-    A model trained with a summary network of the user's own needs a fresh instance of it as ``summary``
-    (its weights are loaded from the directory).
-
-    Args:
-        path: the model directory.
-        device: where to put the model (``cpu``, ``cuda``, ``cuda:N``).
-        summary: a fresh instance of the user's summary network, for a model trained with one.
-
-    Returns:
-        The :class:`Model`, in evaluation mode, with its ``train_info``.
-
-    Raises:
-        ModelLoadError: the directory is missing, incomplete or corrupt, or the model was trained on another
-            version of its problem.
-
-    Example:
-        >>> import tempfile
-        >>> from innbench.models import build_model, load_model
-        >>> model = build_model("cinn", "linear", blocks=2, seed=4)
-        >>> again = load_model(model.save(tempfile.mkdtemp() + "/cinn"))
-        >>> again.config == model.config, again.training
-        (True, False)
-    """
-    from . import get_model_class
-
-    path = Path(path)
-    cfg_file, w_file = path / "config.json", path / "weights.pt"
-    if not path.is_dir():
-        raise ModelLoadError(f"model_path: {str(path)!r} is not a directory (expected one written by 'innbench train')")
-    for f in (cfg_file, w_file):
-        if not f.exists():
-            raise ModelLoadError(f"model_path: {str(path)!r} has no {f.name} (expected config.json and weights.pt)")
-    try:
-        cfg = json.loads(cfg_file.read_text())
-        name, problem_name, config = cfg["model"], cfg["problem"], cfg["config"]
-    except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as exc:
-        raise ModelLoadError(f"model_path: {cfg_file} is corrupt ({type(exc).__name__}: {exc})") from None
-    if not (isinstance(name, str) and isinstance(problem_name, str) and isinstance(config, dict)):
-        raise ModelLoadError(f"model_path: {cfg_file} is corrupt (expected strings 'model' and 'problem' and a "
-                             f"table 'config', got {name!r}, {problem_name!r}, {type(config).__name__})")
-    cls = get_model_class(name)
-    problem = get_problem(problem_name)
-    saved_version = cfg.get("problem_version")
-    if saved_version is not None and saved_version != problem.version:
-        raise ModelLoadError(f"model_path: {str(path)!r} was trained on version {saved_version} of problem "
-                             f"{problem.name!r}; this innbench has version {problem.version} (its simulator or "
-                             "prior changed): train the model again")
-    if cfg.get("innbench_version") not in (None, __version__):
-        warnings.warn(f"model_path: {str(path)!r} was saved by innbench {cfg['innbench_version']} (this is "
-                      f"{__version__}); it loads, but its numbers may differ from a model trained now",
-                      stacklevel=2)
-    config = dict(config)
-    for key, (default, why) in REMOVED_OPTIONS.items():  # options innbench removed: at their default, dropped
-        if key in config and (value := config.pop(key)) != default:
-            raise ModelLoadError(f"model_path: {str(path)!r} was trained with {key}={value!r}, an option {why}; "
-                                 "train the model again without it")
-    config = {"bounded_transform": None, **config}  # saved before the option existed: trained without it
-    if cls.conditional:  # likewise (innbench 0.2.0 before the set summary's moment features)
-        config = {"summary_moments": False, **config}
-    if summary is not None:
-        if not (isinstance(config.get("summary"), str) and config["summary"].startswith("custom:")):
-            raise ModelLoadError(f"summary: {str(path)!r} was trained with the built-in summary "
-                                 f"{config.get('summary', 'auto')!r}; load it without summary=")
-        config["summary"] = summary
-    weights = cfg.get("weights")
-    try:
-        model = _construct(cls, problem, config)
-        if weights is not None:
-            from .ensemble import PosteriorEnsemble
-
-            if not isinstance(model, PosteriorEnsemble):
-                raise ValueError(f"weights: a single model has no mixture weights, got {weights!r}")
-            model = PosteriorEnsemble(list(model.members), weights)
-            model.config["seed"] = config.get("seed")
-    except ValueError as exc:
-        raise ModelLoadError(f"model_path: {cfg_file} holds an invalid model configuration ({exc})") from None
-    try:
-        state = torch.load(w_file, map_location="cpu", weights_only=True)
-        model.load_state_dict(state)
-    except Exception as exc:  # truncated, not a torch file, wrong architecture
-        raise ModelLoadError(f"model_path: {w_file} could not be loaded ({type(exc).__name__}: {exc})") from None
-    model.train_info = cfg.get("train_info", {})
-    return model.to(device).eval()

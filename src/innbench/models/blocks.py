@@ -7,7 +7,7 @@ Every block maps ``(x, c) -> (y, log|det J|)`` forward and ``(y, c) -> (x, -log|
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal  # noqa: F401  Literal: the inherited settings' annotations, which pdoc resolves here
 
 import torch
 from torch import nn

@@ -28,7 +28,7 @@ class LikelihoodMCMC(Model):
     r"""Ensemble MCMC on the problem's own prior density and likelihood for every query; nothing is learned.
 
     The "classical Bayesian" answer the paper's outlook compares amortized inference with: for each
-    observation ``y*`` it runs :func:`innbench.mcmc.mcmc_posterior` (emcee with differential-evolution
+    observation ``y*`` it runs :func:`innbench.reference.mcmc.mcmc_posterior` (emcee with differential-evolution
     moves, initialised by importance resampling ``init_draws`` prior draws, ``burn`` + ``pilot`` steps,
     then draws thinned by the autocorrelation time; the problem's exact symmetries applied). It needs a
     problem that implements ``log_prior`` and ``log_likelihood`` (the SBI tasks; a
@@ -75,7 +75,7 @@ class LikelihoodMCMC(Model):
     sampling_options = ("walkers", "burn", "pilot", "init_draws", "rhat_max")
 
     def build(self):
-        from ..mcmc import check_sampler_options, require_likelihood
+        from ..reference.mcmc import check_sampler_options, require_likelihood
 
         require_likelihood(self.problem)
         c = self.config
@@ -86,7 +86,7 @@ class LikelihoodMCMC(Model):
         return 0
 
     def sample_query(self, y, n, generator):
-        from ..mcmc import mcmc_posterior
+        from ..reference.mcmc import mcmc_posterior
 
         c = self.config
         seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))

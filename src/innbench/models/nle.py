@@ -38,7 +38,7 @@ class NeuralLikelihood(Model):
     r"""Neural likelihood estimation (NLE; Papamakarios, Sterratt & Murray 2019, non-sequential): a
     conditional neural spline flow learns the simulator's likelihood ``q(y | x)`` from the simulations,
     and each query runs ensemble MCMC on ``log p(x) + log q(y* | x)`` with the problem's own prior density
-    (:func:`innbench.mcmc.batched_posterior`: emcee's differential-evolution move, vectorised over the
+    (:func:`innbench.reference.mcmc.batched_posterior`: emcee's differential-evolution move, vectorised over the
     observations of one call so that the flow is evaluated once per half-step for all of them).
 
     Loss: ``-log q(y | x) / dim(y)`` on standardised ``y`` given standardised ``x`` (after the logit of
@@ -59,7 +59,7 @@ class NeuralLikelihood(Model):
     baseline: chains run on the fundamental domain and draws are mirrored, which balances mirrored
     modes exactly (``use_symmetries=False`` switches this off). MCMC options: ``walkers`` (0: ``max(64,
     8 dim(x))``), ``burn``, ``pilot``, ``init_draws``, ``max_thin`` as in
-    :func:`innbench.mcmc.batched_posterior`.
+    :func:`innbench.reference.mcmc.batched_posterior`.
     ``members=K`` (default 1) builds an ensemble (:class:`innbench.models.ensemble.PosteriorEnsemble`) of K
     likelihood models trained from seeds ``seed .. seed + K - 1`` on the same simulations; it mixes their
     likelihoods (``mixes = "likelihood"``), not their posteriors: one MCMC per query on
@@ -133,7 +133,7 @@ class NeuralLikelihood(Model):
         if not p.stochastic:
             raise ValueError(f"problem {p.name!r} has a deterministic simulator: y given x has no density for "
                              "model 'nle' to learn; use a posterior model (nsf, cinn, ...)")
-        from ..mcmc import check_sampler_options
+        from ..reference.mcmc import check_sampler_options
 
         check_sampler_options(self.config, min_steps=50, dim=self.problem.x_dim)
         c = self.config
@@ -167,7 +167,7 @@ class NeuralLikelihood(Model):
     def sample_query(self, y, n, generator, log_likelihood=None):
         """MCMC per observation on ``log p(x) + log_likelihood(x, y)`` (None: this model's
         :meth:`log_likelihood`; an ensemble passes the mixture of its members')."""
-        from ..mcmc import batched_posterior
+        from ..reference.mcmc import batched_posterior
 
         c = self.config
         seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))

@@ -178,7 +178,7 @@ def register_problem(problem: Problem | Callable[[], Problem], name: str | None 
         >>> import innbench
         >>> from innbench.problems import Linear
         >>> innbench.register_problem(Linear, name="my_linear")
-        <class 'innbench.problems.toys.Linear'>
+        <class 'innbench.problems.toys.problem.Linear'>
         >>> innbench.get_problem("my_linear").y_dim
         1
     """

@@ -4,23 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ObservationError
+
 __all__ = ["ObservationError", "Problem"]
-
-
-class ObservationError(ValueError):
-    """An observation is malformed or cannot be produced by the problem's forward process.
-
-    Raised by :meth:`Problem.validate_observations` (and so by every sampler and scorer) with a message
-    that names the rows and what was expected. A ``ValueError``, so ``except ValueError`` catches it too.
-
-    Example:
-        >>> from innbench import ObservationError, get_problem
-        >>> try:
-        ...     get_problem("kinematics").validate_observations([[5.0, 0.0]])
-        ... except ObservationError as err:
-        ...     print("refused:", "out of reach" in str(err))
-        refused: True
-    """
 
 
 class Problem:
@@ -454,6 +440,24 @@ class Problem:
 
         draw_prior_scatter(fig, spec, samples, color, self.name)
 
+    #: how the explorer's page draws this problem's posteriors: ``pairs`` (pair plots of the samples; any problem)
+    #: or a picture the page knows (``kinematics``: arms; ``ballistics``: throws), whose data
+    #: :meth:`view_drawing` gives
+    view_kind = "pairs"
+
+    def view_drawing(self, x: np.ndarray, y_star: np.ndarray) -> dict:
+        """What the explorer's page draws for samples ``x (n, x_dim)`` of observation ``y_star (y_dim,)``: a dict
+        of polylines, contours and ranges in the problem's units, with ``kind`` equal to :attr:`view_kind`. The
+        default is :func:`innbench.drawing.pairs_drawing` (the plotted dimensions and their ranges)."""
+        from ..drawing import pairs_drawing
+
+        return pairs_drawing(self, x)
+
+    def view_info(self) -> dict:
+        """What the explorer's page needs of this problem beyond each drawing (a canvas, a slider's range); none by
+        default."""
+        return {}
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, x_dim={self.x_dim}, y_dim={self.y_dim})"
 
@@ -466,13 +470,14 @@ def _shape_or_none(a):
         return None
 
 
-def bundled_observations(name: str) -> tuple[np.ndarray, np.ndarray]:
-    """The fixed observations bundled for problem ``name`` (``data/<name>_observations.json``, written by
-    ``scripts/make_fixed_observations.py``): ``(x_true (k, x_dim), y (k, y_dim))``, padding (null) as NaN."""
+def bundled_observations(name: str, package: str) -> tuple[np.ndarray, np.ndarray]:
+    """The fixed observations bundled for problem ``name`` in its folder, ``package`` (``<package>/data/<name>_
+    observations.json``, written by ``scripts/make_fixed_observations.py``): ``(x_true (k, x_dim), y (k, y_dim))``,
+    padding (null) as NaN."""
     import json
     from importlib import resources
 
-    data = json.loads(resources.files("innbench.problems").joinpath(f"data/{name}_observations.json").read_text())
+    data = json.loads(resources.files(package).joinpath(f"data/{name}_observations.json").read_text())
     y = [[np.nan if v is None else v for v in row] for row in data["observations"]]
     return np.asarray(data["true_parameters"], dtype=float), np.asarray(y, dtype=float)
 

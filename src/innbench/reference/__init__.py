@@ -1,4 +1,9 @@
-"""Reference posteriors (exact samplers and quantile ABC), test observations, and their disk cache."""
+"""Reference posteriors (the problems' exact samplers, ensemble MCMC and quantile ABC), test observations, and their
+disk cache.
+
+This layer sits below the problem registry: its functions take a :class:`innbench.problems.Problem` object
+(:func:`innbench.get_problem` gives one by name; :mod:`innbench.api` takes names). The samplers are
+:mod:`innbench.reference.mcmc` and :mod:`innbench.reference.abc`."""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..problems import ObservationError, get_problem
+from ..errors import ObservationError
 from .abc import quantile_abc
 
 __all__ = ["TEST_SEED", "cache_dir", "quantile_abc", "reference_posterior", "resolve_reference_method",
@@ -56,6 +61,15 @@ def _atomic_save_npz(path: Path, **arrays) -> None:
         warnings.warn(f"cache: could not write {str(path)!r} ({exc}); the result is not cached", stacklevel=3)
 
 
+def _problem(problem):
+    """``problem`` itself where it is a problem object; a name is refused with the call that resolves it (this layer
+    sits below the problem registry, :func:`innbench.get_problem`)."""
+    if isinstance(problem, str):
+        raise TypeError(f"problem: expected a Problem object, got the name {problem!r}; pass "
+                        f"innbench.get_problem({problem!r}) (innbench.api takes names)")
+    return problem
+
+
 def _count(n, name: str) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"{name}: expected a positive integer, got {n!r}")
@@ -69,7 +83,7 @@ def test_observations(problem, n: int = 1000, seed: int = TEST_SEED, cache: bool
     are excluded from that guarantee only if the simulator's noise depends on the batch size.
 
     Args:
-        problem: a registered problem name or a :class:`innbench.problems.Problem`.
+        problem: a :class:`innbench.problems.Problem` (:func:`innbench.get_problem` gives one by name).
         n: number of observations.
         seed: the test set's seed (:data:`TEST_SEED`; another seed gives another set, e.g. for validation).
         cache: read and write the on-disk cache (:func:`cache_dir`).
@@ -79,16 +93,18 @@ def test_observations(problem, n: int = 1000, seed: int = TEST_SEED, cache: bool
 
     Example:
         >>> import numpy as np
+        >>> from innbench import get_problem
         >>> from innbench.reference import test_observations
-        >>> x_true, y = test_observations("kinematics", 5)
+        >>> arm = get_problem("kinematics")
+        >>> x_true, y = test_observations(arm, 5)
         >>> x_true.shape, y.shape
         ((5, 4), (5, 2))
-        >>> bool(np.array_equal(test_observations("kinematics", 20)[1][:5], y))  # prefixes agree
+        >>> bool(np.array_equal(test_observations(arm, 20)[1][:5], y))  # prefixes agree
         True
     """
     from ..runtime import check_memory
 
-    problem = get_problem(problem)
+    problem = _problem(problem)
     n = _count(n, "n")
     check_memory(n * (problem.x_dim + problem.y_dim) * 8 * 3.0, "n", f"{n:,} test observations")
     path = cache_dir() / "observations" / f"{problem.name}-v{problem.version}-seed{seed}-n{n}.npz"
@@ -116,19 +132,21 @@ test_observations.__test__ = False  # not a pytest test despite its name
 
 def sampler_version(problem, method: str) -> str:
     """The code version of the reference sampler ``method`` for ``problem`` (part of the cache key): the problem's
-    ``reference_version`` for ``exact``, :data:`innbench.mcmc.SAMPLER_VERSION` for ``mcmc``,
+    ``reference_version`` for ``exact``, :data:`innbench.reference.mcmc.SAMPLER_VERSION` for ``mcmc``,
     :data:`innbench.reference.abc.SAMPLER_VERSION` for ``abc``.
 
     Example:
+        >>> from innbench import get_problem
         >>> from innbench.reference import sampler_version
-        >>> sampler_version("two_moons", "exact"), sampler_version("two_moons", "mcmc")
+        >>> moons = get_problem("two_moons")
+        >>> sampler_version(moons, "exact"), sampler_version(moons, "mcmc")
         ('exact-1', 'mcmc-1')
     """
-    problem = get_problem(problem)
+    problem = _problem(problem)
     if method == "exact":
         return f"exact-{problem.reference_version}"
     if method == "mcmc":
-        from ..mcmc import SAMPLER_VERSION
+        from .mcmc import SAMPLER_VERSION
 
         return f"mcmc-{SAMPLER_VERSION}"
     from .abc import SAMPLER_VERSION
@@ -149,11 +167,13 @@ def resolve_reference_method(problem, method: str = "exact") -> str:
     likelihood but no exact sampler, else to ``abc``; ``mcmc`` and ``abc`` stay.
 
     Example:
+        >>> from innbench import get_problem
         >>> from innbench.reference import resolve_reference_method
-        >>> resolve_reference_method("two_moons"), resolve_reference_method("two_moons", "abc")
+        >>> moons = get_problem("two_moons")
+        >>> resolve_reference_method(moons), resolve_reference_method(moons, "abc")
         ('exact', 'abc')
     """
-    problem = get_problem(problem)
+    problem = _problem(problem)
     if method != "exact" or problem.has_exact_posterior:
         return method
     return "mcmc" if problem.has_likelihood else "abc"
@@ -165,20 +185,20 @@ def reference_posterior(problem, y, n: int = 4000, method: str = "exact", seed: 
 
     ``method``: ``exact`` (the problem's own reference sampler: closed form, importance resampling along
     the solution set, or, for SLCP and the Bernoulli GLM, MCMC on the exact likelihood, each with its
-    effective sample size), ``mcmc`` (:func:`innbench.mcmc.mcmc_posterior`, any problem with a tractable
+    effective sample size), ``mcmc`` (:func:`innbench.reference.mcmc.mcmc_posterior`, any problem with a tractable
     likelihood; R-hat and ESS in the provenance) or ``abc`` (quantile ABC, any problem).
     Results are cached on disk keyed by problem, version, the sampler's code version (:func:`sampler_version`),
     observations, n, method, seed and options;
     the provenance dict (method, seed, sample counts, ESS or tolerance, versions) is stored beside them.
 
     Args:
-        problem: a registered problem name or a :class:`innbench.problems.Problem`.
+        problem: a :class:`innbench.problems.Problem` (:func:`innbench.get_problem` gives one by name).
         y: observations ``(m, y_dim)`` (validated against the problem).
         n: samples per observation.
         method: ``exact``, ``mcmc`` or ``abc``.
         seed: the reference's seed (another seed gives an independent draw, as for the noise floor).
         cache: read and write the on-disk cache (:func:`cache_dir`).
-        **options: options of the method (:func:`innbench.mcmc.mcmc_posterior`, :func:`quantile_abc`).
+        **options: options of the method (:func:`innbench.reference.mcmc.mcmc_posterior`, :func:`quantile_abc`).
 
     Returns:
         ``(samples (m, n, x_dim), provenance dict)``.
@@ -188,14 +208,16 @@ def reference_posterior(problem, y, n: int = 4000, method: str = "exact", seed: 
             sample size below :data:`MIN_ESS`: it lies where the prior predicts almost no observations).
 
     Example:
+        >>> from innbench import get_problem
         >>> from innbench.reference import reference_posterior
-        >>> samples, provenance = reference_posterior("gaussian_modes", [[1, 0, 0, 0, 0, 0, 0, 0]], n=500)
+        >>> modes = get_problem("gaussian_modes")
+        >>> samples, provenance = reference_posterior(modes, [[1, 0, 0, 0, 0, 0, 0, 0]], n=500)
         >>> samples.shape, provenance["method"], provenance["n_samples"]
         ((1, 500, 2), 'exact-closed-form', 500)
     """
     from ..runtime import check_memory
 
-    problem = get_problem(problem)
+    problem = _problem(problem)
     n = _count(n, "n")
     y = problem.validate_observations(y)
     check_memory(len(y) * n * problem.x_dim * 8 * 4.0, "n", f"{len(y):,} observations x {n:,} reference samples")
@@ -219,7 +241,7 @@ def reference_posterior(problem, y, n: int = 4000, method: str = "exact", seed: 
     if method == "exact":
         samples, info = problem.exact_posterior(y, n, rng, **options)
     elif method == "mcmc":
-        from ..mcmc import mcmc_posterior
+        from .mcmc import mcmc_posterior
 
         samples, info = mcmc_posterior(problem, y, n, rng, **options)
     else:

@@ -8,7 +8,7 @@ from importlib import resources
 
 import numpy as np
 
-from .base import Problem, refuse_rows
+from ..base import Problem, refuse_rows
 
 __all__ = ["SBIBM_SOURCE", "BernoulliGLM", "GaussianLinear", "GaussianMixture", "SLCP", "TwoMoons",
            "sbibm_observations"]
@@ -19,7 +19,7 @@ _LOG_2PI = np.log(2 * np.pi)
 
 @cache
 def _sbibm_data() -> dict:
-    return json.loads(resources.files("innbench.problems").joinpath("data/sbibm_observations.json").read_text())
+    return json.loads(resources.files(__package__).joinpath("data/sbibm_observations.json").read_text())
 
 
 #: where the bundled observations come from (scripts/import_sbibm.py extracted them from the sbibm wheel)
@@ -290,13 +290,14 @@ class GaussianMixture(_SBIBMTask):
 
 
 class _MCMCReference:
-    """The reference posterior by ensemble MCMC on the exact likelihood (:func:`innbench.mcmc.mcmc_posterior`),
-    with R-hat and effective sample size per observation in the provenance."""
+    """The reference posterior by ensemble MCMC on the exact likelihood
+    (:func:`innbench.reference.mcmc.mcmc_posterior`), with R-hat and effective sample size per observation in the
+    provenance."""
 
     reference_label = "MCMC"
 
     def exact_posterior(self, y, n, rng, **kwargs):
-        from ..mcmc import mcmc_posterior
+        from ...reference.mcmc import mcmc_posterior
 
         return mcmc_posterior(self, y, n, rng, **kwargs)
 

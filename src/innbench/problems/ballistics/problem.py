@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import lambertw
 
-from .base import Problem, first_showcase, importance_resample, refuse_rows
+from ..base import Problem, first_showcase, importance_resample, refuse_rows
+from .physics import K, M, impact_time
 
-__all__ = ["Ballistics", "impact_time"]
+__all__ = ["Ballistics"]
 
-G, K, M = 9.81, 0.25, 0.2
 X3_LOW, X3_HIGH = np.deg2rad(9.0), np.deg2rad(81.0)
 X1_STD = 0.5
 X2_MEAN, X2_STD = 1.5, 0.5
@@ -20,47 +19,6 @@ X4_RATE = 15.0
 #: an impact has (numerically) no solution in the prior's support
 _X1_REACH = X1_STD * np.sqrt(120.0)
 Y_LOW, Y_HIGH = -_X1_REACH, 72 * M / K + _X1_REACH
-
-
-def trajectory(x, t):
-    """Position ``(T1(t), T2(t))`` of the throw ``x`` at times ``t`` (broadcast), closed form."""
-    x = np.asarray(x, dtype=float)
-    vx = x[..., 3] * np.cos(x[..., 2])
-    vy = x[..., 3] * np.sin(x[..., 2])
-    decay = np.exp(-K * t / M)
-    t1 = x[..., 0] + vx * M / K * (1 - decay)
-    t2 = x[..., 1] - M / K**2 * ((G * M + vy * K) * (decay - 1) + G * K * t)
-    return t1, t2
-
-
-def impact_time(x):
-    r"""Exact descending root ``t*`` of ``T2(t) = 0`` through the Lambert W function; NaN if none.
-
-    With ``tau = k/m``, ``A = (m/k^2)(g m + v_y k)`` and ``B = g m / k`` the height is
-    ``T2(t) = x2 + A (1 - e^{-tau t}) - B t``. Its roots are ``t = a/B + W(z)/tau`` with ``a = x2 + A``
-    and ``z = -(A tau / B) e^{-tau a / B}``; the principal branch gives the later (descending) root.
-    No real root (``z < -1/e``: a start below ground that never rises above it) or a root in the past
-    (``t* < 0``) means the throw never lands: NaN.
-
-    Example:
-        >>> import numpy as np
-        >>> from innbench.problems.ballistics import impact_time
-        >>> t = impact_time(np.array([[0.0, 1.5, np.pi / 4, 15.0], [0.0, -1.0, 0.2, 0.0]]))
-        >>> bool(t[0] > 0), bool(np.isnan(t[1]))  # the second starts below ground, without speed
-        (True, True)
-    """
-    x = np.asarray(x, dtype=float)
-    vy = x[..., 3] * np.sin(x[..., 2])
-    tau = K / M
-    A = M / K**2 * (G * M + vy * K)
-    B = G * M / K
-    a = x[..., 1] + A
-    with np.errstate(over="ignore", invalid="ignore"):
-        z = -(A * tau / B) * np.exp(-tau * a / B)
-        z = np.where(np.isfinite(z), z, -np.inf)
-        w = lambertw(np.maximum(z, -1 / np.e), 0).real
-        t = a / B + w / tau
-    return np.where((z >= -1 / np.e - 1e-15) & (t >= 0) & np.isfinite(t), t, np.nan)
 
 
 class Ballistics(Problem):
@@ -102,7 +60,7 @@ class Ballistics(Problem):
 
     def posterior_figure(self, panels, observations=None):
         """Figure 3 of the paper for the first showcase impact: trajectories and the impact density."""
-        from ..figures import ballistics_posterior_figure
+        from .figures import ballistics_posterior_figure
 
         first, y_star = first_showcase(panels)
         if y_star is None:
@@ -112,9 +70,23 @@ class Ballistics(Problem):
 
     def draw_prior(self, fig, spec, samples, color):
         """Figure 1 of the paper: prior throws and the density of their impacts."""
-        from ..figures import draw_ballistics_prior
+        from .figures import draw_ballistics_prior
 
         draw_ballistics_prior(fig, spec, self, samples, color)
+
+    view_kind = "ballistics"
+
+    def view_drawing(self, x, y_star):
+        """Trajectories, the most likely throw and the impact density (:func:`~innbench.problems.ballistics.view.
+        ballistics_drawing`)."""
+        from .view import ballistics_drawing
+
+        return ballistics_drawing(self, x, float(np.ravel(y_star)[0]))
+
+    def view_info(self):
+        """The impact slider's range: 1-99 % of 2000 prior-predictive impacts."""
+        _, y = self.simulate(2000, np.random.default_rng(0))
+        return {"y_range": np.round(np.percentile(y[:, 0], [1, 99]), 2).tolist()}
 
     def sample_prior(self, n, rng):
         x = np.empty((n, 4))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from .base import Problem, bundled_observations
+from ..base import Problem, bundled_observations
 
 __all__ = ["GaussianSet"]
 
@@ -149,7 +149,7 @@ class GaussianSet(Problem):
 
     def fixed_observations(self):
         """Ten prior draws (seed 2021) seen through sets of 5, 5, 5, 10, 20, 40, 60, 100, 100 and 100 items."""
-        return bundled_observations(self.name)
+        return bundled_observations(self.name, __package__)
 
     def showcase_observations(self):
         """The first (five items) and the last (100 items) of the fixed observations."""

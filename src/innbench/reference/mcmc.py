@@ -43,7 +43,7 @@ import time
 
 import numpy as np
 
-from .runtime import check_deadline
+from ..runtime import check_deadline
 
 __all__ = ["SAMPLER_VERSION", "MCMCError", "batched_posterior", "mcmc_posterior", "require_likelihood"]
 
@@ -71,7 +71,7 @@ def require_likelihood(problem) -> None:
 
     Example:
         >>> from innbench import get_problem
-        >>> from innbench.mcmc import require_likelihood
+        >>> from innbench.reference.mcmc import require_likelihood
         >>> require_likelihood(get_problem("two_moons"))  # has both: no error
         >>> try:
         ...     require_likelihood(get_problem("ballistics"))
@@ -200,8 +200,7 @@ def mcmc_posterior(problem, y, n: int, rng: np.random.Generator, *, walkers: int
     ``thin``, ``acceptance``, ``steps`` (likelihood evaluations per walker) and ``seconds``.
 
     Args:
-        problem: a problem with ``log_prior`` and ``log_likelihood`` (a name or a
-            :class:`innbench.problems.Problem`).
+        problem: a :class:`innbench.problems.Problem` with ``log_prior`` and ``log_likelihood``.
         y: observations ``(m, y_dim)``.
         n: samples per observation.
         rng: the ``numpy.random.Generator`` of the chains.
@@ -220,17 +219,15 @@ def mcmc_posterior(problem, y, n: int, rng: np.random.Generator, *, walkers: int
 
         ```python
         import numpy as np
-        from innbench.mcmc import mcmc_posterior
+        from innbench import get_problem
+        from innbench.reference.mcmc import mcmc_posterior
 
-        samples, info = mcmc_posterior("two_moons", [[0.0, 0.0]], 10_000, np.random.default_rng(0))
+        samples, info = mcmc_posterior(get_problem("two_moons"), [[0.0, 0.0]], 10_000, np.random.default_rng(0))
         info["rhat"], info["ess"]
         ```
     """
     import emcee
 
-    from .problems import get_problem
-
-    problem = get_problem(problem)
     require_likelihood(problem)
     y = np.atleast_2d(np.asarray(y, dtype=float))
     d = problem.x_dim
@@ -315,7 +312,7 @@ def batched_posterior(problem, log_likelihood, y, n: int, rng: np.random.Generat
         ```python
         import numpy as np
         from innbench import get_problem
-        from innbench.mcmc import batched_posterior
+        from innbench.reference.mcmc import batched_posterior
 
         moons = get_problem("two_moons")
         def log_likelihood(x, y):                   # x (m, k, 2), y (m, 2) -> (m, k)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
-from .base import Problem, bundled_observations, refuse_rows
+from ..base import Problem, bundled_observations, refuse_rows
 
 __all__ = ["Epidemic", "sir_trajectories"]
 
@@ -85,7 +85,7 @@ class Epidemic(Problem):
     independently per day and channel: a series of shape ``(80, 2)``, channels ``(cases, deaths)``.
 
     :meth:`log_likelihood` is that negative-binomial likelihood (exact for the model as simulated), so the
-    **reference** posterior is ensemble MCMC on it (:func:`innbench.mcmc.mcmc_posterior`, R-hat and ESS in
+    **reference** posterior is ensemble MCMC on it (:func:`innbench.reference.mcmc.mcmc_posterior`, R-hat and ESS in
     the provenance). Ten fixed observations (prior draws with seed 2020, bundled as
     ``data/epidemic_observations.json``) are scored by the ``structured`` grid. Conditional models read
     ``log(1 + counts)`` (:meth:`transform_observations`).
@@ -145,7 +145,7 @@ class Epidemic(Problem):
         return (k * np.log(k / (k + mu)) + counts * np.log(np.maximum(mu, 1e-300) / (k + mu))).sum((1, 2))
 
     def exact_posterior(self, y, n, rng, **kwargs):
-        from ..mcmc import mcmc_posterior
+        from ...reference.mcmc import mcmc_posterior
 
         kwargs.setdefault("walkers", 64)
         return mcmc_posterior(self, y, n, rng, **kwargs)
@@ -162,7 +162,7 @@ class Epidemic(Problem):
         refuse_rows((y > POPULATION).any(1), y, f"a daily count cannot exceed the population ({POPULATION:,.0f})")
 
     def fixed_observations(self):
-        return bundled_observations(self.name)
+        return bundled_observations(self.name, __package__)
 
     def showcase_observations(self):
         return self.fixed_observations()[1][:1]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import ObservationError, Problem, first_showcase, importance_resample, refuse_rows
+from ..base import ObservationError, Problem, first_showcase, importance_resample, refuse_rows
 
 __all__ = ["Kinematics"]
 
@@ -54,7 +54,7 @@ class Kinematics(Problem):
 
     def posterior_figure(self, panels, observations=None):
         """Figure 2 of the paper for the first showcase target: arms, the most likely arm, the contour."""
-        from ..figures import kinematics_posterior_figure
+        from .figures import kinematics_posterior_figure
 
         first, y_star = first_showcase(panels)
         if y_star is None:
@@ -65,9 +65,24 @@ class Kinematics(Problem):
 
     def draw_prior(self, fig, spec, samples, color):
         """Figure 1 of the paper: prior arms on the rail and the 97 % contour of their end points."""
-        from ..figures import draw_kinematics_prior
+        from .figures import draw_kinematics_prior
 
         draw_kinematics_prior(fig, spec, self, samples, color)
+
+    view_kind = "kinematics"
+
+    def view_drawing(self, x, y_star):
+        """Arms, the most likely arm and the end points' contour (:func:`~innbench.problems.kinematics.view.
+        kinematics_drawing`)."""
+        from .view import kinematics_drawing
+
+        return kinematics_drawing(self, x)
+
+    def view_info(self):
+        """The canvas: the arm's whole reach around the rail."""
+        from .view import kinematics_canvas
+
+        return {"limits": kinematics_canvas(self)}
 
     def sample_prior(self, n, rng):
         return rng.standard_normal((n, 4)) * PRIOR_STD

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import ObservationError, Problem
+from ..base import ObservationError, Problem
 
 __all__ = ["LABEL_MAPS", "MODE_CENTRES", "GaussianModes", "Linear"]
 
@@ -56,14 +56,14 @@ class GaussianModes(Problem):
 
     def posterior_figure(self, panels, observations=None):
         """Posterior samples for every label, one panel per model (the labels are the showcase observations)."""
-        from ..figures import gaussian_modes_figure
+        from .figures import gaussian_modes_figure
 
         def by_label(d):
             return {int(np.argmax(y)): s for y, s in d.values()}
 
         if not panels[0][1]:
             return None
-        return (gaussian_modes_figure([(t, by_label(d)) for t, d in panels if d]),
+        return (gaussian_modes_figure([(t, by_label(d)) for t, d in panels if d], MODE_CENTRES),
                 "The 8-mode Gaussian mixture: posterior samples for each label (colour).")
 
     def __init__(self, labels: str = "all"):
