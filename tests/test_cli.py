@@ -69,6 +69,18 @@ def test_train_sample_evaluate(model_dir, tmp_path, capsys):
     assert summ["c2st_observations"] == 3 and 0.4 < summ["c2st_floor_mean"] < 0.6 < summ["c2st_mean"] <= 1
     assert len(res["per_observation"]["sbc_ranks"]) == 3 and len(res["per_observation"]["c2st"]) == 3
 
+    # the metrics named, with an option of one of them; a name or option nobody declared is refused
+    capsys.readouterr()
+    assert main(["evaluate", "--model-path", str(model_dir), "--num-observations", "3", "--n", "300",
+                 "--metrics", "err_resim", "sbc"]) == 0
+    printed = capsys.readouterr().out
+    assert "Err_resim" in printed and "SBC" in printed and "Err_post" not in printed and "C2ST" not in printed
+    assert main(["evaluate", "--model-path", str(model_dir), "--metrics", "err_resim", "typo"]) == 2
+    assert "--metrics: unknown 'typo'; registered: default, err_post" in capsys.readouterr().err
+    assert main(["evaluate", "--model-path", str(model_dir), "--metrics", "default", "--metric-option",
+                 "lc2st_null=3"]) == 2
+    assert "metric_options: unknown 'lc2st_null'" in capsys.readouterr().err
+
     # the same observations given as files, with their true parameters, score the same; no timing asked
     obs3, x3 = tmp_path / "obs3.npy", tmp_path / "x3.npy"
     assert main(["observations", "--problem", "kinematics", "--n", "3", "--out", str(obs3), "--x-out", str(x3)]) == 0

@@ -4,7 +4,16 @@ import numpy as np
 import pytest
 
 from innbench import api
-from innbench.metrics import Inputs, Metric, Value, get_metric, metric_names, register_metric, unregister_metric
+from innbench.metrics import (
+    Inputs,
+    Metric,
+    Value,
+    default_metric_names,
+    get_metric,
+    metric_names,
+    register_metric,
+    unregister_metric,
+)
 from innbench.models import build_model
 
 CHEAP = {"num_observations": 4, "n_samples": 200, "timing_observations": 0, "noise_floor_observations": 0,
@@ -86,3 +95,32 @@ def test_declarations_are_checked_when_registered():
     bad = Metric("undeclared", lambda i: {"other": [1.0]}, (Value("v", "V"),))
     with pytest.raises(ValueError, match=r"returned undeclared values \['other'\]"):
         bad.run(Inputs(None, np.zeros((1, 1)), np.zeros((1, 2, 1))))
+
+
+def test_an_opt_in_metric_runs_only_where_named_and_reads_its_options(model):
+    """A costly metric is declared ``default=False``: left out unless named, with options of its own that the
+    caller sets by name (an option no chosen metric declares is refused)."""
+    def shifted(inputs: Inputs) -> dict:
+        return {"shifted": inputs.samples.mean(axis=(1, 2)) + inputs.option("shift_by")}
+
+    register_metric(Metric("shifted", shifted, (Value("shifted", "shifted mean", better=None),), default=False,
+                           options={"shift_by": 1.0}))
+    try:
+        assert "shifted" in metric_names() and "shifted" not in default_metric_names()
+        plain = api.evaluate(model, **CHEAP, keep_samples=True)
+        assert "shifted" not in plain["per_observation"]
+        named = api.evaluate(model, **CHEAP, metrics=[*default_metric_names(), "shifted"])
+        base = plain["samples"].mean(axis=(1, 2))
+        np.testing.assert_allclose(named["per_observation"]["shifted"], base + 1.0, rtol=1e-12)
+        assert named["summary"]["err_post_mean"] == plain["summary"]["err_post_mean"]
+        set_by_name = api.evaluate(model, **CHEAP, metrics=["shifted"], metric_options={"shift_by": 5.0})
+        np.testing.assert_allclose(set_by_name["per_observation"]["shifted"], base + 5.0, rtol=1e-12)
+        with pytest.raises(ValueError, match="^metric_options: unknown 'shift_bi' for the metrics chosen; known: "
+                                             "shift_by"):
+            api.evaluate(model, **CHEAP, metrics=["shifted"], metric_options={"shift_bi": 5.0})
+        with pytest.raises(ValueError, match="^metric_options: unknown 'shift_by'"):  # not chosen: refused
+            api.evaluate(model, **CHEAP, metric_options={"shift_by": 5.0})
+        with pytest.raises(ValueError, match=r"declares options \['shift_by'\], which metric 'shifted' declares"):
+            register_metric(Metric("other", shifted, (Value("other", "other"),), options={"shift_by": 2.0}))
+    finally:
+        unregister_metric("shifted")

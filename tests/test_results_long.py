@@ -46,6 +46,7 @@ def test_the_report_of_a_0_2_0_database_is_byte_identical_read_as_it_is_and_afte
 
 
 def test_a_registered_metric_reaches_the_database_and_the_report_with_no_change_there(tmp_path):
+    """A metric of one's own, computed by default, and an opt-in one the grid names with an option of its own."""
     import numpy as np
 
     from innbench.benchmark import GridConfig, run_grid
@@ -57,18 +58,28 @@ def test_a_registered_metric_reaches_the_database_and_the_report_with_no_change_
     grid = GridConfig(name="long", problems=["linear"], seeds=[0],
                       models=[{"model": "mdn", "label": "mdn", "options": {"hidden": 16}}], preset="tiny",
                       observations=4, samples=100, timing_observations=2, c2st_observations=0,
-                      noise_floor_observations=0)
+                      noise_floor_observations=0, metrics=["scaled"], metric_options={"scaled_by": 3.0})
     register_metric(Metric("spread", spread, (Value("spread", "posterior spread", better=None, fmt=".5f",
                                                     summary=(("spread_mean", "mean"),)),)))
+    register_metric(Metric("scaled", lambda i: {"scaled": i.option("scaled_by") * spread(i)["spread"]},
+                           (Value("scaled", "scaled spread", better=None),), default=False,
+                           options={"scaled_by": 1.0}))
     try:
         run_grid(grid, tmp_path / "r.db", progress=False, log=lambda *a, **k: None)
         report = build_report(tmp_path / "r.db", tmp_path / "rep")
+        with pytest.raises(ValueError, match="^metrics: unknown metric 'scaledd'"):
+            grid.select(metrics=["scaledd"]).check_names()
+        with pytest.raises(ValueError, match="^metric_options: unknown 'scaled_bi'"):
+            grid.select(metric_options={"scaled_bi": 2.0}).check_names()
     finally:
         unregister_metric("spread")
+        unregister_metric("scaled")
     con = sqlite3.connect(tmp_path / "r.db")
     counts = dict(con.execute("SELECT name, COUNT(*) FROM metric_values GROUP BY name"))
     spreads = [v for (v,) in con.execute("SELECT value FROM metric_values WHERE name = 'spread' ORDER BY obs_index")]
+    scaled = [v for (v,) in con.execute("SELECT value FROM metric_values WHERE name = 'scaled' ORDER BY obs_index")]
     con.close()
+    np.testing.assert_allclose(scaled, 3.0 * np.asarray(spreads), rtol=1e-12)  # the opt-in metric, with its option
     # the user's metric, TARP and the timings came after the database code: stored with no change to it
     assert counts["spread"] == counts["tarp_credibility"] == counts["err_post"] == 4 and counts["inference_ms"] == 2
     table = (tmp_path / "rep" / "metrics_linear.md").read_text()

@@ -455,7 +455,7 @@ def evaluate(model, observations=None, num_observations: int = 200, n_samples: i
              noise_floor_observations: int = 50, c2st_observations: int = 5, sbc: bool = True,
              true_parameters=None, round_discrete: bool = True, progress: bool = False,
              keep_samples: bool = False, c2st_backend: str = "torch", c2st_folds: int = 2,
-             reference_options: dict | None = None, metrics=None) -> dict:
+             reference_options: dict | None = None, metrics=None, metric_options: dict | None = None) -> dict:
     """Score a model against reference posteriors on test observations (:func:`innbench.evaluation.score`).
 
     Without ``observations`` the first ``num_observations`` of the problem's fixed test set are used,
@@ -496,8 +496,11 @@ def evaluate(model, observations=None, num_observations: int = 200, n_samples: i
             MCMC for a quick look, ``{"burn": 200, "pilot": 200, "rhat_max": None}``; they go into the
             reference cache's key and apply to the noise floors too.
         metrics: the metrics to compute, by registered name (:func:`innbench.metrics.metric_names`); None:
-            every registered metric whose needs are met. A metric of one's own registered with
-            :func:`innbench.metrics.register_metric` is computed too.
+            every registered metric whose needs are met, except the opt-in ones (L-C2ST:
+            ``metrics=[*innbench.metrics.default_metric_names(), "lc2st"]`` adds it). A metric of one's own
+            registered with :func:`innbench.metrics.register_metric` is computed too.
+        metric_options: options of the chosen metrics by name (:attr:`innbench.metrics.Metric.options`, e.g.
+            ``{"lc2st_calibration": 1000}``); an option no chosen metric declares is refused.
         threads: torch CPU threads (None: ``INNBENCH_THREADS`` or ``OMP_NUM_THREADS``, else 1).
 
     Returns:
@@ -546,7 +549,8 @@ def evaluate(model, observations=None, num_observations: int = 200, n_samples: i
                             noise_floor_observations=noise_floor_observations,
                             c2st_observations=c2st_observations, sbc=sbc, round_discrete=round_discrete,
                             progress=progress, keep_samples=keep_samples, c2st_backend=c2st_backend,
-                            c2st_folds=c2st_folds, reference_options=reference_options, metrics=metrics)
+                            c2st_folds=c2st_folds, reference_options=reference_options, metrics=metrics,
+                            metric_options=metric_options)
 
 
 def evaluation_figures(model, result: dict, out, true_parameters=None) -> list:

@@ -97,11 +97,11 @@ def cmd_models(args):
               "amplitude is in the README's models table and each model's docstring)")
 
 
-def _model_overrides(items):
+def _model_overrides(items, flag: str = "--set"):
     out = {}
     for item in items or []:
         if "=" not in item:
-            raise ValueError(f"--set: expected KEY=VALUE, got {item!r}")
+            raise ValueError(f"{flag}: expected KEY=VALUE, got {item!r}")
         k, v = item.split("=", 1)
         try:
             out[k] = json.loads(v)
@@ -237,6 +237,14 @@ def cmd_evaluate(args):
     from .io import read_observations, read_parameters
     from .problems import ObservationError
 
+    metrics = None
+    if args.metrics:  # "default" stands for the metrics computed when none are named
+        from .metrics import default_metric_names, metric_names
+
+        metrics = [n for name in args.metrics for n in (default_metric_names() if name == "default" else [name])]
+        unknown = sorted(set(metrics) - set(metric_names()))
+        if unknown:
+            raise ValueError(f"--metrics: unknown {unknown[0]!r}; registered: default, {', '.join(metric_names())}")
     model = load(args.model_path, args.device)
     y = read_observations(args.observations, model.problem) if args.observations else None
     x_true = None
@@ -260,7 +268,8 @@ def cmd_evaluate(args):
                    reference_method=args.reference_method, timing_observations=args.timing_observations,
                    c2st_observations=args.c2st_observations, sbc=not args.no_sbc, true_parameters=x_true,
                    round_discrete=not args.no_round, progress=True, c2st_backend=args.c2st_backend,
-                   c2st_folds=args.c2st_folds, keep_samples=bool(args.figures))
+                   c2st_folds=args.c2st_folds, keep_samples=bool(args.figures), metrics=metrics,
+                   metric_options=_model_overrides(args.metric_option, "--metric-option") or None)
     if args.figures:
         from .api import evaluation_figures
 
@@ -272,20 +281,26 @@ def cmd_evaluate(args):
         print(f"wrote {', '.join(p.name for p in written)} to {args.figures}")
     s = res["summary"]
     print(f"{s['model']} on {s['problem']} ({s['n_observations']} observations, {s['n_samples']} samples each)")
-    print(f"  Err_post   mean {s['err_post_mean']:.4f}   median {s['err_post_median']:.4f}   "
-          f"(noise floor {s['noise_floor_mean']:.4f})")
-    print(f"  Err_resim  mean {s['err_resim_mean']:.4f}   median {s['err_resim_median']:.4f}   "
-          f"squared {s['err_resim_sq_mean']:.5f}")
-    timing = ("not timed" if s["inference_ms"] is None
-              else f"{s['inference_ms']:.1f} ms per {s['n_samples']}-sample call")
-    print(f"  inference  {timing}    invalid {s['invalid_fraction']:.4f}   "
-          f"outside support {s['outside_support_fraction']:.4f}")
-    if s["sbc_observations"]:
+    # each line where its metric was computed (--metrics may name a few)
+    if "err_post_mean" in s:
+        floor = "" if "noise_floor_mean" not in s else f"   (noise floor {s['noise_floor_mean']:.4f})"
+        print(f"  Err_post   mean {s['err_post_mean']:.4f}   median {s['err_post_median']:.4f}{floor}")
+    if "err_resim_mean" in s:
+        print(f"  Err_resim  mean {s['err_resim_mean']:.4f}   median {s['err_resim_median']:.4f}   "
+              f"squared {s['err_resim_sq_mean']:.5f}")
+    if "inference_ms" in s:
+        timing = ("not timed" if s["inference_ms"] is None
+                  else f"{s['inference_ms']:.1f} ms per {s['n_samples']}-sample call")
+        print(f"  inference  {timing}" + (f"    invalid {s['invalid_fraction']:.4f}" if "invalid_fraction" in s
+                                          else "")
+              + (f"   outside support {s['outside_support_fraction']:.4f}" if "outside_support_fraction" in s
+                 else ""))
+    if s.get("sbc_observations"):
         print(f"  SBC        min p-value {s['sbc_min_pvalue']:.3g}   coverage of 50 % / 90 % intervals "
               f"{s['coverage_50']:.3f} / {s['coverage_90']:.3f}   ({s['sbc_observations']} observations)")
-    elif not args.no_sbc:
+    elif not args.no_sbc and "sbc_observations" in s:
         print("  SBC        skipped: the true parameters of these observations are unknown (--true-parameters)")
-    if s["c2st_observations"]:
+    if s.get("c2st_observations"):
         c2 = "–" if s["c2st_mean"] is None else f"{s['c2st_mean']:.3f}"
         print(f"  C2ST       accuracy {c2}   (floor {s['c2st_floor_mean']:.3f}; 0.5 = indistinguishable; "
               f"{s['c2st_observations']} observations)")
@@ -527,6 +542,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sklearn: sbibm's own classifier (slow); torch (default): the same network, fast")
     e.add_argument("--c2st-folds", type=int, default=2, help="cross-validation folds of the C2ST (sbibm: 5)")
     e.add_argument("--no-sbc", action="store_true", help="skip the SBC ranks and coverage")
+    e.add_argument("--metrics", nargs="+", metavar="NAME",
+                   help="only these registered metrics (`default`: the ones computed without this option), e.g. "
+                        "--metrics default lc2st adds the opt-in L-C2ST")
+    e.add_argument("--metric-option", action="append", metavar="KEY=VALUE",
+                   help="an option of a chosen metric, e.g. --metric-option lc2st_calibration=1000")
     e.add_argument("--true-parameters", help="with --observations: the x behind each observation (enables SBC)")
     e.add_argument("--json", metavar="FILE", help="write the results as JSON")
     e.add_argument("--figures", metavar="DIR", help="draw the posterior of the first observation (with its true "

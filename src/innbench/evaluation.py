@@ -30,7 +30,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .metrics import Inputs
+from .metrics import Inputs, default_metric_names, resolve_options
 from .metrics import metrics as registered
 from .metrics.floors import c2st_floor, check_c2st_options, noise_floor
 from .metrics.sbc import COVERAGE_LEVELS, calibration_summary
@@ -45,7 +45,7 @@ def score(model, y: np.ndarray, x_true: np.ndarray | None = None, n_samples: int
           noise_floor_observations: int = 50, c2st_observations: int = 0, sbc: bool = True,
           round_discrete: bool = True, progress: bool = False, keep_samples: bool = False, c2st_folds: int = 2,
           c2st_backend: str = "torch", reference_options: dict | None = None,
-          metrics: Sequence[str] | None = None) -> dict:
+          metrics: Sequence[str] | None = None, metric_options: dict | None = None) -> dict:
     """Score a trained ``model`` on validated observations ``y`` (m, y_dim): the registered metrics
     (:mod:`innbench.metrics`), in registry order.
 
@@ -73,8 +73,11 @@ def score(model, y: np.ndarray, x_true: np.ndarray | None = None, n_samples: int
         reference_options: keyword options of the reference sampler (:func:`innbench.api.reference`), for the
             references and their floors.
         metrics: the metrics to compute, by registered name (:func:`innbench.metrics.metric_names`); None: every
-            registered metric whose needs are met (SBC needs ``x_true``). A metric named here whose needs are not
-            met is refused. The reference posterior is drawn only where a chosen metric needs it.
+            registered metric whose needs are met (SBC needs ``x_true``) except the opt-in ones
+            (:attr:`innbench.metrics.Metric.default`). A metric named here whose needs are not met is refused.
+            The reference posterior is drawn only where a chosen metric needs it.
+        metric_options: options of the chosen metrics by name (:attr:`innbench.metrics.Metric.options`, e.g.
+            ``{"lc2st_null": 20}``); an option no chosen metric declares is refused.
 
     Example:
         >>> from innbench.evaluation import score
@@ -102,13 +105,14 @@ def score(model, y: np.ndarray, x_true: np.ndarray | None = None, n_samples: int
                                               and all(isinstance(k, str) for k in reference_options)):
         raise ValueError(f"reference_options: expected a dict of keyword options, got {reference_options!r}")
     options = dict(reference_options or {})
-    chosen = registered(metrics)
+    chosen = _chosen(metrics)
+    extra = resolve_options(chosen, metric_options)
     inputs = Inputs(problem, y, np.empty((len(y), 0, problem.x_dim)), seed=seed, x_true=x_true, model=model,
                     reference=lambda: reference_posterior(problem, y, n_samples, method=method, **options),
                     options={"timing_observations": timing_observations, "c2st_observations": c2st_observations,
                              "noise_floor_observations": noise_floor_observations, "c2st_folds": c2st_folds,
                              "c2st_backend": c2st_backend, "sbc": sbc, "progress": progress,
-                             "reference_method": method, "reference_options": options})
+                             "reference_method": method, "reference_options": options, **extra})
     _check_needs(chosen, inputs, named=metrics is not None)
     if any("reference" in m.needs for m in chosen):
         inputs.reference_samples()  # drawn (or read from the cache) before the model samples, as always
@@ -142,6 +146,11 @@ def score(model, y: np.ndarray, x_true: np.ndarray | None = None, n_samples: int
     return out
 
 
+def _chosen(metrics: Sequence[str] | None) -> list:
+    """The metrics named (in registry order), or the default ones where none are named."""
+    return registered(metrics) if metrics is not None else registered(default_metric_names())
+
+
 def _check_needs(chosen, inputs: Inputs, named: bool) -> None:
     """Metrics the caller named must have what they need (unnamed ones are left out where they do not)."""
     if not named:
@@ -165,7 +174,7 @@ def _run(chosen, inputs: Inputs) -> tuple[dict, dict]:
 
 def score_samples(problem, y: np.ndarray, samples: np.ndarray, seed: int = 0, x_true: np.ndarray | None = None,
                   reference: np.ndarray | None = None, metrics: Sequence[str] | None = None,
-                  **options) -> tuple[dict, dict]:
+                  metric_options: dict | None = None, **options) -> tuple[dict, dict]:
     """The registered metrics of posterior samples of any origin (no model): what :func:`score` computes after
     sampling, with the same seeds, so the same samples give the same numbers (the explorer scores one
     observation through it).
@@ -179,7 +188,8 @@ def score_samples(problem, y: np.ndarray, samples: np.ndarray, seed: int = 0, x_
         reference: reference posterior samples ``(m, n, x_dim)``, or None (the metrics that need one are left
             out).
         metrics: registered names (:func:`innbench.metrics.affordable` lists those within a cost); None: every
-            one whose needs are met. Metrics that need the model (timing) cannot run here.
+            default one whose needs are met. Metrics that need the model (timing, L-C2ST) cannot run here.
+        metric_options: options of the chosen metrics by name (as :func:`score`'s).
         **options: the scoring options of :func:`score` (``c2st_observations``, ``noise_floor_observations``,
             ``c2st_folds``, ``c2st_backend``, ``sbc``, ``reference_method``, ``reference_options``); the ones
             not given switch the costly metrics off (no C2ST, no noise floor).
@@ -205,9 +215,10 @@ def score_samples(problem, y: np.ndarray, samples: np.ndarray, seed: int = 0, x_
 
     check_known(options, known, "options")
     ref = None if reference is None else (np.asarray(reference, dtype=float), {})
+    chosen = _chosen(metrics)
+    extra = resolve_options(chosen, metric_options)
     inputs = Inputs(problem, y, samples, seed=seed, x_true=x_true, reference=None if ref is None else (lambda: ref),
-                    options={"reference_method": resolve_reference_method(problem, "exact"), **options})
-    chosen = registered(metrics)
+                    options={"reference_method": resolve_reference_method(problem, "exact"), **options, **extra})
     _check_needs(chosen, inputs, named=metrics is not None)
     return _run(chosen, inputs)
 

@@ -189,6 +189,10 @@ class GridConfig:
             ``sbc_observations`` of the test set, ``sbc_samples`` draws each; they need no reference
             posterior), where the scored observations are too few for it (a ``fixed`` set of ten). 0: the
             ranks of the scored observations, as before.
+        metrics: opt-in metrics (:attr:`innbench.metrics.Metric.default` False, e.g. ``["lc2st"]``) computed
+            beside the default ones; their values reach the database and the report like any other.
+        metric_options: options of the metrics by name (:attr:`innbench.metrics.Metric.options`), e.g.
+            ``{lc2st_calibration = 1000}``.
 
     Example:
         >>> from innbench.benchmark import GridConfig
@@ -222,19 +226,25 @@ class GridConfig:
     c2st_folds: int = 2
     sbc_observations: int = 0
     sbc_samples: int = 1000
+    metrics: list = field(default_factory=list)
+    metric_options: dict = field(default_factory=dict)
 
     def __post_init__(self):
         from .. import params as P
 
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"name: expected a non-empty string, got {self.name!r}")
-        for key in ("problems", "models", "seeds", "extra", "imports"):
+        for key in ("problems", "models", "seeds", "extra", "imports", "metrics"):
             value = getattr(self, key)
             if not isinstance(value, (list, tuple)):
                 raise ValueError(f"{key}: expected a list, got {value!r} ({type(value).__name__})"
                                  + (f"; write [{value!r}]" if isinstance(value, (str, int)) else ""))
         if not all(isinstance(p, str) for p in self.problems):
             raise ValueError(f"problems: expected a list of problem names, got {self.problems!r}")
+        if not all(isinstance(m, str) for m in self.metrics):
+            raise ValueError(f"metrics: expected a list of metric names, got {self.metrics!r}")
+        if not isinstance(self.metric_options, dict) or not all(isinstance(k, str) for k in self.metric_options):
+            raise ValueError(f"metric_options: expected a table of metric options, got {self.metric_options!r}")
         if not isinstance(self.budget, dict):
             raise ValueError(f"budget: expected a table of budget keys (e.g. n_batches = 2000), got {self.budget!r}")
         if not isinstance(self.preset, str):
@@ -326,6 +336,10 @@ class GridConfig:
             out["c2st"] = {"backend": self.c2st_backend, "folds": self.c2st_folds}
         if self.sbc_observations:
             out["sbc"] = {"observations": self.sbc_observations, "samples": self.sbc_samples}
+        if self.metrics:
+            out["metrics"] = list(self.metrics)
+        if self.metric_options:
+            out["metric_options"] = dict(self.metric_options)
         return out
 
     def expanded_models(self) -> list[ModelSpec]:
@@ -351,6 +365,10 @@ class GridConfig:
         from ..problems import get_problem
 
         import_plugins(self.imports)
+        from ..metrics import default_metric_names, metrics, resolve_options
+
+        # a user's metric registers in the imports, so its names are checked here
+        resolve_options(metrics([*default_metric_names(), *self.metrics]), self.metric_options)
         for p in self.problems + [p for p, _ in self.extra]:
             try:
                 get_problem(p)

@@ -117,11 +117,17 @@ def _run_cell(cell: Cell, config: dict, progress: bool, save_dir, device: str) -
     else:
         x_true, y = test_observations(problem, s["observations"])
     c2st_opts = s.get("c2st", {})
+    chosen = None  # the default metrics, and the grid's opt-in ones beside them
+    if s.get("metrics"):
+        from ..metrics import default_metric_names
+
+        chosen = [*default_metric_names(), *s["metrics"]]
     res = score(model, y, x_true, n_samples=s["samples"], seed=cell.seed,
                 timing_observations=config.get("timing_observations", 10),
                 noise_floor_observations=config.get("noise_floor_observations", 50),
                 c2st_observations=s["c2st_observations"], c2st_folds=c2st_opts.get("folds", 2),
-                c2st_backend=c2st_opts.get("backend", "torch"))
+                c2st_backend=c2st_opts.get("backend", "torch"), metrics=chosen,
+                metric_options=s.get("metric_options"))
     calibration = []
     if s.get("sbc"):  # calibration on test draws of its own: no reference posterior needed
         own = own_calibration(model, s["sbc"]["observations"], s["sbc"]["samples"], seed=cell.seed)

@@ -29,16 +29,18 @@ from .registry import (
     Metric,
     Value,
     affordable,
+    default_metric_names,
     get_metric,
     metric_names,
     metrics,
     register_metric,
+    resolve_options,
     unregister_metric,
 )
 
 # the built-in metrics register themselves on import, in this order (the order score runs them)
 from . import posterior, c2st, resim, ppc, support, sbc, tarp, timing  # noqa: E402, F401, I001  isort: skip
 
-__all__ = ["COSTS", "KERNELS", "NEEDS", "REDUCERS", "Inputs", "Metric", "Value", "affordable", "err_post", "err_resim",
-           "get_metric", "metric_names", "metrics", "mmd", "register_metric", "support_violation",
-           "unregister_metric"]
+__all__ = ["COSTS", "KERNELS", "NEEDS", "REDUCERS", "Inputs", "Metric", "Value", "affordable", "default_metric_names",
+           "err_post", "err_resim", "get_metric", "metric_names", "metrics", "mmd", "register_metric",
+           "resolve_options", "support_violation", "unregister_metric"]

@@ -29,8 +29,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["COSTS", "NEEDS", "REDUCERS", "Inputs", "Metric", "Value", "affordable", "get_metric", "metric_names",
-           "metrics", "register_metric", "unregister_metric"]
+__all__ = ["COSTS", "NEEDS", "REDUCERS", "Inputs", "Metric", "Value", "affordable", "default_metric_names",
+           "get_metric", "metric_names", "metrics", "register_metric", "resolve_options", "unregister_metric"]
 
 #: what a metric may need beyond the model's samples
 NEEDS = ("reference", "x_true", "model", "simulator")
@@ -188,6 +188,11 @@ class Metric:
             with None; with ``inputs`` None it must need only the values (the report calls it on stored ones).
         summary_titles: ``(key, display name)`` of the keys ``summarize`` gives, for tables.
         description: one line on what it measures.
+        default: computed wherever its needs are met and no list of metrics is given; False: an opt-in metric,
+            computed only where named (``metrics=[..., name]``, a grid's ``metrics``), as the costly L-C2ST.
+        options: the options it reads from :attr:`Inputs.options` with their defaults (``{"lc2st_null": 20}``);
+            callers set them by name (``metric_options`` of :func:`innbench.evaluation.score`, of
+            :func:`innbench.api.evaluate` and of a grid), and an option no chosen metric declares is refused.
 
     Example:
         >>> from innbench.metrics import get_metric
@@ -205,9 +210,13 @@ class Metric:
     summarize: Callable[[dict, Inputs], dict] | None = None
     summary_titles: tuple[tuple[str, str], ...] = ()
     description: str = ""
+    default: bool = True
+    options: dict = field(default_factory=dict, hash=False)
 
     def __post_init__(self):
         object.__setattr__(self, "needs", frozenset(self.needs))
+        if not isinstance(self.options, dict) or not all(isinstance(k, str) for k in self.options):
+            raise ValueError(f"options: expected a dict of option names and defaults, got {self.options!r}")
         unknown = sorted(set(self.needs) - set(NEEDS))
         if unknown:
             raise ValueError(f"needs: unknown {unknown}; known: {', '.join(NEEDS)}")
@@ -285,6 +294,11 @@ def register_metric(metric: Metric, replace: bool = False) -> Metric:
     clash = sorted(v.name for v in metric.values if v.name in taken)
     if clash:
         raise ValueError(f"metric: {metric.name!r} gives {clash}, which metric {taken[clash[0]]!r} gives already")
+    declared = {o: m.name for m in _REGISTRY.values() if m.name != metric.name for o in m.options}
+    clash = sorted(o for o in metric.options if o in declared)
+    if clash:
+        raise ValueError(f"metric: {metric.name!r} declares options {clash}, which metric {declared[clash[0]]!r} "
+                         "declares already")
     _REGISTRY[metric.name] = metric
     return metric
 
@@ -329,6 +343,32 @@ def metrics(names: Sequence[str] | None = None) -> list[Metric]:
     for n in names:
         get_metric(n)
     return [m for m in _REGISTRY.values() if m.name in set(names)]
+
+
+def default_metric_names() -> list[str]:
+    """The metrics computed where no list is given (:attr:`Metric.default`), in registry order; the others are
+    opt-in.
+
+    Example:
+        >>> from innbench.metrics import default_metric_names
+        >>> default_metric_names()[:3]
+        ['err_post', 'err_post_floor', 'c2st']
+    """
+    return [m.name for m in _REGISTRY.values() if m.default]
+
+
+def resolve_options(chosen: Sequence[Metric], given: dict | None) -> dict:
+    """The options of the metrics ``chosen``: their declared defaults, with the ``given`` ones (by name) in their
+    place; a name no chosen metric declares is refused, naming ``metric_options`` and the known names."""
+    given = {} if given is None else given
+    if not isinstance(given, dict) or not all(isinstance(k, str) for k in given):
+        raise ValueError(f"metric_options: expected a dict of option names and values, got {given!r}")
+    out = {k: v for m in chosen for k, v in m.options.items()}
+    unknown = sorted(set(given) - set(out))
+    if unknown:
+        known = ", ".join(sorted(out)) or "none (no chosen metric takes options)"
+        raise ValueError(f"metric_options: unknown {unknown[0]!r} for the metrics chosen; known: {known}")
+    return {**out, **given}
 
 
 def affordable(max_cost: str = "timing", available=NEEDS) -> list[str]:
