@@ -95,6 +95,15 @@ def test_two_moons(tmp_path):
     assert row["observations"] == 1 and len(row["c2st"]) == 1 and 0.4 <= row["c2st_mean"] <= 1
 
 
+def test_lc2st_check(tmp_path):
+    out = tmp_path / "lc2st.json"
+    res = run("lc2st_check", "--simulations", 300, "--observations", 2, "--samples", 200, "--calibration", 200,
+              "--null", 3, "--out", out)
+    assert json.loads(out.read_text()) == res and len(res["rows"]) == 2
+    for row in res["rows"]:
+        assert 0.4 <= row["c2st"] <= 1 and row["lc2st"] >= 0 and row["lc2st_pvalue"] in (0.25, 0.5, 0.75, 1.0)
+
+
 def test_sbibm_references_reads_the_wheel(tmp_path):
     """A stand-in for sbibm's wheel: two-moons reference samples stored as sbibm stores them (bz2 CSV)."""
     from innbench.problems import get_problem

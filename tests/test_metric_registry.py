@@ -27,7 +27,7 @@ def model():
 
 def test_every_builtin_metric_declares_its_values_needs_and_cost():
     names = metric_names()
-    assert names[:3] == ["err_post", "err_post_floor", "c2st"] and len(names) == len(set(names)) == 10
+    assert names[:3] == ["err_post", "err_post_floor", "c2st"] and len(names) == len(set(names)) == 11
     values = [v.name for n in names for v in get_metric(n).values]
     assert len(values) == len(set(values))  # no value is given by two metrics
     for n in names:

@@ -17,7 +17,8 @@ Modules:
   (``err_resim``, ``err_resim_continuous``), :mod:`~innbench.metrics.ppc` (``ppc``),
   :mod:`~innbench.metrics.support` (``outside_support``),
   :mod:`~innbench.metrics.sbc` (``sbc``), :mod:`~innbench.metrics.tarp` (``tarp``),
-  :mod:`~innbench.metrics.timing` (``inference_time``).
+  :mod:`~innbench.metrics.timing` (``inference_time``), and the opt-in :mod:`~innbench.metrics.lc2st`
+  (``lc2st``, computed only where named).
 """
 
 from .distances import KERNELS, err_post, err_resim, mmd, support_violation
@@ -39,7 +40,7 @@ from .registry import (
 )
 
 # the built-in metrics register themselves on import, in this order (the order score runs them)
-from . import posterior, c2st, resim, ppc, support, sbc, tarp, timing  # noqa: E402, F401, I001  isort: skip
+from . import posterior, c2st, resim, ppc, support, sbc, tarp, timing, lc2st  # noqa: E402, F401, I001  isort: skip
 
 __all__ = ["COSTS", "KERNELS", "NEEDS", "REDUCERS", "Inputs", "Metric", "Value", "affordable", "default_metric_names",
            "err_post", "err_resim", "get_metric", "metric_names", "metrics", "mmd", "register_metric",
