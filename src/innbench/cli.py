@@ -325,7 +325,7 @@ def _print_other_metrics(summary: dict) -> None:
     from .metrics import metrics
 
     for m in metrics():
-        titles = {key: f"{v.title} ({reducer.replace('nan', '')})" for v in m.values for key, reducer in v.summary}
+        titles = {key: v.summary_title(reducer) for v in m.values for key, reducer in v.summary}
         titles.update(dict(m.summary_titles))
         shown = [(titles[k], summary[k]) for k in titles if k not in _PRINTED and summary.get(k) is not None]
         if shown:

@@ -228,7 +228,7 @@ def metric_rows(labels: OrderedDict) -> tuple[list[dict], list[tuple[str, str]],
             row[f"{m.name}_observations"] = max((len(per[v.name]) for v in own if per[v.name] is not None), default=0)
         for v in own:
             for key, reducer in v.summary:
-                columns.append((key, f"{v.title} ({reducer.replace('nan', '')})"))
+                columns.append((key, v.summary_title(reducer)))
                 formats[key] = v.fmt
         for key, title in m.summary_titles:
             columns.append((key, title))

@@ -67,6 +67,10 @@ REDUCERS: dict[str, Callable[[np.ndarray], float | None]] = {
 }
 
 
+#: how each reducer reads in a summary's title
+_REDUCER_WORDS = {"nanmean": "mean", "nanmedian": "median", "finite_mean": "mean"}
+
+
 @dataclass(frozen=True)
 class Value:
     """One number a metric gives per observation.
@@ -91,6 +95,11 @@ class Value:
     fmt: str = ".4f"
     summary: tuple[tuple[str, str], ...] = ()
     description: str = ""
+
+    def summary_title(self, reducer: str) -> str:
+        """The display name of this value summarised by ``reducer`` (``Err_post (mean)``): the reducers that
+        leave out missing values read as the plain statistic."""
+        return f"{self.title} ({_REDUCER_WORDS.get(reducer, reducer)})"
 
     def __post_init__(self):
         if self.better not in ("lower", "higher", "half", None):
