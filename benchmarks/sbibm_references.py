@@ -34,7 +34,7 @@ from innbench.calibration import c2st
 from innbench.problems import get_problem
 from innbench.reference import reference_posterior
 
-TASKS = ("two_moons", "gaussian_linear", "gaussian_mixture", "slcp", "bernoulli_glm")
+TASKS = ("two_moons", "gaussian_linear", "gaussian_mixture", "slcp", "bernoulli_glm", "sir", "lotka_volterra")
 
 
 def sbibm_reference(z: zipfile.ZipFile, task: str, k: int) -> np.ndarray:

@@ -10,11 +10,13 @@ from innbench.problems import list_problems
 
 @pytest.mark.parametrize("problem", list_problems())
 def test_every_registered_problem_passes_the_contract(problem):
-    # the epidemic's MCMC reference takes minutes: a short chain suffices for what the contract checks (shapes,
-    # finiteness, support; tests/test_epidemic.py checks the chain itself). The other problems' samplers take
-    # a second or two as they are.
+    # the MCMC references of the ODE problems take minutes: a short chain suffices for what the contract checks
+    # (shapes, finiteness, support; tests/test_epidemic.py and tests/test_ode_tasks.py check the chains
+    # themselves). The other problems' samplers take a second or two as they are.
     short = {"burn": 100, "pilot": 100, "init_draws": 2000, "rhat_max": None, "max_thin": 2}
-    short = short if problem == "epidemic" else None
+    short = short if problem in ("epidemic", "sir") else None
+    if problem == "lotka_volterra":  # its walkers start far from the narrow posterior: a longer burn-in
+        short = {"burn": 300, "pilot": 100, "init_draws": 2000, "rhat_max": None, "max_thin": 4}
     done = check_problem(problem, reference_options=short)
     assert {"dimensions", "simulate", "support", "validate_observations"} <= set(done)
 

@@ -17,7 +17,7 @@ FAST = {"burn": 500, "pilot": 500, "init_draws": 20_000}
 
 def test_sbibm_observations_are_bundled_and_reachable():
     for task, (d, m) in {"two_moons": (2, 2), "gaussian_linear": (10, 10), "gaussian_mixture": (2, 2),
-                         "slcp": (5, 8), "bernoulli_glm": (10, 10)}.items():
+                         "slcp": (5, 8), "bernoulli_glm": (10, 10), "sir": (2, 10), "lotka_volterra": (4, 20)}.items():
         p = get_problem(task)
         x, y = p.fixed_observations()
         assert x.shape == (10, d) and y.shape == (10, m)
@@ -29,7 +29,7 @@ def test_sbibm_observations_are_bundled_and_reachable():
     assert y[0, :2].tolist() == [2.3718784, 0.49947417]
     assert sbibm_observations("bernoulli_glm")[1][0, 0] == 56.0
     with pytest.raises(KeyError, match="bundled for"):
-        sbibm_observations("lotka_volterra")
+        sbibm_observations("sir_with_deaths")
 
 
 def test_slcp_simulator_and_likelihood_by_hand():

@@ -27,10 +27,14 @@ BUILT_IN = (
     "mdn:MDN",
     "flows:NeuralSplineFlow",
     "flow_matching:FlowMatching",
+    "score_based:ScoreBased",
+    "consistency:Consistency",
     "latent_mixture:LatentMixtureINN",
     "rejection_abc:RejectionABC",
     "likelihood_mcmc:LikelihoodMCMC",
     "nle:NeuralLikelihood",
+    "nre:ContrastiveRatio",
+    "nre:BalancedRatio",
 )
 
 for _entry in BUILT_IN:

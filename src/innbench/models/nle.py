@@ -12,7 +12,7 @@ import zuko
 from .base import Model, ModelFacts
 from .settings import ModelSettings
 
-__all__ = ["NeuralLikelihood"]
+__all__ = ["LikelihoodQuery", "NeuralLikelihood"]
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,69 @@ class NeuralLikelihoodSettings(ModelSettings):
     members: int = 1
 
 
-class NeuralLikelihood(Model):
+class LikelihoodQuery(Model):
+    """The base of models that learn a likelihood (or a likelihood ratio) once and run MCMC per query on
+    ``log p(x) + log_likelihood(x, y*)``: NLE (:class:`NeuralLikelihood`) and NRE
+    (:class:`innbench.models.nre.NeuralRatio`).
+
+    Subclasses implement :meth:`log_likelihood` (``x (m, k, x_dim)``, ``y (m, y_dim)`` -> ``(m, k)``, and
+    ``x (k, x_dim)``, ``y (y_dim,)`` -> ``(k,)``) and call :meth:`check_query_problem` in ``build``; their
+    settings carry the MCMC options ``walkers``, ``burn``, ``pilot``, ``init_draws``, ``max_thin`` and
+    ``use_symmetries``.
+    """
+
+    amortized = False
+    sample_in_chunks = False
+    requires_prior_density = True
+    sampling_options = ("walkers", "burn", "pilot", "init_draws", "max_thin", "use_symmetries")
+    mixes = "likelihood"
+
+    def check_query_problem(self, what: str) -> None:
+        """Refuse a problem without a prior density, with a deterministic simulator or structured observations,
+        and bad MCMC options, naming this model and ``what`` it learns."""
+        p = self.problem
+        if p.structured:
+            raise ValueError(f"model {self.name!r} {what} and needs vector observations; problem "
+                             f"{p.name!r} observes a {p.observation_kind}")
+        try:
+            lp = np.asarray(p.log_prior(p.sample_prior(4, np.random.default_rng(0))), dtype=float)
+        except NotImplementedError:
+            raise ValueError(f"problem {p.name!r} has no prior density (log_prior): model {self.name!r} runs MCMC "
+                             "on the prior times the learned likelihood; give the problem a log_prior") from None
+        if lp.shape != (4,) or not np.isfinite(lp).all():
+            raise ValueError(f"problem {p.name!r}: log_prior of prior draws must be finite, got {lp.tolist()}")
+        if not p.stochastic:
+            raise ValueError(f"problem {p.name!r} has a deterministic simulator: y given x has no density for "
+                             f"model {self.name!r} to learn; use a posterior model (nsf, cinn, ...)")
+        from ..reference.mcmc import check_sampler_options
+
+        check_sampler_options(self.config, min_steps=50, dim=self.problem.x_dim)
+        self.last_diagnostics = {}
+
+    def log_likelihood(self, x, y) -> np.ndarray:
+        """The learned log-likelihood (up to a constant in ``x``); see the class docstring for the shapes."""
+        raise NotImplementedError
+
+    def sample_query(self, y, n, generator, log_likelihood=None):
+        """MCMC per observation on ``log p(x) + log_likelihood(x, y)`` (None: this model's
+        :meth:`log_likelihood`; an ensemble passes the mixture of its members')."""
+        from ..reference.mcmc import batched_posterior
+
+        c = self.config
+        seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
+        problem = self.problem
+        if not c["use_symmetries"] and problem.symmetries:
+            problem = _without_symmetries(problem)
+        walkers = int(c["walkers"]) or max(64, 8 * problem.x_dim)
+        x, info = batched_posterior(problem, log_likelihood or self.log_likelihood, y, n,
+                                    np.random.default_rng(seed), walkers=walkers, burn=int(c["burn"]),
+                                    pilot=int(c["pilot"]), init_draws=int(c["init_draws"]),
+                                    max_thin=int(c["max_thin"]))
+        self.last_diagnostics = {k: info[k].tolist() for k in ("rhat", "ess", "steps", "seconds")}
+        return x
+
+
+class NeuralLikelihood(LikelihoodQuery):
     r"""Neural likelihood estimation (NLE; Papamakarios, Sterratt & Murray 2019, non-sequential): a
     conditional neural spline flow learns the simulator's likelihood ``q(y | x)`` from the simulations,
     and each query runs ensemble MCMC on ``log p(x) + log q(y* | x)`` with the problem's own prior density
@@ -111,35 +173,13 @@ class NeuralLikelihood(Model):
     name = "nle"
     title = "neural likelihood + MCMC"
     facts = ModelFacts(ml_loss=True, y_supervised=False, exact_inverse=False, density=False, equation="NLE")
-    amortized = False
-    sample_in_chunks = False
-    requires_prior_density = True
     Settings = NeuralLikelihoodSettings
-    sampling_options = ("walkers", "burn", "pilot", "init_draws", "max_thin", "use_symmetries")
-    mixes = "likelihood"
 
     def build(self):
-        p = self.problem
-        if p.structured:
-            raise ValueError(f"model 'nle' learns the density of y and needs vector observations; problem "
-                             f"{p.name!r} observes a {p.observation_kind}")
-        try:
-            lp = np.asarray(p.log_prior(p.sample_prior(4, np.random.default_rng(0))), dtype=float)
-        except NotImplementedError:
-            raise ValueError(f"problem {p.name!r} has no prior density (log_prior): model 'nle' runs MCMC on the "
-                             "prior times the learned likelihood; give the problem a log_prior") from None
-        if lp.shape != (4,) or not np.isfinite(lp).all():
-            raise ValueError(f"problem {p.name!r}: log_prior of prior draws must be finite, got {lp.tolist()}")
-        if not p.stochastic:
-            raise ValueError(f"problem {p.name!r} has a deterministic simulator: y given x has no density for "
-                             "model 'nle' to learn; use a posterior model (nsf, cinn, ...)")
-        from ..reference.mcmc import check_sampler_options
-
-        check_sampler_options(self.config, min_steps=50, dim=self.problem.x_dim)
-        c = self.config
+        self.check_query_problem("learns the density of y")
+        p, c = self.problem, self.config
         self.flow = zuko.flows.NSF(p.y_dim, p.x_dim, bins=c["bins"], transforms=c["transforms"],
                                    hidden_features=[c["hidden"]] * c["layers"], randperm=False)
-        self.last_diagnostics = {}
 
     def dim_z(self):
         return self.problem.y_dim
@@ -163,24 +203,6 @@ class NeuralLikelihood(Model):
             lp = self.flow(xt).log_prob(c.repeat_interleave(k, 0)).reshape(m, k)
         lp = lp.double().cpu().numpy()
         return lp[0] if single else lp
-
-    def sample_query(self, y, n, generator, log_likelihood=None):
-        """MCMC per observation on ``log p(x) + log_likelihood(x, y)`` (None: this model's
-        :meth:`log_likelihood`; an ensemble passes the mixture of its members')."""
-        from ..reference.mcmc import batched_posterior
-
-        c = self.config
-        seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
-        problem = self.problem
-        if not c["use_symmetries"] and problem.symmetries:
-            problem = _without_symmetries(problem)
-        walkers = int(c["walkers"]) or max(64, 8 * problem.x_dim)
-        x, info = batched_posterior(problem, log_likelihood or self.log_likelihood, y, n,
-                                    np.random.default_rng(seed), walkers=walkers, burn=int(c["burn"]),
-                                    pilot=int(c["pilot"]), init_draws=int(c["init_draws"]),
-                                    max_thin=int(c["max_thin"]))
-        self.last_diagnostics = {k: info[k].tolist() for k in ("rhat", "ess", "steps", "seconds")}
-        return x
 
 
 def _without_symmetries(problem):

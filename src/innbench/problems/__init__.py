@@ -10,11 +10,12 @@ from .ballistics import Ballistics
 from .base import ObservationError, Problem
 from .epidemic import Epidemic
 from .kinematics import Kinematics
-from .sbi import SLCP, BernoulliGLM, GaussianLinear, GaussianMixture, TwoMoons
+from .sbi import SIR, SLCP, BernoulliGLM, GaussianLinear, GaussianMixture, LotkaVolterra, TwoMoons
 from .sets import GaussianSet
 from .toys import GaussianModes, Linear
 
 __all__ = [
+    "SIR",
     "SLCP",
     "Ballistics",
     "Epidemic",
@@ -25,6 +26,7 @@ __all__ = [
     "GaussianSet",
     "Kinematics",
     "Linear",
+    "LotkaVolterra",
     "ObservationError",
     "Problem",
     "SimulatorProblem",
@@ -46,6 +48,8 @@ _REGISTRY: dict[str, Callable[[], Problem]] = {
     "gaussian_mixture": GaussianMixture,
     "slcp": SLCP,
     "bernoulli_glm": BernoulliGLM,
+    "sir": SIR,
+    "lotka_volterra": LotkaVolterra,
     "gaussian_set": GaussianSet,
     "epidemic": Epidemic,
 }

@@ -10,8 +10,8 @@ import numpy as np
 
 from ..base import Problem, refuse_rows
 
-__all__ = ["SBIBM_SOURCE", "BernoulliGLM", "GaussianLinear", "GaussianMixture", "SLCP", "TwoMoons",
-           "sbibm_observations"]
+__all__ = ["SBIBM_SOURCE", "BernoulliGLM", "GaussianLinear", "GaussianMixture", "MCMCReference", "SLCP",
+           "SBIBMTask", "TwoMoons", "sbibm_observations"]
 
 _SQRT2 = np.sqrt(2.0)
 _LOG_2PI = np.log(2 * np.pi)
@@ -43,8 +43,9 @@ def sbibm_observations(task: str) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(entry["true_parameters"], dtype=float), np.asarray(entry["observations"], dtype=float)
 
 
-class _SBIBMTask(Problem):
-    """A task whose ten published observations (sbibm's) are bundled."""
+class SBIBMTask(Problem):
+    """The base of sbibm's tasks: their ten published observations (sbibm's) are bundled as
+    :meth:`fixed_observations`, and the report draws observation 1."""
 
     def fixed_observations(self):
         return sbibm_observations(self.name)
@@ -59,7 +60,7 @@ def _box_log_prior(x, low, high):
     return np.where(((x >= low) & (x <= high)).all(-1), 0.0, -np.inf)
 
 
-class TwoMoons(_SBIBMTask):
+class TwoMoons(SBIBMTask):
     r"""The two-moons task (Greenberg et al. 2019; sbibm's ``two_moons``): a stochastic simulator whose
     posterior is two thin crescents.
 
@@ -152,7 +153,7 @@ class TwoMoons(_SBIBMTask):
         return out, {"method": "exact-inversion", "ess": np.full(len(y), float(n)), "acceptance": acceptance}
 
 
-class GaussianLinear(_SBIBMTask):
+class GaussianLinear(SBIBMTask):
     r"""sbibm's ``gaussian_linear``: ``theta ~ N(0, 0.1 I_10)``, ``y | theta ~ N(theta, 0.1 I_10)``.
 
     **Closed-form posterior**: ``theta | y ~ N(y / 2, 0.05 I)`` (both covariances are ``0.1 I``).
@@ -206,7 +207,7 @@ class GaussianLinear(_SBIBMTask):
         return out, {"method": "exact-closed-form", "ess": np.full(len(y), float(n))}
 
 
-class GaussianMixture(_SBIBMTask):
+class GaussianMixture(SBIBMTask):
     r"""sbibm's ``gaussian_mixture``: ``theta ~ U(-10, 10)^2`` and ``y | theta`` is ``N(theta, I)`` or
     ``N(theta, 0.01 I)`` with probability 1/2 each: a broad and a narrow mode on the same spot.
 
@@ -289,7 +290,7 @@ class GaussianMixture(_SBIBMTask):
                      "component_weights": weights.tolist()}
 
 
-class _MCMCReference:
+class MCMCReference:
     """The reference posterior by ensemble MCMC on the exact likelihood
     (:func:`innbench.reference.mcmc.mcmc_posterior`), with R-hat and effective sample size per observation in the
     provenance."""
@@ -302,7 +303,7 @@ class _MCMCReference:
         return mcmc_posterior(self, y, n, rng, **kwargs)
 
 
-class SLCP(_MCMCReference, _SBIBMTask):
+class SLCP(MCMCReference, SBIBMTask):
     r"""sbibm's ``slcp`` ("simple likelihood, complex posterior"; Papamakarios et al. 2019): five parameters,
     ``theta ~ U(-3, 3)^5``; the observation is four i.i.d. draws from a 2-D Gaussian, flattened to 8 numbers
     ``(u1, v1, u2, v2, ...)``, with mean ``(theta1, theta2)``, standard deviations ``s1 = theta3^2``,
@@ -379,7 +380,7 @@ class SLCP(_MCMCReference, _SBIBMTask):
                     f"every coordinate must lie in [-{limit:.1f}, {limit:.1f}] (where the prior predicts observations)")
 
 
-class BernoulliGLM(_MCMCReference, _SBIBMTask):
+class BernoulliGLM(MCMCReference, SBIBMTask):
     r"""sbibm's ``bernoulli_glm``: a generalised linear model of a neuron's spikes in 100 time bins.
 
     Parameters ``theta = (beta0, f_1..f_9)``: an offset and a 9-tap stimulus filter, prior
