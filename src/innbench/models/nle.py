@@ -39,8 +39,8 @@ class LikelihoodQuery(Model):
     ``log p(x) + log_likelihood(x, y*)``: NLE (:class:`NeuralLikelihood`) and NRE
     (:class:`innbench.models.nre.NeuralRatio`).
 
-    Subclasses implement :meth:`log_likelihood` (``x (m, k, x_dim)``, ``y (m, y_dim)`` -> ``(m, k)``, and
-    ``x (k, x_dim)``, ``y (y_dim,)`` -> ``(k,)``) and call :meth:`check_query_problem` in ``build``; their
+    Subclasses implement :meth:`network_log_likelihood` (on standardised tensors; :meth:`log_likelihood` turns
+    it into the problem's units and shapes) and call :meth:`check_query_problem` in ``build``; their
     settings carry the MCMC options ``walkers``, ``burn``, ``pilot``, ``init_draws``, ``max_thin`` and
     ``use_symmetries``.
     """
@@ -73,9 +73,26 @@ class LikelihoodQuery(Model):
         check_sampler_options(self.config, min_steps=50, dim=self.problem.x_dim)
         self.last_diagnostics = {}
 
-    def log_likelihood(self, x, y) -> np.ndarray:
-        """The learned log-likelihood (up to a constant in ``x``); see the class docstring for the shapes."""
+    def network_log_likelihood(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """The learned log-likelihood (up to a constant in ``x``) of standardised ``x (N, x_dim)`` and the model's
+        condition ``c (N, ...)`` of the observations, ``(N,)``."""
         raise NotImplementedError
+
+    def log_likelihood(self, x, y) -> np.ndarray:
+        """The learned log-likelihood (up to a constant in ``x``) in the problem's units: for ``x (k, x_dim)`` and
+        one raw observation ``y (y_dim,)`` an array ``(k,)``; for ``x (m, k, x_dim)`` and ``y (m, y_dim)`` one row
+        per observation, ``(m, k)``."""
+        x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+        single = x.ndim == 2
+        if single:
+            x, y = x[None], y[None]
+        m, k, d = x.shape
+        with torch.inference_mode():
+            xt = self.standardize_x(torch.as_tensor(x.reshape(-1, d), dtype=torch.float32, device=self.device))
+            c = self.condition(torch.as_tensor(y, dtype=torch.float32, device=self.device))
+            lp = self.network_log_likelihood(xt, c.repeat_interleave(k, 0)).reshape(m, k)
+        lp = lp.double().cpu().numpy()
+        return lp[0] if single else lp
 
     def sample_query(self, y, n, generator, log_likelihood=None):
         """MCMC per observation on ``log p(x) + log_likelihood(x, y)`` (None: this model's
@@ -188,21 +205,10 @@ class NeuralLikelihood(LikelihoodQuery):
         nll = -self.flow(x).log_prob(y).mean() / self.problem.y_dim
         return nll, {"nll": float(nll.detach())}
 
-    def log_likelihood(self, x, y) -> np.ndarray:
-        """The learned ``log q(y | x)`` (up to a constant in ``x``): for ``x (k, x_dim)`` and one raw
-        observation ``y (y_dim,)`` an array ``(k,)``; for ``x (m, k, x_dim)`` and ``y (m, y_dim)`` one row
-        per observation, ``(m, k)``."""
-        x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-        single = x.ndim == 2
-        if single:
-            x, y = x[None], y[None]
-        m, k, d = x.shape
-        with torch.inference_mode():
-            xt = self.standardize_x(torch.as_tensor(x.reshape(-1, d), dtype=torch.float32, device=self.device))
-            c = self.condition(torch.as_tensor(y, dtype=torch.float32, device=self.device))
-            lp = self.flow(xt).log_prob(c.repeat_interleave(k, 0)).reshape(m, k)
-        lp = lp.double().cpu().numpy()
-        return lp[0] if single else lp
+    def network_log_likelihood(self, x, c):
+        """The learned ``log q(y | x)`` (up to a constant in ``x``) of standardised ``x (N, x_dim)`` and
+        ``c (N, ...)``."""
+        return self.flow(x).log_prob(c)
 
 
 def _without_symmetries(problem):

@@ -6,7 +6,6 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -123,21 +122,10 @@ class NeuralRatio(LikelihoodQuery):
         loss = -(gamma * log_q_joint.mean() + log_q_marg.mean()) / (1.0 + gamma)
         return loss, {"ce": float(loss.detach())}
 
-    def log_likelihood(self, x, y) -> np.ndarray:
-        """The learned log-ratio ``log p(y | x) / p(y)``, which differs from ``log p(y | x)`` by a constant
-        in ``x``: for ``x (k, x_dim)`` and one raw observation ``y (y_dim,)`` an array ``(k,)``; for
-        ``x (m, k, x_dim)`` and ``y (m, y_dim)`` one row per observation, ``(m, k)``."""
-        x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-        single = x.ndim == 2
-        if single:
-            x, y = x[None], y[None]
-        m, k, d = x.shape
-        with torch.inference_mode():
-            xt = self.standardize_x(torch.as_tensor(x.reshape(-1, d), dtype=torch.float32, device=self.device))
-            c = self.condition(torch.as_tensor(y, dtype=torch.float32, device=self.device))
-            lr = self.logit(xt, c.repeat_interleave(k, 0)).reshape(m, k)
-        lr = lr.double().cpu().numpy()
-        return lr[0] if single else lr
+    def network_log_likelihood(self, x, c):
+        """The learned log-ratio ``log p(y | x) / p(y)``, which differs from ``log p(y | x)`` by a constant in
+        ``x``, of standardised ``x (N, x_dim)`` and ``c (N, y_dim)``."""
+        return self.logit(x, c)
 
 
 class ContrastiveRatio(NeuralRatio):
