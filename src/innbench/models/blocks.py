@@ -1,4 +1,5 @@
-"""Invertible building blocks shared by the INN-type models: coupling, permutation, soft clamp.
+"""Building blocks shared by the models: coupling, permutation and soft clamp for the INN types; an MLP and a time
+embedding for the ODE and diffusion types.
 
 Every block maps ``(x, c) -> (y, log|det J|)`` forward and ``(y, c) -> (x, -log|det J|)`` with
 ``rev=True``, in the manner of FrEIA, without global state or in-place tricks.
@@ -6,6 +7,7 @@ Every block maps ``(x, c) -> (y, log|det J|)`` forward and ``(y, c) -> (x, -log|
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar, Literal  # noqa: F401  Literal: the inherited settings' annotations, which pdoc resolves here
 
@@ -15,7 +17,8 @@ from torch import nn
 from .settings import ModelSettings, positive, setting
 
 __all__ = ["ACTIVATIONS", "PERMUTATIONS", "AffineCouplingBlock", "CouplingSettings", "InvertibleSequence",
-           "PermuteRandom", "RotateRandom", "activation_class", "soft_clamp", "subnet"]
+           "PermuteRandom", "RotateRandom", "activation_class", "mlp", "soft_clamp", "subnet", "time_embedding",
+           "time_frequencies"]
 
 
 def soft_clamp(s: torch.Tensor, clamp: float) -> torch.Tensor:
@@ -76,6 +79,44 @@ def subnet(n_in: int, n_out: int, hidden: int, layers: int = 3, activation="silu
     nn.init.zeros_(last.weight)
     nn.init.zeros_(last.bias)
     return nn.Sequential(*mods, last)
+
+
+def mlp(n_in: int, n_out: int, hidden: int, hidden_layers: int) -> nn.Sequential:
+    """An MLP of ``hidden_layers`` linear layers of width ``hidden``, each followed by SiLU, then a linear output
+    layer (PyTorch's default initialisation): the network of flow matching, ``npse``, ``cmpe`` and NRE.
+
+    Args:
+        n_in: input features.
+        n_out: output features.
+        hidden: width of the hidden layers.
+        hidden_layers: hidden layers (0: one linear layer).
+
+    Example:
+        >>> import torch
+        >>> from innbench.models.blocks import mlp
+        >>> net = mlp(3, 2, hidden=16, hidden_layers=2)
+        >>> len(net), net(torch.randn(5, 3)).shape
+        (5, torch.Size([5, 2]))
+    """
+    mods: list[nn.Module] = []
+    width = n_in
+    for _ in range(hidden_layers):
+        mods += [nn.Linear(width, hidden), nn.SiLU()]
+        width = hidden
+    return nn.Sequential(*mods, nn.Linear(width, n_out))
+
+
+def time_frequencies(features: int) -> torch.Tensor:
+    """The frequencies ``pi 2^k``, ``k < features // 2``, of a sine / cosine embedding of a time in [0, 1]
+    (:func:`time_embedding`)."""
+    return math.pi * 2.0 ** torch.arange(features // 2, dtype=torch.float32)
+
+
+def time_embedding(t: torch.Tensor, freqs: torch.Tensor) -> torch.Tensor:
+    """``[sin(t f), cos(t f)]`` for ``t (n, 1)`` and the frequencies ``freqs`` of :func:`time_frequencies`:
+    ``(n, 2 len(freqs))``."""
+    ft = t * freqs
+    return torch.cat([torch.sin(ft), torch.cos(ft)], -1)
 
 
 class AffineCouplingBlock(nn.Module):

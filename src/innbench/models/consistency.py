@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 import torch
-from torch import nn
 
 from .base import Model, ModelFacts
+from .blocks import mlp, time_embedding, time_frequencies
 from .settings import ConditionalSettings, positive, setting
 
 __all__ = ["Consistency"]
@@ -126,16 +126,10 @@ class Consistency(Model):
     def build(self):
         c = self.config
         d = self.problem.x_dim
-        self.register_buffer("freqs", math.pi * 2.0 ** torch.arange(c["time_features"] // 2, dtype=torch.float32))
+        self.register_buffer("freqs", time_frequencies(c["time_features"]))
         #: optimiser steps trained so far (the curriculum's clock where the trainer tells no progress)
         self.register_buffer("ct_steps", torch.zeros((), dtype=torch.long))
-        width = d + self.cond_dim + 2 * (c["time_features"] // 2)
-        mods: list[nn.Module] = []
-        for _ in range(c["layers"]):
-            mods += [nn.Linear(width, c["hidden"]), nn.SiLU()]
-            width = c["hidden"]
-        mods.append(nn.Linear(width, d))
-        self.net = nn.Sequential(*mods)
+        self.net = mlp(d + self.cond_dim + 2 * len(self.freqs), d, c["hidden"], c["layers"])
 
     def dim_z(self):
         return self.problem.x_dim
@@ -154,8 +148,8 @@ class Consistency(Model):
         c_skip = SIGMA_DATA**2 / ((s - s_min) ** 2 + SIGMA_DATA**2)
         c_out = SIGMA_DATA * (s - s_min) / torch.sqrt(s**2 + SIGMA_DATA**2)
         c_in = 1.0 / torch.sqrt(s**2 + SIGMA_DATA**2)
-        ft = (torch.log(s / s_min) / math.log(c["sigma_max"] / s_min)) * self.freqs
-        return c_skip * x + c_out * self.net(torch.cat([c_in * x, y, torch.sin(ft), torch.cos(ft)], -1))
+        u = torch.log(s / s_min) / math.log(c["sigma_max"] / s_min)
+        return c_skip * x + c_out * self.net(torch.cat([c_in * x, y, time_embedding(u, self.freqs)], -1))
 
     def curriculum(self) -> float:
         """How far the discretisation curriculum is, in ``[0, 1]``: the fixed budget's progress while it runs,

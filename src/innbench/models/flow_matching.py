@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
-from torch import nn
 
 from .base import Model, ModelFacts
+from .blocks import mlp, time_embedding, time_frequencies
 from .settings import ConditionalSettings
 
 __all__ = ["FlowMatching"]
@@ -72,21 +71,14 @@ class FlowMatching(Model):
     def build(self):
         c = self.config
         d = self.problem.x_dim
-        self.register_buffer("freqs", math.pi * 2.0 ** torch.arange(c["time_features"] // 2, dtype=torch.float32))
-        width = d + self.cond_dim + 2 * (c["time_features"] // 2)
-        mods: list[nn.Module] = []
-        for _ in range(c["layers"]):
-            mods += [nn.Linear(width, c["hidden"]), nn.SiLU()]
-            width = c["hidden"]
-        mods.append(nn.Linear(width, d))
-        self.net = nn.Sequential(*mods)
+        self.register_buffer("freqs", time_frequencies(c["time_features"]))
+        self.net = mlp(d + self.cond_dim + 2 * len(self.freqs), d, c["hidden"], c["layers"])
 
     def dim_z(self):
         return self.problem.x_dim
 
     def velocity(self, x, t, y):
-        ft = t[:, None] * self.freqs
-        return self.net(torch.cat([x, y, torch.sin(ft), torch.cos(ft)], -1))
+        return self.net(torch.cat([x, y, time_embedding(t[:, None], self.freqs)], -1))
 
     def loss(self, x, y):
         c = self.config

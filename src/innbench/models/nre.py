@@ -8,9 +8,9 @@ from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from .base import ModelFacts
+from .blocks import mlp
 from .nle import LikelihoodQuery
 from .settings import ModelSettings
 
@@ -80,13 +80,7 @@ class NeuralRatio(LikelihoodQuery):
         c = self.config
         if not float(c["gamma"]) > 0:  # classes and balance are checked by the settings
             raise ValueError(f"gamma: expected a number > 0 (the odds of the joint classes), got {c['gamma']!r}")
-        width = self.problem.x_dim + self.problem.y_dim
-        mods: list[nn.Module] = []
-        for _ in range(int(c["layers"])):
-            mods += [nn.Linear(width, int(c["hidden"])), nn.SiLU()]
-            width = int(c["hidden"])
-        mods.append(nn.Linear(width, 1))
-        self.net = nn.Sequential(*mods)
+        self.net = mlp(self.problem.x_dim + self.problem.y_dim, 1, int(c["hidden"]), int(c["layers"]))
 
     def dim_z(self):
         return 0

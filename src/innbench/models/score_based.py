@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 import torch
-from torch import nn
 
 from .base import Model, ModelFacts
+from .blocks import mlp, time_embedding, time_frequencies
 from .settings import ConditionalSettings, interval, positive, setting
 
 __all__ = ["ScoreBased"]
@@ -112,14 +112,8 @@ class ScoreBased(Model):
     def build(self):
         c = self.config
         d = self.problem.x_dim
-        self.register_buffer("freqs", math.pi * 2.0 ** torch.arange(c["time_features"] // 2, dtype=torch.float32))
-        width = d + self.cond_dim + 2 * (c["time_features"] // 2)
-        mods: list[nn.Module] = []
-        for _ in range(c["layers"]):
-            mods += [nn.Linear(width, c["hidden"]), nn.SiLU()]
-            width = c["hidden"]
-        mods.append(nn.Linear(width, d))
-        self.net = nn.Sequential(*mods)
+        self.register_buffer("freqs", time_frequencies(c["time_features"]))
+        self.net = mlp(d + self.cond_dim + 2 * len(self.freqs), d, c["hidden"], c["layers"])
 
     def dim_z(self):
         return self.problem.x_dim
@@ -151,8 +145,7 @@ class ScoreBased(Model):
         """The network's noise prediction ``eps(x_t, t; y)`` for noised ``x (b, d)`` at times ``t (b,)``."""
         log_alpha, sigma = self.log_alpha_sigma(t)
         scale = torch.rsqrt(torch.exp(2 * log_alpha) + sigma**2)[:, None]  # unit variance in, as x_t has for VP
-        ft = t[:, None] * self.freqs
-        return self.net(torch.cat([x * scale, y, torch.sin(ft), torch.cos(ft)], -1))
+        return self.net(torch.cat([x * scale, y, time_embedding(t[:, None], self.freqs)], -1))
 
     def loss(self, x, y):
         t_min = self.config["t_min"]
