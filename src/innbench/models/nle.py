@@ -12,11 +12,24 @@ import zuko
 from .base import Model, ModelFacts
 from .settings import ModelSettings
 
-__all__ = ["LikelihoodQuery", "NeuralLikelihood"]
+__all__ = ["LikelihoodQuery", "LikelihoodQuerySettings", "NeuralLikelihood"]
 
 
 @dataclass(frozen=True)
-class NeuralLikelihoodSettings(ModelSettings):
+class LikelihoodQuerySettings(ModelSettings):
+    """The options every :class:`LikelihoodQuery` model has: its per-query MCMC and ensembles."""
+
+    walkers: int = 0
+    burn: int = 1000
+    pilot: int = 500
+    init_draws: int = 20000
+    max_thin: int = 200
+    use_symmetries: bool = True
+    members: int = 1
+
+
+@dataclass(frozen=True)
+class NeuralLikelihoodSettings(LikelihoodQuerySettings):
     """The options of :class:`NeuralLikelihood` (model ``nle``), each documented in its docstring's Args."""
 
     width_field: ClassVar[str | None] = "hidden"
@@ -25,13 +38,6 @@ class NeuralLikelihoodSettings(ModelSettings):
     hidden: int = 128
     layers: int = 3
     bins: int = 8
-    walkers: int = 0
-    burn: int = 1000
-    pilot: int = 500
-    init_draws: int = 20000
-    max_thin: int = 200
-    use_symmetries: bool = True
-    members: int = 1
 
 
 class LikelihoodQuery(Model):

@@ -11,14 +11,13 @@ import torch.nn.functional as F
 
 from .base import ModelFacts
 from .blocks import mlp
-from .nle import LikelihoodQuery
-from .settings import ModelSettings
+from .nle import LikelihoodQuery, LikelihoodQuerySettings
 
 __all__ = ["BalancedRatio", "ContrastiveRatio", "NeuralRatio"]
 
 
 @dataclass(frozen=True)
-class NeuralRatioSettings(ModelSettings):
+class NeuralRatioSettings(LikelihoodQuerySettings):
     """The options of :class:`NeuralRatio` (models ``nre_c`` and ``bnre``), each documented in its docstring's
     Args."""
 
@@ -29,13 +28,6 @@ class NeuralRatioSettings(ModelSettings):
     classes: int = 5
     gamma: float = 1.0
     balance: float = 100.0
-    walkers: int = 0
-    burn: int = 1000
-    pilot: int = 500
-    init_draws: int = 20000
-    max_thin: int = 200
-    use_symmetries: bool = True
-    members: int = 1
 
 
 class NeuralRatio(LikelihoodQuery):
