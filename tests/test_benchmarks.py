@@ -95,6 +95,23 @@ def test_two_moons(tmp_path):
     assert row["observations"] == 1 and len(row["c2st"]) == 1 and 0.4 <= row["c2st_mean"] <= 1
 
 
+def test_vs_sbi_without_sbi(tmp_path, capsys, monkeypatch):
+    """innbench's rows only, as where sbi is not installed (CI): one clear line says so, and nothing crashes."""
+    module = script("vs_sbi")
+    monkeypatch.setattr(module, "import_sbi", lambda: (None, None))
+    out = tmp_path / "vs_sbi.json"
+    res = module.main(["--tasks", "two_moons", "--simulations", "200", "--repeats", "1", "--threads", "1",
+                       "--observations", "2", "--samples", "300", "--budget", "max_epochs=5", "--out", str(out)])
+    assert "sbi is not installed" in capsys.readouterr().out
+    assert json.loads(out.read_text()) == res
+    (row,) = res["rows"]
+    assert (row["task"], row["simulations"], row["library"]) == ("two_moons", 200, "innbench")
+    assert row["estimator"] == "nsf[max_epochs=5]" and 5 >= row["epochs"] >= row["best_epoch"] >= 1
+    assert len(row["c2st"]) == 2 and 0.4 <= row["c2st_mean"] <= 1
+    assert finite(row["train_s"], row["sample_s_median"], *row["sample_s"]) and row["train_s"] > 0
+    (cell,) = res["summary"]
+    assert cell["runs"] == 1 and cell["c2st"] == row["c2st_mean"] and cell["train_vs_sbi_default"] is None
+
 def test_lc2st_check(tmp_path):
     out = tmp_path / "lc2st.json"
     res = run("lc2st_check", "--simulations", 300, "--observations", 2, "--samples", 200, "--calibration", 200,

@@ -25,10 +25,11 @@ def test_lists(capsys):
     assert "cinn" in out and "Eq. 5" in out and "inn" in out
     assert main(["models", "--problem", "ballistics"]) == 0
     rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[1:]}
-    assert len(rows) == 20 and rows["latent_mixture_inn"][-2] == "4" and rows["inn"][-2] == "3"
+    assert len(rows) == 22 and rows["latent_mixture_inn"][-2] == "4" and rows["inn"][-2] == "3"
     assert rows["cinn"][-2] == "4" and rows["rejection_abc"][-1] == "0"
     assert "needs a likelihood" in " ".join(rows["mcmc"])
     assert "prior density" in " ".join(rows["nle"])  # says why it cannot run on ballistics
+    assert "prior density" in " ".join(rows["snle"]) and rows["tsnpe"][-2] == "4"
 
 
 def test_train_sample_evaluate(model_dir, tmp_path, capsys):

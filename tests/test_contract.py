@@ -27,6 +27,9 @@ def test_every_registered_model_passes_the_contract(name):
     cls = get_model_class(name)
     per_query_mcmc = cls.requires_likelihood or cls.requires_prior_density
     short = {"burn": 50, "pilot": 50, "init_draws": 500, "max_thin": 1} if cls.requires_prior_density else None
+    if cls.sequential:  # every query trains again: one later round of two epochs, one transform, a small sample
+        short = {**(short or {}), "rounds": 2, "round_epochs": 2, "transforms": 1,
+                 **({"support_draws": 2000} if "support_draws" in cls.defaults else {})}
     done = check_model(name, "two_moons" if per_query_mcmc else "kinematics", options=short)
     assert {"declarations", "construction", "training", "parts", "sample", "save/load", "bad observations"} <= set(done)
     assert ("density" in done) == get_model_class(name).facts.density

@@ -141,6 +141,39 @@ def test_mcmc_baseline_model_answers_per_query():
         api.train("gaussian_linear", "mcmc", simulations=200, progress=False, burn=10)
 
 
+def test_mcmc_baseline_runs_the_problems_own_sampler():
+    """A problem's ``likelihood_mcmc`` is what the baseline runs per query (the ODE tasks sample log theta with
+    all observations together): its draws come back, with the model's options passed on."""
+    from innbench.models import build_model
+    from innbench.problems.sbi.ode import SIR
+
+    calls = []
+
+    class OwnSampler(SIR):
+        def likelihood_mcmc(self, y, n, rng, **options):
+            calls.append((np.asarray(y).shape, n, options))
+            draws = np.broadcast_to(np.arange(1.0, 3.0), (len(y), n, 2)).copy()
+            return draws, {k: np.ones(len(y)) for k in ("rhat", "ess", "steps", "seconds")}
+
+    m = build_model("mcmc", OwnSampler(), burn=300, pilot=200)
+    s = m.sample(np.full((3, 10), 100.0), 50)
+    assert s.shape == (3, 50, 2) and np.array_equal(s[2, 7], [1.0, 2.0])
+    assert calls == [((3, 10), 50, {"walkers": None, "burn": 300, "pilot": 200, "init_draws": 20000,
+                                    "rhat_max": None})]
+    assert m.last_diagnostics["rhat"] == [1.0, 1.0, 1.0]
+
+
+def test_ode_reference_and_baseline_share_one_sampler():
+    """SIR's reference is its ``likelihood_mcmc`` with the reference's settings: the same draws, bit for bit."""
+    from innbench.problems.sbi.ode import SIR
+
+    p, y = SIR(), sbibm_observations("sir")[1][:2]
+    opts = {"burn": 100, "pilot": 100, "init_draws": 2000, "rhat_max": None}
+    a, _ = p.exact_posterior(y, 200, np.random.default_rng(5), **opts)
+    b, info = p.likelihood_mcmc(y, 200, np.random.default_rng(5), **{**opts, "pilot": 100})
+    assert a.shape == (2, 200, 2) and np.array_equal(a, b) and (a > 0).all() and len(info["rhat"]) == 2
+
+
 def test_a_users_simulator_with_a_likelihood_gets_an_mcmc_reference():
     prob = SimulatorProblem(
         "noisy_mean", x_names=["mu"], y_names=["ybar"], stochastic=True,

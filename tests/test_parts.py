@@ -45,6 +45,39 @@ def test_logit_transform_puts_points_outside_the_bounds_at_minus_infinity():
     assert torch.equal(none.forward(x), x) and torch.equal(none.log_density_correction(x), torch.zeros(4))
 
 
+def test_log_columns_map_one_sided_rates_to_their_logarithm_with_the_log_jacobian():
+    # the ODE tasks' log-normal rates are modelled on log theta; ballistics' one-sided columns are not
+    assert LogitTransform.for_problem(get_problem("lotka_volterra")).log_columns == [0, 1, 2, 3]
+    assert LogitTransform.for_problem(get_problem("sir")).columns == []
+    assert LogitTransform.for_problem(get_problem("ballistics")).log_columns == []
+    assert not LogitTransform.for_problem(get_problem("sir"), enabled=False)
+    t = LogitTransform(lo=[-1.0], width=[2.0], columns=[0], log_columns=[2], log_lo=[0.5])
+    g = torch.Generator().manual_seed(1)
+    x = torch.stack([torch.rand(64, generator=g) * 2 - 1, torch.randn(64, generator=g),
+                     0.5 + torch.exp(3 * torch.randn(64, generator=g))], -1).double()
+    t.lo, t.width, t.log_lo = t.lo.double(), t.width.double(), t.log_lo.double()
+    z = t.forward(x)
+    assert torch.equal(z[:, 1], x[:, 1]) and torch.allclose(z[:, 2], torch.log(x[:, 2] - 0.5), rtol=1e-12, atol=0)
+    assert torch.allclose(t.inverse(z), x, rtol=1e-12, atol=1e-12)
+    xd = x.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(t.forward(xd).sum(), xd)
+    assert torch.allclose(t.log_density_correction(x), torch.log(grad.abs()).sum(-1), rtol=1e-9, atol=0)
+    below = x[:3].clone()
+    below[:, 2] = torch.tensor([0.5, 0.4, -3.0])  # on and below the bound: no density
+    assert torch.isneginf(t.log_density_correction(below)).all()
+
+
+def test_log_columns_must_be_continuous_with_a_lower_bound_only():
+    from innbench.problems.sbi.ode import SIR
+
+    class Bad(SIR):
+        bounds = ((0.0, 1.0), (0.0, np.inf))
+        log_columns = (0,)
+
+    with pytest.raises(ValueError, match=r"log_columns \[0\] must be continuous"):
+        LogitTransform.for_problem(Bad())
+
+
 def test_dequantize_spreads_integer_parameters_over_their_unit_interval_and_nothing_else():
     from innbench.models.parts import Dequantize
 

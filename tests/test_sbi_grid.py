@@ -14,8 +14,9 @@ def test_the_sbi_preset_expands_every_model_over_the_budgets():
     g = get_grid("sbi")
     cells = g.cells()
     labels = {c.spec.label for c in cells}
-    assert len(cells) == 7 * (12 * 3 + 1)  # eight conditional models, NLE, two NREs, ABC at three budgets, MCMC once
-    assert {"cinn@1e3", "nsf@1e4", "nle@1e5", "rejection_abc@1e5", "mcmc"} <= labels
+    # eight conditional models, NLE, two NREs, TSNPE, SNLE, ABC at three budgets, MCMC once
+    assert len(cells) == 7 * (14 * 3 + 1)
+    assert {"cinn@1e3", "nsf@1e4", "nle@1e5", "tsnpe@1e3", "snle@1e4", "rejection_abc@1e5", "mcmc"} <= labels
     assert all(c.spec.simulations == {"1e3": 1000, "1e4": 10_000, "1e5": 100_000}[c.spec.label.split("@")[1]]
                for c in cells if "@" in c.spec.label)
     s = g.settings()
@@ -23,7 +24,7 @@ def test_the_sbi_preset_expands_every_model_over_the_budgets():
     assert s["simulation_budget"] == {"max_steps": 20_000} and s["samples"] == 10_000
     assert [budget_label(n) for n in (1000, 25_000, 100_000)] == ["1e3", "2.5e4", "1e5"]
     fewer = g.select(["slcp"], simulations=[1000])
-    assert [c.spec.label for c in fewer.cells()][:2] == ["cinn@1e3", "nsf@1e3"] and len(fewer.cells()) == 13
+    assert [c.spec.label for c in fewer.cells()][:2] == ["cinn@1e3", "nsf@1e3"] and len(fewer.cells()) == 15
 
 
 def test_cells_without_a_simulation_budget_keep_their_keys():

@@ -161,6 +161,49 @@ def test_the_one_loop_takes_any_plan_with_any_schedule():
     assert validation_loss(m, xv, cv, 1) == pytest.approx(best_loss, rel=1e-5)  # the best epoch's weights kept
 
 
+CURVE = [1.0, 0.5, 0.9, 0.8, 0.6, 0.65, 0.58, 0.62, 0.61, 0.63, 0.64, 0.66, 0.7, 0.7, 0.7, 0.7]
+
+
+@pytest.mark.parametrize("options, kept, stopped_at, cuts", [
+    ({}, 2, 5, 0),  # the chance minimum of epoch 2 is kept
+    ({"min_epochs": 4}, 7, 10, 0),  # epochs 1-3 cannot be kept; the patience counts from epoch 3 on
+    ({"smoothing": 0.5}, 9, 12, 0),  # the exponential average is lowest at epoch 9 (0.617)
+    ({"min_epochs": 4, "lr_patience": 2}, 7, 10, 1),  # the plateau's count starts after the minimum too
+])
+def test_early_stopping_with_a_minimum_and_a_smoothed_criterion(monkeypatch, options, kept, stopped_at, cuts):
+    """The rule on a scripted validation curve: which epoch's weights are kept, when it stops, and how often
+    the learning rate is halved."""
+    import torch
+
+    import innbench.training as training
+    from innbench.training import EarlyStopping, LoopState
+
+    net = torch.nn.Linear(1, 1)
+    monkeypatch.setattr(training, "validation_loss", lambda model, xv, cv, seed: CURVE[int(model.weight) - 1])
+    plan = EarlyStopping(100, 10, max_epochs=len(CURVE), patience=3, validation=(None, None), seed=0,
+                         **{"lr_patience": None, **options})
+    plan.start(net, None)
+    loop = LoopState()
+    for epoch in plan.periods():
+        with torch.no_grad():
+            net.weight.fill_(epoch)
+        if plan.end_period(epoch, loop, None):
+            break
+    plan.finish()
+    assert (plan.best[1], epoch, int(net.weight)) == (kept, stopped_at, kept)
+    assert loop.cut == 0.5**cuts and plan.stopped.startswith("early stopping")
+
+
+def test_min_steps_rounds_up_to_whole_epochs_and_is_recorded():
+    """``min_steps`` 100 at 28 steps per epoch (900 training pairs, batch 32): no weights before epoch 4."""
+    from innbench.models import build_model
+
+    m = build_model("mdn", "gaussian_linear", seed=0, hidden=16)
+    info = fit_simulations(m, SimulationBudget(simulations=1000, min_steps=100, patience=2, max_epochs=8), seed=0)
+    assert info["budget"]["min_steps"] == 100 and info["best_epoch"] >= 4 and info["epochs"] >= 6
+    assert info["final_loss"] == dict(info["validation_curve"])[info["best_epoch"]]
+
+
 def test_weights_kept_from_the_first_few_steps_are_warned_about():
     """The MDN on the 10-D Gaussian linear task at 1000 simulations: the validation loss is lowest after the first
     epoch (28 steps here), as in the sbi grid, where such cells read C2ST 0.62-0.79 against 0.55 published; a model

@@ -264,8 +264,11 @@ def check_model(model: type[Model] | str, problem: Problem | str = "kinematics",
     _require(np.array_equal(s, m.sample(y_obs, 40, seed=3)), who, "sample", "not deterministic for a seed")
     _require(not np.array_equal(s, m.sample(y_obs, 40, seed=4)), who, "sample", "the same samples for another seed")
     if m.bounded:  # samples inside the bounds the logit transform keeps them in
-        u = m.bounded.unit(torch.as_tensor(s.reshape(-1, p.x_dim)))
+        flat = torch.as_tensor(s.reshape(-1, p.x_dim))
+        u = m.bounded.unit(flat)
         _require(bool(((u >= 0) & (u <= 1)).all()), who, "sample", "samples outside a bounded parameter's interval")
+        _require(bool((flat[:, m.bounded.log_columns] >= m.bounded.log_lo.to(flat)).all()), who, "sample",
+                 "samples below a log-scaled parameter's lower bound")
     done.append("sample")
 
     with tempfile.TemporaryDirectory() as tmp:

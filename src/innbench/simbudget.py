@@ -22,8 +22,8 @@ from . import params as P
 from .problems.base import short_values
 from .training import EarlyStopping, WarmupSchedule, optimise, progress_bar, simulate_training_data
 
-__all__ = ["MIN_KEPT_STEPS", "SimulationBudget", "check_training_data", "early_kept_weights", "fit_simulations",
-           "read_simulations"]
+__all__ = ["MIN_KEPT_STEPS", "SimulationBudget", "check_training_data", "continue_training", "early_kept_weights",
+           "fit_simulations", "read_simulations"]
 
 #: below this many optimiser steps behind the kept weights, :func:`fit_simulations` warns: in the ``sbi`` grid
 #: (0.2.0) the 10-D Gaussian linear task at 10^3 simulations kept weights of 28-168 steps with C2ST 0.62-0.79,
@@ -46,6 +46,10 @@ class SimulationBudget:
             count starts again); ``None``: a constant learning rate, as sbi trains.
         max_epochs: an upper bound on the epochs; ``None``: as many as ``max_steps`` allows.
         max_steps: an upper bound on the optimiser steps (``max_epochs`` derived from it).
+        min_steps: optimiser steps trained before early stopping starts (whole epochs, rounded up): no
+            weights from before them are kept, and the patience counts from there.
+        smoothing: compare epochs on an exponential average of the validation loss with this weight on
+            the past (0: the loss itself).
         weight_decay, grad_clip: as in :class:`innbench.training.Budget`.
 
     The defaults of ``patience`` and ``lr_patience`` were chosen for the cINN on two moons, on validation
@@ -73,6 +77,8 @@ class SimulationBudget:
     lr_patience: int | None = 10
     max_epochs: int | None = None
     max_steps: int = 50_000
+    min_steps: int = 0
+    smoothing: float = 0.0
     weight_decay: float = 1e-5
     grad_clip: float = 5.0
 
@@ -90,6 +96,8 @@ class SimulationBudget:
         if self.max_epochs is not None:
             P.count(self.max_epochs, "max_epochs")
         P.count(self.max_steps, "max_steps")
+        P.nonnegative_count(self.min_steps, "min_steps")
+        P.fraction(self.smoothing, "smoothing", upper_open=True)
         P.nonnegative_real(self.weight_decay, "weight_decay")
         P.positive_real(self.grad_clip, "grad_clip")
 
@@ -410,6 +418,7 @@ def fit_simulations(model, budget: SimulationBudget | None = None, seed: int = 0
     if own:
         data = simulate_training_data(problem, budget.simulations, seed)
     x_np, y_np = check_training_data(problem, *data, check_values=False) if own else training_data(problem, data)
+    x_np, y_np = model.training_pairs(x_np, y_np)  # a sequential model: its first round's share
     summaries = [_fit_one(m, budget, seed + k, x_np, y_np, progress, max_recoveries)
                  for k, m in enumerate(model.trainable_members())]  # an ensemble: each member on the same data
     return model.record_training(summaries, seed)
@@ -445,8 +454,32 @@ def early_kept_weights(info: dict) -> str | None:
             "longer patience (simulation_budget patience=) help")
 
 
-def _fit_one(model, budget, seed, x_np, y_np, progress, max_recoveries) -> dict:
-    """:func:`fit_simulations` of one model on checked simulations."""
+def continue_training(model, budget: SimulationBudget, x, y, seed: int = 0, max_recoveries: int = 5) -> dict:
+    """Train ``model`` further on checked pairs ``x (N, x_dim)``, ``y (N, y_dim)`` under ``budget`` (its validation
+    split and early stopping), from its current weights and with the standardisation it has: a later round of a
+    sequential model (:mod:`innbench.models.sequential`). Returns the new ``train_info``.
+
+    Example:
+        Seconds of training, so not run here:
+
+        ```python
+        import numpy as np
+        from innbench.models import build_model
+        from innbench.simbudget import SimulationBudget, continue_training, fit_simulations
+
+        model = build_model("nsf", "two_moons")
+        x, y = model.problem.simulate(1000, np.random.default_rng(0))
+        fit_simulations(model, SimulationBudget(), data=(x[:500], y[:500]))
+        continue_training(model, SimulationBudget(), x, y)   # all 1,000 pairs, from the current weights
+        ```
+    """
+    return _fit_one(model, budget, seed, np.asarray(x, dtype=float), np.asarray(y, dtype=float), False,
+                    max_recoveries, keep_normalization=True)
+
+
+def _fit_one(model, budget, seed, x_np, y_np, progress, max_recoveries, keep_normalization: bool = False) -> dict:
+    """:func:`fit_simulations` of one model on checked simulations (with ``keep_normalization``, on the
+    standardisation it has: a sequential model's later rounds continue from the current weights)."""
     torch.manual_seed(seed)
     problem = model.problem
     n = len(x_np)
@@ -457,7 +490,8 @@ def _fit_one(model, budget, seed, x_np, y_np, progress, max_recoveries) -> dict:
         raise ValueError(f"validation_fraction: {budget.validation_fraction} of {n} simulations leaves "
                          f"{n - n_val} for training; expected at least 2 (a smaller fraction or more simulations)")
     val, tr = order[:n_val], order[n_val:]
-    model.set_normalization(x_np[tr], y_np[tr])
+    if not keep_normalization:
+        model.set_normalization(x_np[tr], y_np[tr])
     summary = {"seed": seed, "budget": {"kind": "simulations", **asdict(budget), "simulations": n},
                "n_train": len(tr), "n_validation": n_val, "n_parameters": model.n_parameters(),
                "device": str(model.device)}
@@ -475,7 +509,8 @@ def _fit_one(model, budget, seed, x_np, y_np, progress, max_recoveries) -> dict:
     batch = budget.batch_for(len(tr))
     steps_per_epoch = max(1, len(tr) // batch)
     max_epochs = budget.max_epochs or max(1, budget.max_steps // steps_per_epoch)
-    plan = EarlyStopping(len(tr), batch, max_epochs, budget.patience, budget.lr_patience, (xv, cv), seed)
+    plan = EarlyStopping(len(tr), batch, max_epochs, budget.patience, budget.lr_patience, (xv, cv), seed,
+                         min_epochs=-(-budget.min_steps // steps_per_epoch), smoothing=budget.smoothing)
     schedule = WarmupSchedule(budget.lr * float(model.config["lr_scale"]), steps_per_epoch)  # one epoch's warm-up
     bar = progress_bar(progress, max_epochs, f"train {model.name} on {problem.name} ({n} simulations)", "epoch")
     t0 = time.perf_counter()
@@ -486,7 +521,8 @@ def _fit_one(model, budget, seed, x_np, y_np, progress, max_recoveries) -> dict:
         if bar is not None:
             bar.close()
     model.eval()
-    model.train_info = {**summary, "train_seconds": time.perf_counter() - t0, "final_loss": plan.best[0],
+    model.train_info = {**summary, "train_seconds": time.perf_counter() - t0,
+                        "final_loss": dict(plan.curve).get(plan.best[1]),
                         "loss_history": loop.history, "epochs": len(plan.curve), "best_epoch": plan.best[1],
                         "stopped": plan.stopped, "validation_curve": plan.curve, "batch_size": batch,
                         "steps": loop.step, "recoveries": loop.recoveries, "lr_factor": loop.cut}

@@ -187,6 +187,7 @@ def fit(model: Estimator, budget: Budget, seed: int = 0, data=None, progress: bo
     torch.manual_seed(seed)
     if data is None:
         data = simulate_training_data(model.problem, budget.n_train, seed)
+    data = model.training_pairs(*data)  # a sequential model: its first round's share
     summaries = [_fit_one(m, budget, seed + k, data, progress, max_recoveries, checkpoint_every)
                  for k, m in enumerate(model.trainable_members())]  # an ensemble: each member on the same data
     return model.record_training(summaries, seed)
@@ -319,15 +320,22 @@ class EarlyStopping:
     """Epochs over the training pairs (a fresh permutation each, ``batch_size`` per step), the mean loss on
     the validation pairs after each; stop after ``patience`` epochs without a better one (or at
     ``max_epochs``) and keep the best epoch's weights. ``lr_patience`` epochs without progress halve the
-    learning rate (None: never). A roll-back returns to the best epoch's weights."""
+    learning rate (None: never). A roll-back returns to the best epoch's weights.
+
+    ``min_epochs`` epochs run before any of this starts: none of them can be kept, and neither the patience
+    nor the learning-rate count starts before the last of them. ``smoothing`` (in [0, 1)) compares epochs on
+    an exponential average of the validation loss (``s = smoothing * s + (1 - smoothing) * loss``) instead
+    of the loss itself."""
 
     unit = "epoch"
 
     def __init__(self, n_train: int, batch_size: int, max_epochs: int, patience: int, lr_patience: int | None,
-                 validation: tuple, seed: int):
+                 validation: tuple, seed: int, min_epochs: int = 0, smoothing: float = 0.0):
         self.n_train, self.batch_size, self.max_epochs = n_train, batch_size, max_epochs
         self.steps_per_epoch = max(1, n_train // batch_size)
         self.patience, self.lr_patience, self.validation, self.seed = patience, lr_patience, validation, seed
+        self.min_epochs, self.smoothing = min(int(min_epochs), max_epochs), float(smoothing)
+        self.smoothed = None
         self.gen = torch.Generator(device="cpu").manual_seed(seed)
         self.curve: list = []
         self.last_cut = 0  # the epoch of the last learning-rate cut (plateau schedule)
@@ -362,15 +370,21 @@ class EarlyStopping:
         vloss = validation_loss(self.model, *self.validation, self.seed)
         self.curve.append((epoch, vloss))
         loop.history.append((loop.step, loop.ema))
-        if np.isfinite(vloss) and vloss < self.best[0]:
-            self.best = (vloss, epoch, copy.deepcopy(self.model.state_dict()))
-        if self.lr_patience and epoch - max(self.best[1], self.last_cut) >= self.lr_patience:
-            loop.cut *= 0.5
-            self.last_cut = epoch
+        if np.isfinite(vloss):
+            self.smoothed = vloss if self.smoothed is None else (
+                self.smoothing * self.smoothed + (1 - self.smoothing) * vloss)
         if bar is not None:
             bar.set_postfix(val=f"{vloss:.4f}", best=f"{self.best[0]:.4f}", refresh=False)
             bar.update(1)
-        if epoch - self.best[1] >= self.patience:
+        if epoch < self.min_epochs:  # the minimum training: nothing kept, nothing counted yet
+            return False
+        if np.isfinite(vloss) and self.smoothed < self.best[0]:
+            self.best = (self.smoothed, epoch, copy.deepcopy(self.model.state_dict()))
+        since = max(self.best[1], self.min_epochs - 1)
+        if self.lr_patience and epoch - max(since, self.last_cut) >= self.lr_patience:
+            loop.cut *= 0.5
+            self.last_cut = epoch
+        if epoch - since >= self.patience:
             self.stopped = f"early stopping: no better validation loss for {self.patience} epochs"
             return True
         return False

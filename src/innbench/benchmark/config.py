@@ -492,15 +492,16 @@ GRID_PRESETS: dict[str, dict] = {
 
 
 #: The sbi grid: sbibm's tasks (their ten published observations each, exact or MCMC references), the conditional
-#: models, neural likelihood and ratio estimation (MCMC per query on a learned likelihood or likelihood ratio) and
+#: models, neural likelihood and ratio estimation (MCMC per query on a learned likelihood or likelihood ratio), the
+#: sequential estimators TSNPE and SNLE (rounds per observation, each spending the cell's budget) and
 #: both non-amortized baselines
 #: at 10^3 / 10^4 / 10^5 simulations, each model's own default size,
 #: 10,000 samples per posterior and sbibm's C2ST protocol (5 folds) with the fast classifier. Training stops
 #: after at most 20,000 steps (about 110 epochs at 10^5 simulations) so that the grid fits in hours on 2 cores.
 SBI_TASKS = ["two_moons", "gaussian_linear", "gaussian_mixture", "slcp", "bernoulli_glm", "sir", "lotka_volterra"]
 #: rejection ABC as sbibm runs it: the 100 nearest simulations, then a kernel density estimate for the samples
-SBI_MODELS = ["cinn", "nsf", "flow_matching", "mdn", "maf", "cvae", "nle", "nre_c", "bnre", "npse", "cmpe",
-              {"model": "rejection_abc", "label": "rejection_abc", "options": {"keep": 100}}, "mcmc"]
+SBI_MODELS = ["cinn", "nsf", "flow_matching", "mdn", "maf", "cvae", "nle", "nre_c", "bnre", "npse", "cmpe", "tsnpe",
+              "snle", {"model": "rejection_abc", "label": "rejection_abc", "options": {"keep": 100}}, "mcmc"]
 GRID_PRESETS["sbi"] = {
     "name": "sbi", "problems": SBI_TASKS, "models": SBI_MODELS, "simulations": [1000, 10_000, 100_000],
     "simulation_budget": {"max_steps": 20_000}, "observation_set": "fixed", "observations": 10, "samples": 10_000,

@@ -132,8 +132,9 @@ def _amortized(e) -> bool:
 
 def _kind(e) -> str:
     """The amortization figure's kind of a row: ``amortized``, ``mcmc`` (MCMC on the exact likelihood per
-    query), ``abc``, or ``trained-mcmc`` (trained once, MCMC per query on the learned likelihood: drawn with
-    the trained models, at its per-query cost)."""
+    query), ``abc``, ``trained-mcmc`` (trained once, MCMC per query on the learned likelihood: drawn with
+    the trained models, at its per-query cost) or ``sequential`` (round 1 trained once, the later rounds'
+    simulations and trainings per query: ``tsnpe``, ``snle``; drawn with the trained models, at that cost)."""
     from ..models import get_model_class
 
     if _amortized(e):
@@ -142,6 +143,8 @@ def _kind(e) -> str:
         cls = get_model_class(e["model"])
     except (KeyError, ValueError):
         return "abc"
+    if getattr(cls, "sequential", False):
+        return "sequential"
     if cls.requires_likelihood:
         return "mcmc"
     return "trained-mcmc" if cls.requires_prior_density else "abc"

@@ -35,6 +35,8 @@ BUILT_IN = (
     "nle:NeuralLikelihood",
     "nre:ContrastiveRatio",
     "nre:BalancedRatio",
+    "sequential:TruncatedSNPE",
+    "sequential:SequentialNLE",
 )
 
 for _entry in BUILT_IN:

@@ -72,6 +72,8 @@ class Model(Estimator):
     to the real line by ``logit((x - low) / (high - low))`` (option ``bounded_transform="logit"``, the
     default; ``None`` switches it off), so every model's samples stay inside the prior's support and a
     flow need not learn the posterior's hard edges at the box's walls (as sbi does for bounded priors).
+    The problem's ``log_columns`` (rates with a lower bound, such as the ODE tasks' log-normal ones) are
+    mapped to ``log(x - low)`` by the same option.
 
     Subclasses set ``name``, ``facts``, ``defaults`` and implement :meth:`build`, :meth:`loss`,
     :meth:`sample_standardized` and :meth:`dim_z`; a density model also implements
@@ -116,6 +118,9 @@ class Model(Estimator):
     trainable: ClassVar[bool] = True
     #: whether one trained model answers any observation (False: the work is redone per observation)
     amortized: ClassVar[bool] = True
+    #: whether the model spends part of its simulation budget per observation, in rounds
+    #: (:mod:`innbench.models.sequential`: ``tsnpe``, ``snle``; then ``amortized`` is False)
+    sequential: ClassVar[bool] = False
     #: whether :meth:`sample` may draw one observation's ``n`` samples in several calls (False: the
     #: sampler needs all ``n`` at once, as rejection ABC's nearest-``n`` selection does)
     sample_in_chunks: ClassVar[bool] = True

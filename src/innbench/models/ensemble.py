@@ -40,7 +40,8 @@ from .size import check_members, size_guard, size_options
 __all__ = ["PosteriorEnsemble", "build_ensemble"]
 
 #: what an ensemble says about itself as its members do (the model's facts, all members alike)
-_FROM_MEMBERS = ("name", "title", "facts", "conditional", "trainable", "amortized", "sample_in_chunks",
+_FROM_MEMBERS = ("name", "title", "facts", "conditional", "trainable", "amortized", "sequential",
+                 "sample_in_chunks",
                  "requires_likelihood", "requires_prior_density", "width_option", "defaults", "mixes",
                  "last_diagnostics")
 

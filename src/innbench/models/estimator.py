@@ -8,8 +8,9 @@ that uses a trained estimator (the API, the CLI, the benchmark runner, the explo
   ``facts``, ``conditional``, ``trainable``, ``amortized``, ``sample_in_chunks``;
 - ``sample(y, n, seed)`` and, where ``has_density``, ``log_prob(x, y)``, both in the problem's units;
 - ``save(path)`` (and :func:`innbench.models.load_model` to read it back), ``n_parameters()``, ``dim_z()``;
-- for the trainers: ``trainable_members()``, the models to train (one model: itself), and
-  ``record_training(summaries, seed)``, which keeps their training summaries as its own.
+- for the trainers: ``trainable_members()``, the models to train (one model: itself), ``training_pairs(x, y)``,
+  the simulations they are trained on (all), and ``record_training(summaries, seed)``, which keeps their
+  training summaries as its own.
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ class Estimator(nn.Module):
         """The :class:`innbench.models.Model` instances a trainer fits, in order (member ``k`` with the
         training seed ``seed + k``)."""
         raise NotImplementedError
+
+    def training_pairs(self, x, y) -> tuple:
+        """The pairs, of the ``N`` simulations ``x (N, x_dim)``, ``y (N, y_dim)`` a trainer was given, that it fits
+        :meth:`trainable_members` on: all of them (a sequential model keeps its first round's share and spends
+        the rest per observation: :mod:`innbench.models.sequential`)."""
+        return x, y
 
     def record_training(self, summaries: list[dict], seed: int) -> dict:
         """Keep the training summaries of :meth:`trainable_members` (in that order) as this estimator's

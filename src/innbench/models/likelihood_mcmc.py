@@ -28,9 +28,11 @@ class LikelihoodMCMC(Model):
     r"""Ensemble MCMC on the problem's own prior density and likelihood for every query; nothing is learned.
 
     The "classical Bayesian" answer the paper's outlook compares amortized inference with: for each
-    observation ``y*`` it runs :func:`innbench.reference.mcmc.mcmc_posterior` (emcee with differential-evolution
-    moves, initialised by importance resampling ``init_draws`` prior draws, ``burn`` + ``pilot`` steps,
-    then draws thinned by the autocorrelation time; the problem's exact symmetries applied). It needs a
+    observation ``y*`` it runs the problem's :meth:`~innbench.problems.Problem.likelihood_mcmc`, by default
+    :func:`innbench.reference.mcmc.mcmc_posterior` (emcee with differential-evolution moves, initialised by
+    importance resampling ``init_draws`` prior draws, ``burn`` + ``pilot`` steps, then draws thinned by the
+    autocorrelation time; the problem's exact symmetries applied); the ODE tasks run theirs on ``log theta``
+    with all observations' chains advancing together, as their reference posteriors do. It needs a
     problem that implements ``log_prior`` and ``log_likelihood`` (the SBI tasks; a
     :class:`innbench.SimulatorProblem` given both) and refuses others at construction. The cost per query
     is seconds, not milliseconds: the amortization figure shows it beside rejection ABC. ``last_diagnostics``
@@ -86,13 +88,11 @@ class LikelihoodMCMC(Model):
         return 0
 
     def sample_query(self, y, n, generator):
-        from ..reference.mcmc import mcmc_posterior
-
         c = self.config
         seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
-        x, info = mcmc_posterior(self.problem, y, n, np.random.default_rng(seed), walkers=int(c["walkers"]) or None,
-                                 burn=int(c["burn"]), pilot=int(c["pilot"]), init_draws=int(c["init_draws"]),
-                                 rhat_max=c["rhat_max"])
+        x, info = self.problem.likelihood_mcmc(y, n, np.random.default_rng(seed), walkers=int(c["walkers"]) or None,
+                                               burn=int(c["burn"]), pilot=int(c["pilot"]),
+                                               init_draws=int(c["init_draws"]), rhat_max=c["rhat_max"])
         self.last_diagnostics = {k: info[k].tolist() for k in ("rhat", "ess", "steps", "seconds")}
         return x
 

@@ -31,7 +31,8 @@ __all__ = ["ConditionFeatures", "ConditionNoise", "Dequantize", "LogitTransform"
 
 class LogitTransform:
     """The logit of the parameters with a two-sided bound: ``x -> logit((x - lo) / width)`` on those
-    columns, the identity on the others (unbounded, one-sided and integer parameters).
+    columns, and ``x -> log(x - low)`` on the problem's ``log_columns`` (a lower bound only); the identity
+    on the others (unbounded, other one-sided and integer parameters).
 
     A network then works on the real line, and its samples mapped back by :meth:`inverse` stay inside the
     bounds. The mapping is fixed by the problem: it has no weights and nothing to save.
@@ -40,6 +41,8 @@ class LogitTransform:
         lo: lower bounds of the transformed columns, ``(k,)``.
         width: ``hi - lo`` of those columns, ``(k,)``, all positive.
         columns: which of the parameter vector's columns are transformed (``k`` indices).
+        log_columns: columns mapped by ``log(x - log_lo)`` (none by default).
+        log_lo: their lower bounds.
 
     Example:
         >>> import torch
@@ -55,24 +58,32 @@ class LogitTransform:
         True
     """
 
-    def __init__(self, lo, width, columns):
+    def __init__(self, lo, width, columns, log_columns=(), log_lo=()):
         self.columns = [int(i) for i in columns]
         self.lo = torch.as_tensor(lo, dtype=torch.float32).reshape(len(self.columns))
         self.width = torch.as_tensor(width, dtype=torch.float32).reshape(len(self.columns))
+        self.log_columns = [int(i) for i in log_columns]
+        self.log_lo = torch.as_tensor(log_lo, dtype=torch.float32).reshape(len(self.log_columns))
 
     @classmethod
     def for_problem(cls, problem, enabled: bool = True) -> LogitTransform:
-        """The transform of ``problem``'s two-sided bounded, non-integer parameters (none where not
-        ``enabled``: the model option ``bounded_transform=None``)."""
+        """The transform of ``problem``'s two-sided bounded, non-integer parameters and of its ``log_columns``
+        (none where not ``enabled``: the model option ``bounded_transform=None``)."""
         b = problem.support_bounds()
         two_sided = np.isfinite(b).all(1) & (b[:, 1] > b[:, 0])
         two_sided[list(problem.discrete)] = False
         columns = np.flatnonzero(two_sided).tolist() if enabled else []
-        return cls(b[columns, 0], b[columns, 1] - b[columns, 0], columns)
+        logs = [int(i) for i in problem.log_columns] if enabled else []
+        bad = [i for i in logs if not (0 <= i < problem.x_dim and np.isfinite(b[i, 0]) and b[i, 1] == np.inf
+                                       and i not in problem.discrete)]
+        if bad:
+            raise ValueError(f"problem {problem.name!r}: log_columns {bad} must be continuous parameters with a "
+                             f"finite lower bound and no upper bound (bounds {b[bad].tolist()})")
+        return cls(b[columns, 0], b[columns, 1] - b[columns, 0], columns, logs, b[logs, 0])
 
     def __bool__(self) -> bool:
         """Whether any column is transformed."""
-        return bool(self.columns)
+        return bool(self.columns or self.log_columns)
 
     def unit(self, x: torch.Tensor) -> torch.Tensor:
         """The transformed columns of ``x`` mapped to [0, 1] by their interval (before the logit)."""
@@ -80,33 +91,47 @@ class LogitTransform:
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x (..., x_dim)`` with its bounded columns on the real line (a copy; ``x`` itself where none)."""
-        if not self.columns:
+        if not self:
             return x
-        u = self.unit(x).clamp(1e-6, 1 - 1e-6)
-        x = x.clone()
-        x[..., self.columns] = torch.log(u) - torch.log1p(-u)
-        return x
+        out = x.clone()
+        if self.columns:
+            u = self.unit(x).clamp(1e-6, 1 - 1e-6)
+            out[..., self.columns] = torch.log(u) - torch.log1p(-u)
+        if self.log_columns:
+            out[..., self.log_columns] = torch.log(self._above(x))
+        return out
+
+    def _above(self, x: torch.Tensor) -> torch.Tensor:
+        """The log columns' distance above their bounds, at least the smallest normal number of ``x``'s type."""
+        return (x[..., self.log_columns] - self.log_lo.to(x)).clamp_min(torch.finfo(x.dtype).tiny)
 
     def inverse(self, x: torch.Tensor) -> torch.Tensor:
         """The inverse of :meth:`forward`."""
-        if not self.columns:
+        if not self:
             return x
-        x = x.clone()
-        x[..., self.columns] = self.lo.to(x) + self.width.to(x) * torch.sigmoid(x[..., self.columns])
-        return x
+        out = x.clone()
+        if self.columns:
+            out[..., self.columns] = self.lo.to(x) + self.width.to(x) * torch.sigmoid(x[..., self.columns])
+        if self.log_columns:
+            out[..., self.log_columns] = self.log_lo.to(x) + torch.exp(x[..., self.log_columns])
+        return out
 
     def log_density_correction(self, x: torch.Tensor) -> torch.Tensor:
         """What to add to the log-density of :meth:`forward`'s output to get that of ``x (m, x_dim)``:
         ``log |d forward / dx|``, summed over the columns, and ``-inf`` outside the bounds.
 
-        ``d logit((x - lo) / w) / dx = 1 / (w u (1 - u))``.
+        ``d logit((x - lo) / w) / dx = 1 / (w u (1 - u))``; ``d log(x - lo) / dx = 1 / (x - lo)``.
         """
-        if not self.columns:
-            return torch.zeros(x.shape[:-1], dtype=x.dtype, device=x.device)
-        u = self.unit(x)
-        inside = ((u > 0) & (u < 1)).all(-1)
-        u = u.clamp(1e-6, 1 - 1e-6)
-        correction = -(torch.log(self.width.to(x)) + torch.log(u) + torch.log1p(-u)).sum(-1)
+        correction = torch.zeros(x.shape[:-1], dtype=x.dtype, device=x.device)
+        inside = torch.ones(x.shape[:-1], dtype=torch.bool, device=x.device)
+        if self.columns:
+            u = self.unit(x)
+            inside &= ((u > 0) & (u < 1)).all(-1)
+            u = u.clamp(1e-6, 1 - 1e-6)
+            correction = correction - (torch.log(self.width.to(x)) + torch.log(u) + torch.log1p(-u)).sum(-1)
+        if self.log_columns:
+            inside &= (x[..., self.log_columns] > self.log_lo.to(x)).all(-1)
+            correction = correction - torch.log(self._above(x)).sum(-1)
         return torch.where(inside, correction, torch.full_like(correction, -float("inf")))
 
 

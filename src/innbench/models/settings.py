@@ -112,8 +112,9 @@ class ModelSettings:
     """The options every model has.
 
     Arguments:
-        bounded_transform: ``"logit"`` maps parameters bounded on both sides to the real line (the default),
-            None switches it off (:class:`innbench.models.parts.LogitTransform`).
+        bounded_transform: ``"logit"`` maps parameters bounded on both sides to the real line, and the
+            problem's ``log_columns`` to their logarithms (the default); None switches both off
+            (:class:`innbench.models.parts.LogitTransform`).
         lr_scale: a factor on the budget's learning rate, the model's own recipe (1.0).
         seed: seed of the initial weights (0).
     """

@@ -22,6 +22,9 @@ class Problem:
             round them when sampling).
         bounds: one ``(low, high)`` pair per parameter (``-inf``/``inf`` where unbounded); used to
             report how much posterior mass a model puts outside the support.
+        log_columns: parameters with a lower bound and no upper bound (``bounds``) that models handle on a
+            log scale, ``log(x - low)``: rates and scales whose prior spreads over orders of magnitude (the
+            ODE tasks' log-normal rates). Others with one bound stay as they are.
         stochastic: whether :meth:`forward` draws noise from the generator it is given.
         version: bumped whenever the prior or forward process changes; part of every cache key.
         reference_version: bumped whenever the problem's own reference sampler changes what it draws (the
@@ -63,6 +66,7 @@ class Problem:
     y_names: tuple[str, ...] = ()
     discrete: tuple[int, ...] = ()
     bounds: tuple[tuple[float, float], ...] | None = None
+    log_columns: tuple[int, ...] = ()
     stochastic: bool = False
     version: str = "1"
     #: bumped whenever the problem's own reference sampler (:meth:`exact_posterior`) changes what it draws while
@@ -219,6 +223,30 @@ class Problem:
         Problems without an exact sampler leave this unimplemented; quantile ABC serves them.
         """
         raise NotImplementedError(f"problem {self.name!r} has no exact posterior sampler; use method='abc'")
+
+    def likelihood_mcmc(self, y: np.ndarray, n: int, rng: np.random.Generator, **options):
+        """Posterior draws for each row of ``y`` by MCMC on this problem's prior density and exact likelihood:
+        ``(samples (m, n, x_dim), info dict)`` with ``rhat``, ``ess``, ``steps`` and ``seconds`` per observation.
+
+        What the ``mcmc`` baseline model runs per query. The default is
+        :func:`innbench.reference.mcmc.mcmc_posterior` (one ensemble per observation, on ``x`` itself) with
+        ``options`` passed on (``walkers``, ``burn``, ``pilot``, ``init_draws``, ``rhat_max``); a problem whose
+        posterior is better sampled another way (other coordinates, a likelihood vectorised over
+        observations) overrides it, so that the baseline runs the sampler its reference posteriors trust.
+
+        Example:
+            Seconds per observation, so not run here:
+
+            ```python
+            import numpy as np
+            from innbench import get_problem
+
+            x, info = get_problem("two_moons").likelihood_mcmc([[0.0, 0.1]], 1000, np.random.default_rng(0))
+            ```
+        """
+        from ..reference.mcmc import mcmc_posterior
+
+        return mcmc_posterior(self, y, n, rng, **options)
 
     @property
     def has_exact_posterior(self) -> bool:

@@ -97,9 +97,15 @@ class ODETask(SBIBMTask):
 
     def exact_posterior(self, y, n, rng, *, walkers: int | None = None, burn: int = 1000, pilot: int = 1000,
                         init_draws: int = 20_000, rhat_max: float | None = 1.05, max_thin: int = 200, **kwargs):
+        """The reference: :meth:`likelihood_mcmc` with 1,000 pilot steps, refusing an R-hat above 1.05."""
+        return self.likelihood_mcmc(y, n, rng, walkers=walkers, burn=burn, pilot=pilot, init_draws=init_draws,
+                                    rhat_max=rhat_max, max_thin=max_thin)
+
+    def likelihood_mcmc(self, y, n, rng, *, walkers: int | None = None, burn: int = 1000, pilot: int = 500,
+                        init_draws: int = 20_000, rhat_max: float | None = 1.05, max_thin: int = 200, **kwargs):
         """Ensemble MCMC on ``log theta`` for every row of ``y`` at once; the options are those of
         :func:`~innbench.reference.mcmc.mcmc_posterior`, and an R-hat above ``rhat_max`` raises
-        :class:`~innbench.reference.mcmc.MCMCError`."""
+        :class:`~innbench.reference.mcmc.MCMCError` (None: never)."""
         from ...reference.mcmc import MCMCError, batched_posterior
 
         y = np.atleast_2d(np.asarray(y, dtype=float))
@@ -176,6 +182,7 @@ class SIR(ODETask):
     DAYS = tuple(range(0, 160, 17))
     y_names = tuple(f"day{d}" for d in DAYS)
     bounds = ((0.0, np.inf), (0.0, np.inf))
+    log_columns = (0, 1)  # log-normal rates: models work on log theta
     stochastic = True
     N = 1e6
     COUNT = 1000
@@ -255,6 +262,7 @@ class LotkaVolterra(ODETask):
     TIMES = _LV_TIMES
     y_names = tuple(f"{s}_t{t:g}" for s in ("prey", "predator") for t in _LV_TIMES)
     bounds = ((0.0, np.inf),) * 4
+    log_columns = (0, 1, 2, 3)  # log-normal rates: models work on log theta
     stochastic = True
     NOISE = 0.1
     LOC = np.array([-0.125, -3.0, -0.125, -3.0])

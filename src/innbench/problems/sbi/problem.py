@@ -298,9 +298,7 @@ class MCMCReference:
     reference_label = "MCMC"
 
     def exact_posterior(self, y, n, rng, **kwargs):
-        from ...reference.mcmc import mcmc_posterior
-
-        return mcmc_posterior(self, y, n, rng, **kwargs)
+        return self.likelihood_mcmc(y, n, rng, **kwargs)
 
 
 class SLCP(MCMCReference, SBIBMTask):
