@@ -12,12 +12,13 @@ import zuko
 from .base import Model, ModelFacts
 from .settings import ModelSettings
 
-__all__ = ["LikelihoodQuery", "LikelihoodQuerySettings", "NeuralLikelihood"]
+__all__ = ["LikelihoodQuery", "LikelihoodQuerySettings", "NeuralLikelihood", "QueryMCMCSettings"]
 
 
 @dataclass(frozen=True)
-class LikelihoodQuerySettings(ModelSettings):
-    """The options every :class:`LikelihoodQuery` model has: its per-query MCMC and ensembles."""
+class QueryMCMCSettings(ModelSettings):
+    """The options of a per-query MCMC on a learned likelihood (:class:`LikelihoodQuery`, and the sequential
+    :class:`innbench.models.sequential.SequentialNLE`)."""
 
     walkers: int = 0
     burn: int = 1000
@@ -25,6 +26,12 @@ class LikelihoodQuerySettings(ModelSettings):
     init_draws: int = 20000
     max_thin: int = 200
     use_symmetries: bool = True
+
+
+@dataclass(frozen=True)
+class LikelihoodQuerySettings(QueryMCMCSettings):
+    """The options every :class:`LikelihoodQuery` model has: its per-query MCMC and ensembles."""
+
     members: int = 1
 
 

@@ -27,6 +27,7 @@ import torch
 
 from ..runtime import check_deadline
 from .base import Model, ModelFacts
+from .nle import QueryMCMCSettings
 from .settings import ModelSettings, interval, setting
 
 __all__ = ["SNLESettings", "Sequential", "SequentialSettings", "TSNPESettings", "TruncatedSNPE",
@@ -477,16 +478,11 @@ class TruncatedSNPE(Sequential):
 # -- SNLE --------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class SNLESettings(SequentialSettings):
-    """The options of :class:`SequentialNLE` (model ``snle``), each documented in its docstring's Args."""
+class SNLESettings(SequentialSettings, QueryMCMCSettings):
+    """The options of :class:`SequentialNLE` (model ``snle``), each documented in its docstring's Args: the
+    sequential options and NLE's MCMC options."""
 
     estimator: str = "nle"
-    walkers: int = 0
-    burn: int = 1000
-    pilot: int = 500
-    init_draws: int = 20000
-    max_thin: int = 200
-    use_symmetries: bool = True
 
 
 class SequentialNLE(Sequential):
